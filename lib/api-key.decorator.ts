@@ -1,0 +1,16 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
+import { principalOf } from './api-key.request.js';
+
+/**
+ * Parameter decorator: the principal of the key that authenticated the request, or
+ * `undefined` on a `@Public()` route. Give a field name to get just that field.
+ *
+ * @example `find(@ApiKey() key: ApiKeyPrincipal)` or `find(@ApiKey('ownerId') owner: string)`
+ */
+export const ApiKey = createParamDecorator(
+  (field: keyof ApiKeyPrincipal | undefined, context: ExecutionContext) => {
+    const principal = principalOf(context.switchToHttp().getRequest());
+    return field ? principal?.[field] : principal;
+  },
+);

@@ -1,0 +1,107 @@
+import {
+  BadRequestException,
+  ForbiddenException,
+  HttpException,
+  ServiceUnavailableException,
+  UnauthorizedException,
+} from '@nestjs/common';
+
+/** Stable, machine-readable codes carried in the `code` field of every error body. */
+export const ApiKeyErrorCode = {
+  /** 401: the request carries no key. */
+  Missing: 'API_KEY_MISSING',
+  /** 401: the key is not valid (unknown, malformed, expired, revoked or disabled: never which). */
+  Invalid: 'API_KEY_INVALID',
+  /** 400: the request carries more than one key. */
+  Conflict: 'API_KEY_CONFLICT',
+  /** 403: the key lacks a scope the route requires. */
+  InsufficientScope: 'API_KEY_INSUFFICIENT_SCOPE',
+  /** 503: the key store failed or timed out. */
+  Unavailable: 'API_KEY_STORE_UNAVAILABLE',
+} as const;
+
+/** One of {@link ApiKeyErrorCode}'s values. */
+export type ApiKeyErrorCode = (typeof ApiKeyErrorCode)[keyof typeof ApiKeyErrorCode];
+
+/** Body of every error response the guard produces. */
+export interface ApiKeyErrorBody {
+  statusCode: number;
+  error: string;
+  code: ApiKeyErrorCode;
+  message: string;
+  /** Only on 403: the scopes the route requires. */
+  requiredScopes?: readonly string[];
+  /** Only on 403: whether all (`all`) or one (`any`) of `requiredScopes` are needed. */
+  scopeMode?: 'all' | 'any';
+}
+
+/** Implemented by every exception the guard throws: headers the response must carry. */
+export interface ApiKeyHttpException extends HttpException {
+  /** Response headers that belong to this error (`WWW-Authenticate`, `Cache-Control`). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The error's stable code. */
+  readonly code: ApiKeyErrorCode;
+}
+
+const NO_STORE = { 'Cache-Control': 'no-store' } as const;
+
+function body(statusCode: number, error: string, code: ApiKeyErrorCode, message: string): ApiKeyErrorBody {
+  return { statusCode, error, code, message };
+}
+
+/** 401: no key in the request. `challenge` is the `WWW-Authenticate` value. */
+export class ApiKeyMissingException extends UnauthorizedException implements ApiKeyHttpException {
+  readonly code = ApiKeyErrorCode.Missing;
+  readonly headers: Readonly<Record<string, string>>;
+  /** @param challenge the `WWW-Authenticate` header value */
+  constructor(challenge: string) {
+    super(body(401, 'Unauthorized', ApiKeyErrorCode.Missing, 'An API key is required'));
+    this.headers = { ...NO_STORE, 'WWW-Authenticate': challenge };
+  }
+}
+
+/** 401: the key is not valid. The same for every reason, so the reason cannot be probed. */
+export class ApiKeyInvalidException extends UnauthorizedException implements ApiKeyHttpException {
+  readonly code = ApiKeyErrorCode.Invalid;
+  readonly headers: Readonly<Record<string, string>>;
+  /** @param challenge the `WWW-Authenticate` header value */
+  constructor(challenge: string) {
+    super(body(401, 'Unauthorized', ApiKeyErrorCode.Invalid, 'The API key is not valid'));
+    this.headers = { ...NO_STORE, 'WWW-Authenticate': challenge };
+  }
+}
+
+/** 400: more than one key in the request (two sources, or a repeated value). */
+export class ApiKeyConflictException extends BadRequestException implements ApiKeyHttpException {
+  readonly code = ApiKeyErrorCode.Conflict;
+  readonly headers: Readonly<Record<string, string>> = NO_STORE;
+  constructor() {
+    super(body(400, 'Bad Request', ApiKeyErrorCode.Conflict, 'Send exactly one API key per request'));
+  }
+}
+
+/** 403: a valid key without the scopes the route requires. */
+export class ApiKeyInsufficientScopeException extends ForbiddenException implements ApiKeyHttpException {
+  readonly code = ApiKeyErrorCode.InsufficientScope;
+  readonly headers: Readonly<Record<string, string>> = NO_STORE;
+  /**
+   * @param requiredScopes the scopes the route requires
+   * @param scopeMode whether all of them or any one is needed
+   */
+  constructor(requiredScopes: readonly string[], scopeMode: 'all' | 'any') {
+    super({
+      ...body(403, 'Forbidden', ApiKeyErrorCode.InsufficientScope, 'The API key lacks a required scope'),
+      requiredScopes,
+      scopeMode,
+    });
+  }
+}
+
+/** 503: the key store failed, timed out or returned something unusable. Never fails open. */
+export class ApiKeyStoreUnavailableException extends ServiceUnavailableException implements ApiKeyHttpException {
+  readonly code = ApiKeyErrorCode.Unavailable;
+  readonly headers: Readonly<Record<string, string>> = NO_STORE;
+  constructor() {
+    super(body(503, 'Service Unavailable', ApiKeyErrorCode.Unavailable, 'Authentication is temporarily unavailable'));
+  }
+}

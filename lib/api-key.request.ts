@@ -1,0 +1,18 @@
+import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
+import type { RawHttpRequest } from './api-key.credentials.js';
+
+/** A request object (Express's, or Fastify's wrapper) once the guard has authenticated it. */
+export interface RequestWithApiKey {
+  /** The principal of the key that authenticated the request. */
+  apiKey?: ApiKeyPrincipal;
+}
+
+/** The principal the guard attached to `request`, if any. */
+export function principalOf(request: unknown): ApiKeyPrincipal | undefined {
+  return (request as RequestWithApiKey | undefined)?.apiKey;
+}
+
+/** Node's own request behind a platform's request object (Fastify wraps it in `raw`). */
+export function rawRequestOf(request: unknown): RawHttpRequest {
+  return ((request as { raw?: RawHttpRequest }).raw ?? request) as RawHttpRequest;
+}
