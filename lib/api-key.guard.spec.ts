@@ -1,0 +1,68 @@
+import { describe, expect, it } from '@jest/globals';
+import type { ExecutionContext } from '@nestjs/common';
+import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import { ApiKeyAuthenticator } from './api-key.authenticator.js';
+import { ApiKeyInvalidException, ApiKeyMissingException } from './api-key.exceptions.js';
+import { ApiKeyGuard } from './api-key.guard.js';
+import { ApiKeyHasher } from './api-key.hasher.js';
+import { ResolvedApiKeyOptions } from './api-key-options.js';
+import { InMemoryApiKeyRepository } from './in-memory-api-key.repository.js';
+import { RequireScopes } from './require-scopes.decorator.js';
+
+const KEY = 'unit-test-key-000000000001';
+
+class Handlers {
+  @RequireScopes('jobs:run')
+  run() {}
+  plain() {}
+}
+
+function makeGuard<T extends ApiKeyGuard>(Guard: new (...args: ConstructorParameters<typeof ApiKeyGuard>) => T, sources = {}): T {
+  const options = new ResolvedApiKeyOptions({ keys: [{ name: 'worker', key: KEY, scopes: ['jobs:run'] }], sources });
+  const hasher = new ApiKeyHasher(options.peppers);
+  const headers: Record<string, string> = {};
+  const adapterHost = { httpAdapter: { setHeader: (_: unknown, name: string, value: string) => (headers[name] = value) } } as unknown as HttpAdapterHost;
+  return new Guard(new Reflector(), options, new ApiKeyAuthenticator(options, hasher, new InMemoryApiKeyRepository()), adapterHost);
+}
+
+function context(type: string, request: object, handler: keyof Handlers = 'plain'): ExecutionContext {
+  return {
+    getType: () => type,
+    getHandler: () => Handlers.prototype[handler],
+    getClass: () => Handlers,
+    switchToHttp: () => ({ getRequest: () => request, getResponse: () => ({}) }),
+    switchToRpc: () => ({ getData: () => request }),
+  } as unknown as ExecutionContext;
+}
+
+describe('ApiKeyGuard steps', () => {
+  it('denies a context it cannot read a request from, rather than allowing it', async () => {
+    await expect(makeGuard(ApiKeyGuard).canActivate(context('rpc', { headers: { 'x-api-key': KEY } }))).resolves.toBe(false);
+  });
+
+  it('lets a subclass supply the request for another context, reusing every other step', async () => {
+    class RpcGuard extends ApiKeyGuard {
+      protected override getRequestResponse(ctx: ExecutionContext) {
+        return { request: ctx.switchToRpc().getData() as object, response: {} };
+      }
+    }
+    const message: { headers: Record<string, string>; apiKey?: unknown } = { headers: { 'x-api-key': KEY } };
+    await expect(makeGuard(RpcGuard).canActivate(context('rpc', message, 'run'))).resolves.toBe(true);
+    expect(message.apiKey).toMatchObject({ name: 'worker', scopes: ['jobs:run'] });
+    await expect(makeGuard(RpcGuard).canActivate(context('rpc', { headers: {} }))).rejects.toBeInstanceOf(ApiKeyMissingException);
+    await expect(makeGuard(RpcGuard).canActivate(context('rpc', { headers: { 'x-api-key': 'wrong-key-00000000001' } }))).rejects.toBeInstanceOf(
+      ApiKeyInvalidException,
+    );
+  });
+
+  it('reads the scope requirement from handler metadata', () => {
+    class Probe extends ApiKeyGuard {
+      requirementOf(ctx: ExecutionContext) {
+        return this.getScopeRequirement(ctx);
+      }
+    }
+    const guard = makeGuard(Probe);
+    expect(guard.requirementOf(context('http', {}, 'run'))).toEqual({ mode: 'all', scopes: ['jobs:run'] });
+    expect(guard.requirementOf(context('http', {}, 'plain'))).toBeUndefined();
+  });
+});
