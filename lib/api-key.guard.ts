@@ -10,7 +10,7 @@ import {
   type ApiKeyHttpException,
 } from './api-key.exceptions.js';
 import { ResolvedApiKeyOptions } from './api-key-options.js';
-import { rawRequestOf, type RequestWithApiKey } from './api-key.request.js';
+import { rawRequestOf, rememberedPrincipal, rememberPrincipal, type RequestWithApiKey } from './api-key.request.js';
 import { satisfiesScopes, type ScopeRequirement } from './api-key.scopes.js';
 import { PublicMetadata } from './public.decorator.js';
 import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
@@ -48,11 +48,8 @@ export class ApiKeyGuard implements CanActivate {
     const http = this.getRequestResponse(context);
     if (!http) return false;
     try {
-      const presented = this.readKey(http.request);
-      if (!presented) throw new ApiKeyMissingException(this.missingChallenge);
-      const principal = await this.authenticate(presented);
+      const principal = rememberedPrincipal(http.request) ?? (await this.authenticateRequest(http.request));
       this.authorize(principal, this.getScopeRequirement(context));
-      this.attachPrincipal(http.request, principal);
       this.setHeader(http.response, 'Cache-Control', 'no-store');
       return true;
     } catch (error) {
@@ -72,6 +69,15 @@ export class ApiKeyGuard implements CanActivate {
     if (context.getType() !== 'http') return undefined;
     const http = context.switchToHttp();
     return { request: http.getRequest(), response: http.getResponse() };
+  }
+
+  /** Reads, verifies and attaches the request's key; throws 400, 401 or 503 as it fails. */
+  protected async authenticateRequest(request: object): Promise<ApiKeyPrincipal> {
+    const presented = this.readKey(request);
+    if (!presented) throw new ApiKeyMissingException(this.missingChallenge);
+    const principal = await this.authenticate(presented);
+    this.attachPrincipal(request, principal);
+    return principal;
   }
 
   /** The one key the request presents, or `null`; throws 400 when it presents more than one. */
@@ -101,6 +107,7 @@ export class ApiKeyGuard implements CanActivate {
   /** Puts the principal on the request, where `@ApiKey()` finds it (`request.apiKey`). */
   protected attachPrincipal(request: object, principal: ApiKeyPrincipal): void {
     (request as RequestWithApiKey).apiKey = principal;
+    rememberPrincipal(request, principal);
   }
 
   /** Sets a response header through the platform's adapter (Express or Fastify). */

@@ -16,3 +16,19 @@ export function principalOf(request: unknown): ApiKeyPrincipal | undefined {
 export function rawRequestOf(request: unknown): RawHttpRequest {
   return ((request as { raw?: RawHttpRequest }).raw ?? request) as RawHttpRequest;
 }
+
+const authenticated = new WeakMap<object, ApiKeyPrincipal>();
+
+/**
+ * Remembers that the guard authenticated `request`, so that a second guard pass (a global
+ * guard plus `@UseGuards` on a controller) reuses the principal instead of verifying again.
+ * Kept outside the request so nothing the client or a middleware sets can pose as it.
+ */
+export function rememberPrincipal(request: object, principal: ApiKeyPrincipal): void {
+  authenticated.set(request, principal);
+}
+
+/** The principal a previous guard pass authenticated this request with, if any. */
+export function rememberedPrincipal(request: object): ApiKeyPrincipal | undefined {
+  return authenticated.get(request);
+}

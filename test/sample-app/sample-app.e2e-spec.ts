@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { DEMO_KEYS } from '../../sample-app/api-key.config.js';
+import { createSampleApp } from '../../sample-app/main.js';
+
+describe.each(['express', 'fastify'])('sample app on %s', (adapter) => {
+  let app: INestApplication;
+  beforeAll(async () => {
+    app = await createSampleApp(adapter, { logger: false });
+    await app.init();
+    if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
+  });
+  afterAll(() => app.close());
+
+  const http = () => request(app.getHttpServer());
+
+  it('serves public reads without a key', async () => {
+    const res = await http().get('/products').expect(200);
+    expect(res.body.length).toBeGreaterThan(0);
+  });
+
+  it('requires a key for /me and returns its principal', async () => {
+    await http().get('/me').expect(401);
+    const res = await http().get('/me').set('X-API-Key', DEMO_KEYS.DEMO_READER_KEY).expect(200);
+    expect(res.body).toEqual({ id: 'reader', name: 'reader', scopes: ['catalogue:read'], ownerId: 'demo-user', metadata: {} });
+  });
+
+  it('lets the editor (catalogue:*) create products and refuses the reader with 403', async () => {
+    await http().post('/products').set('X-API-Key', DEMO_KEYS.DEMO_READER_KEY).send({ name: 'Cup', price: 3 }).expect(403);
+    const res = await http().post('/products').set('Authorization', `Bearer ${DEMO_KEYS.DEMO_EDITOR_KEY}`).send({ name: 'Cup', price: 3 }).expect(201);
+    expect(res.body).toMatchObject({ name: 'Cup', createdBy: 'editor' });
+  });
+
+  it('keeps the admin area (@UseGuards + class scope) to admin keys', async () => {
+    await http().get('/admin/stats').expect(401);
+    await http().get('/admin/stats').set('X-API-Key', DEMO_KEYS.DEMO_EDITOR_KEY).expect(403);
+    const res = await http().get('/admin/stats').set('X-API-Key', DEMO_KEYS.DEMO_ADMIN_KEY).expect(200);
+    expect(res.body.caller).toBe('admin');
+  });
+});
