@@ -23,4 +23,6 @@ export interface ApiKeyRecord {
   readonly revokedAt?: Date | null;
   /** A disabled key is refused until it is enabled again. */
   readonly disabled?: boolean;
+  /** This secret alone stops working at this instant (a rotated-out secret's grace end). */
+  readonly secretExpiresAt?: Date | null;
 }

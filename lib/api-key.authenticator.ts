@@ -60,6 +60,7 @@ export class ApiKeyAuthenticator {
   private check(record: ApiKeyRecord, now: Date): ApiKeyVerification {
     const time = now.getTime();
     if (record.revokedAt && record.revokedAt.getTime() <= time) return { valid: false, reason: 'revoked', keyId: record.id };
+    if (record.secretExpiresAt && record.secretExpiresAt.getTime() <= time) return { valid: false, reason: 'revoked', keyId: record.id };
     if (record.disabled) return { valid: false, reason: 'disabled', keyId: record.id };
     if (record.expiresAt && record.expiresAt.getTime() <= time) return { valid: false, reason: 'expired', keyId: record.id };
     return { valid: true, principal: toPrincipal(record) };
@@ -98,7 +99,8 @@ function isRecord(value: unknown): value is ApiKeyRecord {
     Array.isArray(record.scopes) &&
     record.scopes.every((scope) => typeof scope === 'string') &&
     isOptionalDate(record.expiresAt) &&
-    isOptionalDate(record.revokedAt)
+    isOptionalDate(record.revokedAt) &&
+    isOptionalDate(record.secretExpiresAt)
   );
 }
 

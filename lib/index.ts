@@ -14,6 +14,8 @@ export { ApiKeyGuard } from './api-key.guard.js';
 export { ApiKeyAuthenticator } from './api-key.authenticator.js';
 export { ApiKeyHasher } from './api-key.hasher.js';
 export { ApiKeyRepository } from './api-key.repository.js';
+export { ApiKeyStore, toApiKeyRecord } from './api-key.store.js';
+export type { StoredApiKey, StoredApiKeySecret, ApiKeyPatch, ApiKeyListQuery } from './api-key.store.js';
 export { InMemoryApiKeyRepository } from './in-memory-api-key.repository.js';
 export { RequireScopes, RequireAnyScope } from './require-scopes.decorator.js';
 export { Public } from './public.decorator.js';
