@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { DEMO_KEYS } from '../../sample-app/api-key.config.js';
-import { createSampleApp } from '../../sample-app/main.js';
+import { createSampleApp } from '../../sample-app/create-sample-app.js';
 
 describe.each(['express', 'fastify'])('sample app on %s', (adapter) => {
   let app: INestApplication;
