@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Controller, Get, Injectable, Module, UseGuards, type INestApplication } from '@nestjs/common';
+import { Controller, Get, Injectable, Module, Req, UseGuards, type INestApplication } from '@nestjs/common';
 import { ConfigModule, ConfigService, registerAs } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import {
+  ApiKey,
   ApiKeyConfigurationError,
   ApiKeyGuard,
   ApiKeyModule,
@@ -12,7 +13,9 @@ import {
   ApiKeyHasher,
   InMemoryApiKeyRepository,
   type ApiKeyModuleOptions,
+  type ApiKeyPrincipal,
   type ApiKeyRecord,
+  type RequestWithApiKey,
 } from 'nestjs-api-key';
 import { READER, TEST_KEYS } from '../support/keys.js';
 import { platforms, startApp } from '../support/platforms.js';
@@ -102,6 +105,22 @@ describe.each(platforms)('ApiKeyModule configuration on $name', (platform) => {
     await whoami(app).expect(200);
   });
 
+  it('forRootAsync with useExisting reuses a provider from the imported module', async () => {
+    @Injectable()
+    class SharedOptions {
+      create(): ApiKeyModuleOptions {
+        return { keys: [READER] };
+      }
+    }
+    @Module({ providers: [SharedOptions], exports: [SharedOptions] })
+    class SharedOptionsModule {}
+    const app = await start(
+      { imports: [ApiKeyModule.forRootAsync({ imports: [SharedOptionsModule], useExisting: SharedOptions })], controllers: [OrdersController] },
+      platform,
+    );
+    await whoami(app).expect(200);
+  });
+
   it('builds a repository class through DI with dependencies from forRootAsync imports', async () => {
     const app = await start(
       {
@@ -145,6 +164,20 @@ describe.each(platforms)('ApiKeyModule configuration on $name', (platform) => {
     await request(app.getHttpServer()).get('/global/open').expect(200, { open: true });
     await request(app.getHttpServer()).get('/global/closed').expect(401);
     await request(app.getHttpServer()).get('/global/closed').set('X-API-Key', READER.key).expect(200, { id: 'reader' });
+  });
+
+  it('puts the same principal on request.apiKey as @ApiKey() gives the handler', async () => {
+    @Controller('raw')
+    @UseGuards(ApiKeyGuard)
+    class RawRequestController {
+      @Get()
+      get(@Req() req: RequestWithApiKey, @ApiKey() principal: ApiKeyPrincipal) {
+        return { same: req.apiKey === principal, principal: req.apiKey };
+      }
+    }
+    const app = await start({ imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS })], controllers: [RawRequestController] }, platform);
+    const res = await request(app.getHttpServer()).get('/raw').set('X-API-Key', READER.key).expect(200);
+    expect(res.body).toEqual({ same: true, principal: { id: 'reader', name: 'reader', scopes: ['orders:read'], ownerId: 'team-a', metadata: { plan: 'free' } } });
   });
 });
 
