@@ -21,7 +21,7 @@ async function bootstrap(): Promise<void> {
   app.enableShutdownHooks();
   const port = Number(process.env.PORT ?? 3000);
   await app.listen(port, process.env.HOST ?? '127.0.0.1');
-  new Logger('SampleApp').log(`Listening on http://127.0.0.1:${port} (${process.env.HTTP_ADAPTER ?? 'express'}), Swagger UI at /docs; demo keys are in the README`);
+  new Logger('SampleApp').log(`Listening on ${await app.getUrl()} (${process.env.HTTP_ADAPTER ?? 'express'}), Swagger UI at /docs; demo keys are in the README`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await bootstrap();

@@ -4,6 +4,7 @@ import { ApiKeyGuard } from '../api-key.guard.js';
 import type { ScopeRequirement } from '../api-key.scopes.js';
 import { PublicMetadata } from '../public.decorator.js';
 import { ScopeRequirementMetadata } from '../require-scopes.decorator.js';
+import { ApiKeyAuthMetadata } from './api-key-auth.decorator.js';
 
 /** `@UseGuards` metadata key of `@nestjs/common` (stable since Nest 5, not exported from its root). */
 const GUARDS_METADATA = '__guards__';
@@ -23,7 +24,8 @@ interface GlobalGuards {
 /**
  * Finds every controller handler of `app` that {@link ApiKeyGuard} (or a subclass) protects,
  * with the same rules as the guard: `@UseGuards` on the handler or its controller, or a global
- * guard (`APP_GUARD` or `app.useGlobalGuards`), minus `@Public()` handlers and controllers.
+ * guard (`APP_GUARD` or `app.useGlobalGuards`), or marked `@ApiKeyAuth()`, minus `@Public()`
+ * handlers and controllers.
  *
  * Throws when one handler function is shared by controllers that need different documentation
  * (an inherited method, guarded in one subclass and public in another): the document could not
@@ -43,7 +45,9 @@ export function findGuardedHandlers(app: INestApplicationContext): Map<Function,
         const targets = [handler, controller];
         const guarded =
           reflector.getAllAndOverride(PublicMetadata, targets) !== true &&
-          (globallyGuarded || targets.some((target) => usesApiKeyGuard(reflector.get<unknown[]>(GUARDS_METADATA, target))));
+          (globallyGuarded ||
+            reflector.getAllAndOverride(ApiKeyAuthMetadata, targets) === true ||
+            targets.some((target) => usesApiKeyGuard(reflector.get<unknown[]>(GUARDS_METADATA, target))));
         const entry = guarded ? { scopes: reflector.getAllAndOverride(ScopeRequirementMetadata, targets) } : null;
         if (found.has(handler) && !sameEntry(found.get(handler)!, entry)) {
           throw new Error(

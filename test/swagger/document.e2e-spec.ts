@@ -8,6 +8,7 @@ import { createApiKeyDocument } from 'nestjs-api-key/swagger';
 import { READER, TEST_KEYS } from '../support/keys.js';
 import { platforms, startApp } from '../support/platforms.js';
 import {
+  AnnotatedController,
   ClassGuardedController,
   GlobalController,
   GlobalPublicController,
@@ -55,7 +56,7 @@ function propertyNames(value: unknown, names = new Set<string>()): Set<string> {
 const validate = (document: OpenAPIObject) => SwaggerParser.validate(structuredClone(document) as never);
 
 describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
-  describe('with @UseGuards on classes and methods (header source only)', () => {
+  describe('with @UseGuards on classes and methods, and @ApiKeyAuth() (header source only)', () => {
     let app: INestApplication;
     let v30: OpenAPIObject;
     let v31: OpenAPIObject;
@@ -63,7 +64,7 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
       app = await startApp(
         {
           imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS })],
-          controllers: [ClassGuardedController, MethodGuardedController, SubclassGuardedController, PublicClassController],
+          controllers: [ClassGuardedController, MethodGuardedController, SubclassGuardedController, PublicClassController, AnnotatedController],
         },
         platform,
       );
@@ -92,6 +93,8 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
         'GET /subclass': [{ 'api-key': key }],
         'GET /subclass/admin': [{ 'api-key': key }],
         'GET /public-class': 'none',
+        'GET /annotated': [{ 'api-key': [] }],
+        'GET /annotated/public': 'none',
       });
     });
 
@@ -107,6 +110,8 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
         'GET /subclass': [{ 'api-key': ['reports:read'] }],
         'GET /subclass/admin': [{ 'api-key': ['admin'] }],
         'GET /public-class': 'none',
+        'GET /annotated': [{ 'api-key': [] }],
+        'GET /annotated/public': 'none',
       });
     });
 

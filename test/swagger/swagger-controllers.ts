@@ -1,6 +1,7 @@
-import { Controller, Get, Injectable, UseGuards } from '@nestjs/common';
+import { Controller, Get, Injectable, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { ApiBearerAuth, ApiExtension, ApiOperation, ApiResponse, ApiSecurity } from '@nestjs/swagger';
 import { ApiKeyGuard, Public, RequireAnyScope, RequireScopes } from 'nestjs-api-key';
+import { ApiKeyAuth } from 'nestjs-api-key/swagger';
 
 /** A subclass of the guard: still an API key guard for the document. */
 @Injectable()
@@ -64,6 +65,28 @@ export class SubclassGuardedController {
 @UseGuards(ApiKeyGuard)
 export class PublicClassController {
   @Get()
+  open() {}
+}
+
+/** A guard that delegates to ApiKeyGuard instead of extending it: invisible to the scanner. */
+@Injectable()
+export class DelegatingGuard implements CanActivate {
+  constructor(private readonly apiKeyGuard: ApiKeyGuard) {}
+  canActivate(context: ExecutionContext) {
+    return this.apiKeyGuard.canActivate(context);
+  }
+}
+
+/** Documented as guarded by `@ApiKeyAuth()`, `@Public()` still winning. */
+@Controller('annotated')
+@UseGuards(DelegatingGuard)
+@ApiKeyAuth()
+export class AnnotatedController {
+  @Get()
+  list() {}
+
+  @Get('public')
+  @Public()
   open() {}
 }
 
