@@ -55,8 +55,9 @@ export function securitySchemesFor(options: ResolvedApiKeyOptions): Record<strin
 /**
  * Rewrites `document` in place: registers the schemes, then gives every operation carrying
  * `marker` (the index of its handler in `handlers`) the security requirement, scope
- * documentation and error responses, and removes the marker. Operations without the marker
- * lose any requirement naming one of this library's schemes: the guard does not protect them.
+ * documentation and error responses, and removes the marker. Requirements of other schemes (on
+ * the operation, else the document) are kept and combined with the API key's. Requirements
+ * naming this library's schemes are removed everywhere else: the guard does not protect those.
  */
 export function applyApiKeySecurity(
   document: OpenAPIObject,
@@ -84,19 +85,26 @@ export function applyApiKeySecurity(
       const others = operation.security && withoutOurs(operation.security, ours);
       if (others) operation.security = others;
       else delete operation.security;
-      if (typeof index === 'number') secure(operation, handlers[index]!.scopes, Object.keys(schemes), roleNames);
+      const inherited = operation.security ?? document.security ?? [];
+      if (typeof index === 'number') secure(operation, handlers[index]!.scopes, inherited, Object.keys(schemes), roleNames);
     }
   }
   return document;
 }
 
-function secure(operation: Operation, scopes: ScopeRequirement | undefined, schemes: string[], roleNames: boolean): void {
+function secure(
+  operation: Operation,
+  scopes: ScopeRequirement | undefined,
+  inherited: SecurityRequirement[],
+  schemes: string[],
+  roleNames: boolean,
+): void {
   const alternatives = schemes.flatMap((scheme): SecurityRequirement[] => {
     if (!roleNames || !scopes) return [{ [scheme]: [] }];
     return scopes.mode === 'all' ? [{ [scheme]: [...scopes.scopes] }] : scopes.scopes.map((scope) => ({ [scheme]: [scope] }));
   });
-  // Requirements already on the operation (another guard's scheme) must hold as well: AND them in.
-  const existing = operation.security?.length ? operation.security : [{}];
+  // Requirements already in force (another guard's scheme, on the operation or the document) still hold: AND them in.
+  const existing = inherited.length > 0 ? inherited : [{}];
   operation.security = existing.flatMap((other) => alternatives.map((ours) => ({ ...other, ...ours })));
   const responses = operation.responses ?? {};
   responses['401'] ??= { $ref: `#/components/responses/${ApiKeyComponentName.unauthorized}` };
@@ -111,8 +119,9 @@ function secure(operation: Operation, scopes: ScopeRequirement | undefined, sche
   }
 }
 
-/** The requirements without this library's schemes; `undefined` when none is left. */
+/** The requirements without this library's schemes; `undefined` when removing them leaves none. */
 function withoutOurs(requirements: SecurityRequirement[], ours: Set<string>): SecurityRequirement[] | undefined {
+  if (!requirements.some((requirement) => Object.keys(requirement).some((name) => ours.has(name)))) return requirements;
   const left = requirements
     .map((requirement) => Object.fromEntries(Object.entries(requirement).filter(([name]) => !ours.has(name))))
     .filter((requirement, index) => Object.keys(requirement).length > 0 || Object.keys(requirements[index]!).length === 0);

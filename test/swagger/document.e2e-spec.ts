@@ -90,6 +90,7 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
         'GET /class-guarded/with-jwt': [{ jwt: [], 'api-key': key }],
         'GET /method-guarded/guarded': [{ 'api-key': key }],
         'GET /method-guarded/open': 'none',
+        'GET /method-guarded/jwt-only': [{ jwt: [] }],
         'GET /subclass': [{ 'api-key': key }],
         'GET /subclass/admin': [{ 'api-key': key }],
         'GET /public-class': 'none',
@@ -107,6 +108,7 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
         'GET /class-guarded/with-jwt': [{ jwt: [], 'api-key': [] }],
         'GET /method-guarded/guarded': [{ 'api-key': [] }],
         'GET /method-guarded/open': 'none',
+        'GET /method-guarded/jwt-only': [{ jwt: [] }],
         'GET /subclass': [{ 'api-key': ['reports:read'] }],
         'GET /subclass/admin': [{ 'api-key': ['admin'] }],
         'GET /public-class': 'none',
@@ -140,6 +142,15 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
         headers: { 'WWW-Authenticate': { description: 'Challenges: `ApiKey realm="api"`.' } },
         content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiKeyError' } } },
       });
+    });
+
+    it('replaces a document-wide requirement of its schemes and combines one of another scheme', () => {
+      const config = new DocumentBuilder().setTitle('test').setVersion('1').addSecurityRequirements('api-key').addSecurityRequirements('jwt').build();
+      const document = createApiKeyDocument(app, config);
+      expect(document.security).toEqual([{ jwt: [] }]);
+      const security = securityOf(document);
+      expect(security['GET /method-guarded/guarded']).toEqual([{ jwt: [], 'api-key': [] }]);
+      expect(security['GET /class-guarded/public']).toBe('none');
     });
 
     it('is a valid OpenAPI 3.0 and 3.1 document', async () => {

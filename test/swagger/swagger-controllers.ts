@@ -44,6 +44,11 @@ export class MethodGuardedController {
   @Get('open')
   @ApiSecurity('api-key')
   open() {}
+
+  @Get('jwt-only')
+  @ApiBearerAuth('jwt')
+  @ApiSecurity('api-key')
+  jwtOnly() {}
 }
 
 /** A guard subclass, a class-level scope and a handler that replaces it. */
