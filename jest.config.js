@@ -14,7 +14,13 @@ export default {
   roots: ['<rootDir>/lib', '<rootDir>/test'],
   testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
   extensionsToTreatAsEsm: ['.ts'],
-  transform: { '^.+\\.ts$': ['@swc/jest', swc] },
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', swc],
+    // @fastify/static (CommonJS, needed by Swagger UI on Fastify) requires the ESM-only
+    // content-disposition, which Jest's module system cannot require on Node 20: compile it to CommonJS.
+    '/node_modules/content-disposition/.+\\.js$': ['@swc/jest', { module: { type: 'commonjs' } }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!content-disposition/)'],
   moduleNameMapper: {
     '^nestjs-api-key$': '<rootDir>/lib/index.ts',
     '^nestjs-api-key/(.*)$': '<rootDir>/lib/$1/index.ts',

@@ -3,13 +3,15 @@ import type { INestApplication, NestApplicationOptions } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
+import { setupSwagger } from './swagger.js';
 
-/** Creates the sample app on Express (default) or Fastify (`HTTP_ADAPTER=fastify`). */
+/** Creates the sample app on Express (default) or Fastify (`HTTP_ADAPTER=fastify`), with Swagger UI at /docs. */
 export async function createSampleApp(
   adapter = process.env.HTTP_ADAPTER ?? 'express',
   options: NestApplicationOptions = {},
 ): Promise<INestApplication> {
-  if (adapter === 'fastify') return NestFactory.create(AppModule, new FastifyAdapter(), options);
-  if (adapter !== 'express') throw new Error(`HTTP_ADAPTER must be "express" or "fastify", got "${adapter}"`);
-  return NestFactory.create(AppModule, options);
+  if (adapter !== 'express' && adapter !== 'fastify') throw new Error(`HTTP_ADAPTER must be "express" or "fastify", got "${adapter}"`);
+  const app = adapter === 'fastify' ? await NestFactory.create(AppModule, new FastifyAdapter(), options) : await NestFactory.create(AppModule, options);
+  setupSwagger(app);
+  return app;
 }

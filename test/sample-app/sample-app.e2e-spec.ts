@@ -38,4 +38,15 @@ describe.each(['express', 'fastify'])('sample app on %s', (adapter) => {
     const res = await http().get('/admin/stats').set('X-API-Key', DEMO_KEYS.DEMO_ADMIN_KEY).expect(200);
     expect(res.body.caller).toBe('admin');
   });
+
+  it('serves Swagger UI at /docs and the document at /docs-json, guarded operations secured, public ones not', async () => {
+    expect((await http().get('/docs').expect(200)).text).toContain('swagger-ui');
+    const { body } = await http().get('/docs-json').expect(200);
+    const alternatives = [{ 'api-key': [] }, { 'api-key-bearer': [] }];
+    expect(body.paths['/me'].get.security).toEqual(alternatives);
+    expect(body.paths['/admin/stats'].get.security).toEqual(alternatives);
+    expect(body.paths['/products'].post['x-api-key-scopes']).toEqual({ mode: 'all', scopes: ['catalogue:write'] });
+    expect(body.paths['/products'].get.security).toBeUndefined();
+    expect(Object.keys(body.components.securitySchemes)).toEqual(['api-key', 'api-key-bearer']);
+  });
 });

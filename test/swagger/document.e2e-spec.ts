@@ -1,0 +1,270 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { DECORATORS, DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { ApiKeyGuard, ApiKeyModule } from 'nestjs-api-key';
+import { createApiKeyDocument } from 'nestjs-api-key/swagger';
+import { READER, TEST_KEYS } from '../support/keys.js';
+import { platforms, startApp } from '../support/platforms.js';
+import {
+  AnnotatedController,
+  ClassGuardedController,
+  GlobalController,
+  GlobalPublicController,
+  InheritedGuardedController,
+  InheritedOpenController,
+  MethodGuardedController,
+  PublicClassController,
+  SubclassGuardedController,
+} from './swagger-controllers.js';
+
+const config30 = () => new DocumentBuilder().setTitle('test').setVersion('1').build();
+const config31 = () => new DocumentBuilder().setTitle('test').setVersion('1').setOpenAPIVersion('3.1.0').build();
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+type Operation = Record<string, any>;
+
+/** Every operation of the document, keyed `GET /path`. */
+function operations(document: OpenAPIObject): Record<string, Operation> {
+  const result: Record<string, Operation> = {};
+  for (const [path, item] of Object.entries(document.paths)) {
+    for (const method of METHODS) {
+      const operation = (item as Record<string, Operation>)[method];
+      if (operation) result[`${method.toUpperCase()} ${path}`] = operation;
+    }
+  }
+  return result;
+}
+
+/** The security requirement of each operation (`'none'` when it has none). */
+const securityOf = (document: OpenAPIObject) =>
+  Object.fromEntries(Object.entries(operations(document)).map(([name, operation]) => [name, operation.security ?? 'none']));
+
+/** Names of every property anywhere in `value`. */
+function propertyNames(value: unknown, names = new Set<string>()): Set<string> {
+  if (Array.isArray(value)) value.forEach((item) => propertyNames(item, names));
+  else if (value && typeof value === 'object') {
+    for (const [name, child] of Object.entries(value)) {
+      names.add(name);
+      propertyNames(child, names);
+    }
+  }
+  return names;
+}
+
+const validate = (document: OpenAPIObject) => SwaggerParser.validate(structuredClone(document) as never);
+
+describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
+  describe('with @UseGuards on classes and methods, and @ApiKeyAuth() (header source only)', () => {
+    let app: INestApplication;
+    let v30: OpenAPIObject;
+    let v31: OpenAPIObject;
+    beforeAll(async () => {
+      app = await startApp(
+        {
+          imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS })],
+          controllers: [ClassGuardedController, MethodGuardedController, SubclassGuardedController, PublicClassController, AnnotatedController],
+        },
+        platform,
+      );
+      v30 = createApiKeyDocument(app, config30());
+      v31 = createApiKeyDocument(app, config31());
+    });
+    afterAll(() => app.close());
+
+    const key: [] = [];
+
+    it('registers the header scheme only, with the configured header name', () => {
+      expect(v30.components?.securitySchemes).toEqual({
+        'api-key': { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'API key in the `X-API-Key` header.' },
+      });
+    });
+
+    it('secures exactly the guarded operations (OpenAPI 3.0: empty scope arrays)', () => {
+      expect(securityOf(v30)).toEqual({
+        'GET /class-guarded': [{ 'api-key': key }],
+        'GET /class-guarded/all': [{ 'api-key': key }],
+        'GET /class-guarded/any': [{ 'api-key': key }],
+        'GET /class-guarded/public': 'none',
+        'GET /class-guarded/with-jwt': [{ jwt: [], 'api-key': key }],
+        'GET /method-guarded/guarded': [{ 'api-key': key }],
+        'GET /method-guarded/open': 'none',
+        'GET /method-guarded/jwt-only': [{ jwt: [] }],
+        'GET /subclass': [{ 'api-key': key }],
+        'GET /subclass/admin': [{ 'api-key': key }],
+        'GET /public-class': 'none',
+        'GET /annotated': [{ 'api-key': [] }],
+        'GET /annotated/public': 'none',
+      });
+    });
+
+    it('puts the scopes in the requirement as role names with OpenAPI 3.1 (any-of as alternatives)', () => {
+      expect(securityOf(v31)).toEqual({
+        'GET /class-guarded': [{ 'api-key': [] }],
+        'GET /class-guarded/all': [{ 'api-key': ['orders:read', 'orders:write'] }],
+        'GET /class-guarded/any': [{ 'api-key': ['orders:write'] }, { 'api-key': ['reports:read'] }],
+        'GET /class-guarded/public': 'none',
+        'GET /class-guarded/with-jwt': [{ jwt: [], 'api-key': [] }],
+        'GET /method-guarded/guarded': [{ 'api-key': [] }],
+        'GET /method-guarded/open': 'none',
+        'GET /method-guarded/jwt-only': [{ jwt: [] }],
+        'GET /subclass': [{ 'api-key': ['reports:read'] }],
+        'GET /subclass/admin': [{ 'api-key': ['admin'] }],
+        'GET /public-class': 'none',
+        'GET /annotated': [{ 'api-key': [] }],
+        'GET /annotated/public': 'none',
+      });
+    });
+
+    it('shows the scopes in the description and in x-api-key-scopes, keeping the user description', () => {
+      const ops = operations(v30);
+      expect(ops['GET /class-guarded/all']!.description).toBe('Lists orders.\n\n**API key scopes:** all of `orders:read`, `orders:write`.');
+      expect(ops['GET /class-guarded/all']!['x-api-key-scopes']).toEqual({ mode: 'all', scopes: ['orders:read', 'orders:write'] });
+      expect(ops['GET /class-guarded/any']!.description).toBe('**API key scopes:** at least one of `orders:write`, `reports:read`.');
+      expect(ops['GET /class-guarded/any']!['x-api-key-scopes']).toEqual({ mode: 'any', scopes: ['orders:write', 'reports:read'] });
+      expect(ops['GET /subclass']!['x-api-key-scopes']).toEqual({ mode: 'all', scopes: ['reports:read'] });
+      expect(ops['GET /class-guarded']!.description).toBeUndefined();
+      expect(ops['GET /class-guarded']!['x-api-key-scopes']).toBeUndefined();
+      expect(ops['GET /class-guarded/all']!['x-team']).toBe('orders');
+    });
+
+    it('documents 401 and 503 on guarded operations, 403 where scopes apply, none on public ones; keeps a 401 of the user', () => {
+      const ops = operations(v30);
+      const errors = (name: string) => Object.fromEntries(Object.entries(ops[name]!.responses).filter(([status]) => /^(401|403|503)$/.test(status)));
+      const ref = (name: string) => ({ $ref: `#/components/responses/${name}` });
+      expect(errors('GET /class-guarded')).toEqual({ 401: ref('ApiKeyUnauthorized'), 503: ref('ApiKeyUnavailable') });
+      expect(errors('GET /class-guarded/all')).toEqual({ 401: ref('ApiKeyUnauthorized'), 403: ref('ApiKeyForbidden'), 503: ref('ApiKeyUnavailable') });
+      expect(errors('GET /class-guarded/any')).toEqual({ 401: { description: 'Our own 401 text' }, 403: ref('ApiKeyForbidden'), 503: ref('ApiKeyUnavailable') });
+      expect(errors('GET /class-guarded/public')).toEqual({});
+      expect(errors('GET /public-class')).toEqual({});
+      expect(v30.components?.responses?.ApiKeyUnauthorized).toMatchObject({
+        headers: { 'WWW-Authenticate': { description: 'Challenges: `ApiKey realm="api"`.' } },
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiKeyError' } } },
+      });
+    });
+
+    it('replaces a document-wide requirement of its schemes and combines one of another scheme', () => {
+      const config = new DocumentBuilder().setTitle('test').setVersion('1').addSecurityRequirements('api-key').addSecurityRequirements('jwt').build();
+      const document = createApiKeyDocument(app, config);
+      expect(document.security).toEqual([{ jwt: [] }]);
+      const security = securityOf(document);
+      expect(security['GET /method-guarded/guarded']).toEqual([{ jwt: [], 'api-key': [] }]);
+      expect(security['GET /class-guarded/public']).toBe('none');
+    });
+
+    it('is a valid OpenAPI 3.0 and 3.1 document', async () => {
+      await expect(validate(v30)).resolves.toBeDefined();
+      await expect(validate(v31)).resolves.toBeDefined();
+    });
+
+    it('leaves no marker behind: the handlers metadata is restored', () => {
+      const plain = SwaggerModule.createDocument(app, config30());
+      expect(JSON.stringify(plain)).not.toContain('nestjs-api-key');
+      expect(JSON.stringify(v30)).not.toContain('x-nestjs-api-key');
+      expect(operations(plain)['GET /class-guarded']!.security).toBeUndefined();
+      expect(Reflect.getMetadata(DECORATORS.API_EXTENSION, ClassGuardedController.prototype.all)).toEqual({ 'x-team': 'orders' });
+      expect(Reflect.hasOwnMetadata(DECORATORS.API_EXTENSION, ClassGuardedController.prototype.plain)).toBe(false);
+    });
+  });
+
+  describe('with a global guard and every source enabled', () => {
+    let app: INestApplication;
+    let v30: OpenAPIObject;
+    let v31: OpenAPIObject;
+    beforeAll(async () => {
+      app = await startApp(
+        {
+          imports: [
+            ApiKeyModule.forRoot({
+              keys: TEST_KEYS,
+              realm: 'orders',
+              sources: { header: 'X-Client-Key', bearer: true, cookie: 'client_key', query: 'api_key' },
+            }),
+          ],
+          controllers: [GlobalController, GlobalPublicController],
+          providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }],
+        },
+        platform,
+      );
+      v30 = createApiKeyDocument(app, config30());
+      v31 = createApiKeyDocument(app, config31());
+    });
+    afterAll(() => app.close());
+
+    const schemes = ['api-key', 'api-key-bearer', 'api-key-cookie', 'api-key-query'];
+    const each = (scopes: string[]) => schemes.map((scheme) => ({ [scheme]: scopes }));
+
+    it('registers one scheme per enabled source', () => {
+      expect(v30.components?.securitySchemes).toEqual({
+        'api-key': { type: 'apiKey', in: 'header', name: 'X-Client-Key', description: 'API key in the `X-Client-Key` header.' },
+        'api-key-bearer': { type: 'http', scheme: 'bearer', description: 'API key as `Authorization: Bearer <key>`.' },
+        'api-key-cookie': { type: 'apiKey', in: 'cookie', name: 'client_key', description: 'API key in the `client_key` cookie.' },
+        'api-key-query': {
+          type: 'apiKey',
+          in: 'query',
+          name: 'api_key',
+          description: 'API key in the `api_key` query parameter. Risky: URLs are logged; prefer a header.',
+        },
+      });
+      expect(v30.components?.responses?.ApiKeyUnauthorized).toMatchObject({
+        headers: { 'WWW-Authenticate': { description: 'Challenges: `ApiKey realm="orders"`, `Bearer realm="orders"`.' } },
+      });
+    });
+
+    it('secures every operation but the @Public() ones, one alternative per source (OpenAPI 3.0)', () => {
+      expect(securityOf(v30)).toEqual({
+        'GET /global': each([]),
+        'GET /global/any': each([]),
+        'GET /global/all': each([]),
+        'GET /global/public': 'none',
+        'GET /global-public': 'none',
+      });
+    });
+
+    it('gives the role-name form with OpenAPI 3.1: all-of in one list, any-of as one alternative per scope', () => {
+      expect(securityOf(v31)).toEqual({
+        'GET /global': each([]),
+        'GET /global/any': schemes.flatMap((scheme) => [{ [scheme]: ['a'] }, { [scheme]: ['b'] }]),
+        'GET /global/all': each(['a', 'b']),
+        'GET /global/public': 'none',
+        'GET /global-public': 'none',
+      });
+    });
+
+    it('is a valid OpenAPI 3.0 and 3.1 document', async () => {
+      await expect(validate(v30)).resolves.toBeDefined();
+      await expect(validate(v31)).resolves.toBeDefined();
+    });
+
+    it('contains no example or default value, and no configured key', () => {
+      for (const document of [v30, v31]) {
+        const names = propertyNames(document);
+        expect(['example', 'examples', 'default', 'x-example'].filter((name) => names.has(name))).toEqual([]);
+        const text = JSON.stringify(document);
+        for (const { key } of TEST_KEYS) expect(text.includes(key)).toBe(false);
+      }
+    });
+  });
+
+  it('refuses a handler inherited by controllers that guard it differently, naming it', async () => {
+    const app = await startApp(
+      { imports: [ApiKeyModule.forRoot({ keys: [READER] })], controllers: [InheritedGuardedController, InheritedOpenController] },
+      platform,
+    );
+    try {
+      expect(() => createApiKeyDocument(app, config30())).toThrow(/InheritedOpenController\.list is inherited by controllers that guard it differently/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('says so when ApiKeyModule is not imported', async () => {
+    const app = await startApp({ controllers: [GlobalPublicController] }, platform);
+    try {
+      expect(() => createApiKeyDocument(app, config30())).toThrow('nestjs-api-key/swagger: ApiKeyModule is not imported in this application');
+    } finally {
+      await app.close();
+    }
+  });
+});
