@@ -1,19 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { INestApplication } from '@nestjs/common';
+import { describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { DEMO_KEYS } from '../../sample-app/api-key.config.js';
-import { createSampleApp } from '../../sample-app/main.js';
+import { useSampleApp } from '../support/sample-app.js';
 
 describe.each(['express', 'fastify'])('sample app admin key API on %s', (adapter) => {
-  let app: INestApplication;
-  beforeAll(async () => {
-    app = await createSampleApp(adapter, { logger: false });
-    await app.init();
-    if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
-  });
-  afterAll(() => app.close());
-
-  const http = () => request(app.getHttpServer());
+  const { http } = useSampleApp(adapter);
   const admin = (req: request.Test) => req.set('X-API-Key', DEMO_KEYS.DEMO_ADMIN_KEY);
 
   it('is closed to callers without the admin scope', async () => {
