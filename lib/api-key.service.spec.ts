@@ -10,6 +10,7 @@ import { ApiKeyRepository } from './api-key.repository.js';
 import { ApiKeyService } from './api-key.service.js';
 import { ApiKeyUsageTracker } from './api-key.usage-tracker.js';
 import { InMemoryApiKeyRepository } from './in-memory-api-key.repository.js';
+import { createStandaloneApiKeyService, type StandaloneApiKeyOptions } from './api-key.standalone.js';
 
 class RecordingSink extends ApiKeyEventSink {
   readonly events: ApiKeyEvent[] = [];
@@ -37,15 +38,16 @@ class CountingHasher extends ApiKeyHasher {
 
 const HOUR = 3_600_000;
 
-function setup(repository: ApiKeyRepository = new CountingStore(), extra: Partial<ConstructorParameters<typeof ResolvedApiKeyOptions>[0]> = {}) {
-  const options = new ResolvedApiKeyOptions({ pepper: 'unit-test-pepper-000001', keyPrefix: 'sk_test', lastUsedIntervalMs: 1000, ...extra });
-  const hasher = new CountingHasher(options.peppers);
+function setup(repository: ApiKeyRepository = new CountingStore(), extra: Partial<StandaloneApiKeyOptions> = {}) {
   const clock = new ManualClock();
   const sink = new RecordingSink();
-  const usage = new ApiKeyUsageTracker(options, repository);
-  const authenticator = new ApiKeyAuthenticator(options, hasher, repository, clock, sink, usage);
-  const service = new ApiKeyService(options, hasher, repository, authenticator, clock, sink);
-  return { service, clock, sink, usage, hasher, repository, options };
+  const options = { repository, clock, events: sink, pepper: 'unit-test-pepper-000001', keyPrefix: 'sk_test', lastUsedIntervalMs: 1000, ...extra };
+  const hasher = new CountingHasher(typeof options.pepper === 'string' ? [options.pepper] : options.pepper);
+  const resolved = new ResolvedApiKeyOptions(options);
+  const usage = new ApiKeyUsageTracker(resolved, repository);
+  const authenticator = new ApiKeyAuthenticator(resolved, hasher, repository, clock, sink, usage);
+  const service = new ApiKeyService(resolved, hasher, repository, authenticator, clock, sink);
+  return { service, clock, sink, usage, hasher, repository, options: resolved };
 }
 
 describe('ApiKeyService', () => {
@@ -269,5 +271,38 @@ describe('ApiKeyService', () => {
     });
     await expect(service.list()).rejects.toMatchObject({ code: 'store_required' });
     expect(await service.verify('anything-of-16-chars')).toEqual({ valid: false, reason: 'not_found' });
+  });
+
+  it('rotates the pepper: keys hashed under the previous pepper keep verifying, rotated keys use the new one', async () => {
+    const store = new CountingStore();
+    const before = setup(store, { pepper: 'old-pepper-000000000001' });
+    const { key: old, apiKey } = await before.service.create({ name: 'p' });
+    const during = setup(store, { pepper: ['new-pepper-000000000001', 'old-pepper-000000000001'] });
+    expect(await during.service.verify(old)).toMatchObject({ valid: true });
+    const rotated = await during.service.rotate(apiKey.id, { gracePeriod: HOUR });
+    expect(await store.findByHash(new ApiKeyHasher(['new-pepper-000000000001']).hash(rotated.key))).not.toBeNull();
+    const after = setup(store, { pepper: 'new-pepper-000000000001' });
+    expect(await after.service.verify(rotated.key)).toMatchObject({ valid: true });
+    expect(await after.service.verify(old)).toEqual({ valid: false, reason: 'not_found' });
+  });
+
+  it('accepts static keys of any format next to generated ones, and refuses a prefixed static key with a bad checksum at startup', async () => {
+    const generated = setup().options.format.generate().key;
+    const { service } = setup(new CountingStore(), { keys: [{ name: 'legacy', key: 'legacy-static-key-0000001' }, { name: 'generated', key: generated }] });
+    expect(await service.verify('legacy-static-key-0000001')).toMatchObject({ valid: true, principal: { id: 'legacy' } });
+    expect(await service.verify(generated)).toMatchObject({ valid: true, principal: { id: 'generated' } });
+    expect(() => setup(new CountingStore(), { keys: [{ name: 'broken', key: `${generated.slice(0, -1)}${generated.endsWith('a') ? 'b' : 'a'}` }] })).toThrow(
+      'keys[0] ("broken").key starts with the generated-key prefix "sk_test_" but is not a valid generated key',
+    );
+  });
+
+  it('is built without Nest by createStandaloneApiKeyService, with the module options validation', async () => {
+    const sink = new RecordingSink();
+    const { service, usage } = createStandaloneApiKeyService({ repository: new InMemoryApiKeyRepository(), events: sink, pepper: 'standalone-pepper-0001' });
+    const { key } = await service.create({ name: 's' });
+    expect(await service.verify(key)).toMatchObject({ valid: true });
+    await usage.flush();
+    expect(sink.events.map((e) => e.type)).toEqual(['api-key.created', 'api-key.authenticated']);
+    expect(() => createStandaloneApiKeyService({ repository: new InMemoryApiKeyRepository(), events: sink, pepper: 'short' })).toThrow('pepper must be');
   });
 });

@@ -18,6 +18,8 @@ const EPOCH = new Date(0);
 export class InMemoryApiKeyRepository extends ApiKeyStore {
   private readonly keys = new Map<string, StoredApiKey>();
   private readonly secrets = new Map<string, StoredApiKeySecret>();
+  /** Lookup records built from the (immutable) key and secret objects they were built from. */
+  private readonly records = new Map<string, { key: StoredApiKey; secret: StoredApiKeySecret; record: ApiKeyRecord }>();
 
   /** Creates a store holding the given records (see {@link save}). */
   constructor(records: Iterable<ApiKeyRecord> = []) {
@@ -29,7 +31,13 @@ export class InMemoryApiKeyRepository extends ApiKeyStore {
   findByHash(hash: string): Promise<ApiKeyRecord | null> {
     const secret = this.secrets.get(hash);
     const key = secret && this.keys.get(secret.keyId);
-    return Promise.resolve(key ? toApiKeyRecord(key, secret) : null);
+    if (!key) return Promise.resolve(null);
+    // Every change replaces the key or secret object, so an identical pair means an unchanged record.
+    const cached = this.records.get(hash);
+    if (cached?.key === key && cached.secret === secret) return Promise.resolve(cached.record);
+    const record = toApiKeyRecord(key, secret);
+    this.records.set(hash, { key, secret, record });
+    return Promise.resolve(record);
   }
 
   /**
@@ -57,6 +65,7 @@ export class InMemoryApiKeyRepository extends ApiKeyStore {
 
   /** Removes the secret with the given hash; returns whether one was removed. */
   delete(hash: string): boolean {
+    this.records.delete(hash);
     return this.secrets.delete(hash);
   }
 

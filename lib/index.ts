@@ -47,3 +47,5 @@ export { ApiKeyService } from './api-key.service.js';
 export type { CreateApiKeyInput, UpdateApiKeyInput, RotateApiKeyOptions, IssuedApiKey, RotatedApiKey } from './api-key.service.js';
 export { ApiKeyLifecycleError } from './api-key-lifecycle.error.js';
 export type { ApiKeyLifecycleErrorCode } from './api-key-lifecycle.error.js';
+export { createStandaloneApiKeyService } from './api-key.standalone.js';
+export type { StandaloneApiKeyOptions, StandaloneApiKeyServices } from './api-key.standalone.js';

@@ -1,12 +1,9 @@
 import { parseArgs } from 'node:util';
 import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
 import { ApiKeyLifecycleError } from '../api-key-lifecycle.error.js';
-import { ResolvedApiKeyOptions } from '../api-key-options.js';
-import { ApiKeyAuthenticator } from '../api-key.authenticator.js';
 import { ApiKeyClock, SystemApiKeyClock } from '../api-key.clock.js';
 import { ApiKeyEventSink } from '../api-key.events.js';
-import { ApiKeyHasher } from '../api-key.hasher.js';
-import { ApiKeyService } from '../api-key.service.js';
+import { createStandaloneApiKeyService } from '../api-key.standalone.js';
 import type { ApiKeyStore, StoredApiKey } from '../api-key.store.js';
 import { escapeForLog } from '../log-escape.js';
 import { openApiKeyStore, type OpenedApiKeyStore } from './api-key-store.factories.js';
@@ -102,7 +99,7 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
       err('warning: no pepper (--pepper or API_KEY_PEPPER): the key is hashed with plain SHA-256 and verifies only in an application without a pepper');
     }
     const clock = context.clock ?? new SystemApiKeyClock();
-    const service = serviceFor(store, peppers, values.prefix ?? env.API_KEY_PREFIX, clock);
+    const { service } = createStandaloneApiKeyService({ repository: store, pepper: peppers, keyPrefix: values.prefix ?? env.API_KEY_PREFIX, clock, events: new SilentEventSink() });
     const print = printer(out, values.json === true, clock.now());
     switch (command) {
       case 'create': {
@@ -176,14 +173,6 @@ function parse(argv: readonly string[]) {
       after: { type: 'string' },
     },
   });
-}
-
-function serviceFor(store: ApiKeyStore, pepper: string[] | undefined, keyPrefix: string | undefined, clock: ApiKeyClock): ApiKeyService {
-  const options = new ResolvedApiKeyOptions({ repository: store, pepper, keyPrefix });
-  const hasher = new ApiKeyHasher(options.peppers);
-  const events = new SilentEventSink();
-  const authenticator = new ApiKeyAuthenticator(options, hasher, store, clock, events);
-  return new ApiKeyService(options, hasher, store, authenticator, clock, events);
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
