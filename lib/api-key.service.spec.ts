@@ -133,7 +133,7 @@ describe('ApiKeyService', () => {
     expect(await ctx.service.verify(rotated.key)).toMatchObject({ valid: true });
   });
 
-  it('never shortens nor extends a previous grace by rotating again; the latest secret always works', async () => {
+  it('a later rotation never extends an earlier grace period; grace 0 cuts every previous secret', async () => {
     const { key: first, apiKey } = await ctx.service.create({ name: 'k' });
     const second = await ctx.service.rotate(apiKey.id, { gracePeriod: HOUR });
     const third = await ctx.service.rotate(apiKey.id, { gracePeriod: 2 * HOUR });
