@@ -305,4 +305,21 @@ describe('ApiKeyService', () => {
     expect(sink.events.map((e) => e.type)).toEqual(['api-key.created', 'api-key.authenticated']);
     expect(() => createStandaloneApiKeyService({ repository: new InMemoryApiKeyRepository(), events: sink, pepper: 'short' })).toThrow('pepper must be');
   });
+
+  it('verifies a key issued by an earlier version from its stored record alone (fixed vector)', async () => {
+    // Key and hash as version 0.1 stored them (see api-key.format.spec.ts): never regenerate these.
+    const store = new CountingStore([{ id: '0123456789AB', name: 'issued-by-0.1', hash: 'wFN36GkEkki_gWsuk-mfoImYR3hmppz0TzOfC7rTWpM', scopes: ['a'] }]);
+    const { service } = setup(store, { pepper: 'test-pepper-0000000001', keyPrefix: 'sk_live' });
+    expect(await service.verify('sk_live_0123456789AB_CDEFGHIJKLMNOPQRSTUVWXYZabcdefgh0XmZgl')).toMatchObject({ valid: true, principal: { id: '0123456789AB' } });
+  });
+
+  it('writes lastUsedAt by itself once the interval has passed', async () => {
+    const store = new CountingStore();
+    const { service } = setup(store, { lastUsedIntervalMs: 20 });
+    const { key, apiKey } = await service.create({ name: 'timed' });
+    await service.verify(key);
+    const deadline = Date.now() + 5000;
+    while ((await store.findById(apiKey.id))?.lastUsedAt === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect((await store.findById(apiKey.id))?.lastUsedAt).not.toBeNull();
+  });
 });
