@@ -65,6 +65,12 @@ export interface ApiKeyModuleOptions {
    * shape and a valid checksum, or it is refused before hashing. Default `'apikey'`.
    */
   keyPrefix?: string;
+  /**
+   * Accept generated keys only: any other presented key is refused as `malformed` before it is
+   * hashed or storage is touched, and every static key in `keys` must be a generated key.
+   * Default `false` (keys of any format are looked up).
+   */
+  onlyGeneratedKeys?: boolean;
   /** `lastUsedAt` is written at most once per key per this many ms (coalesced). Default 60000. */
   lastUsedIntervalMs?: number;
   /**

@@ -36,6 +36,8 @@ export class ResolvedApiKeyOptions {
   readonly lookupTimeoutMs: number;
   /** Format (prefix) of generated keys. */
   readonly format: ApiKeyFormat;
+  /** Whether only generated keys are accepted. */
+  readonly onlyGeneratedKeys: boolean;
   /** Interval of `lastUsedAt` writes, in ms. */
   readonly lastUsedIntervalMs: number;
   /** The configured event sink (class or instance), if any. */
@@ -68,7 +70,8 @@ export class ResolvedApiKeyOptions {
       throw new ApiKeyConfigurationError(`keyPrefix must be 1 to 32 letters, digits and inner single underscores, starting with a letter`);
     }
     this.format = new ApiKeyFormat(options.keyPrefix ?? DEFAULT_API_KEY_PREFIX);
-    this.keys = staticKeysOf(options.keys, this.maxKeyLength, this.format);
+    this.onlyGeneratedKeys = flag(options.onlyGeneratedKeys, 'onlyGeneratedKeys');
+    this.keys = staticKeysOf(options.keys, this.maxKeyLength, this.format, this.onlyGeneratedKeys);
   }
 }
 
@@ -121,7 +124,7 @@ function eventsOf(value: unknown): Type<ApiKeyEventSink> | ApiKeyEventSink | und
   return value as Type<ApiKeyEventSink> | ApiKeyEventSink;
 }
 
-function staticKeysOf(value: unknown, maxKeyLength: number, format: ApiKeyFormat): StaticApiKey[] {
+function staticKeysOf(value: unknown, maxKeyLength: number, format: ApiKeyFormat, onlyGenerated: boolean): StaticApiKey[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw new ApiKeyConfigurationError('keys must be an array of { key, name, scopes }');
   const ids = new Set<string>();
@@ -140,6 +143,9 @@ function staticKeysOf(value: unknown, maxKeyLength: number, format: ApiKeyFormat
     }
     if (format.claims(entry.key) && format.parse(entry.key) === null) {
       throw new ApiKeyConfigurationError(`${label}.key starts with the generated-key prefix "${format.prefix}_" but is not a valid generated key (would always be refused)`);
+    }
+    if (onlyGenerated && format.parse(entry.key) === null) {
+      throw new ApiKeyConfigurationError(`${label}.key is not a generated "${format.prefix}_" key, and onlyGeneratedKeys is on (would always be refused)`);
     }
     if (entry.scopes !== undefined && (!Array.isArray(entry.scopes) || entry.scopes.some((s) => typeof s !== 'string' || s === ''))) {
       throw new ApiKeyConfigurationError(`${label}.scopes must be an array of non-empty strings`);

@@ -55,7 +55,7 @@ export class ApiKeyAuthenticator {
    */
   async verify(key: string, now: Date = this.clock.now()): Promise<ApiKeyVerification> {
     const { format } = this.options;
-    if (!isWellFormedKey(key, this.options.maxKeyLength) || (format.claims(key) && format.parse(key) === null)) {
+    if (!isWellFormedKey(key, this.options.maxKeyLength) || (format.claims(key) ? format.parse(key) === null : this.options.onlyGeneratedKeys)) {
       return this.refused(MALFORMED, now);
     }
     const candidates = this.hasher.candidates(key);

@@ -322,4 +322,18 @@ describe('ApiKeyService', () => {
     while ((await store.findById(apiKey.id))?.lastUsedAt === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect((await store.findById(apiKey.id))?.lastUsedAt).not.toBeNull();
   });
+
+  it('with onlyGeneratedKeys, refuses any other key before hashing or storage, and checks static keys at startup', async () => {
+    const strict = setup(new CountingStore(), { onlyGeneratedKeys: true });
+    const { key } = await strict.service.create({ name: 'g' });
+    const store = strict.repository as CountingStore;
+    store.calls = 0;
+    strict.hasher.calls = 0;
+    expect(await strict.service.verify('random-string-of-some-length')).toEqual({ valid: false, reason: 'malformed' });
+    expect([store.calls, strict.hasher.calls]).toEqual([0, 0]);
+    expect(await strict.service.verify(key)).toMatchObject({ valid: true });
+    expect(() => setup(new CountingStore(), { onlyGeneratedKeys: true, keys: [{ name: 'legacy', key: 'legacy-static-key-0000001' }] })).toThrow(
+      'keys[0] ("legacy").key is not a generated "sk_test_" key, and onlyGeneratedKeys is on',
+    );
+  });
 });
