@@ -336,4 +336,22 @@ describe('ApiKeyService', () => {
       'keys[0] ("legacy").key is not a generated "sk_test_" key, and onlyGeneratedKeys is on',
     );
   });
+
+  it('keeps the old secret valid while a rotation is in flight and after a failed one: never zero valid secrets', async () => {
+    const store = ctx.repository as CountingStore;
+    const { key: old, apiKey } = await ctx.service.create({ name: 'r' });
+    const rotate = store.rotate.bind(store);
+    let release!: () => void;
+    store.rotate = (...args) => new Promise((resolve) => (release = () => resolve(rotate(...args))));
+    const rotation = ctx.service.rotate(apiKey.id, { gracePeriod: 0 });
+    await new Promise((r) => setImmediate(r));
+    expect(await ctx.service.verify(old)).toMatchObject({ valid: true });
+    release();
+    const { key: fresh } = await rotation;
+    expect(await ctx.service.verify(fresh)).toMatchObject({ valid: true });
+    store.rotate = () => Promise.reject(new Error('write failed'));
+    await expect(ctx.service.rotate(apiKey.id, { gracePeriod: 0 })).rejects.toThrow('write failed');
+    expect(await ctx.service.verify(fresh)).toMatchObject({ valid: true });
+    expect(ctx.sink.events.filter((e) => e.type === 'api-key.rotated')).toHaveLength(1);
+  });
 });
