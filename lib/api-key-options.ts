@@ -3,6 +3,8 @@ import { ApiKeyConfigurationError } from './api-key-configuration.error.js';
 import type { ApiKeyModuleOptions, StaticApiKey } from './api-key-module-options.interface.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { isWellFormedKey } from './api-key.credentials.js';
+import type { ApiKeyEventSink } from './api-key.events.js';
+import { ApiKeyFormat, DEFAULT_API_KEY_PREFIX } from './api-key.format.js';
 
 const TOKEN_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const DEFAULT_HEADER = 'X-API-Key';
@@ -32,6 +34,14 @@ export class ResolvedApiKeyOptions {
   readonly maxKeyLength: number;
   /** Repository lookup timeout, in ms. */
   readonly lookupTimeoutMs: number;
+  /** Format (prefix) of generated keys. */
+  readonly format: ApiKeyFormat;
+  /** Whether only generated keys are accepted. */
+  readonly onlyGeneratedKeys: boolean;
+  /** Interval of `lastUsedAt` writes, in ms. */
+  readonly lastUsedIntervalMs: number;
+  /** The configured event sink (class or instance), if any. */
+  readonly events: Type<ApiKeyEventSink> | ApiKeyEventSink | undefined;
 
   /** Validates `options`; throws {@link ApiKeyConfigurationError} naming the first problem. */
   constructor(options: ApiKeyModuleOptions | undefined) {
@@ -54,7 +64,14 @@ export class ResolvedApiKeyOptions {
     this.lookupTimeoutMs = positiveInteger(options.lookupTimeoutMs, 'lookupTimeoutMs', 5000);
     this.peppers = peppersOf(options.pepper);
     this.repository = repositoryOf(options.repository);
-    this.keys = staticKeysOf(options.keys, this.maxKeyLength);
+    this.lastUsedIntervalMs = positiveInteger(options.lastUsedIntervalMs, 'lastUsedIntervalMs', 60_000);
+    this.events = eventsOf(options.events);
+    if (options.keyPrefix !== undefined && !ApiKeyFormat.isValidPrefix(options.keyPrefix)) {
+      throw new ApiKeyConfigurationError(`keyPrefix must be 1 to 32 letters, digits and inner single underscores, starting with a letter`);
+    }
+    this.format = new ApiKeyFormat(options.keyPrefix ?? DEFAULT_API_KEY_PREFIX);
+    this.onlyGeneratedKeys = flag(options.onlyGeneratedKeys, 'onlyGeneratedKeys');
+    this.keys = staticKeysOf(options.keys, this.maxKeyLength, this.format, this.onlyGeneratedKeys);
   }
 }
 
@@ -99,7 +116,15 @@ function repositoryOf(value: unknown): Type<ApiKeyRepository> | ApiKeyRepository
   return value as Type<ApiKeyRepository> | ApiKeyRepository;
 }
 
-function staticKeysOf(value: unknown, maxKeyLength: number): StaticApiKey[] {
+function eventsOf(value: unknown): Type<ApiKeyEventSink> | ApiKeyEventSink | undefined {
+  if (value === undefined) return undefined;
+  const isClass = typeof value === 'function' && typeof value.prototype?.emit === 'function';
+  const isInstance = typeof value === 'object' && value !== null && typeof (value as ApiKeyEventSink).emit === 'function';
+  if (!isClass && !isInstance) throw new ApiKeyConfigurationError('events must be an ApiKeyEventSink class or instance (with an emit method)');
+  return value as Type<ApiKeyEventSink> | ApiKeyEventSink;
+}
+
+function staticKeysOf(value: unknown, maxKeyLength: number, format: ApiKeyFormat, onlyGenerated: boolean): StaticApiKey[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw new ApiKeyConfigurationError('keys must be an array of { key, name, scopes }');
   const ids = new Set<string>();
@@ -115,6 +140,12 @@ function staticKeysOf(value: unknown, maxKeyLength: number): StaticApiKey[] {
     }
     if (!isWellFormedKey(entry.key, maxKeyLength)) {
       throw new ApiKeyConfigurationError(`${label}.key must be at most ${maxKeyLength} visible ASCII characters without spaces, commas or semicolons`);
+    }
+    if (format.claims(entry.key) && format.parse(entry.key) === null) {
+      throw new ApiKeyConfigurationError(`${label}.key starts with the generated-key prefix "${format.prefix}_" but is not a valid generated key (would always be refused)`);
+    }
+    if (onlyGenerated && format.parse(entry.key) === null) {
+      throw new ApiKeyConfigurationError(`${label}.key is not a generated "${format.prefix}_" key, and onlyGeneratedKeys is on (would always be refused)`);
     }
     if (entry.scopes !== undefined && (!Array.isArray(entry.scopes) || entry.scopes.some((s) => typeof s !== 'string' || s === ''))) {
       throw new ApiKeyConfigurationError(`${label}.scopes must be an array of non-empty strings`);

@@ -1,21 +1,26 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
 import type { ApiKeyRecord } from './api-key-record.interface.js';
 import type { ApiKeyVerification } from './api-key-verification.interface.js';
 import { isWellFormedKey } from './api-key.credentials.js';
+import { ApiKeyClock, SystemApiKeyClock } from './api-key.clock.js';
+import { ApiKeyEventSink, ApiKeyEventType } from './api-key.events.js';
 import { ApiKeyStoreUnavailableException } from './api-key.exceptions.js';
 import { ApiKeyHasher } from './api-key.hasher.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { ResolvedApiKeyOptions } from './api-key-options.js';
+import { ApiKeyUsageTracker } from './api-key.usage-tracker.js';
 import { escapeForLog } from './log-escape.js';
 
-const MALFORMED: ApiKeyVerification = Object.freeze({ valid: false, reason: 'malformed' });
-const NOT_FOUND: ApiKeyVerification = Object.freeze({ valid: false, reason: 'not_found' });
+const MALFORMED: ApiKeyVerification & { valid: false } = Object.freeze({ valid: false, reason: 'malformed' });
+const NOT_FOUND: ApiKeyVerification & { valid: false } = Object.freeze({ valid: false, reason: 'not_found' });
 
 /**
- * Verifies presented keys: shape check, keyed hash, O(1) lookup among the configured static
- * keys and then the repository (with a timeout), constant-time comparison of the digests and
- * the key's state. Use it directly where no guard applies (a WebSocket handshake, a CLI).
+ * Verifies presented keys: shape check (and, for generated keys, format and checksum), keyed
+ * hash, O(1) lookup among the configured static keys and then the repository (with a timeout),
+ * constant-time comparison of the digests and the key's state at the clock's time. Every
+ * outcome is reported to the event sink and a valid stored key's use to the usage tracker.
+ * Use it directly where no guard applies (a WebSocket handshake, a CLI).
  */
 @Injectable()
 export class ApiKeyAuthenticator {
@@ -26,6 +31,9 @@ export class ApiKeyAuthenticator {
     private readonly options: ResolvedApiKeyOptions,
     private readonly hasher: ApiKeyHasher,
     private readonly repository: ApiKeyRepository,
+    @Optional() private readonly clock: ApiKeyClock = new SystemApiKeyClock(),
+    @Optional() private readonly events?: ApiKeyEventSink,
+    @Optional() private readonly usage?: ApiKeyUsageTracker,
   ) {
     for (const entry of options.keys) {
       const record: ApiKeyRecord = {
@@ -45,16 +53,33 @@ export class ApiKeyAuthenticator {
    * Rejects with {@link ApiKeyStoreUnavailableException} when the repository throws, times
    * out or returns an unusable record: callers must fail closed.
    */
-  async verify(key: string, now: Date = new Date()): Promise<ApiKeyVerification> {
-    if (!isWellFormedKey(key, this.options.maxKeyLength)) return MALFORMED;
+  async verify(key: string, now: Date = this.clock.now()): Promise<ApiKeyVerification> {
+    const { format } = this.options;
+    if (!isWellFormedKey(key, this.options.maxKeyLength) || (format.claims(key) ? format.parse(key) === null : this.options.onlyGeneratedKeys)) {
+      return this.refused(MALFORMED, now);
+    }
     const candidates = this.hasher.candidates(key);
     const known = this.staticKeys.get(candidates[0]!);
-    if (known) return { valid: true, principal: known.principal };
+    if (known) return this.accepted(known.principal, now);
     for (const hash of candidates) {
       const record = await this.lookup(hash);
-      if (record) return this.check(record, now);
+      if (!record) continue;
+      const result = this.check(record, now);
+      if (!result.valid) return this.refused(result, now);
+      this.usage?.record(record.id, now);
+      return this.accepted(result.principal, now);
     }
-    return NOT_FOUND;
+    return this.refused(NOT_FOUND, now);
+  }
+
+  private accepted(principal: ApiKeyPrincipal, now: Date): ApiKeyVerification {
+    if (this.events?.acceptsAuthenticated) this.events.emit({ type: ApiKeyEventType.Authenticated, keyId: principal.id, at: now });
+    return { valid: true, principal };
+  }
+
+  private refused(result: ApiKeyVerification & { valid: false }, now: Date): ApiKeyVerification {
+    this.events?.emit({ type: ApiKeyEventType.AuthenticationFailed, reason: result.reason, keyId: result.keyId ?? null, at: now });
+    return result;
   }
 
   private check(record: ApiKeyRecord, now: Date): ApiKeyVerification {

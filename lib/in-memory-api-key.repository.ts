@@ -1,14 +1,27 @@
 import type { ApiKeyRecord } from './api-key-record.interface.js';
-import { ApiKeyRepository } from './api-key.repository.js';
+import {
+  ApiKeyStore,
+  toApiKeyRecord,
+  type ApiKeyListQuery,
+  type ApiKeyPatch,
+  type StoredApiKey,
+  type StoredApiKeySecret,
+} from './api-key.store.js';
+
+const EPOCH = new Date(0);
 
 /**
- * The default repository: records in a `Map` keyed by hash, for tests and single-process apps.
- * Its contents are lost when the process exits.
+ * The default store: keys and secrets in `Map`s, for tests and single-process apps. It
+ * implements the whole {@link ApiKeyStore} contract, so `ApiKeyService` and the CLI can manage
+ * keys in it. Its contents are lost when the process exits.
  */
-export class InMemoryApiKeyRepository extends ApiKeyRepository {
-  private readonly byHash = new Map<string, ApiKeyRecord>();
+export class InMemoryApiKeyRepository extends ApiKeyStore {
+  private readonly keys = new Map<string, StoredApiKey>();
+  private readonly secrets = new Map<string, StoredApiKeySecret>();
+  /** Lookup records built from the (immutable) key and secret objects they were built from. */
+  private readonly records = new Map<string, { key: StoredApiKey; secret: StoredApiKeySecret; record: ApiKeyRecord }>();
 
-  /** Creates a repository holding the given records. */
+  /** Creates a store holding the given records (see {@link save}). */
   constructor(records: Iterable<ApiKeyRecord> = []) {
     super();
     for (const record of records) this.save(record);
@@ -16,16 +29,100 @@ export class InMemoryApiKeyRepository extends ApiKeyRepository {
 
   /** @inheritdoc */
   findByHash(hash: string): Promise<ApiKeyRecord | null> {
-    return Promise.resolve(this.byHash.get(hash) ?? null);
+    const secret = this.secrets.get(hash);
+    const key = secret && this.keys.get(secret.keyId);
+    if (!key) return Promise.resolve(null);
+    // Every change replaces the key or secret object, so an identical pair means an unchanged record.
+    const cached = this.records.get(hash);
+    if (cached?.key === key && cached.secret === secret) return Promise.resolve(cached.record);
+    const record = toApiKeyRecord(key, secret);
+    this.records.set(hash, { key, secret, record });
+    return Promise.resolve(record);
   }
 
-  /** Adds or replaces a record (matched by its hash). */
+  /**
+   * Adds or replaces a lookup record: the key with the record's id (its fields replaced) and the
+   * secret with the record's hash. For tests and seeding; managed keys go through `insert`.
+   */
   save(record: ApiKeyRecord): void {
-    this.byHash.set(record.hash, record);
+    const previous = this.keys.get(record.id);
+    this.keys.set(record.id, {
+      id: record.id,
+      name: record.name,
+      scopes: [...record.scopes],
+      ownerId: record.ownerId ?? null,
+      metadata: { ...(record.metadata ?? {}) },
+      createdAt: previous?.createdAt ?? EPOCH,
+      updatedAt: previous?.updatedAt ?? EPOCH,
+      expiresAt: record.expiresAt ?? null,
+      revokedAt: record.revokedAt ?? null,
+      disabled: record.disabled ?? false,
+      lastUsedAt: previous?.lastUsedAt ?? null,
+      version: (previous?.version ?? 0) + 1,
+    });
+    this.secrets.set(record.hash, { hash: record.hash, keyId: record.id, createdAt: EPOCH, expiresAt: record.secretExpiresAt ?? null });
   }
 
-  /** Removes the record with the given hash; returns whether one was removed. */
+  /** Removes the secret with the given hash; returns whether one was removed. */
   delete(hash: string): boolean {
-    return this.byHash.delete(hash);
+    this.records.delete(hash);
+    return this.secrets.delete(hash);
+  }
+
+  /** @inheritdoc */
+  insert(key: StoredApiKey, secret: StoredApiKeySecret): Promise<void> {
+    if (this.keys.has(key.id)) return Promise.reject(new Error(`a key with id "${key.id}" already exists`));
+    if (this.secrets.has(secret.hash) || secret.keyId !== key.id) return Promise.reject(new Error('the secret exists already or belongs to another key'));
+    this.keys.set(key.id, { ...key });
+    this.secrets.set(secret.hash, { ...secret });
+    return Promise.resolve();
+  }
+
+  /** @inheritdoc */
+  findById(id: string): Promise<StoredApiKey | null> {
+    return Promise.resolve(this.keys.get(id) ?? null);
+  }
+
+  /** @inheritdoc */
+  list(query: ApiKeyListQuery = {}): Promise<StoredApiKey[]> {
+    const keys = [...this.keys.values()]
+      .filter((key) => (query.ownerId === undefined || key.ownerId === query.ownerId) && (query.after === undefined || key.id > query.after))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return Promise.resolve(query.limit === undefined ? keys : keys.slice(0, query.limit));
+  }
+
+  /** @inheritdoc */
+  update(id: string, expectedVersion: number, patch: ApiKeyPatch): Promise<StoredApiKey | null> {
+    const key = this.keys.get(id);
+    if (!key || key.version !== expectedVersion) return Promise.resolve(null);
+    const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
+    const updated: StoredApiKey = { ...key, ...defined, version: key.version + 1 };
+    this.keys.set(id, updated);
+    return Promise.resolve(updated);
+  }
+
+  /** @inheritdoc */
+  rotate(id: string, expectedVersion: number, secret: StoredApiKeySecret, previousSecretsExpireAt: Date): Promise<StoredApiKey | null> {
+    const key = this.keys.get(id);
+    if (!key || key.version !== expectedVersion) return Promise.resolve(null);
+    if (this.secrets.has(secret.hash) || secret.keyId !== id) return Promise.reject(new Error('the secret exists already or belongs to another key'));
+    for (const [hash, previous] of this.secrets) {
+      if (previous.keyId === id && (previous.expiresAt === null || previous.expiresAt > previousSecretsExpireAt)) {
+        this.secrets.set(hash, { ...previous, expiresAt: previousSecretsExpireAt });
+      }
+    }
+    this.secrets.set(secret.hash, { ...secret });
+    const updated: StoredApiKey = { ...key, updatedAt: secret.createdAt, version: key.version + 1 };
+    this.keys.set(id, updated);
+    return Promise.resolve(updated);
+  }
+
+  /** @inheritdoc Last use is bookkeeping, not a management write: it leaves `version` alone. */
+  touch(lastUsed: ReadonlyMap<string, Date>): Promise<void> {
+    for (const [id, at] of lastUsed) {
+      const key = this.keys.get(id);
+      if (key && (key.lastUsedAt === null || key.lastUsedAt < at)) this.keys.set(id, { ...key, lastUsedAt: at });
+    }
+    return Promise.resolve();
   }
 }

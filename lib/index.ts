@@ -30,3 +30,22 @@ export {
   ApiKeyStoreUnavailableException,
 } from './api-key.exceptions.js';
 export type { ApiKeyErrorBody, ApiKeyHttpException } from './api-key.exceptions.js';
+export { ApiKeyClock, SystemApiKeyClock } from './api-key.clock.js';
+export { ApiKeyFormat, DEFAULT_API_KEY_PREFIX } from './api-key.format.js';
+export type { RandomBytesSource } from './api-key.format.js';
+export { isApiKeyStore } from './api-key-store.predicate.js';
+export { ApiKeyEventSink, ApiKeyEventType, DefaultApiKeyEventSink } from './api-key.events.js';
+export type {
+  ApiKeyEvent,
+  ApiKeyLifecycleEvent,
+  ApiKeyRotatedEvent,
+  ApiKeyAuthenticatedEvent,
+  ApiKeyAuthenticationFailedEvent,
+} from './api-key.events.js';
+export { ApiKeyUsageTracker } from './api-key.usage-tracker.js';
+export { ApiKeyService } from './api-key.service.js';
+export type { CreateApiKeyInput, UpdateApiKeyInput, RotateApiKeyOptions, IssuedApiKey, RotatedApiKey } from './api-key.service.js';
+export { ApiKeyLifecycleError } from './api-key-lifecycle.error.js';
+export type { ApiKeyLifecycleErrorCode } from './api-key-lifecycle.error.js';
+export { createStandaloneApiKeyService } from './api-key.standalone.js';
+export type { StandaloneApiKeyOptions, StandaloneApiKeyServices } from './api-key.standalone.js';

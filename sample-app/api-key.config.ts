@@ -20,6 +20,7 @@ export const apiKeyConfig = registerAs(
   (): ApiKeyModuleOptions => ({
     pepper: process.env.API_KEY_PEPPER ?? 'demo-pepper-change-me-in-production',
     sources: { header: 'X-API-Key', bearer: true },
+    keyPrefix: 'sample_live',
     keys: [
       { name: 'reader', key: env('DEMO_READER_KEY'), scopes: ['catalogue:read'], ownerId: 'demo-user' },
       { name: 'editor', key: env('DEMO_EDITOR_KEY'), scopes: ['catalogue:*'], ownerId: 'demo-user' },

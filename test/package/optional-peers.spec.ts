@@ -8,11 +8,15 @@ const optionalPeers = Object.entries(manifest.peerDependenciesMeta ?? {})
   .filter(([, meta]) => (meta as { optional?: boolean }).optional)
   .map(([name]) => name);
 
-/** Every package imported by `file` and the files it imports, following relative imports. */
+/**
+ * Every package statically imported by `file` and the files it imports, following relative
+ * imports. A dynamic `import('peer')` is how an optional peer may be probed at run time, so it
+ * does not count.
+ */
 function packagesReachedFrom(file: string, seen = new Set<string>(), found = new Set<string>()): Set<string> {
   if (seen.has(file)) return found;
   seen.add(file);
-  for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)) {
+  for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/(?:from|^import)\s*'([^']+)'/gm)) {
     if (specifier!.startsWith('.')) packagesReachedFrom(resolve(dirname(file), specifier!.replace(/\.js$/, '.ts')), seen, found);
     else found.add(specifier!.startsWith('@') ? specifier!.split('/').slice(0, 2).join('/') : specifier!.split('/')[0]!);
   }

@@ -1,19 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { INestApplication } from '@nestjs/common';
-import request from 'supertest';
+import { describe, expect, it } from '@jest/globals';
 import { DEMO_KEYS } from '../../sample-app/api-key.config.js';
-import { createSampleApp } from '../../sample-app/create-sample-app.js';
+import { useSampleApp } from '../support/sample-app.js';
 
 describe.each(['express', 'fastify'])('sample app on %s', (adapter) => {
-  let app: INestApplication;
-  beforeAll(async () => {
-    app = await createSampleApp(adapter, { logger: false });
-    await app.init();
-    if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
-  });
-  afterAll(() => app.close());
-
-  const http = () => request(app.getHttpServer());
+  const { http } = useSampleApp(adapter);
 
   it('serves public reads without a key', async () => {
     const res = await http().get('/products').expect(200);

@@ -1,0 +1,24 @@
+/**
+ * Why an {@link ApiKeyService} operation failed:
+ * - `not_found`: no key has this id;
+ * - `conflict`: the key changed concurrently (another rotation won, or updates kept racing);
+ * - `revoked`: the key is revoked, and a revoked key cannot be changed, enabled or rotated;
+ * - `invalid_input`: an argument is not valid (the message says which);
+ * - `store_required`: the configured repository only looks keys up; management needs an `ApiKeyStore`.
+ */
+export type ApiKeyLifecycleErrorCode = 'not_found' | 'conflict' | 'revoked' | 'invalid_input' | 'store_required';
+
+/** Thrown by {@link ApiKeyService}'s management methods; `code` says why, for admin APIs and the CLI. */
+export class ApiKeyLifecycleError extends Error {
+  /**
+   * @param code the machine-readable cause
+   * @param message what happened, naming the key id when there is one (never a key)
+   */
+  constructor(
+    readonly code: ApiKeyLifecycleErrorCode,
+    message: string,
+  ) {
+    super(`nestjs-api-key: ${message}`);
+    this.name = 'ApiKeyLifecycleError';
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * Where the library reads the current time, and its injection token. Everything that depends on
+ * time (expiry, rotation grace periods, last use) asks the clock, so tests can replace it
+ * (`overrideProvider(ApiKeyClock).useValue(...)`) and cross a boundary to the millisecond.
+ */
+export abstract class ApiKeyClock {
+  /** The current instant. */
+  abstract now(): Date;
+}
+
+/** The default clock: the system's time. */
+export class SystemApiKeyClock extends ApiKeyClock {
+  /** @inheritdoc */
+  now(): Date {
+    return new Date();
+  }
+}

@@ -1,0 +1,57 @@
+import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { ResolvedApiKeyOptions } from './api-key-options.js';
+import { ApiKeyRepository } from './api-key.repository.js';
+import { isApiKeyStore } from './api-key-store.predicate.js';
+import type { ApiKeyStore } from './api-key.store.js';
+import { escapeForLog } from './log-escape.js';
+
+/**
+ * Tracks `lastUsedAt` without a storage write per request: uses are collected in memory and
+ * written through {@link ApiKeyStore.touch} in one batch per interval (`lastUsedIntervalMs`),
+ * so each key is written at most once per interval. The batch is also written when the module
+ * is destroyed (`app.close()`, shutdown hooks). With a lookup-only repository it does nothing.
+ */
+@Injectable()
+export class ApiKeyUsageTracker implements OnModuleDestroy {
+  private readonly logger = new Logger(ApiKeyUsageTracker.name);
+  private readonly store: ApiKeyStore | null;
+  private pending = new Map<string, Date>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly options: ResolvedApiKeyOptions,
+    repository: ApiKeyRepository,
+  ) {
+    this.store = isApiKeyStore(repository) ? repository : null;
+  }
+
+  /** Notes that key `keyId` was used at `at`. O(1), no I/O. */
+  record(keyId: string, at: Date): void {
+    if (!this.store) return;
+    this.pending.set(keyId, at);
+    if (this.timer === undefined) {
+      this.timer = setTimeout(() => void this.flush(), this.options.lastUsedIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes the collected uses now. A failed write is logged and retried with the next batch. */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.store || this.pending.size === 0) return;
+    const batch = this.pending;
+    this.pending = new Map();
+    try {
+      await this.store.touch(batch);
+    } catch (error) {
+      this.logger.error(`Writing last-used times failed: ${escapeForLog(String((error as Error)?.message ?? error))}`);
+      for (const [id, at] of batch) if (!this.pending.has(id)) this.pending.set(id, at);
+    }
+  }
+
+  /** Writes what is pending before the application stops. */
+  onModuleDestroy(): Promise<void> {
+    return this.flush();
+  }
+}

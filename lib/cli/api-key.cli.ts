@@ -1,0 +1,249 @@
+import { parseArgs } from 'node:util';
+import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
+import { ApiKeyLifecycleError } from '../api-key-lifecycle.error.js';
+import { ApiKeyClock, SystemApiKeyClock } from '../api-key.clock.js';
+import { ApiKeyEventSink } from '../api-key.events.js';
+import { createStandaloneApiKeyService } from '../api-key.standalone.js';
+import type { ApiKeyStore, StoredApiKey } from '../api-key.store.js';
+import { escapeForLog } from '../log-escape.js';
+import { openApiKeyStore, type OpenedApiKeyStore } from './api-key-store.factories.js';
+
+/** Exit codes of the CLI. */
+export const CliExitCode = {
+  Ok: 0,
+  /** The operation failed: unknown id, revoked key, concurrent change, store error. */
+  Failed: 1,
+  /** The command line is wrong: unknown command or option, missing or invalid argument. */
+  Usage: 2,
+} as const;
+
+/** What {@link runCli} talks to; all optional, defaulting to the process's. */
+export interface CliContext {
+  /** Writes to standard output. */
+  readonly stdout?: (text: string) => void;
+  /** Writes to standard error. */
+  readonly stderr?: (text: string) => void;
+  /** Environment variables (`DATABASE_URL`, `API_KEY_PEPPER`, `API_KEY_PREFIX`). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Use this store instead of opening one from `--database`/`DATABASE_URL`. */
+  readonly store?: ApiKeyStore;
+  /** The clock (tests). */
+  readonly clock?: ApiKeyClock;
+}
+
+const USAGE = `Usage: nestjs-api-key <command> [options]
+
+Commands:
+  create --name <name> [--scope <s>]... [--owner <id>] [--metadata <json>] [--expires <date|30d>]
+                                 create a key; prints the key once
+  list [--owner <id>] [--limit <n>] [--after <id>]
+                                 list keys (never their secrets)
+  show <id>                      show one key
+  revoke <id>                    revoke a key for good
+  disable <id> | enable <id>     refuse a key until it is enabled again
+  rotate <id> [--grace <0|30s|15m|24h|7d>]
+                                 give the key a new secret; prints the new key once; the old
+                                 one keeps working for the grace period (default 0: stops now)
+
+Options:
+  --database <url>   store URL (default: $DATABASE_URL), e.g. memory:
+  --pepper <secret>  HMAC pepper, current first, repeatable (default: $API_KEY_PEPPER);
+                     must be the application's, or its keys will not verify
+  --prefix <prefix>  prefix of generated keys (default: $API_KEY_PREFIX or "apikey")
+  --json             machine-readable output
+  --help             this text
+
+Exit codes: 0 success, 1 the operation failed, 2 invalid command line.`;
+
+/** A command-line error: shown with the usage hint, exit code 2. */
+class UsageError extends Error {}
+
+/** Discards events: the CLI reports each change in its own output. */
+class SilentEventSink extends ApiKeyEventSink {
+  override get acceptsAuthenticated(): boolean {
+    return false;
+  }
+  emit(): void {}
+}
+
+/**
+ * Runs the `nestjs-api-key` command line (`argv` without `node` and the script) and resolves
+ * to its exit code. It never calls `process.exit`, so it can run in-process in tests.
+ */
+export async function runCli(argv: readonly string[], context: CliContext = {}): Promise<number> {
+  const out = context.stdout ?? ((text: string) => void process.stdout.write(`${text}\n`));
+  const err = context.stderr ?? ((text: string) => void process.stderr.write(`${text}\n`));
+  const env = context.env ?? process.env;
+  let opened: OpenedApiKeyStore | undefined;
+  try {
+    const { values, positionals } = parse(argv);
+    const [command, ...rest] = positionals;
+    if (values.help || command === undefined || command === 'help') {
+      out(USAGE);
+      return command === undefined && !values.help ? CliExitCode.Usage : CliExitCode.Ok;
+    }
+    if (!COMMANDS.has(command)) throw new UsageError(`unknown command "${escapeForLog(command, 40)}"`);
+    const needsId = command !== 'create' && command !== 'list';
+    if (needsId && rest.length === 0) throw new UsageError(`${command} needs a key id`);
+    if (rest.length > (needsId ? 1 : 0)) throw new UsageError(`unexpected argument "${escapeForLog(rest[needsId ? 1 : 0]!, 40)}"`);
+    const id = rest[0];
+    let store = context.store;
+    if (!store) {
+      const url = values.database ?? env.DATABASE_URL;
+      if (!url) throw new UsageError('no store: pass --database <url> or set DATABASE_URL');
+      opened = await openApiKeyStore(url);
+      store = opened.store;
+    }
+    const peppers = values.pepper?.length ? values.pepper : env.API_KEY_PEPPER ? [env.API_KEY_PEPPER] : undefined;
+    if (!peppers && (command === 'create' || command === 'rotate')) {
+      err('warning: no pepper (--pepper or API_KEY_PEPPER): the key is hashed with plain SHA-256 and verifies only in an application without a pepper');
+    }
+    const clock = context.clock ?? new SystemApiKeyClock();
+    const { service } = createStandaloneApiKeyService({ repository: store, pepper: peppers, keyPrefix: values.prefix ?? env.API_KEY_PREFIX, clock, events: new SilentEventSink() });
+    const print = printer(out, values.json === true, clock.now());
+    switch (command) {
+      case 'create': {
+        if (values.name === undefined) throw new UsageError('create needs --name');
+        const issued = await service.create({
+          name: values.name,
+          scopes: (values.scope ?? []).flatMap((s) => s.split(',')).filter((s) => s !== ''),
+          ownerId: values.owner ?? null,
+          metadata: values.metadata === undefined ? {} : json(values.metadata, '--metadata'),
+          expiresAt: values.expires === undefined ? null : instant(values.expires, clock.now()),
+        });
+        print.issued(issued.key, issued.apiKey);
+        break;
+      }
+      case 'list': {
+        const limit = values.limit === undefined ? undefined : Number(values.limit);
+        print.list(await service.list({ ownerId: values.owner, after: values.after, limit }));
+        break;
+      }
+      case 'show':
+        print.one(await service.get(id!));
+        break;
+      case 'revoke':
+      case 'disable':
+      case 'enable':
+        print.one(await service[command](id!));
+        break;
+      case 'rotate': {
+        const rotated = await service.rotate(id!, { gracePeriod: values.grace === undefined ? 0 : duration(values.grace, '--grace') });
+        print.issued(rotated.key, rotated.apiKey, rotated.previousSecretsExpireAt);
+        break;
+      }
+    }
+    return CliExitCode.Ok;
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      err(`error: ${(error as Error).message}\nRun "nestjs-api-key --help" for usage.`);
+      return CliExitCode.Usage;
+    }
+    if (error instanceof ApiKeyConfigurationError || (error instanceof ApiKeyLifecycleError && error.code === 'invalid_input')) {
+      err(`error: ${error.message.replace(/^nestjs-api-key: /, '')}`);
+      return CliExitCode.Usage;
+    }
+    err(`error: ${escapeForLog(String((error as Error)?.message ?? error), 500).replace(/^nestjs-api-key: /, '')}`);
+    return CliExitCode.Failed;
+  } finally {
+    await opened?.close();
+  }
+}
+
+const COMMANDS = new Set(['create', 'list', 'show', 'revoke', 'disable', 'enable', 'rotate']);
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      database: { type: 'string' },
+      pepper: { type: 'string', multiple: true },
+      prefix: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      name: { type: 'string' },
+      scope: { type: 'string', multiple: true },
+      owner: { type: 'string' },
+      metadata: { type: 'string' },
+      expires: { type: 'string' },
+      grace: { type: 'string' },
+      limit: { type: 'string' },
+      after: { type: 'string' },
+    },
+  });
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `0`, or a whole number with a unit (`30s`, `15m`, `24h`, `7d`), in ms. */
+function duration(text: string, option: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+  if (text === '0') return 0;
+  if (!match) throw new UsageError(`${option} must be 0 or a number with a unit (ms, s, m, h, d), like 24h`);
+  return Number(match[1]) * UNITS[match[2]!]!;
+}
+
+/** An ISO 8601 date, or a duration from now. */
+function instant(text: string, now: Date): Date {
+  if (/^\d+(ms|s|m|h|d)$/.test(text)) return new Date(now.getTime() + duration(text, '--expires'));
+  const date = new Date(text);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(date.getTime())) throw new UsageError('--expires must be an ISO 8601 date (2027-01-31T00:00:00Z) or a duration (30d)');
+  return date;
+}
+
+function json(text: string, option: string): Record<string, unknown> {
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new UsageError(`${option} must be JSON`);
+  }
+}
+
+function stateOf(key: StoredApiKey, now: Date): string {
+  if (key.revokedAt) return 'revoked';
+  if (key.disabled) return 'disabled';
+  if (key.expiresAt && key.expiresAt <= now) return 'expired';
+  return 'active';
+}
+
+const date = (value: Date | null): string => (value ? value.toISOString() : '-');
+
+function printer(out: (text: string) => void, asJson: boolean, now: Date) {
+  const row = (key: StoredApiKey) => ({
+    id: key.id,
+    name: escapeForLog(key.name, 60),
+    state: stateOf(key, now),
+    scopes: escapeForLog(key.scopes.join(',') || '-', 60),
+    owner: escapeForLog(key.ownerId ?? '-', 40),
+    expires: date(key.expiresAt),
+    'last used': date(key.lastUsedAt),
+  });
+  const details = (key: StoredApiKey) =>
+    Object.entries({ ...row(key), created: date(key.createdAt), updated: date(key.updatedAt), revoked: date(key.revokedAt), metadata: escapeForLog(JSON.stringify(key.metadata), 200) })
+      .map(([field, value]) => `${`${field}:`.padEnd(11)} ${value}`)
+      .join('\n');
+  return {
+    one(key: StoredApiKey): void {
+      out(asJson ? JSON.stringify(key, null, 2) : details(key));
+    },
+    list(keys: StoredApiKey[]): void {
+      if (asJson) return out(JSON.stringify(keys, null, 2));
+      if (keys.length === 0) return out('No keys.');
+      out(table(keys.map(row)));
+    },
+    issued(plaintext: string, key: StoredApiKey, previousSecretsExpireAt?: Date): void {
+      if (asJson) return out(JSON.stringify({ key: plaintext, apiKey: key, ...(previousSecretsExpireAt ? { previousSecretsExpireAt } : {}) }, null, 2));
+      const previous = previousSecretsExpireAt ? `\nThe previous key stops working at ${previousSecretsExpireAt.toISOString()}.` : '';
+      out(`${plaintext}\n\nStore this key now: it is not kept anywhere and cannot be shown again.${previous}\n\n${details(key)}`);
+    },
+  };
+}
+
+function table(rows: Record<string, string>[]): string {
+  const columns = Object.keys(rows[0]!);
+  const widths = columns.map((column) => Math.max(column.length, ...rows.map((r) => r[column]!.length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(columns.map((c) => c.toUpperCase())), ...rows.map((r) => line(columns.map((c) => r[c]!)))].join('\n');
+}

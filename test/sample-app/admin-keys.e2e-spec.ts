@@ -1,0 +1,44 @@
+import { describe, expect, it } from '@jest/globals';
+import request from 'supertest';
+import { DEMO_KEYS } from '../../sample-app/api-key.config.js';
+import { useSampleApp } from '../support/sample-app.js';
+
+describe.each(['express', 'fastify'])('sample app admin key API on %s', (adapter) => {
+  const { http } = useSampleApp(adapter);
+  const admin = (req: request.Test) => req.set('X-API-Key', DEMO_KEYS.DEMO_ADMIN_KEY);
+
+  it('is closed to callers without the admin scope', async () => {
+    await http().get('/admin/keys').expect(401);
+    await http().get('/admin/keys').set('X-API-Key', DEMO_KEYS.DEMO_EDITOR_KEY).expect(403);
+    await http().post('/admin/keys').set('X-API-Key', DEMO_KEYS.DEMO_READER_KEY).send({ name: 'x' }).expect(403);
+  });
+
+  it('creates a key that works at once, lists it without any secret, rotates and revokes it', async () => {
+    const created = await admin(http().post('/admin/keys')).send({ name: 'partner', scopes: ['catalogue:read'] }).expect(201);
+    const { key, apiKey } = created.body;
+    expect(key).toMatch(/^sample_live_[0-9A-Za-z]{12}_[0-9A-Za-z]{38}$/);
+    expect(apiKey).toMatchObject({ name: 'partner', scopes: ['catalogue:read'], ownerId: 'admin', revokedAt: null, disabled: false });
+    expect((await http().get('/me').set('X-API-Key', key).expect(200)).body).toMatchObject({ id: apiKey.id, name: 'partner' });
+
+    const listed = await admin(http().get('/admin/keys')).expect(200);
+    expect(listed.body.map((k: { id: string }) => k.id)).toContain(apiKey.id);
+    expect(JSON.stringify(listed.body)).not.toContain(key.slice(-38));
+
+    const rotated = await admin(http().post(`/admin/keys/${apiKey.id}/rotate`)).send({ gracePeriodSeconds: 0 }).expect(200);
+    expect(rotated.body.key).not.toBe(key);
+    await http().get('/me').set('X-API-Key', key).expect(401);
+    await http().get('/me').set('X-API-Key', rotated.body.key).expect(200);
+
+    const revoked = await admin(http().post(`/admin/keys/${apiKey.id}/revoke`)).expect(200);
+    expect(revoked.body.revokedAt).toEqual(expect.any(String));
+    await http().get('/me').set('X-API-Key', rotated.body.key).expect(401);
+    await admin(http().post(`/admin/keys/${apiKey.id}/rotate`)).send({ gracePeriodSeconds: 0 }).expect(409);
+  });
+
+  it('answers bad input with 400 and unknown ids with 404', async () => {
+    await admin(http().post('/admin/keys')).send({ name: '' }).expect(400);
+    await admin(http().post('/admin/keys')).send({ name: 'x', expiresAt: '2001-01-01T00:00:00Z' }).expect(400);
+    await admin(http().post('/admin/keys/nope/revoke')).expect(404);
+    await admin(http().post('/admin/keys/nope/rotate')).send({ gracePeriodSeconds: 'soon' }).expect(400);
+  });
+});
