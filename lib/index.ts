@@ -30,3 +30,6 @@ export {
   ApiKeyStoreUnavailableException,
 } from './api-key.exceptions.js';
 export type { ApiKeyErrorBody, ApiKeyHttpException } from './api-key.exceptions.js';
+export { ApiKeyGuardHook } from './api-key-guard.hook.js';
+export { clientAddressOf } from './client-address.js';
+export { apiKeyTracker } from './api-key.tracker.js';
