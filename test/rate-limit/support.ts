@@ -1,6 +1,6 @@
 import { Controller, Get, UseGuards, type INestApplication, type ModuleMetadata } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { ApiKeyGuard, ApiKeyModule, RequireScopes, type StaticApiKey } from 'nestjs-api-key';
@@ -108,3 +108,30 @@ export function count(statuses: readonly number[], status: number): number {
 
 /** Resolves after `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A TCP proxy to the test Redis that can stop forwarding, so commands hang as on a stalled link. */
+export async function stallableRedisProxy(): Promise<{ port: number; stall: () => void; close: () => Promise<void> }> {
+  let stalled = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(6379, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => sockets.delete(socket));
+    }
+    client.on('data', (data) => stalled || upstream.write(data));
+    upstream.on('data', (data) => stalled || client.write(data));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    stall: () => {
+      stalled = true;
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
