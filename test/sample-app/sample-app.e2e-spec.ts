@@ -23,7 +23,7 @@ describe.each(['express', 'fastify'])('sample app on %s', (adapter) => {
   it('requires a key for /me and returns its principal', async () => {
     await http().get('/me').expect(401);
     const res = await http().get('/me').set('X-API-Key', DEMO_KEYS.DEMO_READER_KEY).expect(200);
-    expect(res.body).toEqual({ id: 'reader', name: 'reader', scopes: ['catalogue:read'], ownerId: 'demo-user', metadata: {} });
+    expect(res.body).toEqual({ id: 'reader', name: 'reader', scopes: ['catalogue:read'], ownerId: 'demo-user', metadata: { plan: 'free' } });
   });
 
   it('lets the editor (catalogue:*) create products and refuses the reader with 403', async () => {
@@ -37,5 +37,18 @@ describe.each(['express', 'fastify'])('sample app on %s', (adapter) => {
     await http().get('/admin/stats').set('X-API-Key', DEMO_KEYS.DEMO_EDITOR_KEY).expect(403);
     const res = await http().get('/admin/stats').set('X-API-Key', DEMO_KEYS.DEMO_ADMIN_KEY).expect(200);
     expect(res.body.caller).toBe('admin');
+  });
+
+  it("limits each key by its plan: the editor's writes cost 5 of pro's 100, the reader (free) gets 10 a minute", async () => {
+    const write = await http().post('/products').set('X-API-Key', DEMO_KEYS.DEMO_EDITOR_KEY).send({ name: 'Mug', price: 4 }).expect(201);
+    expect([write.headers['ratelimit-policy'], write.headers['ratelimit']]).toEqual([
+      expect.stringMatching(/^"pro";q=100;w=60, "pro-quota";q=100000;w=\d+$/),
+      expect.stringMatching(/^"pro";r=90;t=\d+, "pro-quota";r=99990;t=\d+$/), // after the 201 above: two writes
+    ]);
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push((await http().get('/me').set('X-API-Key', DEMO_KEYS.DEMO_READER_KEY)).status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(9); // one /me call above; the 403 was not charged
+    const refused = await http().get('/me').set('X-API-Key', DEMO_KEYS.DEMO_READER_KEY).expect(429);
+    expect(refused.headers['retry-after']).toBeDefined();
   });
 });
