@@ -13,7 +13,7 @@ export interface CounterState {
  * Windowed counters on rate-limiter-flexible (Redis, atomic across instances, or memory), one
  * limiter per bucket and window length. The limiters count without a ceiling; the caller
  * compares the count with its own limit, so a key whose limit changes keeps its count.
- * Every call fails (rejects) after `timeoutMs`, and at once while Redis is not connected.
+ * With Redis, every call fails (rejects) after `timeoutMs`, and at once while Redis is not connected.
  */
 export class RateLimitCounters {
   private readonly limiters = new Map<string, RateLimiterAbstract>();
@@ -48,6 +48,7 @@ export class RateLimitCounters {
   }
 
   private async call<T>(operation: Promise<T>): Promise<T> {
+    if (!this.options.redis) return operation; // memory answers at once: no timer needed
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`rate limit store timed out after ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
