@@ -4,12 +4,18 @@ import request from 'supertest';
 import { DEMO_KEYS } from '../../sample-app/api-key.config.js';
 import { createSampleApp } from '../../sample-app/main.js';
 
+/** The sample app on `adapter`, initialised and ready for supertest. */
+async function startSampleApp(adapter: string): Promise<INestApplication> {
+  const app = await createSampleApp(adapter, { logger: false });
+  await app.init();
+  if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
+  return app;
+}
+
 describe.each(['express', 'fastify'])('sample app on %s', (adapter) => {
   let app: INestApplication;
   beforeAll(async () => {
-    app = await createSampleApp(adapter, { logger: false });
-    await app.init();
-    if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
+    app = await startSampleApp(adapter);
   });
   afterAll(() => app.close());
 
@@ -38,17 +44,24 @@ describe.each(['express', 'fastify'])('sample app on %s', (adapter) => {
     const res = await http().get('/admin/stats').set('X-API-Key', DEMO_KEYS.DEMO_ADMIN_KEY).expect(200);
     expect(res.body.caller).toBe('admin');
   });
+});
+
+// Its own app instance, so that exhausting the reader's budget leaves the tests above alone.
+describe.each(['express', 'fastify'])('sample app rate limits on %s', (adapter) => {
+  let app: INestApplication;
+  beforeAll(async () => {
+    app = await startSampleApp(adapter);
+  });
+  afterAll(() => app.close());
 
   it("limits each key by its plan: the editor's writes cost 5 of pro's 100, the reader (free) gets 10 a minute", async () => {
-    const write = await http().post('/products').set('X-API-Key', DEMO_KEYS.DEMO_EDITOR_KEY).send({ name: 'Mug', price: 4 }).expect(201);
+    const write = await request(app.getHttpServer()).post('/products').set('X-API-Key', DEMO_KEYS.DEMO_EDITOR_KEY).send({ name: 'Mug', price: 4 }).expect(201);
     expect([write.headers['ratelimit-policy'], write.headers['ratelimit']]).toEqual([
       expect.stringMatching(/^"pro";q=100;w=60, "pro-quota";q=100000;w=\d+$/),
-      expect.stringMatching(/^"pro";r=90;t=\d+, "pro-quota";r=99990;t=\d+$/), // after the 201 above: two writes
+      expect.stringMatching(/^"pro";r=95;t=\d+, "pro-quota";r=99995;t=\d+$/),
     ]);
     const statuses: number[] = [];
-    for (let i = 0; i < 10; i++) statuses.push((await http().get('/me').set('X-API-Key', DEMO_KEYS.DEMO_READER_KEY)).status);
-    expect(statuses.filter((s) => s === 200)).toHaveLength(9); // one /me call above; the 403 was not charged
-    const refused = await http().get('/me').set('X-API-Key', DEMO_KEYS.DEMO_READER_KEY).expect(429);
-    expect(refused.headers['retry-after']).toBeDefined();
+    for (let i = 0; i < 12; i++) statuses.push((await request(app.getHttpServer()).get('/me').set('X-API-Key', DEMO_KEYS.DEMO_READER_KEY)).status);
+    expect(statuses).toEqual([...Array(10).fill(200), 429, 429]);
   });
 });
