@@ -1,7 +1,8 @@
-import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
 import { ApiKeyAuthenticator } from './api-key.authenticator.js';
+import { ApiKeyGuardHook } from './api-key-guard.hook.js';
 import { readPresentedKey, type PresentedApiKey } from './api-key.credentials.js';
 import {
   ApiKeyInsufficientScopeException,
@@ -37,6 +38,7 @@ export class ApiKeyGuard implements CanActivate {
     protected readonly options: ResolvedApiKeyOptions,
     protected readonly authenticator: ApiKeyAuthenticator,
     protected readonly adapterHost: HttpAdapterHost,
+    @Optional() protected readonly hook?: ApiKeyGuardHook,
   ) {
     this.missingChallenge = challengeFor(options, false);
     this.invalidChallenge = challengeFor(options, true);
@@ -48,8 +50,10 @@ export class ApiKeyGuard implements CanActivate {
     const http = this.getRequestResponse(context);
     if (!http) return false;
     try {
-      const principal = rememberedPrincipal(http.request) ?? (await this.authenticateRequest(http.request));
+      const remembered = rememberedPrincipal(http.request);
+      const principal = remembered ?? (await this.authenticateFirstPass(context, http.request));
       this.authorize(principal, this.getScopeRequirement(context));
+      if (!remembered) await this.hook?.authorized(context, principal);
       this.setHeader(http.response, 'Cache-Control', 'no-store');
       return true;
     } catch (error) {
@@ -69,6 +73,12 @@ export class ApiKeyGuard implements CanActivate {
     if (context.getType() !== 'http') return undefined;
     const http = context.switchToHttp();
     return { request: http.getRequest(), response: http.getResponse() };
+  }
+
+  /** Authenticates a request on the guard's first pass over it, through the {@link ApiKeyGuardHook} when one is provided. */
+  protected authenticateFirstPass(context: ExecutionContext, request: object): Promise<ApiKeyPrincipal> {
+    const authenticate = () => this.authenticateRequest(request);
+    return this.hook ? this.hook.authenticate(context, authenticate) : authenticate();
   }
 
   /** Reads, verifies and attaches the request's key; throws 400, 401 or 503 as it fails. */

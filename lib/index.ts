@@ -49,3 +49,6 @@ export { ApiKeyLifecycleError } from './api-key-lifecycle.error.js';
 export type { ApiKeyLifecycleErrorCode } from './api-key-lifecycle.error.js';
 export { createStandaloneApiKeyService } from './api-key.standalone.js';
 export type { StandaloneApiKeyOptions, StandaloneApiKeyServices } from './api-key.standalone.js';
+export { ApiKeyGuardHook } from './api-key-guard.hook.js';
+export { clientAddressOf } from './client-address.js';
+export { apiKeyTracker } from './api-key.tracker.js';

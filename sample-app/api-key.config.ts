@@ -22,8 +22,8 @@ export const apiKeyConfig = registerAs(
     sources: { header: 'X-API-Key', bearer: true },
     keyPrefix: 'sample_live',
     keys: [
-      { name: 'reader', key: env('DEMO_READER_KEY'), scopes: ['catalogue:read'], ownerId: 'demo-user' },
-      { name: 'editor', key: env('DEMO_EDITOR_KEY'), scopes: ['catalogue:*'], ownerId: 'demo-user' },
+      { name: 'reader', key: env('DEMO_READER_KEY'), scopes: ['catalogue:read'], ownerId: 'demo-user', metadata: { plan: 'free' } },
+      { name: 'editor', key: env('DEMO_EDITOR_KEY'), scopes: ['catalogue:*'], ownerId: 'demo-user', metadata: { plan: 'pro' } },
       { name: 'admin', key: env('DEMO_ADMIN_KEY'), scopes: ['admin', 'catalogue:*'], ownerId: 'demo-ops' },
     ],
   }),

@@ -1,17 +1,23 @@
 import { Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
+import { ConfigModule, type ConfigType } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
 import { ApiKeyGuard, ApiKeyModule } from 'nestjs-api-key';
+import { ApiKeyRateLimitModule } from 'nestjs-api-key/rate-limit';
 import { AccountController } from './account.controller.js';
 import { AdminController } from './admin.controller.js';
 import { AdminKeysController } from './admin-keys.controller.js';
 import { apiKeyConfig } from './api-key.config.js';
 import { CatalogueController } from './catalogue.controller.js';
+import { rateLimitConfig, redisFromEnvironment } from './rate-limit.config.js';
 
 @Module({
   imports: [
-    ConfigModule.forRoot({ isGlobal: true, load: [apiKeyConfig] }),
+    ConfigModule.forRoot({ isGlobal: true, load: [apiKeyConfig, rateLimitConfig] }),
     ApiKeyModule.forRootAsync({ ...apiKeyConfig.asProvider(), isGlobal: true }),
+    ApiKeyRateLimitModule.forRootAsync({
+      inject: [rateLimitConfig.KEY],
+      useFactory: async (options: ConfigType<typeof rateLimitConfig>) => ({ ...options, redis: await redisFromEnvironment() }),
+    }),
   ],
   controllers: [CatalogueController, AccountController, AdminController, AdminKeysController],
   providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }],

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, NotFoundException, Param, Post } from '@nestjs/common';
 import { ApiKey, Public, RequireScopes, type ApiKeyPrincipal } from 'nestjs-api-key';
+import { RateLimitCost } from 'nestjs-api-key/rate-limit';
 
 interface Product {
   id: number;
@@ -33,6 +34,7 @@ export class CatalogueController {
 
   @Post()
   @RequireScopes('catalogue:write')
+  @RateLimitCost(5) // a write costs five reads
   create(@Body() body: { name?: unknown; price?: unknown }, @ApiKey() key: ApiKeyPrincipal): Product {
     const product = { id: this.nextId++, name: String(body?.name ?? 'unnamed'), price: Number(body?.price ?? 0), createdBy: key.name };
     this.products.set(product.id, product);

@@ -1,0 +1,67 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
+
+/** A rate limit: at most `points` points (requests, or their cost) per `duration` seconds. */
+export interface RateLimitWindow {
+  /** Points allowed per window; a positive integer. */
+  points: number;
+  /** Window length in seconds; a positive integer. The window starts with the first request. */
+  duration: number;
+}
+
+/** Calendar period (UTC) after which a quota refills. */
+export type QuotaPeriod = 'hour' | 'day' | 'month';
+
+/** A quota: at most `points` points per calendar `period` (UTC), refilled when the period ends. */
+export interface QuotaSettings {
+  /** Points allowed per period; a positive integer. */
+  points: number;
+  /** `'hour'`, `'day'` or `'month'`, aligned on UTC calendar boundaries. */
+  period: QuotaPeriod;
+}
+
+/** What a key may do: a rate limit and a quota. An omitted field takes the module's; `false` means none. */
+export interface RateLimitPlan {
+  /** Rate limit of every key on the plan. */
+  limit?: RateLimitWindow | false;
+  /** Quota of every key on the plan. */
+  quota?: QuotaSettings | false;
+}
+
+/** What to do when the counters' store (Redis) fails or does not answer within `timeoutMs`. */
+export type RateLimitStoreFailureMode = 'reject' | 'allow';
+
+/** Options of {@link ApiKeyRateLimitModule}: `forRoot(options)` or the result of `forRootAsync`'s factory. */
+export interface ApiKeyRateLimitOptions {
+  /** Default rate limit of every key (its plan may replace it); `false` for none. */
+  limit: RateLimitWindow | false;
+  /** Default quota of every key (its plan may replace it). Default: none. */
+  quota?: QuotaSettings | false;
+  /** Named plans; a key is on the plan named by its metadata's `plan` (see `planOf`). */
+  plans?: Readonly<Record<string, RateLimitPlan>>;
+  /** The plan name of a key. Default: `principal.metadata.plan` when it is a string. */
+  planOf?: (principal: ApiKeyPrincipal) => string | undefined;
+  /**
+   * Failed authentications (invalid keys) allowed per client address before that address is
+   * refused with 429, before any key is verified. Default `{ points: 20, duration: 60 }`;
+   * `false` turns it off.
+   */
+  perAddress?: RateLimitWindow | false;
+  /** The client address of a request. Default {@link clientAddressOf} (honours the platform's trust-proxy setting). */
+  clientAddress?: (request: object) => string;
+  /** An ioredis client (or cluster) shared by every instance. Default: counters in this process's memory. */
+  redis?: Redis | Cluster;
+  /** Prefix of every counter's key in Redis. Default `'api-key-rate-limit:'`. */
+  keyPrefix?: string;
+  /** Longest wait for the store, in ms, before its failure mode applies. Default 500. */
+  timeoutMs?: number;
+  /**
+   * When the store fails or times out: `'reject'` (default) answers 503; `'allow'` lets the
+   * request through unlimited. **`'allow'` is a risk**: while Redis is down, no limit holds.
+   */
+  whenUnavailable?: RateLimitStoreFailureMode;
+  /** Send the `RateLimit` and `RateLimit-Policy` headers on admitted requests. Default `true`. */
+  headers?: boolean;
+  /** The current time, for quota periods. Default `() => new Date()`. */
+  clock?: () => Date;
+}

@@ -1,0 +1,26 @@
+import { Module } from '@nestjs/common';
+import { ApiKeyGuardHook } from '../api-key-guard.hook.js';
+import { API_KEY_RATE_LIMIT_OPTIONS, ConfigurableApiKeyRateLimitModule } from './rate-limit.module-definition.js';
+import { ApiKeyRateLimitHook } from './rate-limit.hook.js';
+import type { ApiKeyRateLimitOptions } from './rate-limit-options.interface.js';
+import { ResolvedRateLimitOptions } from './rate-limit-options.js';
+
+/**
+ * Per-key rate limits and quotas, and a limit on failed authentications per client address,
+ * enforced by every {@link ApiKeyGuard} (the module provides its {@link ApiKeyGuardHook}).
+ * Always global. `forRoot(options)` or `forRootAsync({ imports, inject, useFactory })`;
+ * invalid options throw {@link ApiKeyConfigurationError} at bootstrap.
+ */
+@Module({
+  providers: [
+    {
+      provide: ResolvedRateLimitOptions,
+      inject: [API_KEY_RATE_LIMIT_OPTIONS],
+      useFactory: (options: ApiKeyRateLimitOptions) => new ResolvedRateLimitOptions(options),
+    },
+    ApiKeyRateLimitHook,
+    { provide: ApiKeyGuardHook, useExisting: ApiKeyRateLimitHook },
+  ],
+  exports: [ResolvedRateLimitOptions, ApiKeyRateLimitHook, ApiKeyGuardHook],
+})
+export class ApiKeyRateLimitModule extends ConfigurableApiKeyRateLimitModule {}

@@ -1,0 +1,84 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import request from 'supertest';
+import { platforms } from '../support/platforms.js';
+import { burst, cleanRedis, closedPort, connectRedis, count, FREE, stallableRedisProxy, startRateLimitedApp, uniquePrefix } from './support.js';
+
+const prefix = uniquePrefix();
+let redis: Redis;
+beforeAll(async () => {
+  redis = await connectRedis();
+});
+afterAll(async () => {
+  await cleanRedis(redis, prefix);
+  redis.disconnect();
+});
+
+const limit = { points: 10, duration: 60 };
+
+describe.each(platforms)('Redis-backed limits on $name', (platform) => {
+  const apps: INestApplication[] = [];
+  const clients: Redis[] = [];
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+    for (const client of clients.splice(0)) client.disconnect();
+  });
+
+  /** A client that never reaches a server: it keeps reconnecting, never ready. */
+  function unreachableClient(port: number): Redis {
+    const client = new Redis({ host: '127.0.0.1', port, retryStrategy: () => 50, maxRetriesPerRequest: 1, disconnectTimeout: 10 });
+    client.on('error', () => undefined);
+    clients.push(client);
+    return client;
+  }
+
+  it('makes two app instances share one budget', async () => {
+    const keyPrefix = `${prefix}${platform.name}:shared:`;
+    const second = await connectRedis();
+    clients.push(second);
+    const a = await startRateLimitedApp(platform, { limit, redis, keyPrefix });
+    const b = await startRateLimitedApp(platform, { limit, redis: second, keyPrefix });
+    apps.push(a, b);
+    const [fromA, fromB] = await Promise.all([burst(a, '/rl', FREE.key, 30), burst(b, '/rl', FREE.key, 30)]);
+    expect(count([...fromA, ...fromB], 200)).toBe(10);
+    expect(count(fromA, 200)).toBeGreaterThan(0); // both instances admitted some
+    expect(count(fromB, 200)).toBeGreaterThan(0);
+  });
+
+  it('answers 503 (fail closed) when Redis is unreachable, by default', async () => {
+    const app = await startRateLimitedApp(platform, { limit, redis: unreachableClient(await closedPort()), keyPrefix: prefix });
+    apps.push(app);
+    const res = await request(app.getHttpServer()).get('/rl').set('X-API-Key', FREE.key).expect(503);
+    expect(res.body).toEqual({ statusCode: 503, error: 'Service Unavailable', code: 'API_KEY_RATE_LIMIT_UNAVAILABLE', message: 'Rate limiting is temporarily unavailable' });
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.headers['ratelimit']).toBeUndefined();
+  });
+
+  it('answers 503 within timeoutMs when the connection to Redis stalls', async () => {
+    const proxy = await stallableRedisProxy();
+    try {
+      const client = new Redis({ host: '127.0.0.1', port: proxy.port, lazyConnect: true, maxRetriesPerRequest: null });
+      client.on('error', () => undefined);
+      clients.push(client);
+      await client.connect(); // ready through the proxy
+      const app = await startRateLimitedApp(platform, { limit, redis: client, keyPrefix: prefix, timeoutMs: 200 });
+      apps.push(app);
+      await request(app.getHttpServer()).get('/rl').set('X-API-Key', FREE.key).expect(200);
+      proxy.stall();
+      const res = await request(app.getHttpServer()).get('/rl').set('X-API-Key', FREE.key).timeout(5000);
+      expect([res.status, res.body.code, client.status]).toEqual([503, 'API_KEY_RATE_LIMIT_UNAVAILABLE', 'ready']);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("lets requests through unlimited, without RateLimit headers, when whenUnavailable is 'allow'", async () => {
+    const app = await startRateLimitedApp(platform, { limit, redis: unreachableClient(await closedPort()), keyPrefix: prefix, whenUnavailable: 'allow' });
+    apps.push(app);
+    const statuses = await burst(app, '/rl', FREE.key, 15);
+    expect(count(statuses, 200)).toBe(15);
+    const res = await request(app.getHttpServer()).get('/rl').set('X-API-Key', FREE.key).expect(200);
+    expect(res.headers['ratelimit']).toBeUndefined();
+  });
+});
