@@ -21,6 +21,7 @@ const NOT_FOUND: ApiKeyVerification = Object.freeze({ valid: false, reason: 'not
 export class ApiKeyAuthenticator {
   private readonly logger = new Logger(ApiKeyAuthenticator.name);
   private readonly staticKeys = new Map<string, { record: ApiKeyRecord; principal: ApiKeyPrincipal }>();
+  private readonly inFlight = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly options: ResolvedApiKeyOptions,
@@ -66,42 +67,106 @@ export class ApiKeyAuthenticator {
     return { valid: true, principal: toPrincipal(record) };
   }
 
+  /**
+   * Call after changing the record stored under `hash` (revocation, disabling, a scope change):
+   * verifications that start afterwards read the repository afresh instead of sharing a lookup
+   * already in flight, so the change applies to every request that starts after this call.
+   */
+  invalidate(hash: string): void {
+    this.inFlight.delete(hash);
+  }
+
   private async lookup(hash: string): Promise<ApiKeyRecord | null> {
     let timer: NodeJS.Timeout | undefined;
+    const call = this.findShared(hash);
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`lookup timed out after ${this.options.lookupTimeoutMs} ms`)), this.options.lookupTimeoutMs);
+      timer = setTimeout(() => {
+        if (this.inFlight.get(hash) === call) this.inFlight.delete(hash); // let the next request retry
+        reject(new Error(`lookup timed out after ${this.options.lookupTimeoutMs} ms`));
+      }, this.options.lookupTimeoutMs);
     });
-    let record: unknown;
+    let found: unknown;
     try {
-      record = await Promise.race([this.repository.findByHash(hash), timeout]);
+      found = await Promise.race([call, timeout]);
     } catch (error) {
       this.logger.error(`Key repository lookup failed: ${escapeForLog(String((error as Error)?.message ?? error))}`);
       throw new ApiKeyStoreUnavailableException();
     } finally {
       clearTimeout(timer);
     }
-    if (record === null || record === undefined) return null;
-    if (!isRecord(record) || !ApiKeyHasher.equal(record.hash, hash)) {
+    if (found === null || found === undefined) return null;
+    const record = usableRecord(found, hash);
+    if (!record) {
       this.logger.error('Key repository returned a malformed or mismatching record');
       throw new ApiKeyStoreUnavailableException();
     }
     return record;
   }
+
+  /**
+   * The repository lookup of `hash`, shared by every verification of the same hash that starts
+   * while it is pending, so a burst of requests with one key (or a hanging store) costs one
+   * repository call instead of piling up. Nothing is cached once it settles.
+   */
+  private findShared(hash: string): Promise<unknown> {
+    const pending = this.inFlight.get(hash);
+    if (pending) return pending;
+    let call: Promise<unknown>;
+    try {
+      call = Promise.resolve(this.repository.findByHash(hash));
+    } catch (error) {
+      call = Promise.reject(error);
+    }
+    const settled = () => {
+      if (this.inFlight.get(hash) === call) this.inFlight.delete(hash);
+    };
+    call.then(settled, settled);
+    this.inFlight.set(hash, call);
+    return call;
+  }
 }
 
-function isRecord(value: unknown): value is ApiKeyRecord {
-  const record = value as ApiKeyRecord;
-  return (
-    typeof record === 'object' &&
-    typeof record.id === 'string' &&
-    typeof record.name === 'string' &&
-    typeof record.hash === 'string' &&
-    Array.isArray(record.scopes) &&
-    record.scopes.every((scope) => typeof scope === 'string') &&
-    isOptionalDate(record.expiresAt) &&
-    isOptionalDate(record.revokedAt) &&
-    isOptionalDate(record.secretExpiresAt)
-  );
+/**
+ * A validated copy of what the repository returned for `hash`, or `undefined` when it is not a
+ * record of that hash. Copying once means nothing later reads the repository's object again
+ * (a getter or proxy that throws, or a later mutation, cannot turn into a 500 or a mix-up).
+ */
+function usableRecord(value: unknown, hash: string): ApiKeyRecord | undefined {
+  try {
+    const source = value as ApiKeyRecord;
+    if (typeof source !== 'object' || !Array.isArray(source.scopes)) return undefined;
+    const record: ApiKeyRecord = {
+      id: source.id,
+      name: source.name,
+      hash: source.hash,
+      scopes: [...source.scopes],
+      ownerId: source.ownerId,
+      metadata: source.metadata === undefined || source.metadata === null ? source.metadata : { ...source.metadata },
+      expiresAt: source.expiresAt,
+      revokedAt: source.revokedAt,
+      disabled: source.disabled,
+      secretExpiresAt: source.secretExpiresAt,
+    };
+    const valid =
+      typeof record.id === 'string' &&
+      typeof record.name === 'string' &&
+      typeof record.hash === 'string' &&
+      record.scopes.every((scope) => typeof scope === 'string') &&
+      (record.ownerId === undefined || record.ownerId === null || typeof record.ownerId === 'string') &&
+      (record.metadata === undefined || record.metadata === null || isPlainObject(source.metadata)) &&
+      (record.disabled === undefined || typeof record.disabled === 'boolean') &&
+      isOptionalDate(record.expiresAt) &&
+      isOptionalDate(record.revokedAt) &&
+      isOptionalDate(record.secretExpiresAt) &&
+      ApiKeyHasher.equal(record.hash, hash);
+    return valid ? record : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isPlainObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isOptionalDate(value: unknown): boolean {
