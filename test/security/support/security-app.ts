@@ -28,8 +28,9 @@ export async function startSecurityApp(
   configure(app);
   leaks.watch(app.getHttpServer() as Server);
   // A deep accept queue, so a burst of a thousand connections is not slowed by SYN retries.
-  if (platform.name === 'fastify') await (app.listen as (options: object) => Promise<unknown>)({ port: 0, host: '127.0.0.1', backlog: 2048 });
-  else await (app.listen as (...args: unknown[]) => Promise<unknown>)(0, '127.0.0.1', 2048);
+  const listen = app.listen.bind(app) as unknown as (...args: unknown[]) => Promise<unknown>;
+  if (platform.name === 'fastify') await listen({ port: 0, host: '127.0.0.1', backlog: 2048 });
+  else await listen(0, '127.0.0.1', 2048);
   const { port } = (app.getHttpServer() as Server).address() as { port: number };
   return { app, url: `http://127.0.0.1:${port}`, port };
 }
