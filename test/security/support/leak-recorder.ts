@@ -26,15 +26,17 @@ export class LeakRecorder {
   private readonly presented = new Set<string>();
   /** Responses seen, to prove the recorder was wired. */
   responses = 0;
+  /** Every line logged through the Nest logger, in order. */
+  readonly logs: string[] = [];
 
   /** A Nest logger that records every line (all levels) and prints nothing. */
   readonly logger: LoggerService = {
-    log: (...parts: unknown[]) => this.record(parts),
-    error: (...parts: unknown[]) => this.record(parts),
-    warn: (...parts: unknown[]) => this.record(parts),
-    debug: (...parts: unknown[]) => this.record(parts),
-    verbose: (...parts: unknown[]) => this.record(parts),
-    fatal: (...parts: unknown[]) => this.record(parts),
+    log: (...parts: unknown[]) => this.log(parts),
+    error: (...parts: unknown[]) => this.log(parts),
+    warn: (...parts: unknown[]) => this.log(parts),
+    debug: (...parts: unknown[]) => this.log(parts),
+    verbose: (...parts: unknown[]) => this.log(parts),
+    fatal: (...parts: unknown[]) => this.log(parts),
   };
 
   constructor() {
@@ -69,6 +71,11 @@ export class LeakRecorder {
   /** Records something said to the outside world (a log line, an event's payload). */
   record(parts: readonly unknown[]): void {
     for (const part of parts) this.said.add(typeof part === 'string' ? part : Buffer.isBuffer(part) ? part.toString('latin1') : safeJson(part));
+  }
+
+  private log(parts: readonly unknown[]): void {
+    this.logs.push(parts.map((part) => (typeof part === 'string' ? part : safeJson(part))).join(' '));
+    this.record(parts);
   }
 
   /** Records every request's credentials and every response's head and body on `server`. */
