@@ -1,4 +1,5 @@
-import { describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import type { ApiKeyRecord } from './api-key-record.interface.js';
 import { ApiKeyAuthenticator } from './api-key.authenticator.js';
 import { ApiKeyStoreUnavailableException } from './api-key.exceptions.js';
@@ -26,6 +27,8 @@ function setup(lookupTimeoutMs = 5000) {
 }
 
 describe('ApiKeyAuthenticator lookups', () => {
+  beforeAll(() => Logger.overrideLogger(false)); // the timeout case logs an expected error
+
   it('shares one repository call between concurrent verifications of the same key', async () => {
     const { authenticator, repository, record } = setup();
     const results = Array.from({ length: 1000 }, () => authenticator.verify(KEY));

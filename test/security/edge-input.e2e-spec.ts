@@ -100,11 +100,12 @@ describe.each(platforms)('edge input on $name', (platform) => {
       invalid(await send(server.port, source.present('/orders/whoami', value)));
     });
 
-    it('refuses a 4 KB key with the invalid 401 before hashing or storage, and one just over maxKeyLength too', async () => {
+    it('refuses a 4 KB key, a key just over maxKeyLength and a malformed key with the invalid 401 before hashing or storage', async () => {
       repository.reset();
       hasher.hashed = 0;
       invalid(await send(server.port, source.present('/orders/whoami', 'k'.repeat(4096))));
       invalid(await send(server.port, source.present('/orders/whoami', 'k'.repeat(65))));
+      invalid(await send(server.port, source.present('/orders/whoami', `has"quote-${READER.key}`)));
       expect(hasher.hashed).toBe(0);
       expect(repository.calls).toBe(0);
       invalid(await send(server.port, source.present('/orders/whoami', 'k'.repeat(64))));
