@@ -41,7 +41,7 @@ describe.each(platforms)('concurrency and load on $name', (platform) => {
     repository.reset();
     const { key, record } = KEYS[0]!;
     repository.save(record);
-    repository.delayMs = 3;
+    repository.delayMs = 50; // long lookups: requests after the revocation arrive while older ones are in flight
     const authenticator = server.app.get(ApiKeyAuthenticator);
     // What a revocation does: write the record, then make later requests read it afresh.
     const revoke = async () => {
@@ -53,13 +53,24 @@ describe.each(platforms)('concurrency and load on $name', (platform) => {
     let stop = false;
     const worker = async () => {
       while (!stop) {
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 50)); // keep the workers out of step
         const startedAt = performance.now();
         const res = await send(server.port, { path: '/orders/whoami', headers: [['X-API-Key', key]] });
         outcomes.push({ startedAt, status: res.status });
       }
     };
-    const workers = Array.from({ length: 16 }, worker);
+    const workers = Array.from({ length: 32 }, worker);
     await new Promise((resolve) => setTimeout(resolve, 150));
+    // Revoke just after a lookup has read the record, so one is in flight (for delayMs) afterwards.
+    const findByHash = repository.findByHash.bind(repository);
+    await new Promise<void>((resolve) => {
+      repository.findByHash = (hash) => {
+        repository.findByHash = findByHash;
+        const pending = findByHash(hash);
+        resolve();
+        return pending;
+      };
+    });
     await revoke();
     revokedAt = performance.now();
     await new Promise((resolve) => setTimeout(resolve, 150));
