@@ -14,8 +14,9 @@ const NOT_FOUND: ApiKeyVerification = Object.freeze({ valid: false, reason: 'not
 
 /**
  * Verifies presented keys: shape check, keyed hash, O(1) lookup among the configured static
- * keys and then the repository (with a timeout), constant-time comparison of the digests and
- * the key's state. Use it directly where no guard applies (a WebSocket handshake, a CLI).
+ * keys and then the repository (with a timeout; concurrent lookups of one hash share a call),
+ * constant-time comparison of the digests and the key's state. Use it directly where no guard
+ * applies (a WebSocket handshake, a CLI).
  */
 @Injectable()
 export class ApiKeyAuthenticator {

@@ -101,7 +101,7 @@ export class LeakRecorder {
 
   /** Adds the suite's final test: nothing said contains a presented key or a long part of one. */
   expectNoLeaks(): void {
-    it(`leaks no presented key, nor any ${LEAK_WINDOW}-character part of one, into logs, events or responses`, () => {
+    it(`leaks no presented key, nor any ${LEAK_WINDOW}-character part of one, into anything logged or answered`, () => {
       expect(this.responses).toBeGreaterThan(0);
       const windows = new Set<string>();
       for (const text of this.said) for (let i = 0; i + LEAK_WINDOW <= text.length; i++) windows.add(text.slice(i, i + LEAK_WINDOW));
