@@ -34,7 +34,7 @@ describe.each(platforms)('storage faults on $name', (platform) => {
     expect(JSON.parse(res.body)).toEqual(UNAVAILABLE);
     expect(res.headers['cache-control']).toBe('no-store');
   };
-  const failWith = (fault: Fault) => {
+  const failWith = (fault: Fault | undefined) => {
     repository.reset();
     repository.save(record(STORED));
     repository.save(record(OTHER));
@@ -89,7 +89,7 @@ describe.each(platforms)('storage faults on $name', (platform) => {
   });
 
   it('serves a slow repository that answers within the timeout', async () => {
-    failWith(undefined as unknown as Fault);
+    failWith(undefined);
     repository.delayMs = 50;
     const res = await whoami(STORED);
     expect(res.status).toBe(200);

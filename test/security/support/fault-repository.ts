@@ -6,8 +6,8 @@ export type Fault = (hash: string) => unknown;
 /**
  * A repository with fault injection. By default it answers from its records after `delayMs`
  * (reading them when the lookup starts, as a real database would); `fault` replaces the answer
- * with anything (a throw, a promise that never settles, garbage). It counts calls, and how many
- * are pending at once.
+ * with anything (a throw, a promise that never settles, garbage). It counts calls and, for the
+ * answers from its records, the most that were pending at once.
  */
 export class FaultRepository extends ApiKeyRepository {
   readonly records = new Map<string, ApiKeyRecord>();
