@@ -136,17 +136,18 @@ function usableRecord(value: unknown, hash: string): ApiKeyRecord | undefined {
   try {
     const source = value as ApiKeyRecord;
     if (typeof source !== 'object' || !Array.isArray(source.scopes)) return undefined;
+    const metadata: unknown = source.metadata;
     const record: ApiKeyRecord = {
       id: source.id,
       name: source.name,
       hash: source.hash,
       scopes: [...source.scopes],
       ownerId: source.ownerId,
-      metadata: source.metadata === undefined || source.metadata === null ? source.metadata : { ...source.metadata },
-      expiresAt: source.expiresAt,
-      revokedAt: source.revokedAt,
+      metadata: isPlainObject(metadata) ? { ...(metadata as object) } : (metadata as null | undefined),
+      expiresAt: copyOfDate(source.expiresAt),
+      revokedAt: copyOfDate(source.revokedAt),
       disabled: source.disabled,
-      secretExpiresAt: source.secretExpiresAt,
+      secretExpiresAt: copyOfDate(source.secretExpiresAt),
     };
     const valid =
       typeof record.id === 'string' &&
@@ -154,7 +155,7 @@ function usableRecord(value: unknown, hash: string): ApiKeyRecord | undefined {
       typeof record.hash === 'string' &&
       record.scopes.every((scope) => typeof scope === 'string') &&
       (record.ownerId === undefined || record.ownerId === null || typeof record.ownerId === 'string') &&
-      (record.metadata === undefined || record.metadata === null || isPlainObject(source.metadata)) &&
+      (metadata === undefined || metadata === null || isPlainObject(metadata)) &&
       (record.disabled === undefined || typeof record.disabled === 'boolean') &&
       isOptionalDate(record.expiresAt) &&
       isOptionalDate(record.revokedAt) &&
@@ -164,6 +165,10 @@ function usableRecord(value: unknown, hash: string): ApiKeyRecord | undefined {
   } catch {
     return undefined;
   }
+}
+
+function copyOfDate<T>(value: T): T {
+  return (value instanceof Date ? new Date(value.getTime()) : value) as T;
 }
 
 function isPlainObject(value: unknown): boolean {
