@@ -17,15 +17,17 @@ const NOT_FOUND: ApiKeyVerification & { valid: false } = Object.freeze({ valid: 
 
 /**
  * Verifies presented keys: shape check (and, for generated keys, format and checksum), keyed
- * hash, O(1) lookup among the configured static keys and then the repository (with a timeout),
- * constant-time comparison of the digests and the key's state at the clock's time. Every
- * outcome is reported to the event sink and a valid stored key's use to the usage tracker.
- * Use it directly where no guard applies (a WebSocket handshake, a CLI).
+ * hash, O(1) lookup among the configured static keys and then the repository (with a timeout;
+ * concurrent lookups of one hash share a call), constant-time comparison of the digests and the
+ * key's state at the clock's time. Every outcome is reported to the event sink and a valid
+ * stored key's use to the usage tracker. Use it directly where no guard applies (a WebSocket
+ * handshake, a CLI).
  */
 @Injectable()
 export class ApiKeyAuthenticator {
   private readonly logger = new Logger(ApiKeyAuthenticator.name);
   private readonly staticKeys = new Map<string, { record: ApiKeyRecord; principal: ApiKeyPrincipal }>();
+  private readonly inFlight = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly options: ResolvedApiKeyOptions,
@@ -91,42 +93,113 @@ export class ApiKeyAuthenticator {
     return { valid: true, principal: toPrincipal(record) };
   }
 
+  /**
+   * Call after changing a stored key (revocation, disabling, a scope change, a rotation):
+   * verifications that start afterwards read the repository afresh instead of sharing a lookup
+   * already in flight, so the change applies to every request that starts after this call.
+   * `ApiKeyService` calls it after each of its writes; call it yourself after writing to the
+   * store directly.
+   */
+  invalidate(): void {
+    this.inFlight.clear();
+  }
+
   private async lookup(hash: string): Promise<ApiKeyRecord | null> {
     let timer: NodeJS.Timeout | undefined;
+    const call = this.findShared(hash);
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`lookup timed out after ${this.options.lookupTimeoutMs} ms`)), this.options.lookupTimeoutMs);
+      timer = setTimeout(() => {
+        if (this.inFlight.get(hash) === call) this.inFlight.delete(hash); // let the next request retry
+        reject(new Error(`lookup timed out after ${this.options.lookupTimeoutMs} ms`));
+      }, this.options.lookupTimeoutMs);
     });
-    let record: unknown;
+    let found: unknown;
     try {
-      record = await Promise.race([this.repository.findByHash(hash), timeout]);
+      found = await Promise.race([call, timeout]);
     } catch (error) {
       this.logger.error(`Key repository lookup failed: ${escapeForLog(String((error as Error)?.message ?? error))}`);
       throw new ApiKeyStoreUnavailableException();
     } finally {
       clearTimeout(timer);
     }
-    if (record === null || record === undefined) return null;
-    if (!isRecord(record) || !ApiKeyHasher.equal(record.hash, hash)) {
+    if (found === null || found === undefined) return null;
+    const record = usableRecord(found, hash);
+    if (!record) {
       this.logger.error('Key repository returned a malformed or mismatching record');
       throw new ApiKeyStoreUnavailableException();
     }
     return record;
   }
+
+  /**
+   * The repository lookup of `hash`, shared by every verification of the same hash that starts
+   * while it is pending, so a burst of requests with one key (or a hanging store) costs one
+   * repository call instead of piling up. Nothing is cached once it settles.
+   */
+  private findShared(hash: string): Promise<unknown> {
+    const pending = this.inFlight.get(hash);
+    if (pending) return pending;
+    let call: Promise<unknown>;
+    try {
+      call = Promise.resolve(this.repository.findByHash(hash));
+    } catch (error) {
+      call = Promise.reject(error);
+    }
+    const settled = () => {
+      if (this.inFlight.get(hash) === call) this.inFlight.delete(hash);
+    };
+    call.then(settled, settled);
+    this.inFlight.set(hash, call);
+    return call;
+  }
 }
 
-function isRecord(value: unknown): value is ApiKeyRecord {
-  const record = value as ApiKeyRecord;
-  return (
-    typeof record === 'object' &&
-    typeof record.id === 'string' &&
-    typeof record.name === 'string' &&
-    typeof record.hash === 'string' &&
-    Array.isArray(record.scopes) &&
-    record.scopes.every((scope) => typeof scope === 'string') &&
-    isOptionalDate(record.expiresAt) &&
-    isOptionalDate(record.revokedAt) &&
-    isOptionalDate(record.secretExpiresAt)
-  );
+/**
+ * A validated copy of what the repository returned for `hash`, or `undefined` when it is not a
+ * record of that hash. Copying once means nothing later reads the repository's object again
+ * (a getter or proxy that throws, or a later mutation, cannot turn into a 500 or a mix-up).
+ */
+function usableRecord(value: unknown, hash: string): ApiKeyRecord | undefined {
+  try {
+    const source = value as ApiKeyRecord;
+    if (typeof source !== 'object' || !Array.isArray(source.scopes)) return undefined;
+    const metadata: unknown = source.metadata;
+    const record: ApiKeyRecord = {
+      id: source.id,
+      name: source.name,
+      hash: source.hash,
+      scopes: [...source.scopes],
+      ownerId: source.ownerId,
+      metadata: isPlainObject(metadata) ? { ...(metadata as object) } : (metadata as null | undefined),
+      expiresAt: copyOfDate(source.expiresAt),
+      revokedAt: copyOfDate(source.revokedAt),
+      disabled: source.disabled,
+      secretExpiresAt: copyOfDate(source.secretExpiresAt),
+    };
+    const valid =
+      typeof record.id === 'string' &&
+      typeof record.name === 'string' &&
+      typeof record.hash === 'string' &&
+      record.scopes.every((scope) => typeof scope === 'string') &&
+      (record.ownerId === undefined || record.ownerId === null || typeof record.ownerId === 'string') &&
+      (metadata === undefined || metadata === null || isPlainObject(metadata)) &&
+      (record.disabled === undefined || typeof record.disabled === 'boolean') &&
+      isOptionalDate(record.expiresAt) &&
+      isOptionalDate(record.revokedAt) &&
+      isOptionalDate(record.secretExpiresAt) &&
+      ApiKeyHasher.equal(record.hash, hash);
+    return valid ? record : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function copyOfDate<T>(value: T): T {
+  return (value instanceof Date ? new Date(value.getTime()) : value) as T;
+}
+
+function isPlainObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isOptionalDate(value: unknown): boolean {

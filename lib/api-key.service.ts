@@ -63,7 +63,8 @@ const WRITE_ATTEMPTS = 3;
  * Manages keys: creates them (the plaintext is returned once), verifies, lists, updates,
  * revokes, disables and enables them, and rotates their secret with a grace period. Writes
  * are version-conditional: a concurrent change is retried (updates) or reported as a
- * `conflict` {@link ApiKeyLifecycleError} (rotations). Every change emits an event.
+ * `conflict` {@link ApiKeyLifecycleError} (rotations). Every change applies to the next
+ * request on this instance (lookups in flight are not reused) and emits an event.
  *
  * Management needs the repository to be an {@link ApiKeyStore} (the default in-memory one is);
  * with a lookup-only repository every method but `verify` throws `store_required`.
@@ -184,6 +185,7 @@ export class ApiKeyService {
       if (!(await store.findById(id))) notFound(id);
       throw new ApiKeyLifecycleError('conflict', `key "${id}" changed during the rotation (another rotation or update won); nothing was rotated`);
     }
+    this.authenticator.invalidate();
     this.events.emit({ type: ApiKeyEventType.Rotated, keyId: id, at: now, previousSecretsExpireAt });
     return { key, apiKey, previousSecretsExpireAt };
   }
@@ -202,6 +204,7 @@ export class ApiKeyService {
       if (!patch) return key;
       const updated = await store.update(id, key.version, patch);
       if (updated) {
+        this.authenticator.invalidate();
         this.emit(type, id, now);
         return updated;
       }

@@ -35,22 +35,12 @@ describe.each(platforms)('key sources on $name', (platform) => {
       }
     });
 
-    it('answers 400 to a repeated X-API-Key header, even when both copies are valid', async () => {
-      const res = await request(app.getHttpServer()).get('/orders/whoami').set('X-API-Key', [READER.key, READER.key] as unknown as string);
-      expect(res.status).toBe(400);
-      expect(res.body.code).toBe('API_KEY_CONFLICT');
-      expect(JSON.stringify(res.body)).not.toContain(READER.key);
-    });
-
     it('treats a single value containing a comma as one (invalid) key', async () => {
       const res = await request(app.getHttpServer()).get('/orders/whoami').set('X-API-Key', `${READER.key}, other`);
       expect(res.status).toBe(401);
       expect(res.body.code).toBe('API_KEY_INVALID');
     });
 
-    it('does not case-fold keys', async () => {
-      await request(app.getHttpServer()).get('/orders/whoami').set('X-API-Key', READER.key.toUpperCase()).expect(401);
-    });
   });
 
   describe('custom header, bearer, cookie and query enabled', () => {
@@ -82,30 +72,6 @@ describe.each(platforms)('key sources on $name', (platform) => {
 
     it('no longer reads X-API-Key once the header is renamed', async () => {
       await request(app.getHttpServer()).get('/orders/whoami').set('X-API-Key', READER.key).expect(401);
-    });
-
-    it.each([
-      ['header and bearer', (r: request.Test) => r.set('X-Service-Token', READER.key).set('Authorization', `Bearer ${READER.key}`)],
-      ['bearer and query', (r: request.Test) => r.set('Authorization', `Bearer ${READER.key}`).query({ api_key: READER.key })],
-      ['cookie and header', (r: request.Test) => r.set('Cookie', `api_key=${READER.key}`).set('X-Service-Token', READER.key)],
-      ['a repeated cookie', (r: request.Test) => r.set('Cookie', `api_key=${READER.key}; api_key=${READER.key}`)],
-      ['a repeated query parameter', (r: request.Test) => r.query(`api_key=${READER.key}&api_key=${READER.key}`)],
-      ['a repeated Authorization header', (r: request.Test) => r.set('Authorization', [`Bearer ${READER.key}`, `Bearer ${READER.key}`] as unknown as string)],
-    ])('answers 400 to %s, never trying them one by one', async (_, send) => {
-      const res = await send(request(app.getHttpServer()).get('/orders/whoami'));
-      expect(res.status).toBe(400);
-      expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', code: 'API_KEY_CONFLICT', message: 'Send exactly one API key per request' });
-    });
-
-    it.each([
-      ['Bearer', 401],
-      [`Bearer${READER.key}`, 401],
-      [`Basic ${READER.key}`, 401],
-      [`Bearer ${READER.key} extra`, 401],
-      ['Bearer ', 401],
-    ])('rejects the malformed Authorization value %j cleanly', async (value, status) => {
-      const res = await request(app.getHttpServer()).get('/orders/whoami').set('Authorization', value);
-      expect(res.status).toBe(status);
     });
 
     it('leaves other Authorization schemes alone when a key comes from elsewhere', async () => {

@@ -1,0 +1,71 @@
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { Logger } from '@nestjs/common';
+import type { ApiKeyRecord } from './api-key-record.interface.js';
+import { ApiKeyAuthenticator } from './api-key.authenticator.js';
+import { ApiKeyStoreUnavailableException } from './api-key.exceptions.js';
+import { ApiKeyHasher } from './api-key.hasher.js';
+import { ApiKeyRepository } from './api-key.repository.js';
+import { ResolvedApiKeyOptions } from './api-key-options.js';
+
+const KEY = 'unit-test-key-000000000001';
+
+/** A repository whose lookups stay pending until the test settles them. */
+class ManualRepository extends ApiKeyRepository {
+  readonly calls: Array<{ hash: string; resolve: (record: ApiKeyRecord | null) => void }> = [];
+  findByHash(hash: string): Promise<ApiKeyRecord | null> {
+    return new Promise((resolve) => this.calls.push({ hash, resolve }));
+  }
+}
+
+function setup(lookupTimeoutMs = 5000) {
+  const options = new ResolvedApiKeyOptions({ lookupTimeoutMs });
+  const hasher = new ApiKeyHasher(options.peppers);
+  const repository = new ManualRepository();
+  const authenticator = new ApiKeyAuthenticator(options, hasher, repository);
+  const record: ApiKeyRecord = { id: 'k1', name: 'k1', hash: hasher.hash(KEY), scopes: [] };
+  return { authenticator, repository, record };
+}
+
+describe('ApiKeyAuthenticator lookups', () => {
+  beforeAll(() => Logger.overrideLogger(false)); // the timeout case logs an expected error
+
+  it('shares one repository call between concurrent verifications of the same key', async () => {
+    const { authenticator, repository, record } = setup();
+    const results = Array.from({ length: 1000 }, () => authenticator.verify(KEY));
+    expect(repository.calls).toHaveLength(1);
+    repository.calls[0]!.resolve(record);
+    for (const result of await Promise.all(results)) expect(result).toMatchObject({ valid: true, principal: { id: 'k1' } });
+  });
+
+  it('caches nothing: a verification after the lookup settled reads the repository again', async () => {
+    const { authenticator, repository } = setup();
+    const first = authenticator.verify(KEY);
+    repository.calls[0]!.resolve(null);
+    await expect(first).resolves.toEqual({ valid: false, reason: 'not_found' });
+    const second = authenticator.verify(KEY);
+    expect(repository.calls).toHaveLength(2);
+    repository.calls[1]!.resolve(null);
+    await second;
+  });
+
+  it('does not let a verification that starts after invalidate() share an older pending lookup', async () => {
+    const { authenticator, repository, record } = setup();
+    const before = authenticator.verify(KEY);
+    authenticator.invalidate();
+    const after = authenticator.verify(KEY);
+    expect(repository.calls).toHaveLength(2);
+    repository.calls[0]!.resolve(record);
+    repository.calls[1]!.resolve({ ...record, revokedAt: new Date(0) });
+    await expect(before).resolves.toMatchObject({ valid: true });
+    await expect(after).resolves.toMatchObject({ valid: false, reason: 'revoked' });
+  });
+
+  it('stops sharing a lookup once it has timed out, so a recovered repository is asked again', async () => {
+    const { authenticator, repository, record } = setup(20);
+    await expect(authenticator.verify(KEY)).rejects.toBeInstanceOf(ApiKeyStoreUnavailableException);
+    const retry = authenticator.verify(KEY);
+    expect(repository.calls).toHaveLength(2);
+    repository.calls[1]!.resolve(record);
+    await expect(retry).resolves.toMatchObject({ valid: true });
+  });
+});

@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ApiKeyAuthenticator, ApiKeyHasher, ApiKeyModule, ResolvedApiKeyOptions, type ApiKeyRecord } from 'nestjs-api-key';
+import { platforms } from '../support/platforms.js';
+import { OrdersController } from '../support/test-controllers.js';
+import { FaultRepository } from './support/fault-repository.js';
+import { LeakRecorder } from './support/leak-recorder.js';
+import { send } from './support/raw-http.js';
+import { startSecurityApp, type SecurityApp } from './support/security-app.js';
+import { EVERY_SOURCE, sources } from './support/sources.js';
+
+const leaks = new LeakRecorder();
+const hasher = new ApiKeyHasher();
+const KEY = 'lifecycle-key-of-valid-shape-01';
+const HOUR = 3_600_000;
+const base: ApiKeyRecord = { id: 'lc-1', name: 'lifecycle', hash: hasher.hash(KEY), scopes: [] };
+
+describe.each(platforms)('key lifecycle from repository records on $name', (platform) => {
+  const repository = new FaultRepository();
+  let server: SecurityApp;
+  beforeAll(async () => {
+    server = await startSecurityApp({ imports: [ApiKeyModule.forRoot({ repository, sources: EVERY_SOURCE })], controllers: [OrdersController] }, platform, leaks);
+  });
+  afterAll(() => server.app.close());
+  const statusWith = async (record: Partial<ApiKeyRecord>, source: (typeof sources)[number] = sources[0]) => {
+    repository.save({ ...base, ...record });
+    return (await send(server.port, source.present('/orders/whoami', KEY))).status;
+  };
+
+  describe.each(sources)('with the key in the $name source', (source) => {
+    it.each<[string, () => Partial<ApiKeyRecord>, number]>([
+      ['active', () => ({}), 200],
+      ['expired', () => ({ expiresAt: new Date(Date.now() - HOUR) }), 401],
+      ['expiring later', () => ({ expiresAt: new Date(Date.now() + HOUR) }), 200],
+      ['revoked', () => ({ revokedAt: new Date(Date.now() - HOUR) }), 401],
+      ['revoked, with disabled explicitly false', () => ({ revokedAt: new Date(Date.now() - HOUR), disabled: false }), 401],
+      ['scheduled for revocation later', () => ({ revokedAt: new Date(Date.now() + HOUR) }), 200],
+      ['disabled', () => ({ disabled: true }), 401],
+      ['with its secret past its own expiry (a rotated-out secret)', () => ({ secretExpiresAt: new Date(Date.now() - HOUR) }), 401],
+      ['with its secret in its grace period', () => ({ secretExpiresAt: new Date(Date.now() + HOUR) }), 200],
+    ])('answers a key that is %s with %i', async (_, state, expected) => {
+      expect(await statusWith(state(), source)).toBe(expected);
+    });
+  });
+
+  it('takes a disable, a re-enable and a revocation into account on the very next request', async () => {
+    expect(await statusWith({})).toBe(200);
+    expect(await statusWith({ disabled: true })).toBe(401);
+    expect(await statusWith({ disabled: false })).toBe(200);
+    expect(await statusWith({ revokedAt: new Date() })).toBe(401);
+  });
+});
+
+describe('key lifecycle at exact instants (fixed time through ApiKeyAuthenticator.verify)', () => {
+  const repository = new FaultRepository();
+  const authenticator = new ApiKeyAuthenticator(new ResolvedApiKeyOptions({ repository }), hasher, repository);
+  const NOW = new Date('2030-01-01T00:00:00.000Z');
+  const before = new Date(NOW.getTime() - 1);
+  const verifyAt = (record: Partial<ApiKeyRecord>, at: Date) => {
+    repository.save({ ...base, ...record });
+    return authenticator.verify(KEY, at);
+  };
+
+  it.each([
+    ['expiresAt', 'expired'],
+    ['revokedAt', 'revoked'],
+    ['secretExpiresAt', 'revoked'],
+  ] as const)('refuses a key from its %s exactly (inclusive), and accepts it 1 ms before', async (field, reason) => {
+    await expect(verifyAt({ [field]: NOW }, NOW)).resolves.toEqual({ valid: false, reason, keyId: 'lc-1' });
+    await expect(verifyAt({ [field]: NOW }, before)).resolves.toMatchObject({ valid: true, principal: { id: 'lc-1' } });
+  });
+
+  it('names the reason for logs (disabled, revoked before disabled) while the HTTP answer stays the same', async () => {
+    await expect(verifyAt({ disabled: true }, NOW)).resolves.toEqual({ valid: false, reason: 'disabled', keyId: 'lc-1' });
+    await expect(verifyAt({ disabled: true, revokedAt: before }, NOW)).resolves.toEqual({ valid: false, reason: 'revoked', keyId: 'lc-1' });
+  });
+});
+
+leaks.expectNoLeaks();
