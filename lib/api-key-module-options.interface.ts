@@ -35,6 +35,22 @@ export interface StaticApiKey {
   metadata?: Record<string, unknown>;
 }
 
+/** Settings of the cache in front of the repository ({@link CachedApiKeyStore}). */
+export interface ApiKeyCacheOptions {
+  /** Most found keys held, and most unknown hashes remembered (LRU). Default 10,000. */
+  max?: number;
+  /**
+   * How long a found key is served from memory, in ms. Changes made through the cache apply at
+   * once on this instance, and within a second on others when the store sends change
+   * notifications (PostgreSQL); this bounds the delay when it does not, or a notification is lost. Default 10,000.
+   */
+  ttlMs?: number;
+  /** How long an unknown (well-formed) key is remembered as unknown, in ms. Default 2,000. */
+  negativeTtlMs?: number;
+  /** A storage lookup not settled after this many ms is abandoned, so the next request tries again. Default: the module's `lookupTimeoutMs`. */
+  lookupTimeoutMs?: number;
+}
+
 /** Options of {@link ApiKeyModule}: `forRoot(options)` or the result of `forRootAsync`'s factory. */
 export interface ApiKeyModuleOptions {
   /** Where keys are read from. Default: the `X-API-Key` header only. */
@@ -58,4 +74,9 @@ export interface ApiKeyModuleOptions {
   maxKeyLength?: number;
   /** How long a repository lookup may take before the request fails with 503, in ms. Default 5000. */
   lookupTimeoutMs?: number;
+  /**
+   * Cache the repository's answers in memory ({@link CachedApiKeyStore}): `true` for the
+   * defaults, or its settings. Default: off.
+   */
+  cache?: boolean | ApiKeyCacheOptions;
 }

@@ -1,8 +1,9 @@
 import type { Type } from '@nestjs/common';
 import { ApiKeyConfigurationError } from './api-key-configuration.error.js';
-import type { ApiKeyModuleOptions, StaticApiKey } from './api-key-module-options.interface.js';
+import type { ApiKeyCacheOptions, ApiKeyModuleOptions, StaticApiKey } from './api-key-module-options.interface.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { isWellFormedKey } from './api-key.credentials.js';
+import { API_KEY_CACHE_DEFAULTS } from './cached-api-key.store.js';
 
 const TOKEN_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const DEFAULT_HEADER = 'X-API-Key';
@@ -32,6 +33,8 @@ export class ResolvedApiKeyOptions {
   readonly maxKeyLength: number;
   /** Repository lookup timeout, in ms. */
   readonly lookupTimeoutMs: number;
+  /** Cache settings with every default applied, or `null` when the cache is off. */
+  readonly cache: Readonly<Required<ApiKeyCacheOptions>> | null;
 
   /** Validates `options`; throws {@link ApiKeyConfigurationError} naming the first problem. */
   constructor(options: ApiKeyModuleOptions | undefined) {
@@ -54,6 +57,7 @@ export class ResolvedApiKeyOptions {
     this.lookupTimeoutMs = positiveInteger(options.lookupTimeoutMs, 'lookupTimeoutMs', 5000);
     this.peppers = peppersOf(options.pepper);
     this.repository = repositoryOf(options.repository);
+    this.cache = cacheOf(options.cache, this.lookupTimeoutMs);
     this.keys = staticKeysOf(options.keys, this.maxKeyLength);
   }
 }
@@ -97,6 +101,20 @@ function repositoryOf(value: unknown): Type<ApiKeyRepository> | ApiKeyRepository
     throw new ApiKeyConfigurationError('repository must be an ApiKeyRepository class or instance (with a findByHash method)');
   }
   return value as Type<ApiKeyRepository> | ApiKeyRepository;
+}
+
+function cacheOf(value: unknown, lookupTimeoutMs: number): Required<ApiKeyCacheOptions> | null {
+  if (value === undefined || value === false) return null;
+  if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw new ApiKeyConfigurationError(`cache must be a boolean or an object { max, ttlMs, negativeTtlMs, lookupTimeoutMs }, got ${describe(value)}`);
+  }
+  const settings = value === true ? {} : (value as ApiKeyCacheOptions);
+  return {
+    max: positiveInteger(settings.max, 'cache.max', API_KEY_CACHE_DEFAULTS.max),
+    ttlMs: positiveInteger(settings.ttlMs, 'cache.ttlMs', API_KEY_CACHE_DEFAULTS.ttlMs),
+    negativeTtlMs: positiveInteger(settings.negativeTtlMs, 'cache.negativeTtlMs', API_KEY_CACHE_DEFAULTS.negativeTtlMs),
+    lookupTimeoutMs: positiveInteger(settings.lookupTimeoutMs, 'cache.lookupTimeoutMs', lookupTimeoutMs),
+  };
 }
 
 function staticKeysOf(value: unknown, maxKeyLength: number): StaticApiKey[] {

@@ -8,6 +8,7 @@ import { ApiKeyHasher } from './api-key.hasher.js';
 import { API_KEY_MODULE_OPTIONS, ConfigurableApiKeyModule } from './api-key.module-definition.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { InMemoryApiKeyRepository } from './in-memory-api-key.repository.js';
+import { CachedApiKeyStore } from './cached-api-key.store.js';
 
 /**
  * API key authentication for a Nest application.
@@ -33,10 +34,15 @@ import { InMemoryApiKeyRepository } from './in-memory-api-key.repository.js';
     {
       provide: ApiKeyRepository,
       inject: [ResolvedApiKeyOptions, ModuleRef],
-      useFactory: (options: ResolvedApiKeyOptions, moduleRef: ModuleRef) => {
-        const { repository } = options;
-        if (repository === undefined) return new InMemoryApiKeyRepository();
-        return typeof repository === 'function' ? moduleRef.create(repository as Type<ApiKeyRepository>) : repository;
+      useFactory: async (options: ResolvedApiKeyOptions, moduleRef: ModuleRef) => {
+        const { repository, cache } = options;
+        const inner =
+          repository === undefined
+            ? new InMemoryApiKeyRepository()
+            : typeof repository === 'function'
+              ? await moduleRef.create(repository as Type<ApiKeyRepository>)
+              : repository;
+        return cache ? new CachedApiKeyStore(inner, cache) : inner;
       },
     },
     ApiKeyAuthenticator,

@@ -30,3 +30,6 @@ export {
   ApiKeyStoreUnavailableException,
 } from './api-key.exceptions.js';
 export type { ApiKeyErrorBody, ApiKeyHttpException } from './api-key.exceptions.js';
+export type { ApiKeyCacheOptions } from './api-key-module-options.interface.js';
+export type { ApiKeyChangeFeed } from './api-key-change-feed.interface.js';
+export { CachedApiKeyStore, API_KEY_CACHE_DEFAULTS } from './cached-api-key.store.js';
