@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import request from 'supertest';
+import { ApiKeyHasher, ApiKeyModule, type ApiKeyRepository } from 'nestjs-api-key';
+import { PostgresApiKeyStore } from 'nestjs-api-key/postgres';
+import { SqliteApiKeyStore } from 'nestjs-api-key/sqlite';
+import { dropSchema, POSTGRES_URL, tempDir, uniqueSchema } from '../support/databases.js';
+import { platforms, startApp } from '../support/platforms.js';
+import { OrdersController } from '../support/test-controllers.js';
+import { newPlaintext, seedKey, storeOf } from './seed.js';
+
+const dir = tempDir();
+const schemas: string[] = [];
+afterAll(async () => {
+  dir.remove();
+  for (const schema of schemas) await dropSchema(schema);
+});
+
+/** Each store, as the app's configuration would build it from `ConfigService`. */
+const stores = [
+  {
+    name: 'SQLite file',
+    env: () => ({ API_KEY_DB: join(dir.path, `e2e-${Date.now()}-${Math.random().toString(36).slice(2)}.db`) }),
+    build: (config: ConfigService): ApiKeyRepository => new SqliteApiKeyStore({ database: config.getOrThrow('API_KEY_DB'), migrate: true }),
+  },
+  {
+    name: 'PostgreSQL',
+    env: () => {
+      const schema = uniqueSchema();
+      schemas.push(schema);
+      return { DATABASE_URL: POSTGRES_URL, API_KEY_SCHEMA: schema };
+    },
+    build: (config: ConfigService): ApiKeyRepository =>
+      new PostgresApiKeyStore({ connection: config.getOrThrow('DATABASE_URL'), schema: config.getOrThrow('API_KEY_SCHEMA'), migrate: true }),
+  },
+];
+
+describe.each(platforms)('persistent stores over HTTP on $name', (platform) => {
+  describe.each(stores)('$name behind the cache, configured with forRootAsync + ConfigService', (store) => {
+    let app: INestApplication;
+    beforeAll(async () => {
+      const env = store.env();
+      app = await startApp(
+        {
+          imports: [
+            ApiKeyModule.forRootAsync({
+              imports: [ConfigModule.forRoot({ ignoreEnvFile: true, load: [() => env] })],
+              inject: [ConfigService],
+              useFactory: (config: ConfigService) => ({ repository: store.build(config), pepper: 'stores-e2e-pepper-0123456789', cache: { ttlMs: 60_000 } }),
+            }),
+          ],
+          controllers: [OrdersController],
+        },
+        platform,
+      );
+    });
+    afterAll(() => app.close());
+
+    const get = (key?: string, path = '/orders') => {
+      const call = request(app.getHttpServer()).get(path);
+      return key === undefined ? call : call.set('X-API-Key', key);
+    };
+
+    it('authenticates a stored key and refuses an unknown one with the same 401 as ever', async () => {
+      const plaintext = newPlaintext('valid');
+      await seedKey(app, plaintext, { scopes: ['orders:read'], ownerId: 'team-s' });
+      const ok = await get(plaintext, '/orders/whoami').expect(200);
+      expect(ok.body).toEqual({ id: `id-${plaintext}`, name: 'seeded', scopes: ['orders:read'], ownerId: 'team-s', metadata: {} });
+      const unknown = await get(newPlaintext('unknown')).expect(401);
+      expect(unknown.body.code).toBe('API_KEY_INVALID');
+    });
+
+    it('revocation, disabling and scope changes through the repository apply to the very next request', async () => {
+      const plaintext = newPlaintext('changes');
+      const key = await seedKey(app, plaintext);
+      await get(plaintext).expect(200);
+      const narrowed = await storeOf(app).update(key.id, 1, { scopes: ['reports:read'], updatedAt: new Date() });
+      await get(plaintext).expect(403);
+      const disabled = await storeOf(app).update(key.id, narrowed!.version, { scopes: ['orders:read'], disabled: true, updatedAt: new Date() });
+      await get(plaintext).expect(401);
+      const enabled = await storeOf(app).update(key.id, disabled!.version, { disabled: false, updatedAt: new Date() });
+      await get(plaintext).expect(200);
+      await storeOf(app).update(key.id, enabled!.version, { revokedAt: new Date(), updatedAt: new Date() });
+      await get(plaintext).expect(401);
+    });
+
+    it('rotation: the new key works at once, the old one until its grace ends', async () => {
+      const old = newPlaintext('old');
+      const key = await seedKey(app, old);
+      await get(old).expect(200);
+      const fresh = newPlaintext('fresh');
+      const hash = app.get(ApiKeyHasher).hash(fresh);
+      const rotated = await storeOf(app).rotate(key.id, 1, { hash, keyId: key.id, createdAt: new Date(), expiresAt: null }, new Date(Date.now() + 60_000));
+      await get(fresh).expect(200);
+      await get(old).expect(200);
+      const again = newPlaintext('again');
+      await storeOf(app).rotate(key.id, rotated!.version, { hash: app.get(ApiKeyHasher).hash(again), keyId: key.id, createdAt: new Date(), expiresAt: null }, new Date());
+      await get(old).expect(401);
+      await get(fresh).expect(401);
+      await get(again).expect(200);
+    });
+
+    it('every request that starts after a revocation resolves is refused, under steady load', async () => {
+      const plaintext = newPlaintext('load');
+      const key = await seedKey(app, plaintext);
+      const results: Array<{ started: number; status: number }> = [];
+      let revokedAt = Infinity;
+      const stopAt = performance.now() + 600;
+      const worker = async () => {
+        while (performance.now() < stopAt) {
+          const started = performance.now();
+          const { status } = await get(plaintext);
+          results.push({ started, status });
+        }
+      };
+      const revoke = async () => {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await storeOf(app).update(key.id, 1, { revokedAt: new Date(), updatedAt: new Date() });
+        revokedAt = performance.now();
+      };
+      await Promise.all([worker(), worker(), worker(), worker(), revoke()]);
+      const before = results.filter((r) => r.started < revokedAt);
+      const after = results.filter((r) => r.started > revokedAt);
+      expect(before.some((r) => r.status === 200)).toBe(true);
+      expect(after.length).toBeGreaterThan(0);
+      expect(after.filter((r) => r.status !== 401)).toEqual([]);
+    });
+  });
+});
+
+describe('store lifecycle in a Nest application', () => {
+  const platform = platforms[0];
+  const appWith = (repository: ApiKeyRepository, cache = true) =>
+    startApp({ imports: [ApiKeyModule.forRoot({ repository, cache })], controllers: [OrdersController] }, platform);
+
+  it('closes a SQLite file it opened when the app closes, and never a Database the app owns', async () => {
+    const opened = new SqliteApiKeyStore({ database: join(dir.path, 'opened.db'), migrate: true });
+    const app = await appWith(opened);
+    await app.close();
+    await expect(opened.findByHash('x'.repeat(43))).rejects.toThrow(/not open/);
+
+    const { default: Database } = await import('better-sqlite3');
+    const owned = new Database(join(dir.path, 'owned.db'));
+    const adopted = new SqliteApiKeyStore({ database: owned, migrate: true });
+    const second = await appWith(adopted, false);
+    await second.close();
+    expect(owned.open).toBe(true);
+    expect(await adopted.findByHash('x'.repeat(43))).toBeNull();
+    owned.close();
+  });
+
+  it('ends a PostgreSQL pool it created when the app closes, and never a Pool the app owns', async () => {
+    const schema = uniqueSchema();
+    schemas.push(schema);
+    const created = new PostgresApiKeyStore({ connection: POSTGRES_URL, schema, migrate: true });
+    const app = await appWith(created);
+    await app.close();
+    await expect(created.findByHash('x'.repeat(43))).rejects.toThrow(/pool/i);
+
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL });
+    const adopted = new PostgresApiKeyStore({ connection: pool, schema, migrate: true });
+    const second = await appWith(adopted);
+    await second.close();
+    expect((await pool.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+    expect(await adopted.findByHash('x'.repeat(43))).toBeNull();
+    await pool.end();
+  });
+});
