@@ -37,6 +37,8 @@ export interface PostgresPool {
   query(text: string, values?: unknown[]): Promise<PostgresQueryResult>;
   connect(): Promise<PostgresClient>;
   end(): Promise<void>;
+  /** The pool's configuration (`pg` keeps it here): the listening connection is opened with it. */
+  readonly options?: object;
 }
 
 /** A `pg` pool configuration (`new Pool(config)`): `connectionString` or host, user, ... and pool settings. */
@@ -77,6 +79,7 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
   private readonly logger = new Logger(PostgresApiKeyStore.name);
   private readonly pool: PostgresPool;
   private readonly owned: boolean;
+  private readonly listenerConfig: pg.ClientConfig | undefined;
   private readonly channel: string;
   private readonly listeners = new Set<(keyId: string | null) => void>();
   private stopListener?: () => boolean;
@@ -95,9 +98,11 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     this.owned = typeof connection === 'string' || typeof (connection as PostgresPool).connect !== 'function';
     if (!this.owned) {
       this.pool = connection as PostgresPool;
+      this.listenerConfig = this.pool.options as pg.ClientConfig | undefined;
     } else {
-      const config = typeof connection === 'string' ? { connectionString: connection } : (connection as pg.PoolConfig);
-      const pool = new pg.Pool({ connectionTimeoutMillis: 5000, keepAlive: true, ...config });
+      const config: pg.PoolConfig = { connectionTimeoutMillis: 5000, keepAlive: true, ...(typeof connection === 'string' ? { connectionString: connection } : (connection as PostgresPoolConfig)) };
+      this.listenerConfig = config;
+      const pool = new pg.Pool(config);
       pool.on('error', (error) => this.logger.warn(`Idle PostgreSQL connection failed: ${escapeForLog(error.message)}`));
       this.pool = pool as unknown as PostgresPool;
     }
@@ -218,10 +223,25 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     };
   }
 
+  /**
+   * Listens on a connection of its own, outside the pool (so an application ending its own pool
+   * is never kept waiting by it); through the pool only when the pool's configuration is unknown.
+   */
   private async listen(): Promise<void> {
-    let client: PostgresClient;
+    let client: Pick<PostgresClient, 'query' | 'on'>;
+    let release: () => void;
     try {
-      client = await this.pool.connect();
+      if (this.listenerConfig) {
+        const own = new pg.Client(this.listenerConfig);
+        client = own;
+        release = () => void own.end().catch(() => undefined);
+        own.on('error', () => undefined);
+        await own.connect();
+      } else {
+        const pooled = await this.pool.connect();
+        client = pooled;
+        release = () => pooled.release(true);
+      }
     } catch (error) {
       return this.reconnectLater(error);
     }
@@ -230,7 +250,7 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
       if (released) return false;
       released = true;
       if (this.stopListener === stop) this.stopListener = undefined;
-      client.release(true);
+      release();
       return true;
     };
     const drop = (error: unknown) => {

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { INestApplication } from '@nestjs/common';
+import { Injectable, type INestApplication } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import request from 'supertest';
-import { ApiKeyHasher, ApiKeyModule, type ApiKeyRepository } from 'nestjs-api-key';
+import { ApiKeyHasher, ApiKeyModule, ApiKeyRepository } from 'nestjs-api-key';
 import { PostgresApiKeyStore } from 'nestjs-api-key/postgres';
 import { SqliteApiKeyStore } from 'nestjs-api-key/sqlite';
 import { dropSchema, POSTGRES_URL, tempDir, uniqueSchema } from '../support/databases.js';
@@ -132,6 +132,82 @@ describe.each(platforms)('persistent stores over HTTP on $name', (platform) => {
   });
 });
 
+describe.each(platforms)('storage failures fail closed on $name', (platform) => {
+  const appWith = (repository: ApiKeyRepository) =>
+    startApp({ imports: [ApiKeyModule.forRoot({ repository, cache: true, lookupTimeoutMs: 300 })], controllers: [OrdersController] }, platform);
+  const get = (app: INestApplication, key: string) => request(app.getHttpServer()).get('/orders').set('X-API-Key', key);
+
+  it('a SQLite database closed under the app gives 503, never 2xx', async () => {
+    const store = new SqliteApiKeyStore({ database: join(dir.path, `closed-${platform.name}.db`), migrate: true });
+    const app = await appWith(store);
+    const plaintext = newPlaintext('closed');
+    await seedKey(app, plaintext);
+    await store.close();
+    const response = await get(app, plaintext).expect(503);
+    expect(response.body.code).toBe('API_KEY_STORE_UNAVAILABLE');
+    expect(JSON.stringify(response.body)).not.toMatch(/database|sqlite/i);
+    await app.close();
+  });
+
+  it('a PostgreSQL lookup blocked by a lock gives 503 within the timeout, and the key works again once it is released', async () => {
+    const schema = uniqueSchema();
+    schemas.push(schema);
+    const app = await appWith(new PostgresApiKeyStore({ connection: POSTGRES_URL, schema, migrate: true }));
+    const plaintext = newPlaintext('locked');
+    await seedKey(app, plaintext);
+    const locker = new pg.Client({ connectionString: POSTGRES_URL });
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query(`LOCK TABLE "${schema}".api_key_secrets IN ACCESS EXCLUSIVE MODE`);
+    try {
+      await get(app, plaintext).expect(503);
+      await get(app, plaintext).expect(503);
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+    }
+    await get(app, plaintext).expect(200);
+    await app.close();
+  });
+
+  it('a PostgreSQL error (its tables gone) gives 503 without driver text, and the key works again once they are back', async () => {
+    const schema = uniqueSchema();
+    schemas.push(schema);
+    const app = await appWith(new PostgresApiKeyStore({ connection: POSTGRES_URL, schema, migrate: true }));
+    const plaintext = newPlaintext('renamed');
+    await seedKey(app, plaintext);
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    await admin.query(`ALTER TABLE "${schema}".api_key_secrets RENAME TO moved`);
+    try {
+      const response = await get(app, plaintext).expect(503);
+      expect(JSON.stringify(response.body)).not.toMatch(/relation|api_key_secrets/);
+    } finally {
+      await admin.query(`ALTER TABLE "${schema}".moved RENAME TO api_key_secrets`);
+      await admin.end();
+    }
+    await get(app, plaintext).expect(200);
+    await app.close();
+  });
+});
+
+describe('storage failures fail closed (an application-owned pool)', () => {
+  it('a PostgreSQL pool the application ended under a running app gives 503', async () => {
+    const schema = uniqueSchema();
+    schemas.push(schema);
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL });
+    const app = await startApp(
+      { imports: [ApiKeyModule.forRoot({ repository: new PostgresApiKeyStore({ connection: pool, schema, migrate: true }), cache: true })], controllers: [OrdersController] },
+      platforms[0],
+    );
+    const plaintext = newPlaintext('ended');
+    await seedKey(app, plaintext);
+    await pool.end(); // resolves although the app's cache is listening: that connection is not the pool's
+    await request(app.getHttpServer()).get('/orders').set('X-API-Key', plaintext).expect(503);
+    await app.close();
+  });
+});
+
 describe('store lifecycle in a Nest application', () => {
   const platform = platforms[0];
   const appWith = (repository: ApiKeyRepository, cache = true) =>
@@ -151,6 +227,35 @@ describe('store lifecycle in a Nest application', () => {
     expect(owned.open).toBe(true);
     expect(await adopted.findByHash('x'.repeat(43))).toBeNull();
     owned.close();
+  });
+
+  it('builds a store class through DI (ConfigService), migrates it at startup and closes it at shutdown', async () => {
+    const path = join(dir.path, 'class.db');
+    @Injectable()
+    class ConfiguredStore extends SqliteApiKeyStore {
+      constructor(config: ConfigService) {
+        super({ database: config.getOrThrow('API_KEY_DB'), migrate: true });
+      }
+    }
+    const app = await startApp(
+      {
+        imports: [
+          ApiKeyModule.forRootAsync({
+            imports: [ConfigModule.forRoot({ ignoreEnvFile: true, load: [() => ({ API_KEY_DB: path })] })],
+            useFactory: () => ({ repository: ConfiguredStore }),
+          }),
+        ],
+        controllers: [OrdersController],
+      },
+      platform,
+    );
+    const store = app.get(ApiKeyRepository);
+    expect(store).toBeInstanceOf(ConfiguredStore);
+    const plaintext = newPlaintext('class');
+    await seedKey(app, plaintext);
+    await request(app.getHttpServer()).get('/orders').set('X-API-Key', plaintext).expect(200);
+    await app.close();
+    await expect(store.findByHash('x'.repeat(43))).rejects.toThrow(/not open/);
   });
 
   it('ends a PostgreSQL pool it created when the app closes, and never a Pool the app owns', async () => {
