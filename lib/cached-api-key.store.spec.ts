@@ -4,7 +4,11 @@ import type { ApiKeyChangeFeed } from './api-key-change-feed.interface.js';
 import type { ApiKeyRecord } from './api-key-record.interface.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { ApiKeyStore, type ApiKeyPatch, type StoredApiKey } from './api-key.store.js';
-import { CachedApiKeyStore } from './cached-api-key.store.js';
+import { Test } from '@nestjs/testing';
+import { ApiKeyConfigurationError } from './api-key-configuration.error.js';
+import { ResolvedApiKeyOptions } from './api-key-options.js';
+import { ApiKeyModule } from './api-key.module.js';
+import { API_KEY_CACHE_DEFAULTS, CachedApiKeyStore } from './cached-api-key.store.js';
 
 const HASH = 'x'.repeat(43);
 const UNKNOWN = 'u'.repeat(43);
@@ -166,5 +170,31 @@ describe('CachedApiKeyStore', () => {
   it('refuses writes when the wrapped repository is not a store', async () => {
     const cache = new CachedApiKeyStore(new ControlledRepository());
     await expect(cache.update('k-1', 1, { updatedAt: new Date() })).rejects.toThrow('not an ApiKeyStore');
+  });
+});
+
+describe('the module\'s cache option', () => {
+  it('is off by default; true takes the defaults and the module\'s lookup timeout', () => {
+    expect(new ResolvedApiKeyOptions({}).cache).toBeNull();
+    expect(new ResolvedApiKeyOptions({ cache: false }).cache).toBeNull();
+    expect(new ResolvedApiKeyOptions({ cache: true, lookupTimeoutMs: 700 }).cache).toEqual({ ...API_KEY_CACHE_DEFAULTS, lookupTimeoutMs: 700 });
+    expect(new ResolvedApiKeyOptions({ cache: { ttlMs: 5, max: 3 } }).cache).toEqual({ ...API_KEY_CACHE_DEFAULTS, ttlMs: 5, max: 3 });
+  });
+
+  it('rejects invalid settings at bootstrap, naming the field', () => {
+    expect(() => new ResolvedApiKeyOptions({ cache: { ttlMs: 0 } })).toThrow('cache.ttlMs must be a positive integer, got number');
+    expect(() => new ResolvedApiKeyOptions({ cache: { negativeTtlMs: '1s' as unknown as number } })).toThrow('cache.negativeTtlMs must be a positive integer');
+    expect(() => new ResolvedApiKeyOptions({ cache: 'yes' as unknown as boolean })).toThrow(ApiKeyConfigurationError);
+  });
+
+  it('wraps the configured repository in a CachedApiKeyStore', async () => {
+    const inner = new CountingStore();
+    const moduleRef = await Test.createTestingModule({ imports: [ApiKeyModule.forRoot({ repository: inner, cache: true })] }).compile();
+    const repository = moduleRef.get(ApiKeyRepository);
+    expect(repository).toBeInstanceOf(CachedApiKeyStore);
+    await repository.findByHash(HASH);
+    await repository.findByHash(HASH);
+    expect(inner.calls).toBe(1);
+    await moduleRef.close();
   });
 });
