@@ -34,7 +34,7 @@ export interface SqlMigration {
 }
 
 /** Validates an identifier (table, schema, channel) and returns it. */
-export function identifier(value: unknown, field: string): string {
+function identifier(value: unknown, field: string): string {
   if (typeof value !== 'string' || !IDENTIFIER.test(value)) {
     throw new ApiKeyConfigurationError(`${field} must be an identifier of 1 to 63 letters, digits or underscores, not starting with a digit`);
   }
@@ -134,7 +134,7 @@ export async function initialised<S extends SqlApiKeyStore>(store: S): Promise<S
 }
 
 /** Most keys one `list` call returns, and its default page size. */
-export const MAX_LIST_LIMIT = 1000;
+const MAX_LIST_LIMIT = 1000;
 
 const KEY_COLUMN_NAMES = ['id', 'name', 'scopes', 'owner_id', 'metadata', 'created_at', 'updated_at', 'expires_at', 'revoked_at', 'disabled', 'last_used_at', 'version'];
 
