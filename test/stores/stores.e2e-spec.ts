@@ -191,6 +191,31 @@ describe.each(platforms)('storage failures fail closed on $name', (platform) => 
   });
 });
 
+describe.each(platforms)('storage calls behind the cache on $name (SQLite file)', (platform) => {
+  class CountingSqliteStore extends SqliteApiKeyStore {
+    lookups = 0;
+    override findByHash(hash: string) {
+      this.lookups++;
+      return super.findByHash(hash);
+    }
+  }
+
+  it('concurrent requests with one key, known or unknown, reach storage once; repeats are served from memory', async () => {
+    const store = new CountingSqliteStore({ database: join(dir.path, `counting-${platform.name}.db`), migrate: true });
+    const app = await startApp({ imports: [ApiKeyModule.forRoot({ repository: store, cache: { negativeTtlMs: 60_000 } })], controllers: [OrdersController] }, platform);
+    const known = newPlaintext('known');
+    await seedKey(app, known);
+    const unknown = newPlaintext('unknown');
+    const burst = (key: string) => Promise.all(Array.from({ length: 40 }, () => request(app.getHttpServer()).get('/orders').set('X-API-Key', key)));
+    const statuses = async (key: string) => (await burst(key)).map((response) => response.status);
+    expect(new Set([...(await statuses(unknown)), ...(await statuses(unknown))])).toEqual(new Set([401]));
+    expect(store.lookups).toBe(1);
+    expect(new Set([...(await statuses(known)), ...(await statuses(known))])).toEqual(new Set([200]));
+    expect(store.lookups).toBe(2);
+    await app.close();
+  });
+});
+
 describe('storage failures fail closed (an application-owned pool)', () => {
   it('a PostgreSQL pool the application ended under a running app gives 503', async () => {
     const schema = uniqueSchema();
