@@ -8,6 +8,7 @@ import { ApiKeyHasher } from './api-key.hasher.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { ResolvedApiKeyOptions } from './api-key-options.js';
 import { escapeForLog } from './log-escape.js';
+import { FixedTimeout } from './fixed-timeout.js';
 
 const MALFORMED: ApiKeyVerification = Object.freeze({ valid: false, reason: 'malformed' });
 const NOT_FOUND: ApiKeyVerification = Object.freeze({ valid: false, reason: 'not_found' });
@@ -21,12 +22,15 @@ const NOT_FOUND: ApiKeyVerification = Object.freeze({ valid: false, reason: 'not
 export class ApiKeyAuthenticator {
   private readonly logger = new Logger(ApiKeyAuthenticator.name);
   private readonly staticKeys = new Map<string, { record: ApiKeyRecord; principal: ApiKeyPrincipal }>();
+  private readonly timeout: FixedTimeout;
 
   constructor(
     private readonly options: ResolvedApiKeyOptions,
     private readonly hasher: ApiKeyHasher,
     private readonly repository: ApiKeyRepository,
   ) {
+    const ms = options.lookupTimeoutMs;
+    this.timeout = new FixedTimeout(ms, () => new Error(`lookup timed out after ${ms} ms`));
     for (const entry of options.keys) {
       const record: ApiKeyRecord = {
         id: entry.id ?? entry.name,
@@ -41,11 +45,12 @@ export class ApiKeyAuthenticator {
   }
 
   /**
-   * Verifies `key`. Resolves to the principal, or to the reason it was refused.
+   * Verifies `key` as of `now` (default: the current time). Resolves to the principal, or to
+   * the reason it was refused.
    * Rejects with {@link ApiKeyStoreUnavailableException} when the repository throws, times
    * out or returns an unusable record: callers must fail closed.
    */
-  async verify(key: string, now: Date = new Date()): Promise<ApiKeyVerification> {
+  async verify(key: string, now?: Date): Promise<ApiKeyVerification> {
     if (!isWellFormedKey(key, this.options.maxKeyLength)) return MALFORMED;
     const candidates = this.hasher.candidates(key);
     const known = this.staticKeys.get(candidates[0]!);
@@ -57,8 +62,8 @@ export class ApiKeyAuthenticator {
     return NOT_FOUND;
   }
 
-  private check(record: ApiKeyRecord, now: Date): ApiKeyVerification {
-    const time = now.getTime();
+  private check(record: ApiKeyRecord, now: Date | undefined): ApiKeyVerification {
+    const time = now ? now.getTime() : Date.now();
     if (record.revokedAt && record.revokedAt.getTime() <= time) return { valid: false, reason: 'revoked', keyId: record.id };
     if (record.secretExpiresAt && record.secretExpiresAt.getTime() <= time) return { valid: false, reason: 'revoked', keyId: record.id };
     if (record.disabled) return { valid: false, reason: 'disabled', keyId: record.id };
@@ -67,18 +72,12 @@ export class ApiKeyAuthenticator {
   }
 
   private async lookup(hash: string): Promise<ApiKeyRecord | null> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`lookup timed out after ${this.options.lookupTimeoutMs} ms`)), this.options.lookupTimeoutMs);
-    });
     let record: unknown;
     try {
-      record = await Promise.race([this.repository.findByHash(hash), timeout]);
+      record = await this.timeout.race(this.repository.findByHash(hash));
     } catch (error) {
       this.logger.error(`Key repository lookup failed: ${escapeForLog(String((error as Error)?.message ?? error))}`);
       throw new ApiKeyStoreUnavailableException();
-    } finally {
-      clearTimeout(timer);
     }
     if (record === null || record === undefined) return null;
     if (!isRecord(record) || !ApiKeyHasher.equal(record.hash, hash)) {

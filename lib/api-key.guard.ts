@@ -31,6 +31,7 @@ import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
 export class ApiKeyGuard implements CanActivate {
   private readonly missingChallenge: string;
   private readonly invalidChallenge: string;
+  private readonly routes = new WeakMap<object, WeakMap<object, RouteMetadata>>();
 
   constructor(
     protected readonly reflector: Reflector,
@@ -61,7 +62,7 @@ export class ApiKeyGuard implements CanActivate {
 
   /** Whether the handler or its controller is marked `@Public()`. */
   protected isPublic(context: ExecutionContext): boolean {
-    return this.reflector.getAllAndOverride(PublicMetadata, [context.getHandler(), context.getClass()]) === true;
+    return this.routeMetadata(context).isPublic;
   }
 
   /** The request and response objects, or `undefined` for a context this guard cannot handle. */
@@ -94,7 +95,24 @@ export class ApiKeyGuard implements CanActivate {
 
   /** The route's scope requirement: the handler's if it has one, else the controller's. */
   protected getScopeRequirement(context: ExecutionContext): ScopeRequirement | undefined {
-    return this.reflector.getAllAndOverride(ScopeRequirementMetadata, [context.getHandler(), context.getClass()]);
+    return this.routeMetadata(context).requirement;
+  }
+
+  /** The route's decorator metadata, read once per handler and controller (it is static). */
+  private routeMetadata(context: ExecutionContext): RouteMetadata {
+    const handler = context.getHandler();
+    const type = context.getClass();
+    let byClass = this.routes.get(handler);
+    if (!byClass) this.routes.set(handler, (byClass = new WeakMap()));
+    let metadata = byClass.get(type);
+    if (!metadata) {
+      metadata = {
+        isPublic: this.reflector.getAllAndOverride(PublicMetadata, [handler, type]) === true,
+        requirement: this.reflector.getAllAndOverride(ScopeRequirementMetadata, [handler, type]),
+      };
+      byClass.set(type, metadata);
+    }
+    return metadata;
   }
 
   /** Throws 403 when the principal does not satisfy the requirement. */
@@ -114,6 +132,11 @@ export class ApiKeyGuard implements CanActivate {
   protected setHeader(response: object, name: string, value: string): void {
     this.adapterHost.httpAdapter.setHeader(response, name, value);
   }
+}
+
+interface RouteMetadata {
+  readonly isPublic: boolean;
+  readonly requirement: ScopeRequirement | undefined;
 }
 
 function challengeFor(options: ResolvedApiKeyOptions, invalid: boolean): string {
