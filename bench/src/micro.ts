@@ -76,6 +76,11 @@ export async function runMicro(rounds: number, iterations: number): Promise<stri
     { name: 'verify: malformed key', run: (i) => authenticator.verify(malformed[i & 3]!), async: true },
     { name: 'ref: new request object', run: () => ({ headers: { ...headers } }) },
     { name: 'guard: canActivate (new request, repository key)', run: () => guard.canActivate(contextFor({ headers: { ...headers } })), async: true },
+    {
+      name: 'guard: canActivate, malformed key (throws the 401)',
+      run: (i) => guard.canActivate(contextFor({ headers: { ...headers, 'x-api-key': malformed[i & 3]! } })).catch(() => false),
+      async: true,
+    },
   ];
   const results = await measureCases(cases, rounds, iterations);
   const floor = results.get(cases[0]!.name)!;
