@@ -7,6 +7,7 @@ import {
   ApiKeyInsufficientScopeException,
   ApiKeyInvalidException,
   ApiKeyMissingException,
+  withoutStackTrace,
   type ApiKeyHttpException,
 } from './api-key.exceptions.js';
 import { ResolvedApiKeyOptions } from './api-key-options.js';
@@ -75,7 +76,7 @@ export class ApiKeyGuard implements CanActivate {
   /** Reads, verifies and attaches the request's key; throws 400, 401 or 503 as it fails. */
   protected async authenticateRequest(request: object): Promise<ApiKeyPrincipal> {
     const presented = this.readKey(request);
-    if (!presented) throw new ApiKeyMissingException(this.missingChallenge);
+    if (!presented) throw withoutStackTrace(() => new ApiKeyMissingException(this.missingChallenge));
     const principal = await this.authenticate(presented);
     this.attachPrincipal(request, principal);
     return principal;
@@ -89,7 +90,7 @@ export class ApiKeyGuard implements CanActivate {
   /** Verifies the key; throws 401 when it is not valid and 503 when the store fails. */
   protected async authenticate(presented: PresentedApiKey): Promise<ApiKeyPrincipal> {
     const result = await this.authenticator.verify(presented.value);
-    if (!result.valid) throw new ApiKeyInvalidException(this.invalidChallenge);
+    if (!result.valid) throw withoutStackTrace(() => new ApiKeyInvalidException(this.invalidChallenge));
     return result.principal;
   }
 
