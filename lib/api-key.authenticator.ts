@@ -11,6 +11,7 @@ import { ApiKeyRepository } from './api-key.repository.js';
 import { ResolvedApiKeyOptions } from './api-key-options.js';
 import { ApiKeyUsageTracker } from './api-key.usage-tracker.js';
 import { escapeForLog } from './log-escape.js';
+import { FixedTimeout } from './fixed-timeout.js';
 
 const MALFORMED: ApiKeyVerification & { valid: false } = Object.freeze({ valid: false, reason: 'malformed' });
 const NOT_FOUND: ApiKeyVerification & { valid: false } = Object.freeze({ valid: false, reason: 'not_found' });
@@ -28,6 +29,7 @@ export class ApiKeyAuthenticator {
   private readonly logger = new Logger(ApiKeyAuthenticator.name);
   private readonly staticKeys = new Map<string, { record: ApiKeyRecord; principal: ApiKeyPrincipal }>();
   private readonly inFlight = new Map<string, Promise<unknown>>();
+  private readonly timeout: FixedTimeout;
 
   constructor(
     private readonly options: ResolvedApiKeyOptions,
@@ -37,6 +39,8 @@ export class ApiKeyAuthenticator {
     @Optional() private readonly events?: ApiKeyEventSink,
     @Optional() private readonly usage?: ApiKeyUsageTracker,
   ) {
+    const ms = options.lookupTimeoutMs;
+    this.timeout = new FixedTimeout(ms, () => new Error(`lookup timed out after ${ms} ms`));
     for (const entry of options.keys) {
       const record: ApiKeyRecord = {
         id: entry.id ?? entry.name,
@@ -51,7 +55,8 @@ export class ApiKeyAuthenticator {
   }
 
   /**
-   * Verifies `key`. Resolves to the principal, or to the reason it was refused.
+   * Verifies `key` as of `now` (default: the current time). Resolves to the principal, or to
+   * the reason it was refused.
    * Rejects with {@link ApiKeyStoreUnavailableException} when the repository throws, times
    * out or returns an unusable record: callers must fail closed.
    */
@@ -84,8 +89,8 @@ export class ApiKeyAuthenticator {
     return result;
   }
 
-  private check(record: ApiKeyRecord, now: Date): ApiKeyVerification {
-    const time = now.getTime();
+  private check(record: ApiKeyRecord, now: Date | undefined): ApiKeyVerification {
+    const time = now ? now.getTime() : Date.now();
     if (record.revokedAt && record.revokedAt.getTime() <= time) return { valid: false, reason: 'revoked', keyId: record.id };
     if (record.secretExpiresAt && record.secretExpiresAt.getTime() <= time) return { valid: false, reason: 'revoked', keyId: record.id };
     if (record.disabled) return { valid: false, reason: 'disabled', keyId: record.id };
@@ -105,22 +110,14 @@ export class ApiKeyAuthenticator {
   }
 
   private async lookup(hash: string): Promise<ApiKeyRecord | null> {
-    let timer: NodeJS.Timeout | undefined;
     const call = this.findShared(hash);
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        if (this.inFlight.get(hash) === call) this.inFlight.delete(hash); // let the next request retry
-        reject(new Error(`lookup timed out after ${this.options.lookupTimeoutMs} ms`));
-      }, this.options.lookupTimeoutMs);
-    });
     let found: unknown;
     try {
-      found = await Promise.race([call, timeout]);
+      found = await this.timeout.race(call);
     } catch (error) {
+      if (this.inFlight.get(hash) === call) this.inFlight.delete(hash); // a failed or timed-out lookup is not shared again
       this.logger.error(`Key repository lookup failed: ${escapeForLog(String((error as Error)?.message ?? error))}`);
       throw new ApiKeyStoreUnavailableException();
-    } finally {
-      clearTimeout(timer);
     }
     if (found === null || found === undefined) return null;
     const record = usableRecord(found, hash);

@@ -8,6 +8,7 @@ import {
   ApiKeyInsufficientScopeException,
   ApiKeyInvalidException,
   ApiKeyMissingException,
+  withoutStackTrace,
   type ApiKeyHttpException,
 } from './api-key.exceptions.js';
 import { ResolvedApiKeyOptions } from './api-key-options.js';
@@ -32,6 +33,7 @@ import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
 export class ApiKeyGuard implements CanActivate {
   private readonly missingChallenge: string;
   private readonly invalidChallenge: string;
+  private readonly routes = new WeakMap<object, WeakMap<object, RouteMetadata>>();
 
   constructor(
     protected readonly reflector: Reflector,
@@ -65,7 +67,7 @@ export class ApiKeyGuard implements CanActivate {
 
   /** Whether the handler or its controller is marked `@Public()`. */
   protected isPublic(context: ExecutionContext): boolean {
-    return this.reflector.getAllAndOverride(PublicMetadata, [context.getHandler(), context.getClass()]) === true;
+    return this.routeMetadata(context).isPublic;
   }
 
   /** The request and response objects, or `undefined` for a context this guard cannot handle. */
@@ -84,7 +86,7 @@ export class ApiKeyGuard implements CanActivate {
   /** Reads, verifies and attaches the request's key; throws 400, 401 or 503 as it fails. */
   protected async authenticateRequest(request: object): Promise<ApiKeyPrincipal> {
     const presented = this.readKey(request);
-    if (!presented) throw new ApiKeyMissingException(this.missingChallenge);
+    if (!presented) throw withoutStackTrace(() => new ApiKeyMissingException(this.missingChallenge));
     const principal = await this.authenticate(presented);
     this.attachPrincipal(request, principal);
     return principal;
@@ -98,13 +100,30 @@ export class ApiKeyGuard implements CanActivate {
   /** Verifies the key; throws 401 when it is not valid and 503 when the store fails. */
   protected async authenticate(presented: PresentedApiKey): Promise<ApiKeyPrincipal> {
     const result = await this.authenticator.verify(presented.value);
-    if (!result.valid) throw new ApiKeyInvalidException(this.invalidChallenge);
+    if (!result.valid) throw withoutStackTrace(() => new ApiKeyInvalidException(this.invalidChallenge));
     return result.principal;
   }
 
   /** The route's scope requirement: the handler's if it has one, else the controller's. */
   protected getScopeRequirement(context: ExecutionContext): ScopeRequirement | undefined {
-    return this.reflector.getAllAndOverride(ScopeRequirementMetadata, [context.getHandler(), context.getClass()]);
+    return this.routeMetadata(context).requirement;
+  }
+
+  /** The route's decorator metadata, read once per handler and controller (it is static). */
+  private routeMetadata(context: ExecutionContext): RouteMetadata {
+    const handler = context.getHandler();
+    const type = context.getClass();
+    let byClass = this.routes.get(handler);
+    if (!byClass) this.routes.set(handler, (byClass = new WeakMap()));
+    let metadata = byClass.get(type);
+    if (!metadata) {
+      metadata = {
+        isPublic: this.reflector.getAllAndOverride(PublicMetadata, [handler, type]) === true,
+        requirement: this.reflector.getAllAndOverride(ScopeRequirementMetadata, [handler, type]),
+      };
+      byClass.set(type, metadata);
+    }
+    return metadata;
   }
 
   /** Throws 403 when the principal does not satisfy the requirement. */
@@ -124,6 +143,11 @@ export class ApiKeyGuard implements CanActivate {
   protected setHeader(response: object, name: string, value: string): void {
     this.adapterHost.httpAdapter.setHeader(response, name, value);
   }
+}
+
+interface RouteMetadata {
+  readonly isPublic: boolean;
+  readonly requirement: ScopeRequirement | undefined;
 }
 
 function challengeFor(options: ResolvedApiKeyOptions, invalid: boolean): string {

@@ -1,0 +1,26 @@
+import { Controller, Get, UseGuards, type DynamicModule, type Type } from '@nestjs/common';
+import { ApiKey, ApiKeyGuard, ApiKeyModule, RequireScopes, type ApiKeyModuleOptions, type ApiKeyPrincipal } from 'nestjs-api-key';
+import { BENCH_PEPPER, BENCH_SCOPE } from './keys.js';
+
+@Controller()
+@UseGuards(ApiKeyGuard)
+class GuardedController {
+  @Get('bench')
+  @RequireScopes(BENCH_SCOPE)
+  get(@ApiKey() key: ApiKeyPrincipal) {
+    return { ok: key.id !== '' };
+  }
+}
+
+/**
+ * An app whose `GET /bench` uses every core feature: `ApiKeyGuard`, `@RequireScopes` and the
+ * `@ApiKey()` principal. Targets vary only the module options (the storage, mostly).
+ */
+export function guardedModule(options: Omit<ApiKeyModuleOptions, 'pepper'>, guard: Type = ApiKeyGuard): DynamicModule {
+  return {
+    module: class GuardedBenchModule {},
+    imports: [ApiKeyModule.forRoot({ ...options, pepper: BENCH_PEPPER })],
+    controllers: [GuardedController],
+    providers: guard === ApiKeyGuard ? [] : [{ provide: ApiKeyGuard, useClass: guard }],
+  };
+}

@@ -1,0 +1,105 @@
+// The HTTP comparison. Each target runs beside its own copy of the baseline (`unguarded`),
+// both servers pinned to one core, each under its own wrk pinned to the other core, at the
+// same time: whatever slows the machine slows both alike, and the ratio of their server CPU
+// time per request is what we keep. The A/A pair (baseline beside baseline) shows the error.
+import { load, startServer, type BenchServer, type LoadResult } from './processes.js';
+import { BENCH_VALID_KEY } from './keys.js';
+import { fixed, median, table } from './stats.js';
+import { loadTarget } from './targets.js';
+
+/** Settings of the HTTP comparison. */
+export interface HttpSettings {
+  readonly platforms: readonly string[];
+  readonly targets: readonly string[];
+  readonly rounds: number;
+  readonly seconds: number;
+  readonly warmupSeconds: number;
+  readonly connections: number;
+}
+
+interface Sample {
+  readonly cpuPerRequest: number;
+  readonly baselineCpuPerRequest: number;
+  readonly load: LoadResult;
+  readonly baselineLoad: LoadResult;
+}
+
+interface Pair {
+  readonly name: string;
+  readonly target: BenchServer;
+  readonly baseline: BenchServer;
+  readonly samples: Sample[];
+}
+
+/** Runs the comparison on every platform; returns the report section (markdown). */
+export async function runHttp(settings: HttpSettings, log: (line: string) => void): Promise<string> {
+  const headers = [`X-API-Key: ${BENCH_VALID_KEY}`];
+  const sections: string[] = [];
+  for (const platform of settings.platforms) {
+    const names = ['unguarded (A/A control)', ...settings.targets.filter((name) => name !== 'unguarded')];
+    const pairs: Pair[] = [];
+    for (const name of names) {
+      const targetName = name.startsWith('unguarded') ? 'unguarded' : name;
+      log(`[http] ${platform}: starting ${targetName} and its baseline`);
+      pairs.push({ name, target: await startServer(targetName, platform), baseline: await startServer('unguarded', platform), samples: [] });
+    }
+    try {
+      const measure = async (pair: Pair, seconds: number): Promise<Sample> => {
+        const [before, baselineBefore] = await Promise.all([pair.target.stats(), pair.baseline.stats()]);
+        const run = (port: number) => load({ port, seconds, connections: settings.connections, headers });
+        const [result, baselineResult] = await Promise.all([run(pair.target.port), run(pair.baseline.port)]);
+        const [after, baselineAfter] = await Promise.all([pair.target.stats(), pair.baseline.stats()]);
+        for (const [server, r] of [[pair.target, result], [pair.baseline, baselineResult]] as const) {
+          if (r.errors) throw new Error(`${platform}/${server.target}: ${r.errors} failed requests (is the key accepted?)`);
+        }
+        return {
+          cpuPerRequest: (after.cpuMicros - before.cpuMicros) / result.requests,
+          baselineCpuPerRequest: (baselineAfter.cpuMicros - baselineBefore.cpuMicros) / baselineResult.requests,
+          load: result,
+          baselineLoad: baselineResult,
+        };
+      };
+      for (const pair of pairs) await measure(pair, settings.warmupSeconds);
+      for (let round = 1; round <= settings.rounds; round++) {
+        // ABAB...: every pair once per round, in alternating order, so drift spreads evenly.
+        const order = round % 2 ? pairs : [...pairs].reverse();
+        for (const pair of order) {
+          const sample = await measure(pair, settings.seconds);
+          pair.samples.push(sample);
+          log(`[http] ${platform} round ${round}/${settings.rounds} ${pair.name}: ${fixed(sample.cpuPerRequest)} vs ${fixed(sample.baselineCpuPerRequest)} µs/request`);
+        }
+      }
+    } finally {
+      for (const pair of pairs) {
+        pair.target.stop();
+        pair.baseline.stop();
+      }
+    }
+    const descriptions = await Promise.all(pairs.map(async (pair) => (await loadTarget(pair.target.target)).description));
+    const rows = pairs.map((pair, i) => {
+      const s = pair.samples;
+      const deltas = s.map((x) => x.cpuPerRequest - x.baselineCpuPerRequest);
+      const spread = `${fixed(Math.min(...deltas), 1, true)} … ${fixed(Math.max(...deltas), 1, true)}`;
+      return [
+        `**${pair.name}**`,
+        fixed(median(s.map((x) => x.cpuPerRequest))),
+        fixed(median(s.map((x) => x.baselineCpuPerRequest))),
+        `**${fixed(median(deltas), 1, true)}**`,
+        spread,
+        `×${fixed(median(s.map((x) => x.cpuPerRequest / x.baselineCpuPerRequest)), 3)}`,
+        fixed(median(s.map((x) => x.load.requestsPerSecond)), 0),
+        fixed(median(s.map((x) => x.load.p50Ms)), 2),
+        fixed(median(s.map((x) => x.load.p99Ms)), 2),
+        descriptions[i]!,
+      ];
+    });
+    sections.push(
+      `### ${platform}\n\n` +
+        table(
+          ['target', 'server CPU µs/req', 'its baseline µs/req', 'Δ µs/req (median)', 'Δ range over rounds', 'ratio', 'req/s', 'p50 ms', 'p99 ms', 'what it does'],
+          rows,
+        ),
+    );
+  }
+  return sections.join('\n\n');
+}

@@ -1,0 +1,104 @@
+// Micro-benchmark: ApiKeyAuthenticator.verify(), the guard's steps and the whole guard
+// against the primitives floor, in CPU time per operation, in one process.
+import 'reflect-metadata';
+import { Controller, Get, type ExecutionContext } from '@nestjs/common';
+import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import { createHmac, hash } from 'node:crypto';
+import { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
+import {
+  ApiKeyAuthenticator,
+  ApiKeyGuard,
+  InMemoryApiKeyRepository,
+  RequireScopes,
+  ResolvedApiKeyOptions,
+  satisfiesScopes,
+  type ApiKeyPrincipal,
+} from 'nestjs-api-key';
+// Internal steps, read from the build (they are not public API).
+import { readPresentedKey } from '../../dist/esm/api-key.credentials.js';
+import { rememberPrincipal } from '../../dist/esm/api-key.request.js';
+import { benchKey, benchKeySet, BENCH_PEPPER, BENCH_SCOPE, BENCH_VALID_KEY } from './keys.js';
+import { measureCases, type MicroCase } from './measure.js';
+import { fixed, median, table } from './stats.js';
+
+@Controller()
+class MicroController {
+  @Get('bench')
+  @RequireScopes(BENCH_SCOPE)
+  get() {
+    return { ok: true };
+  }
+}
+
+/** Runs the micro-benchmark; returns the report section (markdown). */
+export async function runMicro(rounds: number, iterations: number): Promise<string> {
+  const keys = benchKeySet();
+  const repository = new InMemoryApiKeyRepository(keys.records);
+  const options = new ResolvedApiKeyOptions({ pepper: BENCH_PEPPER, repository });
+  const authenticator = new ApiKeyAuthenticator(options, keys.hasher, repository);
+  const staticOptions = new ResolvedApiKeyOptions({
+    pepper: BENCH_PEPPER,
+    keys: keys.records.map((record, i) => ({ id: record.id, name: record.name, key: benchKey(i), scopes: [...record.scopes] })),
+  });
+  const staticAuthenticator = new ApiKeyAuthenticator(staticOptions, keys.hasher, new InMemoryApiKeyRepository());
+  const adapterHost = new HttpAdapterHost();
+  adapterHost.httpAdapter = { setHeader: () => undefined } as unknown as HttpAdapterHost['httpAdapter'];
+  const guard = new ApiKeyGuard(new Reflector(), options, authenticator, adapterHost);
+  const floorMap = new Map(keys.records.map((record) => [record.hash, record]));
+  const principal = ((await authenticator.verify(BENCH_VALID_KEY)) as { principal: ApiKeyPrincipal }).principal;
+  const requirement = { mode: 'all', scopes: [BENCH_SCOPE] } as const;
+  const headers = { host: '127.0.0.1', 'user-agent': 'wrk', accept: '*/*', 'x-api-key': BENCH_VALID_KEY };
+  const socket = new Socket();
+  const contextFor = (request: object): ExecutionContext =>
+    ({
+      getType: () => 'http',
+      getHandler: () => MicroController.prototype.get,
+      getClass: () => MicroController,
+      switchToHttp: () => ({ getRequest: () => request, getResponse: () => ({}) }),
+    }) as unknown as ExecutionContext;
+  const unknownKeys = Array.from({ length: 4096 }, (_, i) => `${benchKey(i)}x`);
+  const malformed = ['bad key', 'a,b', 'x'.repeat(300), 'naïve-key'];
+
+  const cases: MicroCase[] = [
+    { name: 'floor: createHmac SHA-256 + Map.get', run: () => floorMap.get(createHmac('sha256', BENCH_PEPPER).update(BENCH_VALID_KEY).digest('base64url')) },
+    { name: 'primitive: crypto.hash SHA-256 one-shot', run: () => hash('sha256', BENCH_VALID_KEY, 'base64url') },
+    { name: 'step: read credential (readPresentedKey)', run: () => readPresentedKey({ headers }, options) },
+    { name: 'step: hash (ApiKeyHasher.hash, HMAC)', run: () => keys.hasher.hash(BENCH_VALID_KEY) },
+    { name: 'step: lookup (InMemoryApiKeyRepository.findByHash)', run: () => repository.findByHash(keys.records[5000]!.hash), async: true },
+    { name: 'step: scope check (satisfiesScopes)', run: () => satisfiesScopes(principal.scopes, requirement) },
+    { name: 'ref: new IncomingMessage', run: () => new IncomingMessage(socket) },
+    { name: 'step: new IncomingMessage + request.apiKey = principal', run: () => ((new IncomingMessage(socket) as unknown as { apiKey: unknown }).apiKey = principal) },
+    { name: 'step: new IncomingMessage + rememberPrincipal (WeakMap)', run: () => rememberPrincipal(new IncomingMessage(socket), principal) },
+    { name: 'verify: repository key', run: () => authenticator.verify(BENCH_VALID_KEY), async: true },
+    { name: 'verify: static key', run: () => staticAuthenticator.verify(BENCH_VALID_KEY), async: true },
+    { name: 'verify: unknown well-formed key', run: (i) => authenticator.verify(unknownKeys[i & 4095]!), async: true },
+    { name: 'verify: malformed key', run: (i) => authenticator.verify(malformed[i & 3]!), async: true },
+    { name: 'ref: new request object', run: () => ({ headers: { ...headers } }) },
+    { name: 'guard: canActivate (new request, repository key)', run: () => guard.canActivate(contextFor({ headers: { ...headers } })), async: true },
+    {
+      name: 'guard: canActivate, malformed key (throws the 401)',
+      run: (i) => guard.canActivate(contextFor({ headers: { ...headers, 'x-api-key': malformed[i & 3]! } })).catch(() => false),
+      async: true,
+    },
+  ];
+  const results = await measureCases(cases, rounds, iterations);
+  const floor = results.get(cases[0]!.name)!;
+  const rows = cases.map((c) => {
+    const values = results.get(c.name)!;
+    return [c.name, fixed(median(values), 2), `×${fixed(median(values.map((v, r) => v / floor[r]!)), 2)}`];
+  });
+  const at = (name: string) => median(results.get(name)!);
+  const derived = [
+    ['request.apiKey = principal (difference)', fixed(at(cases[7]!.name) - at(cases[6]!.name), 2)],
+    ['rememberPrincipal WeakMap set (difference)', fixed(at(cases[8]!.name) - at(cases[6]!.name), 2)],
+    ['whole guard, request object excluded (difference)', fixed(at(cases[14]!.name) - at(cases[13]!.name), 2)],
+  ];
+  return (
+    `CPU µs per operation (median of ${rounds} interleaved rounds of ${iterations.toLocaleString('en')} calls; ` +
+    `the ratio is to the floor measured in the same round).\n\n` +
+    table(['operation', 'µs', 'vs floor'], rows) +
+    '\n\nDerived:\n\n' +
+    table(['what', 'µs'], derived)
+  );
+}

@@ -1,0 +1,12 @@
+import { InMemoryApiKeyRepository } from 'nestjs-api-key';
+import { guardedModule } from '../guarded-app.js';
+import type { BenchKeySet } from '../keys.js';
+import type { BenchTarget } from '../target.js';
+
+/** Our guard over the in-memory repository holding the whole key set. */
+const target: BenchTarget = {
+  name: 'guard-memory',
+  description: 'ApiKeyGuard + InMemoryApiKeyRepository (the key set), @RequireScopes, @ApiKey() principal',
+  module: (keys: BenchKeySet) => guardedModule({ repository: new InMemoryApiKeyRepository(keys.records) }),
+};
+export default target;
