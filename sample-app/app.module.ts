@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { ConfigModule, type ConfigType } from '@nestjs/config';
+import { ConfigModule, ConfigService, type ConfigType } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
 import { ApiKeyGuard, ApiKeyModule } from 'nestjs-api-key';
 import { ApiKeyRateLimitModule } from 'nestjs-api-key/rate-limit';
@@ -8,18 +8,28 @@ import { AdminController } from './admin.controller.js';
 import { AdminKeysController } from './admin-keys.controller.js';
 import { apiKeyConfig } from './api-key.config.js';
 import { CatalogueController } from './catalogue.controller.js';
+import { FirstAdminKey } from './first-admin-key.js';
+import { sampleKeyStore } from './key-store.js';
 import { rateLimitConfig, redisFromEnvironment } from './rate-limit.config.js';
 
 @Module({
   imports: [
     ConfigModule.forRoot({ isGlobal: true, load: [apiKeyConfig, rateLimitConfig] }),
-    ApiKeyModule.forRootAsync({ ...apiKeyConfig.asProvider(), isGlobal: true }),
+    ApiKeyModule.forRootAsync({
+      isGlobal: true,
+      inject: [apiKeyConfig.KEY, ConfigService],
+      useFactory: (options: ConfigType<typeof apiKeyConfig>, config: ConfigService) => ({
+        ...options,
+        repository: sampleKeyStore(config.get<string>('DATABASE_URL')),
+        cache: true,
+      }),
+    }),
     ApiKeyRateLimitModule.forRootAsync({
       inject: [rateLimitConfig.KEY],
       useFactory: async (options: ConfigType<typeof rateLimitConfig>) => ({ ...options, redis: await redisFromEnvironment() }),
     }),
   ],
   controllers: [CatalogueController, AccountController, AdminController, AdminKeysController],
-  providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }],
+  providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }, FirstAdminKey],
 })
 export class AppModule {}

@@ -1,6 +1,6 @@
 import { afterAll } from '@jest/globals';
 import { join } from 'node:path';
-import { CachedApiKeyStore, type ApiKeyStore } from 'nestjs-api-key';
+import { CachedApiKeyStore, InMemoryApiKeyRepository, type ApiKeyStore } from 'nestjs-api-key';
 import { createPostgresApiKeyStore, type PostgresApiKeyStore } from 'nestjs-api-key/postgres';
 import { createSqliteApiKeyStore, type SqliteApiKeyStore } from 'nestjs-api-key/sqlite';
 import { describeApiKeyStoreConformance } from 'nestjs-api-key/testing';
@@ -36,5 +36,4 @@ describeApiKeyStoreConformance('CachedApiKeyStore over SQLite', {
   destroy: (store) => (store as CachedApiKeyStore).close(),
 });
 
-// IN-MEMORY STORE: once the lifecycle branch makes the in-memory repository a full ApiKeyStore,
-// run it here too: describeApiKeyStoreConformance('in memory', { create: () => new InMemoryApiKeyStore() });
+describeApiKeyStoreConformance('in memory', { create: () => new InMemoryApiKeyRepository() });

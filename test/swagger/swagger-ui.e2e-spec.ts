@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { DEMO_KEYS } from '../../sample-app/api-key.config.js';
 import { createSampleApp } from '../../sample-app/create-sample-app.js';
+import { useTemporarySampleDatabase } from '../support/sample-app.js';
 
 const artifacts = join(import.meta.dirname, '..', '..', 'test-artifacts');
 const CHROMIUM_FLAGS = [
@@ -29,6 +30,7 @@ describe.each(['express', 'fastify'])('Swagger UI of the sample app on %s, in Ch
   let browser: Browser;
   let page: Page;
   const sent: SentRequest[] = [];
+  useTemporarySampleDatabase();
 
   beforeAll(async () => {
     app = await createSampleApp(adapter, { logger: false });
