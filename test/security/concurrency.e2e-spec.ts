@@ -97,19 +97,22 @@ describe.each(platforms)('writes through ApiKeyService under load on $name', (pl
     store.lookupDelayMs = 50; // long lookups: requests after the revocation arrive while older ones are in flight
     const run = load(() => [key]);
     await sleep(150);
-    // Revoke just after a lookup has read the record, so one is still in flight (for 50 ms) afterwards.
+    // Revoke just after a lookup has read the record, and keep that one in flight for 300 ms.
     const findByHash = store.findByHash.bind(store);
     await new Promise<void>((resolve) => {
-      store.findByHash = (hash) => {
+      store.findByHash = async (hash) => {
         store.findByHash = findByHash;
-        const pending = findByHash(hash);
+        const record = await store.inner.findByHash(hash);
         resolve();
-        return pending;
+        await sleep(300);
+        return record;
       };
     });
     await service.revoke(apiKey.id);
     const revokedAt = performance.now();
-    await sleep(150);
+    // A few at once too, certain to start while that lookup is still pending.
+    await Promise.all(Array.from({ length: 8 }, async () => run.outcomes.push({ key, startedAt: performance.now(), status: await status(key) })));
+    await sleep(100);
     await run.stop();
     const before = run.outcomes.filter((o) => o.startedAt < revokedAt);
     const after = run.outcomes.filter((o) => o.startedAt > revokedAt);
