@@ -72,7 +72,8 @@ const OPERATIONS: Record<ApiKeyLifecycleEvent['type'], string> = {
  * revokes, disables and enables them, and rotates their secret with a grace period. Writes
  * are version-conditional: a concurrent change is retried (updates) or reported as a
  * `conflict` {@link ApiKeyLifecycleError} (rotations). Every change applies to the next
- * request on this instance (lookups in flight are not reused) and emits an event.
+ * request on this instance (lookups in flight are not reused) and emits an event. A write the
+ * store fails rejects with `store_failed` (it may still have been applied).
  *
  * Management needs the repository to be an {@link ApiKeyStore} (the default in-memory one is);
  * with a lookup-only repository every method but `verify` throws `store_required`.
