@@ -36,6 +36,22 @@ export interface StaticApiKey {
   metadata?: Record<string, unknown>;
 }
 
+/** Settings of the cache in front of the repository ({@link CachedApiKeyStore}). */
+export interface ApiKeyCacheOptions {
+  /** Most found keys held, and most unknown hashes remembered (LRU). Default 10,000. */
+  max?: number;
+  /**
+   * How long a found key is served from memory, in ms. Changes made through the cache apply at
+   * once on this instance, and within a second on others when the store sends change
+   * notifications (PostgreSQL); this bounds the delay when it does not, or a notification is lost. Default 10,000.
+   */
+  ttlMs?: number;
+  /** How long an unknown (well-formed) key is remembered as unknown, in ms. Default 2,000. */
+  negativeTtlMs?: number;
+  /** A storage lookup not settled after this many ms is abandoned, so the next request tries again. Default: the module's `lookupTimeoutMs`. */
+  lookupTimeoutMs?: number;
+}
+
 /** Options of {@link ApiKeyModule}: `forRoot(options)` or the result of `forRootAsync`'s factory. */
 export interface ApiKeyModuleOptions {
   /** Where keys are read from. Default: the `X-API-Key` header only. */
@@ -79,4 +95,9 @@ export interface ApiKeyModuleOptions {
    * `EventEmitter2` when the application has one, Nest's `Logger` otherwise.
    */
   events?: Type<ApiKeyEventSink> | ApiKeyEventSink;
+  /**
+   * Cache the repository's answers in memory ({@link CachedApiKeyStore}): `true` for the
+   * defaults, or its settings. Default: off.
+   */
+  cache?: boolean | ApiKeyCacheOptions;
 }

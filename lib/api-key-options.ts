@@ -1,10 +1,11 @@
 import type { Type } from '@nestjs/common';
 import { ApiKeyConfigurationError } from './api-key-configuration.error.js';
-import type { ApiKeyModuleOptions, StaticApiKey } from './api-key-module-options.interface.js';
+import type { ApiKeyCacheOptions, ApiKeyModuleOptions, StaticApiKey } from './api-key-module-options.interface.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { isWellFormedKey } from './api-key.credentials.js';
 import type { ApiKeyEventSink } from './api-key.events.js';
 import { ApiKeyFormat, DEFAULT_API_KEY_PREFIX } from './api-key.format.js';
+import { API_KEY_CACHE_DEFAULTS } from './cached-api-key.store.js';
 
 const TOKEN_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const DEFAULT_HEADER = 'X-API-Key';
@@ -42,6 +43,8 @@ export class ResolvedApiKeyOptions {
   readonly lastUsedIntervalMs: number;
   /** The configured event sink (class or instance), if any. */
   readonly events: Type<ApiKeyEventSink> | ApiKeyEventSink | undefined;
+  /** Cache settings with every default applied, or `null` when the cache is off. */
+  readonly cache: Readonly<Required<ApiKeyCacheOptions>> | null;
 
   /** Validates `options`; throws {@link ApiKeyConfigurationError} naming the first problem. */
   constructor(options: ApiKeyModuleOptions | undefined) {
@@ -72,6 +75,7 @@ export class ResolvedApiKeyOptions {
     this.format = new ApiKeyFormat(options.keyPrefix ?? DEFAULT_API_KEY_PREFIX);
     this.onlyGeneratedKeys = flag(options.onlyGeneratedKeys, 'onlyGeneratedKeys');
     this.keys = staticKeysOf(options.keys, this.maxKeyLength, this.format, this.onlyGeneratedKeys);
+    this.cache = cacheOf(options.cache, this.lookupTimeoutMs);
   }
 }
 
@@ -122,6 +126,20 @@ function eventsOf(value: unknown): Type<ApiKeyEventSink> | ApiKeyEventSink | und
   const isInstance = typeof value === 'object' && value !== null && typeof (value as ApiKeyEventSink).emit === 'function';
   if (!isClass && !isInstance) throw new ApiKeyConfigurationError('events must be an ApiKeyEventSink class or instance (with an emit method)');
   return value as Type<ApiKeyEventSink> | ApiKeyEventSink;
+}
+
+function cacheOf(value: unknown, lookupTimeoutMs: number): Required<ApiKeyCacheOptions> | null {
+  if (value === undefined || value === false) return null;
+  if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw new ApiKeyConfigurationError(`cache must be a boolean or an object { max, ttlMs, negativeTtlMs, lookupTimeoutMs }, got ${describe(value)}`);
+  }
+  const settings = value === true ? {} : (value as ApiKeyCacheOptions);
+  return {
+    max: positiveInteger(settings.max, 'cache.max', API_KEY_CACHE_DEFAULTS.max),
+    ttlMs: positiveInteger(settings.ttlMs, 'cache.ttlMs', API_KEY_CACHE_DEFAULTS.ttlMs),
+    negativeTtlMs: positiveInteger(settings.negativeTtlMs, 'cache.negativeTtlMs', API_KEY_CACHE_DEFAULTS.negativeTtlMs),
+    lookupTimeoutMs: positiveInteger(settings.lookupTimeoutMs, 'cache.lookupTimeoutMs', lookupTimeoutMs),
+  };
 }
 
 function staticKeysOf(value: unknown, maxKeyLength: number, format: ApiKeyFormat, onlyGenerated: boolean): StaticApiKey[] {

@@ -12,6 +12,7 @@ import { ApiKeyRepository } from './api-key.repository.js';
 import { ApiKeyService } from './api-key.service.js';
 import { ApiKeyUsageTracker } from './api-key.usage-tracker.js';
 import { InMemoryApiKeyRepository } from './in-memory-api-key.repository.js';
+import { CachedApiKeyStore } from './cached-api-key.store.js';
 
 /**
  * API key authentication for a Nest application.
@@ -38,10 +39,15 @@ import { InMemoryApiKeyRepository } from './in-memory-api-key.repository.js';
     {
       provide: ApiKeyRepository,
       inject: [ResolvedApiKeyOptions, ModuleRef],
-      useFactory: (options: ResolvedApiKeyOptions, moduleRef: ModuleRef) => {
-        const { repository } = options;
-        if (repository === undefined) return new InMemoryApiKeyRepository();
-        return typeof repository === 'function' ? moduleRef.create(repository as Type<ApiKeyRepository>) : repository;
+      useFactory: async (options: ResolvedApiKeyOptions, moduleRef: ModuleRef) => {
+        const { repository, cache } = options;
+        const inner =
+          repository === undefined
+            ? new InMemoryApiKeyRepository()
+            : typeof repository === 'function'
+              ? await moduleRef.create(repository as Type<ApiKeyRepository>)
+              : repository;
+        return cache ? new CachedApiKeyStore(inner, cache) : inner;
       },
     },
     { provide: ApiKeyClock, useClass: SystemApiKeyClock },

@@ -52,3 +52,6 @@ export type { StandaloneApiKeyOptions, StandaloneApiKeyServices } from './api-ke
 export { ApiKeyGuardHook } from './api-key-guard.hook.js';
 export { clientAddressOf } from './client-address.js';
 export { apiKeyTracker } from './api-key.tracker.js';
+export type { ApiKeyCacheOptions } from './api-key-module-options.interface.js';
+export type { ApiKeyChangeFeed } from './api-key-change-feed.interface.js';
+export { CachedApiKeyStore, API_KEY_CACHE_DEFAULTS } from './cached-api-key.store.js';

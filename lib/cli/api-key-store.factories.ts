@@ -1,27 +1,58 @@
 import type { ApiKeyStore } from '../api-key.store.js';
 import { InMemoryApiKeyRepository } from '../in-memory-api-key.repository.js';
+import type { SqlApiKeyStore } from '../sql-store.shared.js';
 
-/** A store opened by the CLI, with what it takes to release it (close a connection pool). */
+/** A store opened by the CLI, with what it takes to check, migrate and release it. */
 export interface OpenedApiKeyStore {
   readonly store: ApiKeyStore;
+  /** Checks that the store can serve commands (its schema is current); throws a clear error if not. */
+  ready(): Promise<void>;
+  /** Applies pending schema migrations and resolves to the versions applied; absent for stores without a schema. */
+  migrate?(): Promise<number[]>;
+  /** Releases what the CLI opened (a file, a connection pool). */
   close(): Promise<void>;
 }
 
 /** Opens the store a database URL points to (`sqlite:./keys.db`, `postgres://...`). */
 export type ApiKeyStoreFactory = (url: string) => Promise<OpenedApiKeyStore>;
 
+const sqlStore = (store: SqlApiKeyStore): OpenedApiKeyStore => ({
+  store,
+  ready: () => store.init(),
+  migrate: () => store.migrate(),
+  close: () => store.close(),
+});
+
+const openPostgres: ApiKeyStoreFactory = async (url) => {
+  // Loaded only for this scheme, so the CLI needs `pg` only when it talks to PostgreSQL.
+  const { PostgresApiKeyStore } = await import('../postgres/index.js');
+  return sqlStore(new PostgresApiKeyStore({ connection: url }));
+};
+
 /**
  * The stores the CLI can open, by URL scheme (the part before the first `:`, lower-cased).
- * Store integrations add themselves with {@link registerApiKeyStoreFactory}.
- *
- * Built in: `memory:`, a new in-memory store that lives as long as the command (for trying the
- * CLI out, and for tests; keys created there vanish when the command exits).
+ * Store integrations add themselves with {@link registerApiKeyStoreFactory}. Built in:
+ * - `sqlite:<file path>` (also `sqlite://<path>`): a SQLite file (needs `better-sqlite3`);
+ * - `postgres://…` or `postgresql://…`: a PostgreSQL database (needs `pg`);
+ * - `memory:`: a new in-memory store that lives as long as the command (for trying the CLI
+ *   out, and for tests; keys created there vanish when the command exits).
  */
 const factories = new Map<string, ApiKeyStoreFactory>([
-  ['memory', () => Promise.resolve({ store: new InMemoryApiKeyRepository(), close: () => Promise.resolve() })],
+  ['memory', () => Promise.resolve({ store: new InMemoryApiKeyRepository(), ready: () => Promise.resolve(), close: () => Promise.resolve() })],
+  [
+    'sqlite',
+    async (url) => {
+      const path = url.slice('sqlite:'.length).replace(/^\/\//, '');
+      if (path === '') throw new Error('a sqlite: URL needs a file path, like sqlite:./data/api-keys.db');
+      const { SqliteApiKeyStore } = await import('../sqlite/index.js');
+      return sqlStore(new SqliteApiKeyStore({ database: path }));
+    },
+  ],
+  ['postgres', openPostgres],
+  ['postgresql', openPostgres],
 ]);
 
-/** Makes the CLI open URLs of `scheme` (without the colon, e.g. `'sqlite'`) with `factory`. */
+/** Makes the CLI open URLs of `scheme` (without the colon, e.g. `'mysql'`) with `factory`. */
 export function registerApiKeyStoreFactory(scheme: string, factory: ApiKeyStoreFactory): void {
   factories.set(scheme.toLowerCase(), factory);
 }

@@ -98,7 +98,7 @@ describe('runCli', () => {
     let closed = 0;
     registerApiKeyStoreFactory('test-scheme', (url) => {
       opened.push(url);
-      return Promise.resolve({ store, close: () => Promise.resolve(void closed++) });
+      return Promise.resolve({ store, ready: () => Promise.resolve(), close: () => Promise.resolve(void closed++) });
     });
     expect(apiKeyStoreSchemes()).toEqual(expect.arrayContaining(['memory', 'test-scheme']));
     const io = { stdout: (t: string) => void stdout.push(t), stderr: (t: string) => void stderr.push(t) };

@@ -44,9 +44,11 @@ Commands:
   rotate <id> [--grace <0|30s|15m|24h|7d>]
                                  give the key a new secret; prints the new key once; the old
                                  one keeps working for the grace period (default 0: stops now)
+  migrate                        create or upgrade the store's tables (SQL stores)
 
 Options:
-  --database <url>   store URL (default: $DATABASE_URL), e.g. memory:
+  --database <url>   store URL (default: $DATABASE_URL): sqlite:<file>,
+                     postgres://user@host/db, or memory:
   --pepper <secret>  HMAC pepper, current first, repeatable (default: $API_KEY_PEPPER);
                      must be the application's, or its keys will not verify
   --prefix <prefix>  prefix of generated keys (default: $API_KEY_PREFIX or "apikey")
@@ -83,7 +85,7 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
       return command === undefined && !values.help ? CliExitCode.Usage : CliExitCode.Ok;
     }
     if (!COMMANDS.has(command)) throw new UsageError(`unknown command "${escapeForLog(command, 40)}"`);
-    const needsId = command !== 'create' && command !== 'list';
+    const needsId = command !== 'create' && command !== 'list' && command !== 'migrate';
     if (needsId && rest.length === 0) throw new UsageError(`${command} needs a key id`);
     if (rest.length > (needsId ? 1 : 0)) throw new UsageError(`unexpected argument "${escapeForLog(rest[needsId ? 1 : 0]!, 40)}"`);
     const id = rest[0];
@@ -93,6 +95,10 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
       if (!url) throw new UsageError('no store: pass --database <url> or set DATABASE_URL');
       opened = await openApiKeyStore(url);
       store = opened.store;
+      if (command === 'migrate') return migrate(opened, out, values.json === true);
+      await opened.ready();
+    } else if (command === 'migrate') {
+      throw new UsageError('migrate needs a store URL (--database or DATABASE_URL)');
     }
     const peppers = values.pepper?.length ? values.pepper : env.API_KEY_PEPPER ? [env.API_KEY_PEPPER] : undefined;
     if (!peppers && (command === 'create' || command === 'rotate')) {
@@ -150,7 +156,16 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
   }
 }
 
-const COMMANDS = new Set(['create', 'list', 'show', 'revoke', 'disable', 'enable', 'rotate']);
+const COMMANDS = new Set(['create', 'list', 'show', 'revoke', 'disable', 'enable', 'rotate', 'migrate']);
+
+/** `migrate`: applies the store's pending schema migrations and says which. */
+async function migrate(opened: OpenedApiKeyStore, out: (text: string) => void, asJson: boolean): Promise<number> {
+  if (!opened.migrate) throw new UsageError('this store has no schema to migrate');
+  const applied = await opened.migrate();
+  if (asJson) out(JSON.stringify({ applied }));
+  else out(applied.length ? `Applied migration(s) ${applied.join(', ')}.` : 'The schema is up to date; nothing to apply.');
+  return CliExitCode.Ok;
+}
 
 function parse(argv: readonly string[]) {
   return parseArgs({

@@ -3,15 +3,26 @@ import type { INestApplication } from '@nestjs/common';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import request from 'supertest';
 import { ApiKeyModule, InMemoryApiKeyRepository } from 'nestjs-api-key';
 import { runCli } from 'nestjs-api-key/cli';
+import { POSTGRES_URL, dropSchema, tempDir, uniqueSchema } from '../support/databases.js';
 import { platforms, startApp } from '../support/platforms.js';
 import { OrdersController } from '../support/test-controllers.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const bin = join(root, JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).bin['nestjs-api-key']);
 const PEPPER = 'cli-e2e-pepper-000000001';
+const sqliteDir = tempDir();
+afterAll(() => sqliteDir.remove());
+
+/** Creates an empty schema for the CLI's PostgreSQL store to migrate into. */
+async function createSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  await client.query(`CREATE SCHEMA "${schema}"`).finally(() => client.end());
+}
 
 /** Runs the built executable (the package's `bin`) in a real child process. */
 function exec(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -60,5 +71,43 @@ describe.each(platforms)('keys managed by the CLI, used over HTTP on $name', (pl
     await request(app.getHttpServer()).get('/orders').set('X-API-Key', rotated.key).expect(200);
     expect(await cli('disable', apiKey.id)).toBe(0);
     await request(app.getHttpServer()).get('/orders').set('X-API-Key', rotated.key).expect(401);
+  });
+});
+
+describe.each([
+  ['SQLite', () => ({ url: `sqlite:${join(sqliteDir.path, 'cli.db')}`, cleanup: () => Promise.resolve() })],
+  [
+    'PostgreSQL',
+    () => {
+      const schema = uniqueSchema();
+      return { url: `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`, schema, cleanup: () => dropSchema(schema) };
+    },
+  ],
+] as const)('the executable against %s', (_, database) => {
+  let target: { url: string; schema?: string; cleanup(): Promise<void> };
+  beforeAll(async () => {
+    target = database();
+    if ('schema' in target && target.schema) await createSchema(target.schema);
+  });
+  afterAll(() => target.cleanup());
+
+  it('refuses to work on missing tables, naming migrate; migrate applies once, then reports nothing to do', async () => {
+    const before = await exec(['list', '--database', target.url]);
+    expect(before.code).not.toBe(0);
+    expect(before.stderr).toContain('npx nestjs-api-key migrate');
+    expect(await exec(['migrate', '--database', target.url])).toEqual({ code: 0, stdout: 'Applied migration(s) 1.\n', stderr: '' });
+    expect(await exec(['migrate', '--database', target.url, '--json'])).toEqual({ code: 0, stdout: '{"applied":[]}\n', stderr: '' });
+  });
+
+  it('keeps keys across invocations: create, list, rotate, revoke', async () => {
+    const env = { DATABASE_URL: target.url, API_KEY_PEPPER: PEPPER };
+    const created = await exec(['create', '--name', 'persisted', '--scope', 'orders:read', '--json'], env);
+    const { apiKey } = JSON.parse(created.stdout);
+    const listed = await exec(['list', '--json'], env);
+    expect(JSON.parse(listed.stdout).map((k: { id: string }) => k.id)).toEqual([apiKey.id]);
+    expect((await exec(['rotate', apiKey.id, '--grace', '1h'], env)).code).toBe(0);
+    const revoked = await exec(['revoke', apiKey.id, '--json'], env);
+    expect(JSON.parse(revoked.stdout).revokedAt).not.toBeNull();
+    expect(JSON.parse((await exec(['show', apiKey.id, '--json'], env)).stdout).version).toBe(3);
   });
 });

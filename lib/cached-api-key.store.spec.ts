@@ -1,0 +1,200 @@
+import { describe, expect, it } from '@jest/globals';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ApiKeyChangeFeed } from './api-key-change-feed.interface.js';
+import type { ApiKeyRecord } from './api-key-record.interface.js';
+import { ApiKeyRepository } from './api-key.repository.js';
+import { ApiKeyStore, type ApiKeyPatch, type StoredApiKey } from './api-key.store.js';
+import { Test } from '@nestjs/testing';
+import { ApiKeyConfigurationError } from './api-key-configuration.error.js';
+import { ResolvedApiKeyOptions } from './api-key-options.js';
+import { ApiKeyModule } from './api-key.module.js';
+import { API_KEY_CACHE_DEFAULTS, CachedApiKeyStore } from './cached-api-key.store.js';
+
+const HASH = 'x'.repeat(43);
+const UNKNOWN = 'u'.repeat(43);
+const record = (overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({ id: 'k-1', name: 'one', hash: HASH, scopes: ['a'], ...overrides });
+
+/** A repository whose lookups are counted and settle only when the test says so. */
+class ControlledRepository extends ApiKeyRepository {
+  calls = 0;
+  readonly pending: Array<{ hash: string; resolve(record: ApiKeyRecord | null): void; reject(error: Error): void }> = [];
+  findByHash(hash: string): Promise<ApiKeyRecord | null> {
+    this.calls++;
+    return new Promise((resolve, reject) => this.pending.push({ hash, resolve, reject }));
+  }
+  /** Settles the oldest pending lookup. */
+  settle(record: ApiKeyRecord | null): void {
+    this.pending.shift()!.resolve(record);
+  }
+}
+
+/** A store holding one key in memory, counting lookups, with a change feed the test drives. */
+class CountingStore extends ApiKeyStore implements ApiKeyChangeFeed {
+  calls = 0;
+  current: ApiKeyRecord = record();
+  listeners: Array<(keyId: string | null) => void> = [];
+  async findByHash(hash: string) {
+    this.calls++;
+    return hash === this.current.hash ? this.current : null;
+  }
+  watchChanges(listener: (keyId: string | null) => void) {
+    this.listeners.push(listener);
+    return () => (this.listeners = this.listeners.filter((l) => l !== listener));
+  }
+  async update(_id: string, _version: number, patch: ApiKeyPatch): Promise<StoredApiKey | null> {
+    this.current = { ...this.current, ...patch };
+    return null;
+  }
+  insert = async () => undefined;
+  findById = async () => null;
+  list = async () => [];
+  rotate = async () => null;
+  touch = async () => undefined;
+}
+
+describe('CachedApiKeyStore', () => {
+  it('coalesces concurrent lookups of one hash into one storage call, then serves it from memory', async () => {
+    const inner = new ControlledRepository();
+    const cache = new CachedApiKeyStore(inner);
+    const lookups = Array.from({ length: 50 }, () => cache.findByHash(HASH));
+    expect(inner.calls).toBe(1);
+    inner.settle(record());
+    expect((await Promise.all(lookups)).every((found) => found?.id === 'k-1')).toBe(true);
+    expect((await cache.findByHash(HASH))?.id).toBe('k-1');
+    expect(inner.calls).toBe(1);
+  });
+
+  it('remembers an unknown hash for negativeTtlMs only, and coalesces its concurrent lookups', async () => {
+    const inner = new CountingStore();
+    const cache = new CachedApiKeyStore(inner, { negativeTtlMs: 100 });
+    await Promise.all(Array.from({ length: 20 }, () => cache.findByHash(UNKNOWN)));
+    for (let i = 0; i < 20; i++) expect(await cache.findByHash(UNKNOWN)).toBeNull();
+    expect(inner.calls).toBe(1);
+    await sleep(150);
+    expect(await cache.findByHash(UNKNOWN)).toBeNull();
+    expect(inner.calls).toBe(2);
+  });
+
+  it('serves a found key for ttlMs, then asks storage again', async () => {
+    const inner = new CountingStore();
+    const cache = new CachedApiKeyStore(inner, { ttlMs: 100 });
+    await cache.findByHash(HASH);
+    await cache.findByHash(HASH);
+    expect(inner.calls).toBe(1);
+    await sleep(150);
+    await cache.findByHash(HASH);
+    expect(inner.calls).toBe(2);
+  });
+
+  it('never caches a storage error: the next lookup asks storage again', async () => {
+    const inner = new ControlledRepository();
+    const cache = new CachedApiKeyStore(inner);
+    const failing = cache.findByHash(HASH);
+    inner.pending.shift()!.reject(new Error('connection refused'));
+    await expect(failing).rejects.toThrow('connection refused');
+    const retry = cache.findByHash(HASH);
+    inner.settle(record());
+    expect((await retry)?.id).toBe('k-1');
+    expect(inner.calls).toBe(2);
+  });
+
+  it('abandons a hanging lookup after lookupTimeoutMs without piling up calls, then tries again', async () => {
+    const inner = new ControlledRepository();
+    const cache = new CachedApiKeyStore(inner, { lookupTimeoutMs: 50 });
+    const waiting = Array.from({ length: 10 }, () => cache.findByHash(HASH));
+    expect(inner.calls).toBe(1);
+    for (const lookup of waiting) await expect(lookup).rejects.toThrow('timed out');
+    const retry = cache.findByHash(HASH);
+    expect(inner.calls).toBe(2);
+    inner.pending[1]!.resolve(record());
+    expect((await retry)?.id).toBe('k-1');
+  });
+
+  it('keeps at most max keys (least recently used evicted)', async () => {
+    const inner = new CountingStore();
+    const cache = new CachedApiKeyStore(inner, { max: 2 });
+    const hashes = ['a', 'b', 'c'].map((c) => c.repeat(43));
+    for (const hash of hashes) {
+      inner.current = record({ id: hash, hash });
+      await cache.findByHash(hash);
+    }
+    inner.current = record({ id: hashes[0]!, hash: hashes[0]! });
+    await cache.findByHash(hashes[0]!);
+    expect(inner.calls).toBe(4);
+  });
+
+  it('a write through the cache applies to the very next lookup, even with a lookup of the old state in flight', async () => {
+    const inner = new CountingStore();
+    const cache = new CachedApiKeyStore(inner);
+    let releaseLate!: () => void;
+    const gate = new Promise<void>((resolve) => (releaseLate = resolve));
+    const staleRead = inner.current;
+    inner.findByHash = async () => {
+      inner.calls++;
+      if (inner.calls === 1) {
+        await gate;
+        return staleRead;
+      }
+      return inner.current;
+    };
+    const inFlight = cache.findByHash(HASH);
+    await cache.update('k-1', 1, { revokedAt: new Date(1), updatedAt: new Date(1) });
+    const next = await cache.findByHash(HASH);
+    expect(next?.revokedAt).toEqual(new Date(1));
+    releaseLate();
+    expect((await inFlight)?.revokedAt).toBeUndefined();
+    expect((await cache.findByHash(HASH))?.revokedAt).toEqual(new Date(1));
+    expect(inner.calls).toBe(2);
+  });
+
+  it('drops a key when its change feed reports it, and everything on a null notice', async () => {
+    const inner = new CountingStore();
+    const cache = new CachedApiKeyStore(inner);
+    await cache.findByHash(HASH);
+    await cache.findByHash(UNKNOWN);
+    inner.listeners.forEach((listener) => listener('another-key'));
+    await cache.findByHash(HASH);
+    expect(inner.calls).toBe(2); // k-1 was kept
+    await cache.findByHash(UNKNOWN);
+    expect(inner.calls).toBe(3); // the unknown hash was forgotten: it may exist now
+    inner.listeners.forEach((listener) => listener('k-1'));
+    await cache.findByHash(HASH);
+    expect(inner.calls).toBe(4);
+    inner.listeners.forEach((listener) => listener(null));
+    await cache.findByHash(HASH);
+    expect(inner.calls).toBe(5);
+    await cache.close();
+    expect(inner.listeners).toEqual([]);
+  });
+
+  it('refuses writes when the wrapped repository is not a store', async () => {
+    const cache = new CachedApiKeyStore(new ControlledRepository());
+    await expect(cache.update('k-1', 1, { updatedAt: new Date() })).rejects.toThrow('not an ApiKeyStore');
+  });
+});
+
+describe('the module\'s cache option', () => {
+  it('is off by default; true takes the defaults and the module\'s lookup timeout', () => {
+    expect(new ResolvedApiKeyOptions({}).cache).toBeNull();
+    expect(new ResolvedApiKeyOptions({ cache: false }).cache).toBeNull();
+    expect(new ResolvedApiKeyOptions({ cache: true, lookupTimeoutMs: 700 }).cache).toEqual({ ...API_KEY_CACHE_DEFAULTS, lookupTimeoutMs: 700 });
+    expect(new ResolvedApiKeyOptions({ cache: { ttlMs: 5, max: 3 } }).cache).toEqual({ ...API_KEY_CACHE_DEFAULTS, ttlMs: 5, max: 3 });
+  });
+
+  it('rejects invalid settings at bootstrap, naming the field', () => {
+    expect(() => new ResolvedApiKeyOptions({ cache: { ttlMs: 0 } })).toThrow('cache.ttlMs must be a positive integer, got number');
+    expect(() => new ResolvedApiKeyOptions({ cache: { negativeTtlMs: '1s' as unknown as number } })).toThrow('cache.negativeTtlMs must be a positive integer');
+    expect(() => new ResolvedApiKeyOptions({ cache: 'yes' as unknown as boolean })).toThrow(ApiKeyConfigurationError);
+  });
+
+  it('wraps the configured repository in a CachedApiKeyStore', async () => {
+    const inner = new CountingStore();
+    const moduleRef = await Test.createTestingModule({ imports: [ApiKeyModule.forRoot({ repository: inner, cache: true })] }).compile();
+    const repository = moduleRef.get(ApiKeyRepository);
+    expect(repository).toBeInstanceOf(CachedApiKeyStore);
+    await repository.findByHash(HASH);
+    await repository.findByHash(HASH);
+    expect(inner.calls).toBe(1);
+    await moduleRef.close();
+  });
+});

@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+import pg from 'pg';
+import request from 'supertest';
+import { ApiKeyModule } from 'nestjs-api-key';
+import { createPostgresApiKeyStore, PostgresApiKeyStore } from 'nestjs-api-key/postgres';
+import { dropSchema, POSTGRES_URL, uniqueSchema } from '../support/databases.js';
+import { platforms, startApp } from '../support/platforms.js';
+import { OrdersController } from '../support/test-controllers.js';
+import { newPlaintext, seedKey, storeOf } from './seed.js';
+
+const PEPPER = 'stores-instances-pepper-0123456789';
+const BOUND_MS = 1000;
+
+describe('two app instances (Express and Fastify) sharing one PostgreSQL database, each with a cache', () => {
+  const schema = uniqueSchema();
+  const names = { a: `${schema}_a`, b: `${schema}_b` };
+  let a: INestApplication;
+  let b: INestApplication;
+  let admin: pg.Client;
+
+  const instance = (applicationName: string, platform: (typeof platforms)[number]) =>
+    startApp(
+      {
+        imports: [
+          ApiKeyModule.forRoot({
+            repository: new PostgresApiKeyStore({ connection: { connectionString: POSTGRES_URL, application_name: applicationName }, schema }),
+            pepper: PEPPER,
+            // A TTL far beyond the bound: only change notifications can make the other instance see a change in time.
+            cache: { ttlMs: 600_000 },
+          }),
+        ],
+        controllers: [OrdersController],
+      },
+      platform,
+    );
+
+  beforeAll(async () => {
+    await (await createPostgresApiKeyStore({ connection: POSTGRES_URL, schema, migrate: true })).close();
+    [a, b] = await Promise.all([instance(names.a, platforms[0]), instance(names.b, platforms[1])]);
+    admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+    await admin?.end();
+    await dropSchema(schema);
+  });
+
+  const status = async (app: INestApplication, key: string) => (await request(app.getHttpServer()).get('/orders').set('X-API-Key', key)).status;
+
+  /** Polls until `app` refuses `key`; fails if that takes longer than the bound. */
+  async function refusedWithinBound(app: INestApplication, key: string): Promise<void> {
+    const deadline = Date.now() + BOUND_MS;
+    let last = 0;
+    while (Date.now() < deadline) {
+      last = await status(app, key);
+      if (last === 401) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error(`still answered ${last} after ${BOUND_MS} ms`);
+  }
+
+  /** Backend pids of an instance's LISTEN connection. */
+  async function listeners(applicationName: string): Promise<number[]> {
+    const { rows } = await admin.query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN %'`, [applicationName]);
+    return rows.map((row) => row.pid as number);
+  }
+
+  async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+    for (let i = 0; i < 200; i++) {
+      if (await check()) return;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
+
+  it('a revocation on one instance is refused on the other within 1 second', async () => {
+    const plaintext = newPlaintext('shared');
+    const key = await seedKey(a, plaintext);
+    expect([await status(a, plaintext), await status(b, plaintext), await status(b, plaintext)]).toEqual([200, 200, 200]);
+    await storeOf(a).update(key.id, 1, { revokedAt: new Date(), updatedAt: new Date() });
+    expect(await status(a, plaintext)).toBe(401);
+    await refusedWithinBound(b, plaintext);
+  });
+
+  it('a scope change on one instance applies on the other within 1 second', async () => {
+    const plaintext = newPlaintext('scopes');
+    const key = await seedKey(b, plaintext);
+    expect(await status(a, plaintext)).toBe(200);
+    await storeOf(b).update(key.id, 1, { scopes: ['reports:read'], updatedAt: new Date() });
+    const deadline = Date.now() + BOUND_MS;
+    while ((await status(a, plaintext)) !== 403) {
+      if (Date.now() > deadline) throw new Error('scope change not applied within the bound');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  });
+
+  it('after its listening connection is killed, an instance reconnects: missed and later changes are refused within 1 second', async () => {
+    await until(async () => (await listeners(names.b)).length === 1, 'instance B to listen');
+    const [missed, later] = [newPlaintext('missed'), newPlaintext('later')];
+    const missedKey = await seedKey(a, missed);
+    const laterKey = await seedKey(a, later);
+    expect([await status(b, missed), await status(b, later)]).toEqual([200, 200]);
+
+    const [killed] = await listeners(names.b);
+    await admin.query('SELECT pg_terminate_backend($1)', [killed]);
+    await storeOf(a).update(missedKey.id, 1, { revokedAt: new Date(), updatedAt: new Date() });
+    await refusedWithinBound(b, missed);
+
+    await until(async () => {
+      const pids = await listeners(names.b);
+      return pids.length === 1 && pids[0] !== killed;
+    }, 'instance B to listen again');
+    expect(await status(b, later)).toBe(200);
+    await storeOf(a).update(laterKey.id, 1, { disabled: true, updatedAt: new Date() });
+    await refusedWithinBound(b, later);
+  });
+});

@@ -1,0 +1,102 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import pg from 'pg';
+import { ApiKeyConfigurationError } from 'nestjs-api-key';
+import { createPostgresApiKeyStore, PostgresApiKeyStore, POSTGRES_MIGRATIONS } from 'nestjs-api-key/postgres';
+import { createSqliteApiKeyStore, SqliteApiKeyStore, SQLITE_MIGRATIONS } from 'nestjs-api-key/sqlite';
+import { dropSchema, POSTGRES_URL, tempDir, uniqueSchema } from '../support/databases.js';
+
+const dir = tempDir();
+const schemas: string[] = [];
+afterAll(async () => {
+  dir.remove();
+  for (const schema of schemas) await dropSchema(schema);
+});
+const newSchema = () => {
+  const schema = uniqueSchema();
+  schemas.push(schema);
+  return schema;
+};
+const LATEST = 1;
+
+describe('SQLite migrations', () => {
+  it('refuses to start on an unmigrated database, naming the command to run', async () => {
+    const attempt = createSqliteApiKeyStore({ database: join(dir.path, 'empty.db') });
+    await expect(attempt).rejects.toThrow(ApiKeyConfigurationError);
+    await expect(createSqliteApiKeyStore({ database: join(dir.path, 'empty.db') })).rejects.toThrow(
+      'the api_keys tables are at schema version 0, this package needs 1: run `npx nestjs-api-key migrate`',
+    );
+  });
+
+  it('migrate() applies every version once, is idempotent, and creates the unique hash and lookup indexes', async () => {
+    const path = join(dir.path, 'migrated.db');
+    const store = new SqliteApiKeyStore({ database: path, tables: { keys: 'my_keys', secrets: 'my_secrets', migrations: 'my_versions' } });
+    expect(await store.migrate()).toEqual(SQLITE_MIGRATIONS.map((m) => m.version));
+    expect(await store.migrate()).toEqual([]);
+    await store.init();
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all();
+    expect(tables).toEqual([{ name: 'my_keys' }, { name: 'my_secrets' }, { name: 'my_versions' }]);
+    const secretIndexes = db.prepare(`SELECT name, "unique" FROM pragma_index_list('my_secrets') ORDER BY name`).all();
+    expect(secretIndexes).toEqual([{ name: 'my_secrets_key_id', unique: 0 }, { name: 'sqlite_autoindex_my_secrets_1', unique: 1 }]);
+    const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT * FROM my_secrets s JOIN my_keys k ON k.id = s.key_id WHERE s.hash = ?`).all('h') as Array<{ detail: string }>;
+    expect(plan.map((step) => step.detail).join('\n')).not.toMatch(/SCAN/);
+    db.close();
+  });
+
+  it('refuses a database written by a newer version of the package', async () => {
+    const path = join(dir.path, 'newer.db');
+    const store = await createSqliteApiKeyStore({ database: path, migrate: true });
+    await store.close();
+    const db = new Database(path);
+    db.prepare(`INSERT INTO api_key_migrations (version, name, applied_at) VALUES (99, 'future', 0)`).run();
+    db.close();
+    await expect(createSqliteApiKeyStore({ database: path })).rejects.toThrow(`schema version 99, newer than this package supports (${LATEST})`);
+  });
+
+  it('validates table names before touching the database', () => {
+    expect(() => new SqliteApiKeyStore({ database: ':memory:', tables: { keys: 'keys; DROP TABLE users' } })).toThrow(
+      'tables.keys must be an identifier of 1 to 63 letters, digits or underscores',
+    );
+    expect(() => new SqliteApiKeyStore({ database: ':memory:', tables: { keys: 'same', secrets: 'same' } })).toThrow('must differ');
+  });
+});
+
+describe('PostgreSQL migrations', () => {
+  it('refuses to start on an unmigrated schema, naming the command to run', async () => {
+    await expect(createPostgresApiKeyStore({ connection: POSTGRES_URL, schema: newSchema() })).rejects.toThrow(/schema version 0, this package needs 1: run `npx nestjs-api-key migrate`/);
+  });
+
+  it('instances migrating at once apply each version exactly once, with the unique hash index', async () => {
+    const schema = newSchema();
+    const stores = [1, 2, 3].map(() => new PostgresApiKeyStore({ connection: POSTGRES_URL, schema }));
+    const applied = await Promise.all(stores.map((store) => store.migrate()));
+    expect(applied.flat()).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version));
+    await Promise.all(stores.map((store) => store.init()));
+    await Promise.all(stores.map((store) => store.close()));
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    const { rows } = await client.query(`SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'api_key_secrets' ORDER BY indexname`, [schema]);
+    await client.end();
+    expect(rows.map((row) => row.indexname)).toEqual(['api_key_secrets_key_id', 'api_key_secrets_pkey']);
+    expect(rows[1].indexdef).toMatch(/UNIQUE INDEX .* \(hash\)/);
+  });
+
+  it('refuses a schema written by a newer version of the package', async () => {
+    const schema = newSchema();
+    const store = await createPostgresApiKeyStore({ connection: POSTGRES_URL, schema, migrate: true });
+    await store.close();
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    await client.query(`INSERT INTO "${schema}".api_key_migrations (version, name) VALUES (99, 'future')`);
+    await client.end();
+    await expect(createPostgresApiKeyStore({ connection: POSTGRES_URL, schema })).rejects.toThrow(`schema version 99, newer than this package supports (${LATEST})`);
+  });
+
+  it('validates schema, table and channel names', () => {
+    expect(() => new PostgresApiKeyStore({ connection: POSTGRES_URL, schema: 'public"; DROP' })).toThrow('schema must be an identifier');
+    expect(() => new PostgresApiKeyStore({ connection: POSTGRES_URL, schema: 's'.repeat(40), tables: { keys: 'k'.repeat(40) } })).toThrow('set `channel`');
+  });
+});
