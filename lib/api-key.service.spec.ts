@@ -350,7 +350,7 @@ describe('ApiKeyService', () => {
     const { key: fresh } = await rotation;
     expect(await ctx.service.verify(fresh)).toMatchObject({ valid: true });
     store.rotate = () => Promise.reject(new Error('write failed'));
-    await expect(ctx.service.rotate(apiKey.id, { gracePeriod: 0 })).rejects.toThrow('write failed');
+    await expect(ctx.service.rotate(apiKey.id, { gracePeriod: 0 })).rejects.toMatchObject({ code: 'store_failed', message: expect.stringContaining('(write failed)') });
     expect(await ctx.service.verify(fresh)).toMatchObject({ valid: true });
     expect(ctx.sink.events.filter((e) => e.type === 'api-key.rotated')).toHaveLength(1);
   });

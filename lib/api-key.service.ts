@@ -9,6 +9,7 @@ import { ApiKeyEventSink, ApiKeyEventType, type ApiKeyLifecycleEvent } from './a
 import { ApiKeyFormat } from './api-key.format.js';
 import { ApiKeyHasher } from './api-key.hasher.js';
 import { ApiKeyRepository } from './api-key.repository.js';
+import { escapeForLog } from './log-escape.js';
 import type { ApiKeyListQuery, ApiKeyPatch, ApiKeyStore, StoredApiKey } from './api-key.store.js';
 
 /** What {@link ApiKeyService.create} needs. */
@@ -58,13 +59,21 @@ export interface RotatedApiKey extends IssuedApiKey {
 }
 
 const WRITE_ATTEMPTS = 3;
+const OPERATIONS: Record<ApiKeyLifecycleEvent['type'], string> = {
+  [ApiKeyEventType.Created]: 'create',
+  [ApiKeyEventType.Updated]: 'update',
+  [ApiKeyEventType.Revoked]: 'revoke',
+  [ApiKeyEventType.Disabled]: 'disable',
+  [ApiKeyEventType.Enabled]: 'enable',
+};
 
 /**
  * Manages keys: creates them (the plaintext is returned once), verifies, lists, updates,
  * revokes, disables and enables them, and rotates their secret with a grace period. Writes
  * are version-conditional: a concurrent change is retried (updates) or reported as a
  * `conflict` {@link ApiKeyLifecycleError} (rotations). Every change applies to the next
- * request on this instance (lookups in flight are not reused) and emits an event.
+ * request on this instance (lookups in flight are not reused) and emits an event. A write the
+ * store fails rejects with `store_failed` (it may still have been applied).
  *
  * Management needs the repository to be an {@link ApiKeyStore} (the default in-memory one is);
  * with a lookup-only repository every method but `verify` throws `store_required`.
@@ -105,7 +114,7 @@ export class ApiKeyService {
       lastUsedAt: null,
       version: 1,
     };
-    await store.insert(apiKey, { hash: this.hasher.hash(key), keyId: id, createdAt: now, expiresAt: null });
+    await this.write(OPERATIONS[ApiKeyEventType.Created], id, () => store.insert(apiKey, { hash: this.hasher.hash(key), keyId: id, createdAt: now, expiresAt: null }));
     this.emit(ApiKeyEventType.Created, id, now);
     return { key, apiKey };
   }
@@ -180,12 +189,11 @@ export class ApiKeyService {
     const previousSecretsExpireAt = new Date(now.getTime() + grace);
     const { key } = this.format.generate(id);
     const secret = { hash: this.hasher.hash(key), keyId: id, createdAt: now, expiresAt: null };
-    const apiKey = await store.rotate(id, current.version, secret, previousSecretsExpireAt);
+    const apiKey = await this.write('rotate', id, () => store.rotate(id, current.version, secret, previousSecretsExpireAt));
     if (!apiKey) {
       if (!(await store.findById(id))) notFound(id);
       throw new ApiKeyLifecycleError('conflict', `key "${id}" changed during the rotation (another rotation or update won); nothing was rotated`);
     }
-    this.authenticator.invalidate();
     this.events.emit({ type: ApiKeyEventType.Rotated, keyId: id, at: now, previousSecretsExpireAt });
     return { key, apiKey, previousSecretsExpireAt };
   }
@@ -202,14 +210,34 @@ export class ApiKeyService {
       const now = this.clock.now();
       const patch = build(key, now);
       if (!patch) return key;
-      const updated = await store.update(id, key.version, patch);
+      const updated = await this.write(OPERATIONS[type], id, () => store.update(id, key.version, patch));
       if (updated) {
-        this.authenticator.invalidate();
         this.emit(type, id, now);
         return updated;
       }
     }
     throw new ApiKeyLifecycleError('conflict', `key "${id}" kept changing concurrently; gave up after ${WRITE_ATTEMPTS} attempts`);
+  }
+
+  /**
+   * Runs one store write. Whatever its outcome, later verifications read the store afresh (a
+   * write that failed may still have been applied, a lost acknowledgement). A failure is
+   * reported as a `store_failed` {@link ApiKeyLifecycleError} naming the operation and the key,
+   * with the store's error as `cause`; no event is emitted for it.
+   */
+  private async write<T>(operation: string, id: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw new ApiKeyLifecycleError(
+        'store_failed',
+        `${operation} of key "${id}" failed in the store (${escapeForLog(String((error as Error)?.message ?? error), 200)}); ` +
+          `it may or may not have been applied: read the key with get() before retrying`,
+        { cause: error },
+      );
+    } finally {
+      this.authenticator.invalidate();
+    }
   }
 
   private emit(type: ApiKeyLifecycleEvent['type'], keyId: string, at: Date): void {

@@ -9,6 +9,7 @@ import {
   Param,
   Post,
   Query,
+  ServiceUnavailableException,
   UseGuards,
 } from '@nestjs/common';
 import { ApiKey, ApiKeyGuard, ApiKeyLifecycleError, ApiKeyService, RequireScopes, type StoredApiKey } from 'nestjs-api-key';
@@ -83,6 +84,7 @@ async function run<T>(call: () => Promise<T>): Promise<T> {
     if (error.code === 'not_found') throw new NotFoundException(message);
     if (error.code === 'invalid_input') throw new BadRequestException(message);
     if (error.code === 'conflict' || error.code === 'revoked') throw new ConflictException(message);
+    if (error.code === 'store_failed') throw new ServiceUnavailableException('The key store failed; the change may or may not have been applied');
     throw error;
   }
 }

@@ -1,10 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import request from 'supertest';
+import { ApiKeyRepository, type InMemoryApiKeyRepository } from 'nestjs-api-key';
 import { DEMO_KEYS } from '../../sample-app/api-key.config.js';
 import { useSampleApp } from '../support/sample-app.js';
 
 describe.each(['express', 'fastify'])('sample app admin key API on %s', (adapter) => {
-  const { http } = useSampleApp(adapter);
+  const { http, app } = useSampleApp(adapter);
   const admin = (req: request.Test) => req.set('X-API-Key', DEMO_KEYS.DEMO_ADMIN_KEY);
 
   it('is closed to callers without the admin scope', async () => {
@@ -40,5 +41,19 @@ describe.each(['express', 'fastify'])('sample app admin key API on %s', (adapter
     await admin(http().post('/admin/keys')).send({ name: 'x', expiresAt: '2001-01-01T00:00:00Z' }).expect(400);
     await admin(http().post('/admin/keys/nope/revoke')).expect(404);
     await admin(http().post('/admin/keys/nope/rotate')).send({ gracePeriodSeconds: 'soon' }).expect(400);
+  });
+
+  it('answers a write the store failed with a generic 503, without the store’s error text', async () => {
+    const { apiKey } = (await admin(http().post('/admin/keys')).send({ name: 'store fails' }).expect(201)).body;
+    const store = app().get(ApiKeyRepository) as InMemoryApiKeyRepository;
+    const update = store.update.bind(store);
+    store.update = () => Promise.reject(new Error('connection reset by db-internal-7'));
+    try {
+      const res = await admin(http().post(`/admin/keys/${apiKey.id}/revoke`)).expect(503);
+      expect(res.body.message).toBe('The key store failed; the change may or may not have been applied');
+      expect(JSON.stringify(res.body)).not.toContain('db-internal-7');
+    } finally {
+      store.update = update;
+    }
   });
 });

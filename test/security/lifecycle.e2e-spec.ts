@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ApiKeyAuthenticator, ApiKeyHasher, ApiKeyModule, ResolvedApiKeyOptions, type ApiKeyRecord } from 'nestjs-api-key';
+import { ApiKeyAuthenticator, ApiKeyClock, ApiKeyFormat, ApiKeyHasher, ApiKeyModule, ApiKeyService, ResolvedApiKeyOptions, type ApiKeyRecord } from 'nestjs-api-key';
+import { ManualClock } from '../support/clock.js';
 import { platforms } from '../support/platforms.js';
 import { OrdersController } from '../support/test-controllers.js';
 import { FaultRepository } from './support/fault-repository.js';
+import { FaultStore } from './support/fault-store.js';
 import { LeakRecorder } from './support/leak-recorder.js';
 import { send } from './support/raw-http.js';
 import { startSecurityApp, type SecurityApp } from './support/security-app.js';
@@ -72,6 +74,59 @@ describe('key lifecycle at exact instants (fixed time through ApiKeyAuthenticato
   it('names the reason for logs (disabled, revoked before disabled) while the HTTP answer stays the same', async () => {
     await expect(verifyAt({ disabled: true }, NOW)).resolves.toEqual({ valid: false, reason: 'disabled', keyId: 'lc-1' });
     await expect(verifyAt({ disabled: true, revokedAt: before }, NOW)).resolves.toEqual({ valid: false, reason: 'revoked', keyId: 'lc-1' });
+  });
+});
+
+describe.each(platforms)('generated keys and rotations through ApiKeyService on $name', (platform) => {
+  const store = new FaultStore();
+  const clock = new ManualClock();
+  let server: SecurityApp;
+  let service: ApiKeyService;
+  beforeAll(async () => {
+    server = await startSecurityApp(
+      { imports: [ApiKeyModule.forRoot({ repository: store, sources: EVERY_SOURCE, keyPrefix: 'acme_live', onlyGeneratedKeys: true })], controllers: [OrdersController] },
+      platform,
+      leaks,
+      (builder) => builder.overrideProvider(ApiKeyClock).useValue(clock),
+    );
+    service = server.app.get(ApiKeyService);
+  });
+  afterAll(() => server.app.close());
+
+  describe.each(sources)('with the key in the $name source', (source) => {
+    it('round-trips prefix, id and checksum; refuses a bad checksum, another prefix or a truncated key with the identical 401 and no storage call', async () => {
+      const { key, apiKey } = await service.create({ name: 'generated' });
+      expect(new ApiKeyFormat('acme_live').parse(key)).toBe(apiKey.id);
+      const ok = await send(server.port, source.present('/orders/whoami', key));
+      expect([ok.status, JSON.parse(ok.body).id]).toEqual([200, apiKey.id]);
+      store.reset();
+      const unknown = await send(server.port, source.present('/orders/whoami', new ApiKeyFormat('acme_live').generate().key));
+      expect([unknown.status, store.calls]).toEqual([401, 1]); // right shape and checksum: looked up, not found
+      const last = key.at(-1) === 'a' ? 'b' : 'a';
+      for (const value of [`${key.slice(0, -1)}${last}`, key.replace(/^acme_live_/, 'acme_test_'), key.slice(0, -1), key.slice(0, -6), `${key}0`]) {
+        store.reset();
+        const res = await send(server.port, source.present('/orders/whoami', value));
+        expect([res.head, res.body]).toEqual([unknown.head, unknown.body]);
+        expect(store.calls).toBe(0);
+      }
+    });
+  });
+
+  it('lets exactly one of two concurrent rotations win: its key works at once, the previous key until its grace ends', async () => {
+    store.reset();
+    const { key: old, apiKey } = await service.create({ name: 'raced' });
+    store.writeDelayMs = 20; // both rotations read the same version before either writes
+    const results = await Promise.allSettled([service.rotate(apiKey.id, { gracePeriod: 1_000 }), service.rotate(apiKey.id, { gracePeriod: 1_000 })]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r) => r.status === 'rejected');
+    expect([won.length, lost.length]).toEqual([1, 1]);
+    expect((lost[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'conflict' });
+    const winner = (won[0] as PromiseFulfilledResult<{ key: string }>).value.key;
+    expect((await service.get(apiKey.id)).version).toBe(apiKey.version + 1);
+    const status = async (key: string) => (await send(server.port, { path: '/orders/whoami', headers: [['X-API-Key', key]] })).status;
+    expect([await status(winner), await status(old)]).toEqual([200, 200]);
+    clock.advance(1_000);
+    expect([await status(winner), await status(old)]).toEqual([200, 401]);
   });
 });
 

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ApiKeyHasher, ApiKeyModule, type ApiKeyRecord } from 'nestjs-api-key';
+import { ApiKeyHasher, ApiKeyModule, ApiKeyService, type ApiKeyRecord } from 'nestjs-api-key';
 import { READER, TEST_KEYS } from '../support/keys.js';
 import { platforms } from '../support/platforms.js';
 import { OrdersController } from '../support/test-controllers.js';
 import { FaultRepository, type Fault } from './support/fault-repository.js';
+import { FaultStore } from './support/fault-store.js';
 import { LeakRecorder } from './support/leak-recorder.js';
 import { send, type RawResponse } from './support/raw-http.js';
 import { startSecurityApp, type SecurityApp } from './support/security-app.js';
@@ -127,6 +128,69 @@ describe.each(platforms)('pending lookups under a hanging repository on $name', 
     const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => send(server.port, { path: '/orders/whoami', headers: [['X-API-Key', `distinct-unknown-key-${1000 + i}`]] })));
     for (const res of responses) expect(res.status).toBe(503);
     expect(repository.calls).toBe(50);
+  });
+});
+
+describe.each(platforms)('writes that fail in the store on $name', (platform) => {
+  const store = new FaultStore();
+  let server: SecurityApp;
+  let service: ApiKeyService;
+  beforeAll(async () => {
+    server = await startSecurityApp({ imports: [ApiKeyModule.forRoot({ repository: store })], controllers: [OrdersController] }, platform, leaks);
+    service = server.app.get(ApiKeyService);
+  });
+  afterAll(() => server.app.close());
+  const status = async (key: string) => (await send(server.port, { path: '/orders/whoami', headers: [['X-API-Key', key]] })).status;
+  const storeFailed = (operation: string, id: string) => ({
+    code: 'store_failed',
+    message: expect.stringContaining(`${operation} of key "${id}" failed in the store (`) as unknown as string,
+    cause: expect.any(Error) as unknown as Error,
+  });
+
+  it('keeps a key working when its revocation fails before writing, and says the revocation failed', async () => {
+    store.reset();
+    const { key, apiKey } = await service.create({ name: 'revocation fails' });
+    store.fault = { method: 'update', when: 'before' };
+    await expect(service.revoke(apiKey.id)).rejects.toMatchObject(storeFailed('revoke', apiKey.id));
+    expect(await status(key)).toBe(200);
+    await service.revoke(apiKey.id);
+    expect(await status(key)).toBe(401);
+  });
+
+  it('refuses every request that starts after a revocation whose acknowledgement was lost, even with a lookup in flight', async () => {
+    store.reset();
+    const { key, apiKey } = await service.create({ name: 'revocation written, then failed' });
+    store.lookupDelayMs = 200;
+    const inFlight = status(key); // reads the unrevoked record, answers 200 ms later
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    store.fault = { method: 'update', when: 'after' };
+    await expect(service.revoke(apiKey.id)).rejects.toMatchObject(storeFailed('revoke', apiKey.id));
+    expect(await status(key)).toBe(401);
+    expect(await inFlight).toBe(200);
+    expect((await service.get(apiKey.id)).revokedAt).not.toBeNull();
+  });
+
+  it.each(['before', 'halfway'] as const)(
+    'keeps the previous secret working when a rotation with grace 0 fails %s writing, and says the rotation failed',
+    async (when) => {
+      store.reset();
+      const { key: old, apiKey } = await service.create({ name: `rotation fails ${when}` });
+      store.fault = { method: 'rotate', when };
+      await expect(service.rotate(apiKey.id, { gracePeriod: 0 })).rejects.toMatchObject(storeFailed('rotate', apiKey.id));
+      expect(await status(old)).toBe(200);
+      const retried = await service.rotate(apiKey.id, { gracePeriod: 0 });
+      expect([await status(old), await status(retried.key)]).toEqual([401, 200]);
+    },
+  );
+
+  it('applies a rotation whose acknowledgement was lost as requested, and a retry issues a working key', async () => {
+    store.reset();
+    const { key: old, apiKey } = await service.create({ name: 'rotation written, then failed' });
+    store.fault = { method: 'rotate', when: 'after' };
+    await expect(service.rotate(apiKey.id, { gracePeriod: 60_000 })).rejects.toMatchObject(storeFailed('rotate', apiKey.id));
+    expect(await status(old)).toBe(200); // within the grace period that was written
+    const retried = await service.rotate(apiKey.id, { gracePeriod: 60_000 });
+    expect([await status(old), await status(retried.key)]).toEqual([200, 200]);
   });
 });
 

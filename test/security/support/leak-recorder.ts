@@ -13,7 +13,8 @@ const CREDENTIAL_QUERY = 'api_key';
  * Nest's Logger, the console and the process's stdout/stderr, and every response's status
  * line, headers and body, taken on the server side) together with every credential the
  * requests presented, and proves at the end that no presented key, nor any
- * {@link LEAK_WINDOW}-character part of one, appears in any of it.
+ * {@link LEAK_WINDOW}-character part of one, appears in any of it (of a generated key, the part
+ * after its public prefix and id).
  *
  * Use: `const leaks = new LeakRecorder()` at the top of a suite file, pass `leaks.logger` and
  * `leaks.watch(server)` to the apps (see `startSecurityApp`), and call `leaks.expectNoLeaks()`
@@ -126,11 +127,23 @@ export class LeakRecorder {
     for (const value of values) {
       // A Bearer token without its scheme, each cookie's value, each part of a joined header.
       for (const part of value.replace(/^bearer\s+/i, '').split(/[;,]/)) {
-        for (const key of [part.trim(), part.replace(/^\s*[^=\s]+=/, '').trim()]) if (key.length >= LEAK_WINDOW) this.presented.add(key);
+        for (const key of [part.trim(), part.replace(/^\s*[^=\s]+=/, '').trim()].map(secretOf)) if (key.length >= LEAK_WINDOW) this.presented.add(key);
       }
     }
   }
 }
+
+/**
+ * The part of a presented key that must never appear: for a key shaped like a generated one
+ * (`<prefix>_<id>_<secret><checksum>`, valid, mistyped or truncated), what follows the id, since
+ * the prefix and id are public and logged on purpose (events carry `keyId`); for any other key,
+ * all of it.
+ */
+function secretOf(key: string): string {
+  return GENERATED.exec(key)?.[1] ?? key;
+}
+
+const GENERATED = /^(?:[^=\s]+=)?[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*_[0-9A-Za-z]{1,64}_([0-9A-Za-z]*)$/;
 
 function safeJson(value: unknown): string {
   try {
