@@ -6,7 +6,8 @@
 export interface ApiKeyChangeFeed {
   /**
    * Calls `listener` with the id of a key that changed, or with `null` when anything may have
-   * changed (after a lost connection was re-established). Returns the unsubscribe function.
+   * changed (each time it starts listening: at startup and after a lost connection was
+   * re-established, since changes made before were not heard). Returns the unsubscribe function.
    */
   watchChanges(listener: (keyId: string | null) => void): () => void;
 }

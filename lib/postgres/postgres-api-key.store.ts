@@ -268,8 +268,9 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     } catch (error) {
       return drop(error);
     }
-    // Changes made while no connection was listening were not heard: anything may be stale.
-    if (this.reconnectDelay > 0) this.emit(null);
+    // Changes made before this connection listened (while the application started, or while a
+    // lost connection was down) were not heard: anything cached until now may be stale.
+    this.emit(null);
     this.reconnectDelay = 0;
   }
 

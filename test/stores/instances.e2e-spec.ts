@@ -40,6 +40,8 @@ describe('two app instances (Express and Fastify) sharing one PostgreSQL databas
     [a, b] = await Promise.all([instance(names.a, platforms[0]), instance(names.b, platforms[1])]);
     admin = new pg.Client({ connectionString: POSTGRES_URL });
     await admin.connect();
+    // Both instances are running once they listen for changes (the bound applies from then on).
+    for (const name of Object.values(names)) await until(async () => (await listeners(name)).length === 1, `instance ${name} to listen`);
   });
   afterAll(async () => {
     await Promise.all([a?.close(), b?.close()]);
