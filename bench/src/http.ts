@@ -76,9 +76,15 @@ export async function runHttp(settings: HttpSettings, log: (line: string) => voi
       }
     }
     const descriptions = await Promise.all(pairs.map(async (pair) => (await loadTarget(pair.target.target)).description));
+    // The calibration: what 10 µs of tight-loop arithmetic (spin-10us, over naive-equals) adds
+    // in the same round, so every Δ can be read in the units of the micro-benchmark.
+    const spin = pairs.find((pair) => pair.name === 'spin-10us');
+    const naive = pairs.find((pair) => pair.name === 'naive-equals');
+    const delta = (x: Sample) => x.cpuPerRequest - x.baselineCpuPerRequest;
+    const scale = spin && naive ? spin.samples.map((x, round) => (delta(x) - delta(naive.samples[round]!)) / 10) : undefined;
     const rows = pairs.map((pair, i) => {
       const s = pair.samples;
-      const deltas = s.map((x) => x.cpuPerRequest - x.baselineCpuPerRequest);
+      const deltas = s.map(delta);
       const spread = `${fixed(Math.min(...deltas), 1, true)} … ${fixed(Math.max(...deltas), 1, true)}`;
       return [
         `**${pair.name}**`,
@@ -87,6 +93,7 @@ export async function runHttp(settings: HttpSettings, log: (line: string) => voi
         `**${fixed(median(deltas), 1, true)}**`,
         spread,
         `×${fixed(median(s.map((x) => x.cpuPerRequest / x.baselineCpuPerRequest)), 3)}`,
+        scale ? fixed(median(deltas.map((d, round) => d / scale[round]!)), 1, true) : '–',
         fixed(median(s.map((x) => x.load.requestsPerSecond)), 0),
         fixed(median(s.map((x) => x.load.p50Ms)), 2),
         fixed(median(s.map((x) => x.load.p99Ms)), 2),
@@ -96,9 +103,12 @@ export async function runHttp(settings: HttpSettings, log: (line: string) => voi
     sections.push(
       `### ${platform}\n\n` +
         table(
-          ['target', 'server CPU µs/req', 'its baseline µs/req', 'Δ µs/req (median)', 'Δ range over rounds', 'ratio', 'req/s', 'p50 ms', 'p99 ms', 'what it does'],
+          ['target', 'server CPU µs/req', 'its baseline µs/req', 'Δ µs/req (median)', 'Δ range over rounds', 'ratio', 'Δ in tight-loop µs', 'req/s', 'p50 ms', 'p99 ms', 'what it does'],
           rows,
-        ),
+        ) +
+        (scale
+          ? `\n\nCalibration: 10 µs of tight-loop arithmetic (spin-10us minus naive-equals) added ${fixed(10 * median(scale), 1)} µs of server CPU per request in this run (median over rounds): one tight-loop µs weighed ×${fixed(median(scale), 2)} here. "Δ in tight-loop µs" divides each round's Δ by that round's factor.`
+          : ''),
     );
   }
   return sections.join('\n\n');
