@@ -81,7 +81,9 @@ export async function runHttp(settings: HttpSettings, log: (line: string) => voi
     const spin = pairs.find((pair) => pair.name === 'spin-10us');
     const naive = pairs.find((pair) => pair.name === 'naive-equals');
     const delta = (x: Sample) => x.cpuPerRequest - x.baselineCpuPerRequest;
-    const scale = spin && naive ? spin.samples.map((x, round) => (delta(x) - delta(naive.samples[round]!)) / 10) : undefined;
+    // One factor for the run (medians, not per round: a difference of two noisy rounds can be ≤ 0).
+    const factor = spin && naive ? (median(spin.samples.map(delta)) - median(naive.samples.map(delta))) / 10 : 0;
+    const scale = factor > 0 ? factor : undefined;
     const rows = pairs.map((pair, i) => {
       const s = pair.samples;
       const deltas = s.map(delta);
@@ -93,7 +95,7 @@ export async function runHttp(settings: HttpSettings, log: (line: string) => voi
         `**${fixed(median(deltas), 1, true)}**`,
         spread,
         `×${fixed(median(s.map((x) => x.cpuPerRequest / x.baselineCpuPerRequest)), 3)}`,
-        scale ? fixed(median(deltas.map((d, round) => d / scale[round]!)), 1, true) : '–',
+        scale ? fixed(median(deltas) / scale, 1, true) : '–',
         fixed(median(s.map((x) => x.load.requestsPerSecond)), 0),
         fixed(median(s.map((x) => x.load.p50Ms)), 2),
         fixed(median(s.map((x) => x.load.p99Ms)), 2),
@@ -107,8 +109,10 @@ export async function runHttp(settings: HttpSettings, log: (line: string) => voi
           rows,
         ) +
         (scale
-          ? `\n\nCalibration: 10 µs of tight-loop arithmetic (spin-10us minus naive-equals) added ${fixed(10 * median(scale), 1)} µs of server CPU per request in this run (median over rounds): one tight-loop µs weighed ×${fixed(median(scale), 2)} here. "Δ in tight-loop µs" divides each round's Δ by that round's factor.`
-          : ''),
+          ? `\n\nCalibration: 10 µs of tight-loop arithmetic (median Δ of spin-10us minus that of naive-equals) added ${fixed(10 * scale, 1)} µs of server CPU per request in this run: one tight-loop µs weighed ×${fixed(scale, 2)} here. "Δ in tight-loop µs" is the median Δ divided by that factor.`
+          : spin && naive
+            ? '\n\nCalibration failed in this run (spin-10us did not cost more than naive-equals): too noisy to convert Δ into tight-loop µs.'
+            : ''),
     );
   }
   return sections.join('\n\n');

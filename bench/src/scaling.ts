@@ -14,6 +14,8 @@ const sizes = (process.env.BENCH_SCALING_SIZES ?? '10,10000,1000000').split(',')
 const hasher = new ApiKeyHasher([BENCH_PEPPER]);
 // How many distinct keys the verify loop cycles through (BENCH_SCALING_SPREAD, default 1024).
 const SPREAD = Number(process.env.BENCH_SCALING_SPREAD ?? 1024);
+// Whether the cache is measured as well (BENCH_SCALING_CACHE, default 1).
+const withCache = process.env.BENCH_SCALING_CACHE !== '0';
 
 function heapUsed(): number {
   for (let i = 0; i < 3; i++) gc!();
@@ -30,7 +32,7 @@ interface Sized {
   /** The repository's own Map (private; read here to measure the bare lookup). */
   readonly map: Map<string, unknown>;
   /** The same keys, every one in a cache in front of a store that returns fresh rows. */
-  readonly cached: { readonly bytesPerKey: number; readonly authenticator: ApiKeyAuthenticator };
+  readonly cached?: { readonly bytesPerKey: number; readonly authenticator: ApiKeyAuthenticator };
 }
 
 /** A fresh copy of a string (not a slice or the same object): what a database driver returns. */
@@ -90,8 +92,7 @@ for (const size of sizes) {
   const sample = Array.from({ length: 1024 }, (_, i) => benchKey(Math.floor(((i % SPREAD) * 7919 * size) / SPREAD) % size));
   (globalThis as { keep?: unknown[] }).keep = [...((globalThis as { keep?: unknown[] }).keep ?? []), repositories];
   const map = (repository as unknown as { secrets: Map<string, unknown> }).secrets;
-  const filled = await fillCaches(repository, size);
-  const cachedAuthenticator = new ApiKeyAuthenticator(new ResolvedApiKeyOptions({ pepper: BENCH_PEPPER, repository: filled.cache }), hasher, filled.cache);
+  const filled = withCache ? await fillCaches(repository, size) : undefined;
   sets.push({
     size,
     bytesPerKey,
@@ -99,24 +100,28 @@ for (const size of sizes) {
     sample,
     sampleHashes: sample.map((key) => hasher.hash(key)),
     map,
-    cached: { bytesPerKey: filled.bytesPerKey, authenticator: cachedAuthenticator },
+    cached: filled && {
+      bytesPerKey: filled.bytesPerKey,
+      authenticator: new ApiKeyAuthenticator(new ResolvedApiKeyOptions({ pepper: BENCH_PEPPER, repository: filled.cache }), hasher, filled.cache),
+    },
   });
 }
 
 const cases: MicroCase[] = sets.flatMap((set) => [
   { name: `${set.size.toLocaleString('en')} keys`, run: (i: number) => set.authenticator.verify(set.sample[i & 1023]!), async: true },
   { name: `Map.get ${set.size}`, run: (i: number) => set.map.get(set.sampleHashes[i & 1023]!) },
-  { name: `cached ${set.size}`, run: (i: number) => set.cached.authenticator.verify(set.sample[i & 1023]!), async: true },
+  ...(set.cached ? [{ name: `cached ${set.size}`, run: (i: number) => set.cached!.authenticator.verify(set.sample[i & 1023]!), async: true }] : []),
 ]);
+const perSet = withCache ? 3 : 2;
 const results = await measureCases(cases, Number(process.env.BENCH_ROUNDS_MICRO ?? 9), Number(process.env.BENCH_ITERATIONS ?? 20_000));
 const base = results.get(cases[0]!.name)!;
 const mapBase = results.get(cases[1]!.name)!;
-const cachedBase = results.get(cases[2]!.name)!;
+const cachedBase = withCache ? results.get(cases[2]!.name)! : [];
 const rows = sets.map((set, i) => {
-  const values = results.get(cases[3 * i]!.name)!;
-  const mapValues = results.get(cases[3 * i + 1]!.name)!;
+  const values = results.get(cases[perSet * i]!.name)!;
+  const mapValues = results.get(cases[perSet * i + 1]!.name)!;
   return [
-    cases[3 * i]!.name,
+    cases[perSet * i]!.name,
     fixed(median(values), 2),
     `${fixed(100 * (median(values.map((v, r) => v / base[r]!)) - 1), 1, true)} %`,
     `${fixed(median(mapValues), 3)} (${fixed(median(mapValues.map((v, r) => v - mapBase[r]!)), 3, true)})`,
@@ -131,22 +136,29 @@ process.stdout.write(
     'several times over). The bare `Map.get` of a precomputed hash on the repository\'s own Map shows what ' +
     'the memory hierarchy alone adds as the table outgrows the CPU caches.\n\n' +
     table(['keys', 'verify µs', 'vs 10 keys (same round)', 'bare Map.get µs (vs 10 keys)', 'heap bytes/key', 'vs 10 keys'], rows) +
-    '\n\nThe cache (`CachedApiKeyStore`, `max` = the number of keys) in front of a store returning a fresh ' +
+    '\n' +
+    (withCache ? cacheSection() : ''),
+);
+
+function cacheSection(): string {
+  return (
+    '\nThe cache (`CachedApiKeyStore`, `max` = the number of keys) in front of a store returning a fresh ' +
     'record per lookup (fresh strings and dates, as a SQL driver does), every key looked up once so every key ' +
     'is cached; `verify()` through the cache (all hits); heap bytes the filled cache holds per key (its entries ' +
     'and the records it keeps), the store excluded.\n\n' +
     table(
       ['keys in the cache', 'verify µs (cache hit)', 'vs 10 keys (same round)', 'heap bytes per cached key', 'vs 10 keys'],
       sets.map((set, i) => {
-        const values = results.get(cases[3 * i + 2]!.name)!;
+        const values = results.get(cases[perSet * i + 2]!.name)!;
         return [
           `${set.size.toLocaleString('en')} keys`,
           fixed(median(values), 2),
           `${fixed(100 * (median(values.map((v, r) => v / cachedBase[r]!)) - 1), 1, true)} %`,
-          fixed(set.cached.bytesPerKey, 0),
-          `${fixed((100 * (set.cached.bytesPerKey - sets[0]!.cached.bytesPerKey)) / sets[0]!.cached.bytesPerKey, 1, true)} %`,
+          fixed(set.cached!.bytesPerKey, 0),
+          `${fixed((100 * (set.cached!.bytesPerKey - sets[0]!.cached!.bytesPerKey)) / sets[0]!.cached!.bytesPerKey, 1, true)} %`,
         ];
       }),
     ) +
-    '\n',
-);
+    '\n'
+  );
+}
