@@ -95,7 +95,7 @@ export class ApiKeyAuthenticator {
     if (record.secretExpiresAt && record.secretExpiresAt.getTime() <= time) return { valid: false, reason: 'revoked', keyId: record.id };
     if (record.disabled) return { valid: false, reason: 'disabled', keyId: record.id };
     if (record.expiresAt && record.expiresAt.getTime() <= time) return { valid: false, reason: 'expired', keyId: record.id };
-    return { valid: true, principal: toPrincipal(record) };
+    return { valid: true, principal: principalOfCopy(record) };
   }
 
   /**
@@ -110,12 +110,10 @@ export class ApiKeyAuthenticator {
   }
 
   private async lookup(hash: string): Promise<ApiKeyRecord | null> {
-    const call = this.findShared(hash);
     let found: unknown;
     try {
-      found = await this.timeout.race(call);
+      found = await this.findShared(hash);
     } catch (error) {
-      if (this.inFlight.get(hash) === call) this.inFlight.delete(hash); // a failed or timed-out lookup is not shared again
       this.logger.error(`Key repository lookup failed: ${escapeForLog(String((error as Error)?.message ?? error))}`);
       throw new ApiKeyStoreUnavailableException();
     }
@@ -129,25 +127,25 @@ export class ApiKeyAuthenticator {
   }
 
   /**
-   * The repository lookup of `hash`, shared by every verification of the same hash that starts
-   * while it is pending, so a burst of requests with one key (or a hanging store) costs one
-   * repository call instead of piling up. Nothing is cached once it settles.
+   * The repository lookup of `hash` under the lookup timeout, shared by every verification of
+   * the same hash that starts while it is pending, so a burst of requests with one key (or a
+   * hanging store) costs one repository call instead of piling up. It leaves the shared set as
+   * it settles or times out: nothing is cached, and a failed lookup is not shared again.
    */
   private findShared(hash: string): Promise<unknown> {
     const pending = this.inFlight.get(hash);
     if (pending) return pending;
-    let call: Promise<unknown>;
+    let call: unknown;
     try {
-      call = Promise.resolve(this.repository.findByHash(hash));
+      call = this.repository.findByHash(hash);
     } catch (error) {
       call = Promise.reject(error);
     }
-    const settled = () => {
-      if (this.inFlight.get(hash) === call) this.inFlight.delete(hash);
-    };
-    call.then(settled, settled);
-    this.inFlight.set(hash, call);
-    return call;
+    const shared: Promise<unknown> = this.timeout.race(call, () => {
+      if (this.inFlight.get(hash) === shared) this.inFlight.delete(hash);
+    });
+    this.inFlight.set(hash, shared);
+    return shared;
   }
 }
 
@@ -201,6 +199,22 @@ function isPlainObject(value: unknown): boolean {
 
 function isOptionalDate(value: unknown): boolean {
   return value === undefined || value === null || (value instanceof Date && !Number.isNaN(value.getTime()));
+}
+
+const NO_METADATA: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/**
+ * The principal of a record {@link usableRecord} copied: its scopes array and metadata object
+ * belong to this verification alone, so they are frozen in place rather than copied again.
+ */
+function principalOfCopy(record: ApiKeyRecord): ApiKeyPrincipal {
+  return Object.freeze({
+    id: record.id,
+    name: record.name,
+    scopes: Object.freeze(record.scopes as string[]),
+    ownerId: record.ownerId ?? null,
+    metadata: record.metadata ? Object.freeze(record.metadata) : NO_METADATA,
+  });
 }
 
 function toPrincipal(record: ApiKeyRecord): ApiKeyPrincipal {

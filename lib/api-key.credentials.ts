@@ -48,19 +48,41 @@ export function isWellFormedKey(key: string, maxLength: number): boolean {
  */
 export function readPresentedKey(request: RawHttpRequest, sources: ApiKeySourceSettings): PresentedApiKey | null {
   let found: PresentedApiKey | null = null;
-  const take = (source: ApiKeySource, values: readonly string[]): void => {
-    for (const raw of values) {
-      const value = raw.replace(OWS, '');
-      if (value === '') continue;
-      if (found) throw new ApiKeyConflictException();
-      found = { source, value };
-    }
-  };
-  if (sources.header) take('header', headerValues(request, sources.header.toLowerCase()));
-  if (sources.bearer) take('bearer', bearerValues(request));
-  if (sources.cookie) take('cookie', cookieValues(request.headers.cookie, sources.cookie));
-  if (sources.query) take('query', queryValues(request.originalUrl ?? request.url, sources.query));
+  if (sources.header) found = take(found, 'header', headerValues(request, lowerCaseName(sources.header)));
+  if (sources.bearer) found = take(found, 'bearer', bearerValues(request));
+  if (sources.cookie) found = take(found, 'cookie', cookieValues(request.headers.cookie, sources.cookie));
+  if (sources.query) found = take(found, 'query', queryValues(request.originalUrl ?? request.url, sources.query));
   return found;
+}
+
+/** Adds the non-empty `values` of one source to what was `found`; throws on a second credential. */
+function take(found: PresentedApiKey | null, source: ApiKeySource, values: readonly string[]): PresentedApiKey | null {
+  for (const raw of values) {
+    const value = hasOuterWhitespace(raw) ? raw.replace(OWS, '') : raw;
+    if (value === '') continue;
+    if (found) throw new ApiKeyConflictException();
+    found = { source, value };
+  }
+  return found;
+}
+
+function hasOuterWhitespace(value: string): boolean {
+  if (value === '') return false;
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(value.length - 1);
+  return first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09;
+}
+
+let headerName = '';
+let headerKey = '';
+
+/** The configured header name in lower case (as Node keys `headers`), computed once per name. */
+function lowerCaseName(name: string): string {
+  if (name !== headerName) {
+    headerKey = name.toLowerCase();
+    headerName = name;
+  }
+  return headerKey;
 }
 
 function headerValues(request: RawHttpRequest, name: string): readonly string[] {

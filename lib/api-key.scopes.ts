@@ -21,7 +21,9 @@ export function grantsScope(granted: readonly string[], required: string): boole
 
 /** Whether a key with the `granted` scopes satisfies `requirement`. */
 export function satisfiesScopes(granted: readonly string[], requirement: ScopeRequirement): boolean {
-  return requirement.mode === 'all'
-    ? requirement.scopes.every((scope) => grantsScope(granted, scope))
-    : requirement.scopes.some((scope) => grantsScope(granted, scope));
+  const all = requirement.mode === 'all';
+  for (const scope of requirement.scopes) {
+    if (grantsScope(granted, scope) !== all) return !all;
+  }
+  return all;
 }

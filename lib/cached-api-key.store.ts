@@ -144,7 +144,7 @@ export class CachedApiKeyStore extends ApiKeyStore implements OnModuleInit, OnAp
 
   private remember(hash: string, record: ApiKeyRecord | null | undefined): void {
     if (record === null || record === undefined) this.unknown.set(hash, true);
-    else if (typeof record === 'object' && record.hash === hash) this.found.set(hash, record);
+    else if (typeof record === 'object' && record.hash === hash) this.found.set(hash, compactRecord(hash, record));
   }
 
   private async write<T>(keyId: string, work: (store: ApiKeyStore) => Promise<T>): Promise<T> {
@@ -160,4 +160,27 @@ export class CachedApiKeyStore extends ApiKeyStore implements OnModuleInit, OnAp
     if (typeof store.update !== 'function') throw new TypeError('the cached repository is not an ApiKeyStore: it cannot be written to');
     return store;
   }
+}
+
+/**
+ * What the cache keeps of a found record: the lookup fields only (a store's row may carry more,
+ * such as creation and last-use times), the cache's own key as the hash, and no empty
+ * metadata object, so a cached key costs as little memory as it can.
+ */
+function compactRecord(hash: string, record: ApiKeyRecord): ApiKeyRecord {
+  const { metadata } = record;
+  let hasMetadata = false;
+  if (metadata) for (const _ in metadata) hasMetadata = true;
+  return {
+    id: record.id,
+    name: record.name,
+    hash,
+    scopes: record.scopes,
+    ownerId: record.ownerId ?? null,
+    metadata: hasMetadata ? metadata : null,
+    expiresAt: record.expiresAt ?? null,
+    revokedAt: record.revokedAt ?? null,
+    disabled: record.disabled ?? false,
+    secretExpiresAt: record.secretExpiresAt ?? null,
+  };
 }

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 
 interface Pending {
   readonly deadline: number;
-  readonly reject: (error: Error) => void;
+  readonly reject: (error: unknown) => void;
   settled: boolean;
 }
 
@@ -25,20 +25,35 @@ export class FixedTimeout {
     private readonly error: () => Error,
   ) {}
 
-  /** Settles like `promise`, or rejects with the timeout error if it does not settle in time. */
-  race<T>(promise: T | PromiseLike<T>): Promise<T> {
+  /**
+   * Settles like `promise`, or rejects with the timeout error if it does not settle in time.
+   * `done`, when given, runs once as the race settles, before its callers resume.
+   */
+  race<T>(promise: T | PromiseLike<T>, done?: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const pending: Pending = { deadline: performance.now() + this.ms, reject, settled: false };
+      const pending: Pending = {
+        deadline: performance.now() + this.ms,
+        reject: done
+          ? (error) => {
+              done();
+              reject(error);
+            }
+          : reject,
+        settled: false,
+      };
       this.queue.push(pending);
       if (!this.timer) this.arm(this.ms);
       Promise.resolve(promise).then(
         (value) => {
+          if (pending.settled) return;
           this.settle(pending);
+          done?.();
           resolve(value);
         },
         (error: unknown) => {
+          if (pending.settled) return;
           this.settle(pending);
-          reject(error);
+          pending.reject(error);
         },
       );
     });

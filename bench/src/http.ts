@@ -76,9 +76,17 @@ export async function runHttp(settings: HttpSettings, log: (line: string) => voi
       }
     }
     const descriptions = await Promise.all(pairs.map(async (pair) => (await loadTarget(pair.target.target)).description));
+    // The calibration: what 10 µs of tight-loop arithmetic (spin-10us, over naive-equals) adds
+    // in the same round, so every Δ can be read in the units of the micro-benchmark.
+    const spin = pairs.find((pair) => pair.name === 'spin-10us');
+    const naive = pairs.find((pair) => pair.name === 'naive-equals');
+    const delta = (x: Sample) => x.cpuPerRequest - x.baselineCpuPerRequest;
+    // One factor for the run (medians, not per round: a difference of two noisy rounds can be ≤ 0).
+    const factor = spin && naive ? (median(spin.samples.map(delta)) - median(naive.samples.map(delta))) / 10 : 0;
+    const scale = factor > 0 ? factor : undefined;
     const rows = pairs.map((pair, i) => {
       const s = pair.samples;
-      const deltas = s.map((x) => x.cpuPerRequest - x.baselineCpuPerRequest);
+      const deltas = s.map(delta);
       const spread = `${fixed(Math.min(...deltas), 1, true)} … ${fixed(Math.max(...deltas), 1, true)}`;
       return [
         `**${pair.name}**`,
@@ -87,6 +95,7 @@ export async function runHttp(settings: HttpSettings, log: (line: string) => voi
         `**${fixed(median(deltas), 1, true)}**`,
         spread,
         `×${fixed(median(s.map((x) => x.cpuPerRequest / x.baselineCpuPerRequest)), 3)}`,
+        scale ? fixed(median(deltas) / scale, 1, true) : '–',
         fixed(median(s.map((x) => x.load.requestsPerSecond)), 0),
         fixed(median(s.map((x) => x.load.p50Ms)), 2),
         fixed(median(s.map((x) => x.load.p99Ms)), 2),
@@ -96,9 +105,14 @@ export async function runHttp(settings: HttpSettings, log: (line: string) => voi
     sections.push(
       `### ${platform}\n\n` +
         table(
-          ['target', 'server CPU µs/req', 'its baseline µs/req', 'Δ µs/req (median)', 'Δ range over rounds', 'ratio', 'req/s', 'p50 ms', 'p99 ms', 'what it does'],
+          ['target', 'server CPU µs/req', 'its baseline µs/req', 'Δ µs/req (median)', 'Δ range over rounds', 'ratio', 'Δ in tight-loop µs', 'req/s', 'p50 ms', 'p99 ms', 'what it does'],
           rows,
-        ),
+        ) +
+        (scale
+          ? `\n\nCalibration: 10 µs of tight-loop arithmetic (median Δ of spin-10us minus that of naive-equals) added ${fixed(10 * scale, 1)} µs of server CPU per request in this run: one tight-loop µs weighed ×${fixed(scale, 2)} here. "Δ in tight-loop µs" is the median Δ divided by that factor.`
+          : spin && naive
+            ? '\n\nCalibration failed in this run (spin-10us did not cost more than naive-equals): too noisy to convert Δ into tight-loop µs.'
+            : ''),
     );
   }
   return sections.join('\n\n');

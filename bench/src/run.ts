@@ -33,13 +33,19 @@ const loadBefore = loadavg().map((n) => n.toFixed(1)).join(' ');
 log('[micro] verify and guard steps');
 const micro = await runMicro(settings.microRounds, settings.iterations);
 log('[scaling] 10 / 10,000 / 1,000,000 keys');
-const scaling = (spread: number) =>
+const scaling = (spread: number, cache: boolean) =>
   execFileSync(process.execPath, ['--expose-gc', new URL('./scaling.js', import.meta.url).pathname], {
-    env: { ...process.env, BENCH_SCALING_SPREAD: String(spread), BENCH_ROUNDS_MICRO: String(settings.microRounds), BENCH_ITERATIONS: String(settings.iterations / 2) },
+    env: {
+      ...process.env,
+      BENCH_SCALING_SPREAD: String(spread),
+      BENCH_SCALING_CACHE: cache ? '1' : '0',
+      BENCH_ROUNDS_MICRO: String(settings.microRounds),
+      BENCH_ITERATIONS: String(settings.iterations / 2),
+    },
     encoding: 'utf8',
   });
-const scalingSpread = scaling(1024);
-const scalingHot = scaling(8);
+const scalingSpread = scaling(1024, true);
+const scalingHot = scaling(8, false);
 const http = await runHttp({ platforms, targets, ...settings }, log);
 const flood = await runFlood({ platforms, seconds: settings.floodSeconds, floodConnections: settings.floodConnections }, log);
 

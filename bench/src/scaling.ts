@@ -1,7 +1,8 @@
 // Scaling: verify latency and heap bytes per key with 10, 10,000 and 1,000,000 keys in the
-// in-memory repository. Run as its own process with --expose-gc; prints a markdown section.
+// in-memory repository and in the cache (CachedApiKeyStore, every key cached). Run as its own
+// process with --expose-gc; prints a markdown section.
 import 'reflect-metadata';
-import { ApiKeyAuthenticator, ApiKeyHasher, InMemoryApiKeyRepository, ResolvedApiKeyOptions } from 'nestjs-api-key';
+import { ApiKeyAuthenticator, ApiKeyHasher, CachedApiKeyStore, InMemoryApiKeyRepository, ResolvedApiKeyOptions, type ApiKeyRecord } from 'nestjs-api-key';
 import { benchKey, benchRecord, BENCH_PEPPER } from './keys.js';
 import { measureCases, type MicroCase } from './measure.js';
 import { fixed, median, table } from './stats.js';
@@ -13,6 +14,8 @@ const sizes = (process.env.BENCH_SCALING_SIZES ?? '10,10000,1000000').split(',')
 const hasher = new ApiKeyHasher([BENCH_PEPPER]);
 // How many distinct keys the verify loop cycles through (BENCH_SCALING_SPREAD, default 1024).
 const SPREAD = Number(process.env.BENCH_SCALING_SPREAD ?? 1024);
+// Whether the cache is measured as well (BENCH_SCALING_CACHE, default 1).
+const withCache = process.env.BENCH_SCALING_CACHE !== '0';
 
 function heapUsed(): number {
   for (let i = 0; i < 3; i++) gc!();
@@ -28,16 +31,58 @@ interface Sized {
   readonly sampleHashes: string[];
   /** The repository's own Map (private; read here to measure the bare lookup). */
   readonly map: Map<string, unknown>;
+  /** The same keys, every one in a cache in front of a store that returns fresh rows. */
+  readonly cached?: { readonly bytesPerKey: number; readonly authenticator: ApiKeyAuthenticator };
 }
 
-// Small sets are built many times over (at least 100,000 keys in all), so the heap delta is
-// not lost in the noise; per-repository overhead is then shared by that set's keys, as it is.
-const sets: Sized[] = sizes.map((size) => {
+/** A fresh copy of a string (not a slice or the same object): what a database driver returns. */
+function fresh(value: string): string {
+  return Buffer.from(value, 'utf8').toString('utf8');
+}
+
+/**
+ * What a SQL store's `findByHash` returns: a new record of fresh strings and dates on every
+ * call (`toApiKeyRecord` of a row), so the cache holds its own copy as it would in production.
+ */
+class RowLikeStore extends InMemoryApiKeyRepository {
+  override async findByHash(hash: string): Promise<ApiKeyRecord | null> {
+    const record = (await super.findByHash(hash)) as (ApiKeyRecord & Record<string, unknown>) | null;
+    if (!record) return null;
+    const copy: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(record)) {
+      copy[name] = typeof value === 'string' ? fresh(value) : value instanceof Date ? new Date(value.getTime()) : Array.isArray(value) ? value.map(fresh) : value && typeof value === 'object' ? { ...value } : value;
+    }
+    return copy as unknown as ApiKeyRecord;
+  }
+}
+
+/**
+ * Caches holding every key of `repository` (filled through lookups of fresh hash strings, as
+ * requests would), built several times over for small sets like the repositories above; the
+ * heap they hold per cached key, and the first cache.
+ */
+async function fillCaches(repository: InMemoryApiKeyRepository, size: number): Promise<{ bytesPerKey: number; cache: CachedApiKeyStore }> {
+  const hashes = Array.from({ length: size }, (_, i) => hasher.hash(benchKey(i)));
+  const copies = Math.max(1, Math.ceil(100_000 / size));
+  const before = heapUsed();
+  const caches: CachedApiKeyStore[] = [];
+  for (let copy = 0; copy < copies; copy++) {
+    const cache = new CachedApiKeyStore(repository, { max: size, ttlMs: 3_600_000 });
+    for (const hash of hashes) await cache.findByHash(fresh(hash));
+    caches.push(cache);
+  }
+  const bytesPerKey = (heapUsed() - before) / (size * copies);
+  (globalThis as { keep?: unknown[] }).keep!.push(caches);
+  return { bytesPerKey, cache: caches[0]! };
+}
+
+const sets: Sized[] = [];
+for (const size of sizes) {
   const copies = Math.max(1, Math.ceil(100_000 / size));
   const before = heapUsed();
   const repositories: InMemoryApiKeyRepository[] = [];
   for (let copy = 0; copy < copies; copy++) {
-    const repository = new InMemoryApiKeyRepository();
+    const repository = new RowLikeStore();
     for (let i = 0; i < size; i++) repository.save(benchRecord(hasher, i));
     repositories.push(repository);
   }
@@ -46,22 +91,37 @@ const sets: Sized[] = sizes.map((size) => {
   const authenticator = new ApiKeyAuthenticator(new ResolvedApiKeyOptions({ pepper: BENCH_PEPPER, repository }), hasher, repository);
   const sample = Array.from({ length: 1024 }, (_, i) => benchKey(Math.floor(((i % SPREAD) * 7919 * size) / SPREAD) % size));
   (globalThis as { keep?: unknown[] }).keep = [...((globalThis as { keep?: unknown[] }).keep ?? []), repositories];
-  const map = (repository as unknown as { byHash: Map<string, unknown> }).byHash;
-  return { size, bytesPerKey, authenticator, sample, sampleHashes: sample.map((key) => hasher.hash(key)), map };
-});
+  const map = (repository as unknown as { secrets: Map<string, unknown> }).secrets;
+  const filled = withCache ? await fillCaches(repository, size) : undefined;
+  sets.push({
+    size,
+    bytesPerKey,
+    authenticator,
+    sample,
+    sampleHashes: sample.map((key) => hasher.hash(key)),
+    map,
+    cached: filled && {
+      bytesPerKey: filled.bytesPerKey,
+      authenticator: new ApiKeyAuthenticator(new ResolvedApiKeyOptions({ pepper: BENCH_PEPPER, repository: filled.cache }), hasher, filled.cache),
+    },
+  });
+}
 
 const cases: MicroCase[] = sets.flatMap((set) => [
   { name: `${set.size.toLocaleString('en')} keys`, run: (i: number) => set.authenticator.verify(set.sample[i & 1023]!), async: true },
   { name: `Map.get ${set.size}`, run: (i: number) => set.map.get(set.sampleHashes[i & 1023]!) },
+  ...(set.cached ? [{ name: `cached ${set.size}`, run: (i: number) => set.cached!.authenticator.verify(set.sample[i & 1023]!), async: true }] : []),
 ]);
+const perSet = withCache ? 3 : 2;
 const results = await measureCases(cases, Number(process.env.BENCH_ROUNDS_MICRO ?? 9), Number(process.env.BENCH_ITERATIONS ?? 20_000));
 const base = results.get(cases[0]!.name)!;
 const mapBase = results.get(cases[1]!.name)!;
+const cachedBase = withCache ? results.get(cases[2]!.name)! : [];
 const rows = sets.map((set, i) => {
-  const values = results.get(cases[2 * i]!.name)!;
-  const mapValues = results.get(cases[2 * i + 1]!.name)!;
+  const values = results.get(cases[perSet * i]!.name)!;
+  const mapValues = results.get(cases[perSet * i + 1]!.name)!;
   return [
-    cases[2 * i]!.name,
+    cases[perSet * i]!.name,
     fixed(median(values), 2),
     `${fixed(100 * (median(values.map((v, r) => v / base[r]!)) - 1), 1, true)} %`,
     `${fixed(median(mapValues), 3)} (${fixed(median(mapValues.map((v, r) => v - mapBase[r]!)), 3, true)})`,
@@ -76,5 +136,29 @@ process.stdout.write(
     'several times over). The bare `Map.get` of a precomputed hash on the repository\'s own Map shows what ' +
     'the memory hierarchy alone adds as the table outgrows the CPU caches.\n\n' +
     table(['keys', 'verify µs', 'vs 10 keys (same round)', 'bare Map.get µs (vs 10 keys)', 'heap bytes/key', 'vs 10 keys'], rows) +
-    '\n',
+    '\n' +
+    (withCache ? cacheSection() : ''),
 );
+
+function cacheSection(): string {
+  return (
+    '\nThe cache (`CachedApiKeyStore`, `max` = the number of keys) in front of a store returning a fresh ' +
+    'record per lookup (fresh strings and dates, as a SQL driver does), every key looked up once so every key ' +
+    'is cached; `verify()` through the cache (all hits); heap bytes the filled cache holds per key (its entries ' +
+    'and the records it keeps), the store excluded.\n\n' +
+    table(
+      ['keys in the cache', 'verify µs (cache hit)', 'vs 10 keys (same round)', 'heap bytes per cached key', 'vs 10 keys'],
+      sets.map((set, i) => {
+        const values = results.get(cases[perSet * i + 2]!.name)!;
+        return [
+          `${set.size.toLocaleString('en')} keys`,
+          fixed(median(values), 2),
+          `${fixed(100 * (median(values.map((v, r) => v / cachedBase[r]!)) - 1), 1, true)} %`,
+          fixed(set.cached!.bytesPerKey, 0),
+          `${fixed((100 * (set.cached!.bytesPerKey - sets[0]!.cached!.bytesPerKey)) / sets[0]!.cached!.bytesPerKey, 1, true)} %`,
+        ];
+      }),
+    ) +
+    '\n'
+  );
+}

@@ -21,5 +21,17 @@ process.on('message', (message: { type: string }) => {
     process.send!({ type: 'stats', cpuMicros: cpu.user + cpu.system, ...target.stats?.() });
   }
 });
-process.on('disconnect', () => process.exit(0));
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  try {
+    await app.close();
+    await target.cleanup?.();
+  } finally {
+    process.exit(0);
+  }
+};
+process.on('disconnect', () => void stop());
+process.on('SIGTERM', () => void stop());
 process.send!({ type: 'ready', port });

@@ -20,4 +20,6 @@ export interface BenchTarget {
   module(keys: BenchKeySet): Type | DynamicModule | Promise<Type | DynamicModule>;
   /** Extra counters the server reports with its CPU time (read by the flood). */
   stats?(): Record<string, number>;
+  /** Removes what `module` created outside the process (a database schema, a file); run when the server stops. */
+  cleanup?(): Promise<void>;
 }
