@@ -27,7 +27,7 @@ const NOT_FOUND: ApiKeyVerification & { valid: false } = Object.freeze({ valid: 
 @Injectable()
 export class ApiKeyAuthenticator {
   private readonly logger = new Logger(ApiKeyAuthenticator.name);
-  private readonly staticKeys = new Map<string, { record: ApiKeyRecord; principal: ApiKeyPrincipal }>();
+  private readonly staticKeys = new Map<string, ApiKeyPrincipal>();
   private readonly inFlight = new Map<string, Promise<unknown>>();
   private readonly timeout: FixedTimeout;
 
@@ -42,15 +42,16 @@ export class ApiKeyAuthenticator {
     const ms = options.lookupTimeoutMs;
     this.timeout = new FixedTimeout(ms, () => new Error(`lookup timed out after ${ms} ms`));
     for (const entry of options.keys) {
+      // Copies of the configured scopes and metadata, so the frozen principal owns them.
       const record: ApiKeyRecord = {
         id: entry.id ?? entry.name,
         name: entry.name,
         hash: hasher.hash(entry.key),
-        scopes: entry.scopes ?? [],
+        scopes: [...(entry.scopes ?? [])],
         ownerId: entry.ownerId ?? null,
-        metadata: entry.metadata ?? null,
+        metadata: entry.metadata ? { ...entry.metadata } : null,
       };
-      this.staticKeys.set(record.hash, { record, principal: toPrincipal(record) });
+      this.staticKeys.set(record.hash, principalOfCopy(record));
     }
   }
 
@@ -67,7 +68,7 @@ export class ApiKeyAuthenticator {
     }
     const candidates = this.hasher.candidates(key);
     const known = this.staticKeys.get(candidates[0]!);
-    if (known) return this.accepted(known.principal, now);
+    if (known) return this.accepted(known, now);
     for (const hash of candidates) {
       const record = await this.lookup(hash);
       if (!record) continue;
@@ -89,8 +90,8 @@ export class ApiKeyAuthenticator {
     return result;
   }
 
-  private check(record: ApiKeyRecord, now: Date | undefined): ApiKeyVerification {
-    const time = now ? now.getTime() : Date.now();
+  private check(record: ApiKeyRecord, now: Date): ApiKeyVerification {
+    const time = now.getTime();
     if (record.revokedAt && record.revokedAt.getTime() <= time) return { valid: false, reason: 'revoked', keyId: record.id };
     if (record.secretExpiresAt && record.secretExpiresAt.getTime() <= time) return { valid: false, reason: 'revoked', keyId: record.id };
     if (record.disabled) return { valid: false, reason: 'disabled', keyId: record.id };
@@ -204,8 +205,9 @@ function isOptionalDate(value: unknown): boolean {
 const NO_METADATA: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /**
- * The principal of a record {@link usableRecord} copied: its scopes array and metadata object
- * belong to this verification alone, so they are frozen in place rather than copied again.
+ * The principal of a record whose scopes array and metadata object are copies it owns (made by
+ * {@link usableRecord}, or from a static key's configuration), frozen in place rather than
+ * copied again.
  */
 function principalOfCopy(record: ApiKeyRecord): ApiKeyPrincipal {
   return Object.freeze({
@@ -214,15 +216,5 @@ function principalOfCopy(record: ApiKeyRecord): ApiKeyPrincipal {
     scopes: Object.freeze(record.scopes as string[]),
     ownerId: record.ownerId ?? null,
     metadata: record.metadata ? Object.freeze(record.metadata) : NO_METADATA,
-  });
-}
-
-function toPrincipal(record: ApiKeyRecord): ApiKeyPrincipal {
-  return Object.freeze({
-    id: record.id,
-    name: record.name,
-    scopes: Object.freeze([...record.scopes]),
-    ownerId: record.ownerId ?? null,
-    metadata: Object.freeze({ ...(record.metadata ?? {}) }),
   });
 }

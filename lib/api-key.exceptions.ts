@@ -63,25 +63,32 @@ function body(statusCode: number, error: string, code: ApiKeyErrorCode, message:
   return { statusCode, error, code, message };
 }
 
-/** 401: no key in the request. `challenge` is the `WWW-Authenticate` value. */
-export class ApiKeyMissingException extends UnauthorizedException implements ApiKeyHttpException {
-  readonly code = ApiKeyErrorCode.Missing;
+/** The two 401s: a challenge in `WWW-Authenticate` and `Cache-Control: no-store`. */
+abstract class ApiKeyUnauthorizedException<C extends ApiKeyErrorCode> extends UnauthorizedException implements ApiKeyHttpException {
   readonly headers: Readonly<Record<string, string>>;
-  /** @param challenge the `WWW-Authenticate` header value */
-  constructor(challenge: string) {
-    super(body(401, 'Unauthorized', ApiKeyErrorCode.Missing, 'An API key is required'));
+  protected constructor(
+    readonly code: C,
+    message: string,
+    challenge: string,
+  ) {
+    super(body(401, 'Unauthorized', code, message));
     this.headers = { ...NO_STORE, 'WWW-Authenticate': challenge };
   }
 }
 
-/** 401: the key is not valid. The same for every reason, so the reason cannot be probed. */
-export class ApiKeyInvalidException extends UnauthorizedException implements ApiKeyHttpException {
-  readonly code = ApiKeyErrorCode.Invalid;
-  readonly headers: Readonly<Record<string, string>>;
+/** 401: no key in the request. `challenge` is the `WWW-Authenticate` value. */
+export class ApiKeyMissingException extends ApiKeyUnauthorizedException<typeof ApiKeyErrorCode.Missing> {
   /** @param challenge the `WWW-Authenticate` header value */
   constructor(challenge: string) {
-    super(body(401, 'Unauthorized', ApiKeyErrorCode.Invalid, 'The API key is not valid'));
-    this.headers = { ...NO_STORE, 'WWW-Authenticate': challenge };
+    super(ApiKeyErrorCode.Missing, 'An API key is required', challenge);
+  }
+}
+
+/** 401: the key is not valid. The same for every reason, so the reason cannot be probed. */
+export class ApiKeyInvalidException extends ApiKeyUnauthorizedException<typeof ApiKeyErrorCode.Invalid> {
+  /** @param challenge the `WWW-Authenticate` header value */
+  constructor(challenge: string) {
+    super(ApiKeyErrorCode.Invalid, 'The API key is not valid', challenge);
   }
 }
 
