@@ -1,6 +1,5 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
-import type { ApiKeyRecord } from './api-key-record.interface.js';
 import type { ApiKeyVerification } from './api-key-verification.interface.js';
 import { isWellFormedKey } from './api-key.credentials.js';
 import { ApiKeyClock, SystemApiKeyClock } from './api-key.clock.js';
@@ -12,9 +11,13 @@ import { ResolvedApiKeyOptions } from './api-key-options.js';
 import { ApiKeyUsageTracker } from './api-key.usage-tracker.js';
 import { escapeForLog } from './log-escape.js';
 import { FixedTimeout } from './fixed-timeout.js';
+import { findVerified, issuePrincipal, pairedFindByHash, refusalOf, verifyRecord, type VerifiedApiKey, type VerifiedLookup } from './verified-api-key.js';
 
 const MALFORMED: ApiKeyVerification & { valid: false } = Object.freeze({ valid: false, reason: 'malformed' });
 const NOT_FOUND: ApiKeyVerification & { valid: false } = Object.freeze({ valid: false, reason: 'not_found' });
+
+/** A verification that is known at once, or one waiting for the repository. */
+export type ApiKeyVerificationResult = ApiKeyVerification | Promise<ApiKeyVerification>;
 
 /**
  * Verifies presented keys: shape check (and, for generated keys, format and checksum), keyed
@@ -30,6 +33,8 @@ export class ApiKeyAuthenticator {
   private readonly staticKeys = new Map<string, ApiKeyPrincipal>();
   private readonly inFlight = new Map<string, Promise<unknown>>();
   private readonly timeout: FixedTimeout;
+  /** The `findByHash` behind the repository's in-memory lookup, if it has one (see {@link pairedFindByHash}). */
+  private readonly fastFindByHash: unknown;
 
   constructor(
     private readonly options: ResolvedApiKeyOptions,
@@ -41,17 +46,12 @@ export class ApiKeyAuthenticator {
   ) {
     const ms = options.lookupTimeoutMs;
     this.timeout = new FixedTimeout(ms, () => new Error(`lookup timed out after ${ms} ms`));
+    this.fastFindByHash = pairedFindByHash(repository);
     for (const entry of options.keys) {
       // Copies of the configured scopes and metadata, so the frozen principal owns them.
-      const record: ApiKeyRecord = {
-        id: entry.id ?? entry.name,
-        name: entry.name,
-        hash: hasher.hash(entry.key),
-        scopes: [...(entry.scopes ?? [])],
-        ownerId: entry.ownerId ?? null,
-        metadata: entry.metadata ? { ...entry.metadata } : null,
-      };
-      this.staticKeys.set(record.hash, principalOfCopy(record));
+      const metadata = entry.metadata ? { ...entry.metadata } : null;
+      const principal = issuePrincipal(entry.id ?? entry.name, entry.name, [...(entry.scopes ?? [])], entry.ownerId ?? null, metadata);
+      this.staticKeys.set(hasher.hash(entry.key), principal);
     }
   }
 
@@ -62,6 +62,17 @@ export class ApiKeyAuthenticator {
    * out or returns an unusable record: callers must fail closed.
    */
   async verify(key: string, now: Date = this.clock.now()): Promise<ApiKeyVerification> {
+    return this.verifyInline(key, now);
+  }
+
+  /**
+   * {@link verify} without a promise when none is needed: when the outcome is known without
+   * waiting for storage (a malformed or static key, a key the in-memory store or the cache holds)
+   * it returns the verification itself, otherwise a promise of it. Throws (or rejects) with
+   * {@link ApiKeyStoreUnavailableException} as `verify` rejects. The guard uses it, so a request
+   * whose key is answered from memory does not wait for the microtask queue.
+   */
+  verifyInline(key: string, now: Date = this.clock.now()): ApiKeyVerificationResult {
     const { format } = this.options;
     if (!isWellFormedKey(key, this.options.maxKeyLength) || (format.claims(key) ? format.parse(key) === null : this.options.onlyGeneratedKeys)) {
       return this.refused(MALFORMED, now);
@@ -69,15 +80,26 @@ export class ApiKeyAuthenticator {
     const candidates = this.hasher.candidates(key);
     const known = this.staticKeys.get(candidates[0]!);
     if (known) return this.accepted(known, now);
-    for (const hash of candidates) {
-      const record = await this.lookup(hash);
-      if (!record) continue;
-      const result = this.check(record, now);
-      if (!result.valid) return this.refused(result, now);
-      this.usage?.record(record.id, now);
-      return this.accepted(result.principal, now);
+    return this.verifyStored(candidates, 0, now);
+  }
+
+  /** Looks the candidate hashes up from `index` on, synchronously for as long as the store answers so. */
+  private verifyStored(candidates: readonly string[], index: number, now: Date): ApiKeyVerificationResult {
+    for (let i = index; i < candidates.length; i++) {
+      const found = this.lookup(candidates[i]!);
+      if (found instanceof Promise) {
+        return found.then((stored) => (stored ? this.outcome(stored, now) : this.verifyStored(candidates, i + 1, now)));
+      }
+      if (found) return this.outcome(found, now);
     }
     return this.refused(NOT_FOUND, now);
+  }
+
+  private outcome(stored: VerifiedApiKey, now: Date): ApiKeyVerification {
+    const refusal = refusalOf(stored, now.getTime());
+    if (refusal) return this.refused(refusal, now);
+    this.usage?.record(stored.principal.id, now);
+    return this.accepted(stored.principal, now);
   }
 
   private accepted(principal: ApiKeyPrincipal, now: Date): ApiKeyVerification {
@@ -88,15 +110,6 @@ export class ApiKeyAuthenticator {
   private refused(result: ApiKeyVerification & { valid: false }, now: Date): ApiKeyVerification {
     this.events?.emit({ type: ApiKeyEventType.AuthenticationFailed, reason: result.reason, keyId: result.keyId ?? null, at: now });
     return result;
-  }
-
-  private check(record: ApiKeyRecord, now: Date): ApiKeyVerification {
-    const time = now.getTime();
-    if (record.revokedAt && record.revokedAt.getTime() <= time) return { valid: false, reason: 'revoked', keyId: record.id };
-    if (record.secretExpiresAt && record.secretExpiresAt.getTime() <= time) return { valid: false, reason: 'revoked', keyId: record.id };
-    if (record.disabled) return { valid: false, reason: 'disabled', keyId: record.id };
-    if (record.expiresAt && record.expiresAt.getTime() <= time) return { valid: false, reason: 'expired', keyId: record.id };
-    return { valid: true, principal: principalOfCopy(record) };
   }
 
   /**
@@ -110,35 +123,56 @@ export class ApiKeyAuthenticator {
     this.inFlight.clear();
   }
 
-  private async lookup(hash: string): Promise<ApiKeyRecord | null> {
-    let found: unknown;
-    try {
-      found = await this.findShared(hash);
-    } catch (error) {
-      this.logger.error(`Key repository lookup failed: ${escapeForLog(String((error as Error)?.message ?? error))}`);
-      throw new ApiKeyStoreUnavailableException();
+  /**
+   * The verified record stored under `hash`, or `null`: at once when the store holds it in
+   * memory, otherwise through a shared, timed lookup. Fails with
+   * {@link ApiKeyStoreUnavailableException} when the store fails or returns an unusable record.
+   */
+  private lookup(hash: string): VerifiedApiKey | null | Promise<VerifiedApiKey | null> {
+    if (this.fastFindByHash !== undefined && this.repository.findByHash === this.fastFindByHash) {
+      let found: VerifiedApiKey | null | Promise<VerifiedApiKey | null>;
+      try {
+        found = (this.repository as unknown as VerifiedLookup)[findVerified](hash);
+      } catch (error) {
+        throw this.unavailable(error);
+      }
+      if (!(found instanceof Promise)) return found;
+      found.catch(() => undefined); // answered through the shared lookup below, which may be another's
+      return this.findShared(hash, () => found).then(
+        (stored) => stored as VerifiedApiKey | null,
+        (error: unknown) => Promise.reject(this.unavailable(error)),
+      );
     }
-    if (found === null || found === undefined) return null;
-    const record = usableRecord(found, hash);
-    if (!record) {
-      this.logger.error('Key repository returned a malformed or mismatching record');
-      throw new ApiKeyStoreUnavailableException();
-    }
-    return record;
+    return this.findShared(hash, () => this.repository.findByHash(hash)).then(
+      (found) => {
+        if (found === null || found === undefined) return null;
+        const stored = verifyRecord(found, hash);
+        if (stored) return stored;
+        this.logger.error('Key repository returned a malformed or mismatching record');
+        throw new ApiKeyStoreUnavailableException();
+      },
+      (error: unknown) => Promise.reject(this.unavailable(error)),
+    );
+  }
+
+  private unavailable(error: unknown): ApiKeyStoreUnavailableException {
+    this.logger.error(`Key repository lookup failed: ${escapeForLog(String((error as Error)?.message ?? error))}`);
+    return new ApiKeyStoreUnavailableException();
   }
 
   /**
-   * The repository lookup of `hash` under the lookup timeout, shared by every verification of
-   * the same hash that starts while it is pending, so a burst of requests with one key (or a
-   * hanging store) costs one repository call instead of piling up. It leaves the shared set as
-   * it settles or times out: nothing is cached, and a failed lookup is not shared again.
+   * The repository lookup of `hash` (`start` starts it) under the lookup timeout, shared by
+   * every verification of the same hash that starts while it is pending, so a burst of requests
+   * with one key (or a hanging store) costs one repository call instead of piling up. It leaves
+   * the shared set as it settles or times out: nothing is cached, and a failed lookup is not
+   * shared again.
    */
-  private findShared(hash: string): Promise<unknown> {
+  private findShared(hash: string, start: () => unknown): Promise<unknown> {
     const pending = this.inFlight.get(hash);
     if (pending) return pending;
     let call: unknown;
     try {
-      call = this.repository.findByHash(hash);
+      call = start();
     } catch (error) {
       call = Promise.reject(error);
     }
@@ -148,73 +182,4 @@ export class ApiKeyAuthenticator {
     this.inFlight.set(hash, shared);
     return shared;
   }
-}
-
-/**
- * A validated copy of what the repository returned for `hash`, or `undefined` when it is not a
- * record of that hash. Copying once means nothing later reads the repository's object again
- * (a getter or proxy that throws, or a later mutation, cannot turn into a 500 or a mix-up).
- */
-function usableRecord(value: unknown, hash: string): ApiKeyRecord | undefined {
-  try {
-    const source = value as ApiKeyRecord;
-    if (typeof source !== 'object' || !Array.isArray(source.scopes)) return undefined;
-    const metadata: unknown = source.metadata;
-    const record: ApiKeyRecord = {
-      id: source.id,
-      name: source.name,
-      hash: source.hash,
-      scopes: [...source.scopes],
-      ownerId: source.ownerId,
-      metadata: isPlainObject(metadata) ? { ...(metadata as object) } : (metadata as null | undefined),
-      expiresAt: copyOfDate(source.expiresAt),
-      revokedAt: copyOfDate(source.revokedAt),
-      disabled: source.disabled,
-      secretExpiresAt: copyOfDate(source.secretExpiresAt),
-    };
-    const valid =
-      typeof record.id === 'string' &&
-      typeof record.name === 'string' &&
-      typeof record.hash === 'string' &&
-      record.scopes.every((scope) => typeof scope === 'string') &&
-      (record.ownerId === undefined || record.ownerId === null || typeof record.ownerId === 'string') &&
-      (metadata === undefined || metadata === null || isPlainObject(metadata)) &&
-      (record.disabled === undefined || typeof record.disabled === 'boolean') &&
-      isOptionalDate(record.expiresAt) &&
-      isOptionalDate(record.revokedAt) &&
-      isOptionalDate(record.secretExpiresAt) &&
-      ApiKeyHasher.equal(record.hash, hash);
-    return valid ? record : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function copyOfDate<T>(value: T): T {
-  return (value instanceof Date ? new Date(value.getTime()) : value) as T;
-}
-
-function isPlainObject(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isOptionalDate(value: unknown): boolean {
-  return value === undefined || value === null || (value instanceof Date && !Number.isNaN(value.getTime()));
-}
-
-const NO_METADATA: Readonly<Record<string, unknown>> = Object.freeze({});
-
-/**
- * The principal of a record whose scopes array and metadata object are copies it owns (made by
- * {@link usableRecord}, or from a static key's configuration), frozen in place rather than
- * copied again.
- */
-function principalOfCopy(record: ApiKeyRecord): ApiKeyPrincipal {
-  return Object.freeze({
-    id: record.id,
-    name: record.name,
-    scopes: Object.freeze(record.scopes as string[]),
-    ownerId: record.ownerId ?? null,
-    metadata: record.metadata ? Object.freeze(record.metadata) : NO_METADATA,
-  });
 }

@@ -79,6 +79,7 @@ export abstract class ApiKeyEventSink {
 /** The part of `EventEmitter2` the default sink uses. */
 interface EventEmitterLike {
   emit(event: string, ...values: unknown[]): unknown;
+  hasListeners?(event: string): boolean;
 }
 
 /**
@@ -108,9 +109,12 @@ export class DefaultApiKeyEventSink extends ApiKeyEventSink implements OnModuleI
     return this.emitter !== null;
   }
 
-  /** @inheritdoc Only with `EventEmitter2`: the `Logger` fallback does not log successes. */
+  /**
+   * @inheritdoc Only with `EventEmitter2`, and only while something listens to
+   * `api-key.authenticated` (the `Logger` fallback does not log successes).
+   */
   override get acceptsAuthenticated(): boolean {
-    return this.emitter !== null;
+    return this.emitter !== null && this.emitter.hasListeners?.(ApiKeyEventType.Authenticated) !== false;
   }
 
   /** @inheritdoc */

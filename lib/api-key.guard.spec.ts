@@ -37,7 +37,7 @@ function context(type: string, request: object, handler: keyof Handlers = 'plain
 
 describe('ApiKeyGuard steps', () => {
   it('denies a context it cannot read a request from, rather than allowing it', async () => {
-    await expect(makeGuard(ApiKeyGuard).canActivate(context('rpc', { headers: { 'x-api-key': KEY } }))).resolves.toBe(false);
+    await expect(async () => makeGuard(ApiKeyGuard).canActivate(context('rpc', { headers: { 'x-api-key': KEY } }))).resolves.toBe(false);
   });
 
   it('lets a subclass supply the request for another context, reusing every other step', async () => {
@@ -47,12 +47,30 @@ describe('ApiKeyGuard steps', () => {
       }
     }
     const message: { headers: Record<string, string>; apiKey?: unknown } = { headers: { 'x-api-key': KEY } };
-    await expect(makeGuard(RpcGuard).canActivate(context('rpc', message, 'run'))).resolves.toBe(true);
+    await expect(async () => makeGuard(RpcGuard).canActivate(context('rpc', message, 'run'))).resolves.toBe(true);
     expect(message.apiKey).toMatchObject({ name: 'worker', scopes: ['jobs:run'] });
-    await expect(makeGuard(RpcGuard).canActivate(context('rpc', { headers: {} }))).rejects.toBeInstanceOf(ApiKeyMissingException);
-    await expect(makeGuard(RpcGuard).canActivate(context('rpc', { headers: { 'x-api-key': 'wrong-key-00000000001' } }))).rejects.toBeInstanceOf(
+    await expect(async () => makeGuard(RpcGuard).canActivate(context('rpc', { headers: {} }))).rejects.toBeInstanceOf(ApiKeyMissingException);
+    await expect(async () => makeGuard(RpcGuard).canActivate(context('rpc', { headers: { 'x-api-key': 'wrong-key-00000000001' } }))).rejects.toBeInstanceOf(
       ApiKeyInvalidException,
     );
+  });
+
+  it('answers without a promise when the key is decided from memory, and with one while the store is asked', async () => {
+    const guard = makeGuard(ApiKeyGuard);
+    expect(guard.canActivate(context('http', { headers: { 'x-api-key': KEY } }))).toBe(true);
+    expect(() => guard.canActivate(context('http', { headers: {} }))).toThrow(ApiKeyMissingException);
+    const slow = new (class extends InMemoryApiKeyRepository {
+      override findByHash() {
+        return new Promise<null>((resolve) => setTimeout(() => resolve(null), 5));
+      }
+    })();
+    const options = new ResolvedApiKeyOptions({ repository: slow });
+    const adapterHost = { httpAdapter: { setHeader: () => undefined } } as unknown as HttpAdapterHost;
+    const pending = new ApiKeyGuard(new Reflector(), options, new ApiKeyAuthenticator(options, new ApiKeyHasher(), slow), adapterHost).canActivate(
+      context('http', { headers: { 'x-api-key': KEY } }),
+    );
+    expect(pending).toBeInstanceOf(Promise);
+    await expect(pending).rejects.toBeInstanceOf(ApiKeyInvalidException);
   });
 
   it('reads the scope requirement from handler metadata', () => {

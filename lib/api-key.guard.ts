@@ -1,6 +1,7 @@
 import { Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
+import type { ApiKeyVerification } from './api-key-verification.interface.js';
 import { ApiKeyAuthenticator } from './api-key.authenticator.js';
 import { ApiKeyGuardHook } from './api-key-guard.hook.js';
 import { readPresentedKey, type PresentedApiKey } from './api-key.credentials.js';
@@ -12,7 +13,7 @@ import {
   type ApiKeyHttpException,
 } from './api-key.exceptions.js';
 import { ResolvedApiKeyOptions } from './api-key-options.js';
-import { rawRequestOf, rememberedPrincipal, rememberPrincipal, type RequestWithApiKey } from './api-key.request.js';
+import { rawRequestOf, rememberedPrincipal, type RequestWithApiKey } from './api-key.request.js';
 import { satisfiesScopes, type ScopeRequirement } from './api-key.scopes.js';
 import { PublicMetadata } from './public.decorator.js';
 import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
@@ -46,22 +47,22 @@ export class ApiKeyGuard implements CanActivate {
     this.invalidChallenge = challengeFor(options, true);
   }
 
-  /** Runs the steps below in order; see the class description for the outcomes. */
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  /**
+   * Runs the steps below in order; see the class description for the outcomes. Answers at once
+   * (without a promise) when the key is decided without waiting for storage.
+   */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (this.isPublic(context)) return true;
     const http = this.getRequestResponse(context);
     if (!http) return false;
     try {
       const remembered = rememberedPrincipal(http.request);
-      const principal = remembered ?? (await this.authenticateFirstPass(context, http.request));
-      this.authorize(principal, this.getScopeRequirement(context));
-      if (!remembered) await this.hook?.authorized(context, principal);
-      this.setHeader(http.response, 'Cache-Control', 'no-store');
-      return true;
+      if (remembered) return this.admit(context, http.response, remembered, false);
+      const principal = this.authenticateFirstPass(context, http.request);
+      const admitted = principal instanceof Promise ? principal.then((p) => this.admit(context, http.response, p, true)) : this.admit(context, http.response, principal, true);
+      return admitted instanceof Promise ? admitted.catch((error: unknown) => this.refuse(http.response, error)) : admitted;
     } catch (error) {
-      const headers = (error as Partial<ApiKeyHttpException>)?.headers;
-      if (headers) for (const [name, value] of Object.entries(headers)) this.setHeader(http.response, name, value);
-      throw error;
+      return this.refuse(http.response, error);
     }
   }
 
@@ -78,16 +79,21 @@ export class ApiKeyGuard implements CanActivate {
   }
 
   /** Authenticates a request on the guard's first pass over it, through the {@link ApiKeyGuardHook} when one is provided. */
-  protected authenticateFirstPass(context: ExecutionContext, request: object): Promise<ApiKeyPrincipal> {
-    const authenticate = () => this.authenticateRequest(request);
-    return this.hook ? this.hook.authenticate(context, authenticate) : authenticate();
+  protected authenticateFirstPass(context: ExecutionContext, request: object): MaybePromise<ApiKeyPrincipal> {
+    return this.hook ? this.hook.authenticate(context, async () => this.authenticateRequest(request)) : this.authenticateRequest(request);
   }
 
   /** Reads, verifies and attaches the request's key; throws 400, 401 or 503 as it fails. */
-  protected async authenticateRequest(request: object): Promise<ApiKeyPrincipal> {
+  protected authenticateRequest(request: object): MaybePromise<ApiKeyPrincipal> {
     const presented = this.readKey(request);
     if (!presented) throw withoutStackTrace(() => new ApiKeyMissingException(this.missingChallenge));
-    const principal = await this.authenticate(presented);
+    const principal = this.authenticate(presented);
+    if (principal instanceof Promise) {
+      return principal.then((verified) => {
+        this.attachPrincipal(request, verified);
+        return verified;
+      });
+    }
     this.attachPrincipal(request, principal);
     return principal;
   }
@@ -98,10 +104,33 @@ export class ApiKeyGuard implements CanActivate {
   }
 
   /** Verifies the key; throws 401 when it is not valid and 503 when the store fails. */
-  protected async authenticate(presented: PresentedApiKey): Promise<ApiKeyPrincipal> {
-    const result = await this.authenticator.verify(presented.value);
-    if (!result.valid) throw withoutStackTrace(() => new ApiKeyInvalidException(this.invalidChallenge));
-    return result.principal;
+  protected authenticate(presented: PresentedApiKey): MaybePromise<ApiKeyPrincipal> {
+    const result = this.authenticator.verifyInline(presented.value);
+    return result instanceof Promise ? result.then((verification) => this.principalOf(verification)) : this.principalOf(result);
+  }
+
+  private principalOf(verification: ApiKeyVerification): ApiKeyPrincipal {
+    if (!verification.valid) throw withoutStackTrace(() => new ApiKeyInvalidException(this.invalidChallenge));
+    return verification.principal;
+  }
+
+  /** Checks the route's scopes, runs the hook's `authorized` on a first pass and marks the response uncacheable. */
+  private admit(context: ExecutionContext, response: object, principal: ApiKeyPrincipal, firstPass: boolean): MaybePromise<boolean> {
+    this.authorize(principal, this.getScopeRequirement(context));
+    if (firstPass && this.hook) return this.hook.authorized(context, principal).then(() => this.admitted(response));
+    return this.admitted(response);
+  }
+
+  private admitted(response: object): true {
+    this.setHeader(response, 'Cache-Control', 'no-store');
+    return true;
+  }
+
+  /** Sets the headers an HTTP exception carries (`WWW-Authenticate`, ...) and rethrows it. */
+  private refuse(response: object, error: unknown): never {
+    const headers = (error as Partial<ApiKeyHttpException>)?.headers;
+    if (headers) for (const [name, value] of Object.entries(headers)) this.setHeader(response, name, value);
+    throw error;
   }
 
   /** The route's scope requirement: the handler's if it has one, else the controller's. */
@@ -133,10 +162,12 @@ export class ApiKeyGuard implements CanActivate {
     }
   }
 
-  /** Puts the principal on the request, where `@ApiKey()` finds it (`request.apiKey`). */
+  /**
+   * Puts the principal on the request, where `@ApiKey()` finds it (`request.apiKey`) and where a
+   * second guard pass over the request finds it authenticated.
+   */
   protected attachPrincipal(request: object, principal: ApiKeyPrincipal): void {
     (request as RequestWithApiKey).apiKey = principal;
-    rememberPrincipal(request, principal);
   }
 
   /** Sets a response header through the platform's adapter (Express or Fastify). */
@@ -144,6 +175,8 @@ export class ApiKeyGuard implements CanActivate {
     this.adapterHost.httpAdapter.setHeader(response, name, value);
   }
 }
+
+type MaybePromise<T> = T | Promise<T>;
 
 interface RouteMetadata {
   readonly isPublic: boolean;

@@ -1,5 +1,6 @@
 import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
 import type { RawHttpRequest } from './api-key.credentials.js';
+import { isIssuedPrincipal } from './verified-api-key.js';
 
 /** A request object (Express's, or Fastify's wrapper) once the guard has authenticated it. */
 export interface RequestWithApiKey {
@@ -17,18 +18,12 @@ export function rawRequestOf(request: unknown): RawHttpRequest {
   return ((request as { raw?: RawHttpRequest }).raw ?? request) as RawHttpRequest;
 }
 
-const authenticated = new WeakMap<object, ApiKeyPrincipal>();
-
 /**
- * Remembers that the guard authenticated `request`, so that a second guard pass (a global
- * guard plus `@UseGuards` on a controller) reuses the principal instead of verifying again.
- * Kept outside the request so nothing the client or a middleware sets can pose as it.
+ * The principal a previous guard pass authenticated this request with, if any: `request.apiKey`
+ * when it holds a principal the library issued. Nothing the client sends, and no object a
+ * middleware makes up, can pose as one (issued principals are known by identity).
  */
-export function rememberPrincipal(request: object, principal: ApiKeyPrincipal): void {
-  authenticated.set(request, principal);
-}
-
-/** The principal a previous guard pass authenticated this request with, if any. */
 export function rememberedPrincipal(request: object): ApiKeyPrincipal | undefined {
-  return authenticated.get(request);
+  const principal = (request as RequestWithApiKey).apiKey;
+  return isIssuedPrincipal(principal) ? principal : undefined;
 }

@@ -123,6 +123,20 @@ describe('CachedApiKeyStore', () => {
     expect(inner.calls).toBe(4);
   });
 
+  it('rejects a malformed or mismatching record from the wrapped store and caches nothing of it', async () => {
+    const inner = new CountingStore();
+    const cache = new CachedApiKeyStore(inner);
+    for (const bad of [record({ scopes: 'a' as unknown as string[] }), record({ hash: UNKNOWN }), record({ expiresAt: new Date(NaN) })]) {
+      inner.findByHash = async () => (inner.calls++, bad);
+      await expect(cache.findByHash(HASH)).rejects.toThrow('malformed or mismatching record');
+    }
+    expect(inner.calls).toBe(3);
+    inner.findByHash = CountingStore.prototype.findByHash;
+    expect((await cache.findByHash(HASH))?.scopes).toEqual(['a']);
+    expect((await cache.findByHash(HASH))?.scopes).toEqual(['a']);
+    expect(inner.calls).toBe(4);
+  });
+
   it('a write through the cache applies to the very next lookup, even with a lookup of the old state in flight', async () => {
     const inner = new CountingStore();
     const cache = new CachedApiKeyStore(inner);

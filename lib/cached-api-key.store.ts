@@ -5,6 +5,7 @@ import type { ApiKeyCacheOptions } from './api-key-module-options.interface.js';
 import type { ApiKeyRecord } from './api-key-record.interface.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { ApiKeyStore, type ApiKeyListQuery, type ApiKeyPatch, type StoredApiKey, type StoredApiKeySecret } from './api-key.store.js';
+import { findVerified, recordOf, verifyRecord, type VerifiedApiKey, type VerifiedLookup } from './verified-api-key.js';
 
 /** Defaults of {@link ApiKeyCacheOptions}. */
 export const API_KEY_CACHE_DEFAULTS: Readonly<Required<ApiKeyCacheOptions>> = Object.freeze({
@@ -29,10 +30,10 @@ type Lifecycle = Partial<OnModuleInit & OnApplicationShutdown> & { close?(): unk
  * wrapped store is an {@link ApiKeyChangeFeed} (PostgreSQL), changes made on other instances
  * invalidate too; otherwise `ttlMs` bounds how long another instance may serve a stale key.
  */
-export class CachedApiKeyStore extends ApiKeyStore implements OnModuleInit, OnApplicationShutdown {
-  private readonly found: LRUCache<string, ApiKeyRecord>;
+export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, OnModuleInit, OnApplicationShutdown {
+  private readonly found: LRUCache<string, VerifiedApiKey>;
   private readonly unknown: LRUCache<string, true>;
-  private readonly inFlight = new Map<string, Promise<ApiKeyRecord | null>>();
+  private readonly inFlight = new Map<string, Promise<Loaded>>();
   private readonly lookupTimeoutMs: number;
   private readonly unsubscribe: (() => void) | undefined;
   private epoch = 0;
@@ -51,16 +52,21 @@ export class CachedApiKeyStore extends ApiKeyStore implements OnModuleInit, OnAp
     this.unsubscribe = typeof feed.watchChanges === 'function' ? feed.watchChanges((keyId) => this.invalidate(keyId)) : undefined;
   }
 
-  /** @inheritdoc */
-  findByHash(hash: string): Promise<ApiKeyRecord | null> {
+  /**
+   * @inheritdoc On a hit, the lookup fields the cache keeps; on a miss, the wrapped store's record.
+   * Rejects, and caches nothing, when the wrapped store returns a malformed or mismatching record.
+   */
+  async findByHash(hash: string): Promise<ApiKeyRecord | null> {
     const hit = this.found.get(hash);
-    if (hit) return Promise.resolve(hit);
-    if (this.unknown.has(hash)) return Promise.resolve(null);
-    const pending = this.inFlight.get(hash);
-    if (pending) return pending;
-    const lookup = this.load(hash);
-    this.inFlight.set(hash, lookup);
-    return lookup;
+    if (hit) return recordOf(hit, hash);
+    return this.unknown.has(hash) ? null : (await this.loadShared(hash)).record;
+  }
+
+  /** @internal The verified record: at once on a hit (see {@link VerifiedLookup}), else from the wrapped store. */
+  [findVerified](hash: string): VerifiedApiKey | null | Promise<VerifiedApiKey | null> {
+    const hit = this.found.get(hash);
+    if (hit) return hit;
+    return this.unknown.has(hash) ? null : this.loadShared(hash).then((loaded) => loaded.verified);
   }
 
   /**
@@ -73,7 +79,7 @@ export class CachedApiKeyStore extends ApiKeyStore implements OnModuleInit, OnAp
     this.inFlight.clear();
     this.unknown.clear();
     if (keyId === null) return this.found.clear();
-    const stale = [...this.found.entries()].filter(([, record]) => record.id === keyId).map(([hash]) => hash);
+    const stale = [...this.found.entries()].filter(([, found]) => found.principal.id === keyId).map(([hash]) => hash);
     for (const hash of stale) this.found.delete(hash);
   }
 
@@ -124,27 +130,37 @@ export class CachedApiKeyStore extends ApiKeyStore implements OnModuleInit, OnAp
     await (this.inner as Lifecycle).close?.();
   }
 
-  private load(hash: string): Promise<ApiKeyRecord | null> {
+  /** The wrapped store's lookup of `hash`, one at a time per hash. */
+  private loadShared(hash: string): Promise<Loaded> {
+    const pending = this.inFlight.get(hash);
+    if (pending) return pending;
+    const lookup = this.load(hash);
+    this.inFlight.set(hash, lookup);
+    return lookup;
+  }
+
+  private load(hash: string): Promise<Loaded> {
     const epoch = this.epoch;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`lookup timed out after ${this.lookupTimeoutMs} ms`)), this.lookupTimeoutMs);
     });
-    const lookup: Promise<ApiKeyRecord | null> = Promise.race([new Promise<ApiKeyRecord | null>((resolve) => resolve(this.inner.findByHash(hash))), timeout])
-      .then((record) => {
-        if (epoch === this.epoch) this.remember(hash, record);
-        return record;
+    const lookup: Promise<Loaded> = Promise.race([new Promise<ApiKeyRecord | null>((resolve) => resolve(this.inner.findByHash(hash))), timeout])
+      .then((found) => {
+        const record = found ?? null;
+        const verified = record === null ? null : verifyRecord(record, hash);
+        if (verified === undefined) throw new Error('the store returned a malformed or mismatching record');
+        if (epoch === this.epoch) {
+          if (verified) this.found.set(hash, verified);
+          else this.unknown.set(hash, true);
+        }
+        return { record, verified };
       })
       .finally(() => {
         clearTimeout(timer);
         if (this.inFlight.get(hash) === lookup) this.inFlight.delete(hash);
       });
     return lookup;
-  }
-
-  private remember(hash: string, record: ApiKeyRecord | null | undefined): void {
-    if (record === null || record === undefined) this.unknown.set(hash, true);
-    else if (typeof record === 'object' && record.hash === hash) this.found.set(hash, compactRecord(hash, record));
   }
 
   private async write<T>(keyId: string, work: (store: ApiKeyStore) => Promise<T>): Promise<T> {
@@ -162,25 +178,8 @@ export class CachedApiKeyStore extends ApiKeyStore implements OnModuleInit, OnAp
   }
 }
 
-/**
- * What the cache keeps of a found record: the lookup fields only (a store's row may carry more,
- * such as creation and last-use times), the cache's own key as the hash, and no empty
- * metadata object, so a cached key costs as little memory as it can.
- */
-function compactRecord(hash: string, record: ApiKeyRecord): ApiKeyRecord {
-  const { metadata } = record;
-  let hasMetadata = false;
-  if (metadata) for (const _ in metadata) hasMetadata = true;
-  return {
-    id: record.id,
-    name: record.name,
-    hash,
-    scopes: record.scopes,
-    ownerId: record.ownerId ?? null,
-    metadata: hasMetadata ? metadata : null,
-    expiresAt: record.expiresAt ?? null,
-    revokedAt: record.revokedAt ?? null,
-    disabled: record.disabled ?? false,
-    secretExpiresAt: record.secretExpiresAt ?? null,
-  };
+/** What a lookup in the wrapped store found: its record and the record's verified form. */
+interface Loaded {
+  readonly record: ApiKeyRecord | null;
+  readonly verified: VerifiedApiKey | null;
 }

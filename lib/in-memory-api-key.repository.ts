@@ -7,19 +7,27 @@ import {
   type StoredApiKey,
   type StoredApiKeySecret,
 } from './api-key.store.js';
+import { findVerified, verifyRecord, type VerifiedApiKey, type VerifiedLookup } from './verified-api-key.js';
 
 const EPOCH = new Date(0);
+
+interface LookupEntry {
+  readonly key: StoredApiKey;
+  readonly secret: StoredApiKeySecret;
+  readonly record: ApiKeyRecord;
+  verified: VerifiedApiKey | undefined;
+}
 
 /**
  * The default store: keys and secrets in `Map`s, for tests and single-process apps. It
  * implements the whole {@link ApiKeyStore} contract, so `ApiKeyService` and the CLI can manage
  * keys in it. Its contents are lost when the process exits.
  */
-export class InMemoryApiKeyRepository extends ApiKeyStore {
+export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLookup {
   private readonly keys = new Map<string, StoredApiKey>();
   private readonly secrets = new Map<string, StoredApiKeySecret>();
-  /** Lookup records built from the (immutable) key and secret objects they were built from. */
-  private readonly records = new Map<string, { key: StoredApiKey; secret: StoredApiKeySecret; record: ApiKeyRecord }>();
+  /** Lookup records (and their verified form, once asked for) with the immutable key and secret objects they were built from. */
+  private readonly records = new Map<string, LookupEntry>();
 
   /** Creates a store holding the given records (see {@link save}). */
   constructor(records: Iterable<ApiKeyRecord> = []) {
@@ -29,15 +37,28 @@ export class InMemoryApiKeyRepository extends ApiKeyStore {
 
   /** @inheritdoc */
   findByHash(hash: string): Promise<ApiKeyRecord | null> {
+    return Promise.resolve(this.entry(hash)?.record ?? null);
+  }
+
+  /** @internal The verified record, at once (see {@link VerifiedLookup}); throws when the saved record is malformed. */
+  [findVerified](hash: string): VerifiedApiKey | null {
+    const entry = this.entry(hash);
+    if (!entry) return null;
+    const verified = entry.verified ?? verifyRecord(entry.record, hash);
+    if (!verified) throw new Error('the stored record is malformed');
+    return (entry.verified = verified);
+  }
+
+  private entry(hash: string): LookupEntry | undefined {
     const secret = this.secrets.get(hash);
     const key = secret && this.keys.get(secret.keyId);
-    if (!key) return Promise.resolve(null);
+    if (!key) return undefined;
     // Every change replaces the key or secret object, so an identical pair means an unchanged record.
     const cached = this.records.get(hash);
-    if (cached?.key === key && cached.secret === secret) return Promise.resolve(cached.record);
-    const record = toApiKeyRecord(key, secret);
-    this.records.set(hash, { key, secret, record });
-    return Promise.resolve(record);
+    if (cached?.key === key && cached.secret === secret) return cached;
+    const entry: LookupEntry = { key, secret, record: toApiKeyRecord(key, secret), verified: undefined };
+    this.records.set(hash, entry);
+    return entry;
   }
 
   /**

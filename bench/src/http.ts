@@ -20,6 +20,8 @@ export interface HttpSettings {
 interface Sample {
   readonly cpuPerRequest: number;
   readonly baselineCpuPerRequest: number;
+  /** The unguarded app's CPU per request alone on the core, measured in the same round. */
+  readonly soloBaselineCpuPerRequest: number;
   readonly load: LoadResult;
   readonly baselineLoad: LoadResult;
 }
@@ -29,6 +31,25 @@ interface Pair {
   readonly target: BenchServer;
   readonly baseline: BenchServer;
   readonly samples: Sample[];
+}
+
+/** Server CPU µs per request of `server` while `run` loads it (and whatever else runs meanwhile). */
+async function cpuPerRequest(server: BenchServer, run: Promise<LoadResult>): Promise<{ cpu: number; result: LoadResult }> {
+  const before = await server.stats();
+  const result = await run;
+  const after = await server.stats();
+  if (result.errors) throw new Error(`${server.target}: ${result.errors} failed requests (is the key accepted?)`);
+  return { cpu: (after.cpuMicros - before.cpuMicros) / result.requests, result };
+}
+
+/**
+ * What the target adds per request, in µs of CPU on a core of its own: the paired ratio
+ * (target over its baseline, both sharing the core) applied to the unguarded app's own cost
+ * alone on the core. Sharing a core makes every request dearer by a common factor (caches and
+ * scheduling); the ratio cancels it, the solo baseline restores the unit.
+ */
+function added(sample: Sample): number {
+  return (sample.cpuPerRequest / sample.baselineCpuPerRequest - 1) * sample.soloBaselineCpuPerRequest;
 }
 
 /** Runs the comparison on every platform; returns the report section (markdown). */
@@ -43,30 +64,32 @@ export async function runHttp(settings: HttpSettings, log: (line: string) => voi
       log(`[http] ${platform}: starting ${targetName} and its baseline`);
       pairs.push({ name, target: await startServer(targetName, platform), baseline: await startServer('unguarded', platform), samples: [] });
     }
+    const soloBaselines: number[] = [];
     try {
-      const measure = async (pair: Pair, seconds: number): Promise<Sample> => {
-        const [before, baselineBefore] = await Promise.all([pair.target.stats(), pair.baseline.stats()]);
-        const run = (port: number) => load({ port, seconds, connections: settings.connections, headers });
-        const [result, baselineResult] = await Promise.all([run(pair.target.port), run(pair.baseline.port)]);
-        const [after, baselineAfter] = await Promise.all([pair.target.stats(), pair.baseline.stats()]);
-        for (const [server, r] of [[pair.target, result], [pair.baseline, baselineResult]] as const) {
-          if (r.errors) throw new Error(`${platform}/${server.target}: ${r.errors} failed requests (is the key accepted?)`);
-        }
+      const run = (server: BenchServer, seconds: number) => load({ port: server.port, seconds, connections: settings.connections, headers });
+      const solo = async (seconds: number): Promise<number> => (await cpuPerRequest(pairs[0]!.baseline, run(pairs[0]!.baseline, seconds))).cpu;
+      const measure = async (pair: Pair, seconds: number, soloBaseline: number): Promise<Sample> => {
+        const [target, baseline] = await Promise.all([cpuPerRequest(pair.target, run(pair.target, seconds)), cpuPerRequest(pair.baseline, run(pair.baseline, seconds))]);
         return {
-          cpuPerRequest: (after.cpuMicros - before.cpuMicros) / result.requests,
-          baselineCpuPerRequest: (baselineAfter.cpuMicros - baselineBefore.cpuMicros) / baselineResult.requests,
-          load: result,
-          baselineLoad: baselineResult,
+          cpuPerRequest: target.cpu,
+          baselineCpuPerRequest: baseline.cpu,
+          soloBaselineCpuPerRequest: soloBaseline,
+          load: target.result,
+          baselineLoad: baseline.result,
         };
       };
-      for (const pair of pairs) await measure(pair, settings.warmupSeconds);
+      await solo(settings.warmupSeconds);
+      for (const pair of pairs) await measure(pair, settings.warmupSeconds, 0);
       for (let round = 1; round <= settings.rounds; round++) {
+        const soloBaseline = await solo(settings.seconds);
+        soloBaselines.push(soloBaseline);
+        log(`[http] ${platform} round ${round}/${settings.rounds} unguarded alone: ${fixed(soloBaseline)} µs/request`);
         // ABAB...: every pair once per round, in alternating order, so drift spreads evenly.
         const order = round % 2 ? pairs : [...pairs].reverse();
         for (const pair of order) {
-          const sample = await measure(pair, settings.seconds);
+          const sample = await measure(pair, settings.seconds, soloBaseline);
           pair.samples.push(sample);
-          log(`[http] ${platform} round ${round}/${settings.rounds} ${pair.name}: ${fixed(sample.cpuPerRequest)} vs ${fixed(sample.baselineCpuPerRequest)} µs/request`);
+          log(`[http] ${platform} round ${round}/${settings.rounds} ${pair.name}: ${fixed(sample.cpuPerRequest)} vs ${fixed(sample.baselineCpuPerRequest)} µs/request, +${fixed(added(sample), 2)} µs`);
         }
       }
     } finally {
@@ -76,26 +99,15 @@ export async function runHttp(settings: HttpSettings, log: (line: string) => voi
       }
     }
     const descriptions = await Promise.all(pairs.map(async (pair) => (await loadTarget(pair.target.target)).description));
-    // The calibration: what 10 µs of tight-loop arithmetic (spin-10us, over naive-equals) adds
-    // in the same round, so every Δ can be read in the units of the micro-benchmark.
-    const spin = pairs.find((pair) => pair.name === 'spin-10us');
-    const naive = pairs.find((pair) => pair.name === 'naive-equals');
-    const delta = (x: Sample) => x.cpuPerRequest - x.baselineCpuPerRequest;
-    // One factor for the run (medians, not per round: a difference of two noisy rounds can be ≤ 0).
-    const factor = spin && naive ? (median(spin.samples.map(delta)) - median(naive.samples.map(delta))) / 10 : 0;
-    const scale = factor > 0 ? factor : undefined;
     const rows = pairs.map((pair, i) => {
       const s = pair.samples;
-      const deltas = s.map(delta);
-      const spread = `${fixed(Math.min(...deltas), 1, true)} … ${fixed(Math.max(...deltas), 1, true)}`;
+      const deltas = s.map(added);
       return [
         `**${pair.name}**`,
-        fixed(median(s.map((x) => x.cpuPerRequest))),
-        fixed(median(s.map((x) => x.baselineCpuPerRequest))),
         `**${fixed(median(deltas), 1, true)}**`,
-        spread,
+        `${fixed(Math.min(...deltas), 1, true)} … ${fixed(Math.max(...deltas), 1, true)}`,
         `×${fixed(median(s.map((x) => x.cpuPerRequest / x.baselineCpuPerRequest)), 3)}`,
-        scale ? fixed(median(deltas) / scale, 1, true) : '–',
+        `${fixed(median(s.map((x) => x.cpuPerRequest)))} / ${fixed(median(s.map((x) => x.baselineCpuPerRequest)))}`,
         fixed(median(s.map((x) => x.load.requestsPerSecond)), 0),
         fixed(median(s.map((x) => x.load.p50Ms)), 2),
         fixed(median(s.map((x) => x.load.p99Ms)), 2),
@@ -104,15 +116,11 @@ export async function runHttp(settings: HttpSettings, log: (line: string) => voi
     });
     sections.push(
       `### ${platform}\n\n` +
+        `Unguarded app alone on the core: **${fixed(median(soloBaselines))} µs** of server CPU per request (median of the rounds; range ${fixed(Math.min(...soloBaselines))} … ${fixed(Math.max(...soloBaselines))}).\n\n` +
         table(
-          ['target', 'server CPU µs/req', 'its baseline µs/req', 'Δ µs/req (median)', 'Δ range over rounds', 'ratio', 'Δ in tight-loop µs', 'req/s', 'p50 ms', 'p99 ms', 'what it does'],
+          ['target', 'adds µs/req (median)', 'range over rounds', 'paired ratio', 'paired CPU µs/req, target / baseline', 'req/s', 'p50 ms', 'p99 ms', 'what it does'],
           rows,
-        ) +
-        (scale
-          ? `\n\nCalibration: 10 µs of tight-loop arithmetic (median Δ of spin-10us minus that of naive-equals) added ${fixed(10 * scale, 1)} µs of server CPU per request in this run: one tight-loop µs weighed ×${fixed(scale, 2)} here. "Δ in tight-loop µs" is the median Δ divided by that factor.`
-          : spin && naive
-            ? '\n\nCalibration failed in this run (spin-10us did not cost more than naive-equals): too noisy to convert Δ into tight-loop µs.'
-            : ''),
+        ),
     );
   }
   return sections.join('\n\n');

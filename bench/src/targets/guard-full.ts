@@ -1,18 +1,21 @@
-import { Injectable } from '@nestjs/common';
-import { EventEmitterModule, OnEvent } from '@nestjs/event-emitter';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { EventEmitter2, EventEmitterModule } from '@nestjs/event-emitter';
 import { InMemoryApiKeyRepository, type ApiKeyAuthenticatedEvent } from 'nestjs-api-key';
 import { guardedModule } from '../guarded-app.js';
 import type { BenchKeySet } from '../keys.js';
 import type { BenchTarget } from '../target.js';
 
-/** What an application listening to authentications does: something cheap. */
+/** What an application listening to authentications does: something cheap, subscribed with `EventEmitter2.on`. */
 @Injectable()
-class AuthenticatedListener {
+class AuthenticatedListener implements OnModuleInit {
   count = 0;
 
-  @OnEvent('api-key.authenticated')
-  onAuthenticated(event: ApiKeyAuthenticatedEvent): void {
-    if (event.keyId) this.count++;
+  constructor(private readonly emitter: EventEmitter2) {}
+
+  onModuleInit(): void {
+    this.emitter.on('api-key.authenticated', (event: ApiKeyAuthenticatedEvent) => {
+      if (event.keyId) this.count++;
+    });
   }
 }
 
@@ -23,7 +26,7 @@ class AuthenticatedListener {
  */
 const target: BenchTarget = {
   name: 'guard-full',
-  description: 'guard-memory with every feature on: an event per request through the default sink (EventEmitter2, one listener), last-used tracking into the store',
+  description: 'guard-memory with every feature on: an event per request through the default sink (EventEmitter2, one listener subscribed with `on`), last-used tracking into the store',
   module: (keys: BenchKeySet) => {
     const module = guardedModule({ repository: new InMemoryApiKeyRepository(keys.records) });
     return { ...module, imports: [...module.imports!, EventEmitterModule.forRoot()], providers: [...module.providers!, AuthenticatedListener] };

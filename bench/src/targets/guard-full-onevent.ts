@@ -1,0 +1,31 @@
+import { Injectable } from '@nestjs/common';
+import { EventEmitterModule, OnEvent } from '@nestjs/event-emitter';
+import { InMemoryApiKeyRepository, type ApiKeyAuthenticatedEvent } from 'nestjs-api-key';
+import { guardedModule } from '../guarded-app.js';
+import type { BenchKeySet } from '../keys.js';
+import type { BenchTarget } from '../target.js';
+
+/** The same cheap listener as guard-full's, subscribed with `@OnEvent`. */
+@Injectable()
+class AuthenticatedListener {
+  count = 0;
+
+  @OnEvent('api-key.authenticated')
+  onAuthenticated(event: ApiKeyAuthenticatedEvent): void {
+    if (event.keyId) this.count++;
+  }
+}
+
+/**
+ * guard-full with its listener subscribed through `@OnEvent`: @nestjs/event-emitter calls such a
+ * listener through an async wrapper (a promise per event), which the application pays per event.
+ */
+const target: BenchTarget = {
+  name: 'guard-full-onevent',
+  description: 'guard-full with the listener subscribed with `@OnEvent` (@nestjs/event-emitter wraps each call in an async function)',
+  module: (keys: BenchKeySet) => {
+    const module = guardedModule({ repository: new InMemoryApiKeyRepository(keys.records) });
+    return { ...module, imports: [...module.imports!, EventEmitterModule.forRoot()], providers: [...module.providers!, AuthenticatedListener] };
+  },
+};
+export default target;

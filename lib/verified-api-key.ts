@@ -1,0 +1,167 @@
+import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
+import type { ApiKeyRecord } from './api-key-record.interface.js';
+import type { ApiKeyVerification } from './api-key-verification.interface.js';
+import { ApiKeyHasher } from './api-key.hasher.js';
+
+/**
+ * A key record validated once, in the form verification reads on every request: the frozen
+ * principal (shared by every request the record authenticates) and the record's state, instants
+ * as epoch milliseconds (`null`: none). Nothing in it can change after it is built, so stores
+ * that keep records in memory keep these and hand them to the authenticator as they are.
+ */
+export interface VerifiedApiKey {
+  readonly principal: ApiKeyPrincipal;
+  readonly expiresAt: number | null;
+  readonly revokedAt: number | null;
+  readonly disabled: boolean;
+  readonly secretExpiresAt: number | null;
+}
+
+/**
+ * The internal lookup of stores that keep verified records in memory (the in-memory store, the
+ * cache): the record for `hash` at once when it is in memory, a promise otherwise. Throws (or
+ * rejects) when the stored record is unusable. A symbol, so it is not part of the public API.
+ */
+export const findVerified: unique symbol = Symbol('nestjs-api-key.findVerified');
+
+/** A store with the {@link findVerified} lookup. */
+export interface VerifiedLookup {
+  [findVerified](hash: string): VerifiedApiKey | null | Promise<VerifiedApiKey | null>;
+}
+
+/**
+ * The `findByHash` that `repository`'s {@link findVerified} lookup stands for (the one of the
+ * class that defines both), or `undefined` when it has no such lookup. The authenticator uses
+ * the lookup only while the repository's `findByHash` is still that one: a subclass or an
+ * instance that replaces `findByHash` (to count, log or fail lookups) is asked through it.
+ */
+export function pairedFindByHash(repository: object): unknown {
+  for (let proto: object | null = repository; proto !== null; proto = Object.getPrototypeOf(proto) as object | null) {
+    if (Object.prototype.hasOwnProperty.call(proto, findVerified)) return (proto as { findByHash?: unknown }).findByHash;
+  }
+  return undefined;
+}
+
+/** Principals this library issued; see {@link isIssuedPrincipal}. */
+const issued = new WeakSet<ApiKeyPrincipal>();
+
+/**
+ * Whether `value` is a principal this library built (not one a middleware or the client's data
+ * made up). Held in a module-private set: nothing outside the library can add to it.
+ */
+export function isIssuedPrincipal(value: unknown): value is ApiKeyPrincipal {
+  return typeof value === 'object' && value !== null && issued.has(value as ApiKeyPrincipal);
+}
+
+/** The shared frozen metadata of principals without any. */
+const NO_METADATA: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/**
+ * The verified form of `value`, a record a repository returned for `hash`, or `undefined` when
+ * it is not a well-formed record of that hash (the digests are compared in constant time). The
+ * record is copied once, so nothing later reads the repository's object again: a getter or
+ * proxy that throws, or a later mutation, cannot turn into a 500 or a mix-up.
+ */
+export function verifyRecord(value: unknown, hash: string): VerifiedApiKey | undefined {
+  try {
+    const source = value as ApiKeyRecord;
+    if (typeof source !== 'object' || source === null || !Array.isArray(source.scopes)) return undefined;
+    const { id, name, ownerId, disabled } = source;
+    const scopes = [...source.scopes];
+    const metadata: unknown = source.metadata;
+    const expiresAt = instantOf(source.expiresAt);
+    const revokedAt = instantOf(source.revokedAt);
+    const secretExpiresAt = instantOf(source.secretExpiresAt);
+    const valid =
+      typeof id === 'string' &&
+      typeof name === 'string' &&
+      typeof source.hash === 'string' &&
+      scopes.every((scope) => typeof scope === 'string') &&
+      (ownerId === undefined || ownerId === null || typeof ownerId === 'string') &&
+      (metadata === undefined || metadata === null || isPlainObject(metadata)) &&
+      (disabled === undefined || typeof disabled === 'boolean') &&
+      expiresAt !== undefined &&
+      revokedAt !== undefined &&
+      secretExpiresAt !== undefined &&
+      ApiKeyHasher.equal(source.hash, hash);
+    if (!valid) return undefined;
+    return {
+      principal: issuePrincipal(id, name, scopes, ownerId ?? null, metadata ? { ...(metadata as object) } : null),
+      expiresAt,
+      revokedAt,
+      disabled: disabled === true,
+      secretExpiresAt,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A principal of a static key or a verified record: frozen, with the scopes array and metadata
+ * object given to it (copies it owns) frozen in place, and registered as issued.
+ */
+export function issuePrincipal(
+  id: string,
+  name: string,
+  scopes: string[],
+  ownerId: string | null,
+  metadata: Record<string, unknown> | null,
+): ApiKeyPrincipal {
+  const principal: ApiKeyPrincipal = Object.freeze({
+    id,
+    name,
+    scopes: Object.freeze(scopes),
+    ownerId,
+    metadata: metadata ? Object.freeze(metadata) : NO_METADATA,
+  });
+  issued.add(principal);
+  return principal;
+}
+
+/**
+ * Why the key is refused at `now` (epoch ms), or `undefined` when it is valid then. A revoked
+ * key (or a rotated-out secret past its grace) reads as revoked, before disabled and expired.
+ */
+export function refusalOf(key: VerifiedApiKey, now: number): (ApiKeyVerification & { valid: false }) | undefined {
+  const { revokedAt, secretExpiresAt, expiresAt } = key;
+  if ((revokedAt !== null && revokedAt <= now) || (secretExpiresAt !== null && secretExpiresAt <= now)) {
+    return { valid: false, reason: 'revoked', keyId: key.principal.id };
+  }
+  if (key.disabled) return { valid: false, reason: 'disabled', keyId: key.principal.id };
+  if (expiresAt !== null && expiresAt <= now) return { valid: false, reason: 'expired', keyId: key.principal.id };
+  return undefined;
+}
+
+/** The record the verified form came from (for `findByHash` callers of stores that keep verified forms). */
+export function recordOf(key: VerifiedApiKey, hash: string): ApiKeyRecord {
+  const { principal } = key;
+  return {
+    id: principal.id,
+    name: principal.name,
+    hash,
+    scopes: principal.scopes,
+    ownerId: principal.ownerId,
+    metadata: principal.metadata,
+    expiresAt: dateOf(key.expiresAt),
+    revokedAt: dateOf(key.revokedAt),
+    disabled: key.disabled,
+    secretExpiresAt: dateOf(key.secretExpiresAt),
+  };
+}
+
+/** Epoch ms of an optional valid date; `null` when absent, `undefined` when it is not one. */
+function instantOf(value: unknown): number | null | undefined {
+  if (value === undefined || value === null) return null;
+  if (!(value instanceof Date)) return undefined;
+  const time = value.getTime();
+  return Number.isNaN(time) ? undefined : time;
+}
+
+function dateOf(time: number | null): Date | null {
+  return time === null ? null : new Date(time);
+}
+
+function isPlainObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
