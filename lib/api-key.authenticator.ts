@@ -61,7 +61,7 @@ export class ApiKeyAuthenticator {
    * Rejects with {@link ApiKeyStoreUnavailableException} when the repository throws, times
    * out or returns an unusable record: callers must fail closed.
    */
-  async verify(key: string, now: Date = this.clock.now()): Promise<ApiKeyVerification> {
+  async verify(key: string, now?: Date): Promise<ApiKeyVerification> {
     return this.verifyInline(key, now);
   }
 
@@ -72,7 +72,12 @@ export class ApiKeyAuthenticator {
    * {@link ApiKeyStoreUnavailableException} as `verify` rejects. The guard uses it, so a request
    * whose key is answered from memory does not wait for the microtask queue.
    */
-  verifyInline(key: string, now: Date = this.clock.now()): ApiKeyVerificationResult {
+  verifyInline(key: string, now?: Date): ApiKeyVerificationResult {
+    return this.verifyAt(key, now === undefined ? this.clock.nowMs() : now.getTime());
+  }
+
+  /** {@link verifyInline} at `now`, in epoch ms. */
+  private verifyAt(key: string, now: number): ApiKeyVerificationResult {
     const { format } = this.options;
     if (!isWellFormedKey(key, this.options.maxKeyLength) || (format.claims(key) ? format.parse(key) === null : this.options.onlyGeneratedKeys)) {
       return this.refused(MALFORMED, now);
@@ -84,7 +89,7 @@ export class ApiKeyAuthenticator {
   }
 
   /** Looks the candidate hashes up from `index` on, synchronously for as long as the store answers so. */
-  private verifyStored(candidates: readonly string[], index: number, now: Date): ApiKeyVerificationResult {
+  private verifyStored(candidates: readonly string[], index: number, now: number): ApiKeyVerificationResult {
     for (let i = index; i < candidates.length; i++) {
       const found = this.lookup(candidates[i]!);
       if (found instanceof Promise) {
@@ -95,20 +100,20 @@ export class ApiKeyAuthenticator {
     return this.refused(NOT_FOUND, now);
   }
 
-  private outcome(stored: VerifiedApiKey, now: Date): ApiKeyVerification {
-    const refusal = refusalOf(stored, now.getTime());
+  private outcome(stored: VerifiedApiKey, now: number): ApiKeyVerification {
+    const refusal = refusalOf(stored, now);
     if (refusal) return this.refused(refusal, now);
     this.usage?.record(stored.principal.id, now);
     return this.accepted(stored.principal, now);
   }
 
-  private accepted(principal: ApiKeyPrincipal, now: Date): ApiKeyVerification {
-    if (this.events?.acceptsAuthenticated) this.events.emit({ type: ApiKeyEventType.Authenticated, keyId: principal.id, at: now });
+  private accepted(principal: ApiKeyPrincipal, now: number): ApiKeyVerification {
+    if (this.events?.acceptsAuthenticated) this.events.emit({ type: ApiKeyEventType.Authenticated, keyId: principal.id, at: new Date(now) });
     return { valid: true, principal };
   }
 
-  private refused(result: ApiKeyVerification & { valid: false }, now: Date): ApiKeyVerification {
-    this.events?.emit({ type: ApiKeyEventType.AuthenticationFailed, reason: result.reason, keyId: result.keyId ?? null, at: now });
+  private refused(result: ApiKeyVerification & { valid: false }, now: number): ApiKeyVerification {
+    this.events?.emit({ type: ApiKeyEventType.AuthenticationFailed, reason: result.reason, keyId: result.keyId ?? null, at: new Date(now) });
     return result;
   }
 

@@ -1,5 +1,6 @@
 import { Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import { ServerResponse } from 'node:http';
 import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
 import type { ApiKeyVerification } from './api-key-verification.interface.js';
 import { ApiKeyAuthenticator } from './api-key.authenticator.js';
@@ -34,7 +35,7 @@ import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
 export class ApiKeyGuard implements CanActivate {
   private readonly missingChallenge: string;
   private readonly invalidChallenge: string;
-  private readonly routes = new WeakMap<object, WeakMap<object, RouteMetadata>>();
+  private readonly routes = new WeakMap<object, RouteMetadata>();
 
   constructor(
     protected readonly reflector: Reflector,
@@ -142,17 +143,27 @@ export class ApiKeyGuard implements CanActivate {
   private routeMetadata(context: ExecutionContext): RouteMetadata {
     const handler = context.getHandler();
     const type = context.getClass();
-    let byClass = this.routes.get(handler);
-    if (!byClass) this.routes.set(handler, (byClass = new WeakMap()));
-    let metadata = byClass.get(type);
-    if (!metadata) {
-      metadata = {
-        isPublic: this.reflector.getAllAndOverride(PublicMetadata, [handler, type]) === true,
-        requirement: this.reflector.getAllAndOverride(ScopeRequirementMetadata, [handler, type]),
-      };
-      byClass.set(type, metadata);
+    const first = this.routes.get(handler);
+    if (first?.type === type) return first;
+    // A handler inherited by several controllers: one entry per controller class.
+    if (first) {
+      let other = first.others.get(type);
+      if (!other) first.others.set(type, (other = this.readRouteMetadata(handler, type)));
+      return other;
     }
+    const metadata = this.readRouteMetadata(handler, type);
+    this.routes.set(handler, metadata);
     return metadata;
+  }
+
+  private readRouteMetadata(handler: object, type: object): RouteMetadata {
+    const targets = [handler, type] as Parameters<Reflector['getAllAndOverride']>[1];
+    return {
+      type,
+      isPublic: this.reflector.getAllAndOverride(PublicMetadata, targets) === true,
+      requirement: this.reflector.getAllAndOverride(ScopeRequirementMetadata, targets),
+      others: new WeakMap(),
+    };
   }
 
   /** Throws 403 when the principal does not satisfy the requirement. */
@@ -170,17 +181,25 @@ export class ApiKeyGuard implements CanActivate {
     (request as RequestWithApiKey).apiKey = principal;
   }
 
-  /** Sets a response header through the platform's adapter (Express or Fastify). */
+  /**
+   * Sets a response header: on Node's own response object (Express's) directly, otherwise
+   * through the platform's adapter (Fastify's reply keeps its own headers).
+   */
   protected setHeader(response: object, name: string, value: string): void {
-    this.adapterHost.httpAdapter.setHeader(response, name, value);
+    if (response instanceof ServerResponse) response.setHeader(name, value);
+    else this.adapterHost.httpAdapter.setHeader(response, name, value);
   }
 }
 
 type MaybePromise<T> = T | Promise<T>;
 
 interface RouteMetadata {
+  /** The controller class the metadata was read for. */
+  readonly type: object;
   readonly isPublic: boolean;
   readonly requirement: ScopeRequirement | undefined;
+  /** The same handler's metadata under other controller classes. */
+  readonly others: WeakMap<object, RouteMetadata>;
 }
 
 function challengeFor(options: ResolvedApiKeyOptions, invalid: boolean): string {

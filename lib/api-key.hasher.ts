@@ -62,6 +62,8 @@ const rightDigest = right.subarray(0, DIGEST_SIZE);
 interface HmacPads {
   inner: Buffer;
   readonly outer: Buffer;
+  /** Views of `inner` by message length, made once per length (keys of one format share one). */
+  views: Buffer[];
 }
 
 function hmac(pads: HmacPads, key: string): string {
@@ -70,10 +72,12 @@ function hmac(pads: HmacPads, key: string): string {
     const inner = Buffer.alloc(BLOCK_SIZE + key.length * 3);
     pads.inner.copy(inner, 0, 0, BLOCK_SIZE);
     pads.inner = inner;
+    pads.views = [];
   }
   const length = pads.inner.write(key, BLOCK_SIZE, 'utf8');
+  const message = (pads.views[length] ??= pads.inner.subarray(0, BLOCK_SIZE + length));
   // 'binary' (latin1) output is one character per byte, written back as the same bytes.
-  pads.outer.write(oneShotHash('sha256', pads.inner.subarray(0, BLOCK_SIZE + length), 'binary'), BLOCK_SIZE, 'latin1');
+  pads.outer.write(oneShotHash('sha256', message, 'binary'), BLOCK_SIZE, 'latin1');
   return oneShotHash('sha256', pads.outer, 'base64url');
 }
 
@@ -86,5 +90,5 @@ function padsFor(secret: Buffer): HmacPads {
     inner[i] = key[i]! ^ 0x36;
     outer[i] = key[i]! ^ 0x5c;
   }
-  return { inner, outer };
+  return { inner, outer, views: [] };
 }

@@ -1,3 +1,4 @@
+import { IncomingMessage } from 'node:http';
 import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
 import type { RawHttpRequest } from './api-key.credentials.js';
 import { isIssuedPrincipal } from './verified-api-key.js';
@@ -13,8 +14,10 @@ export function principalOf(request: unknown): ApiKeyPrincipal | undefined {
   return (request as RequestWithApiKey | undefined)?.apiKey;
 }
 
-/** Node's own request behind a platform's request object (Fastify wraps it in `raw`). */
+/** Node's own request behind a platform's request object (Express's is one, Fastify wraps it in `raw`). */
 export function rawRequestOf(request: unknown): RawHttpRequest {
+  // Checked by class first: a missing property is a slow read on Express's per-request objects.
+  if (request instanceof IncomingMessage) return request as RawHttpRequest;
   return ((request as { raw?: RawHttpRequest }).raw ?? request) as RawHttpRequest;
 }
 
@@ -24,6 +27,8 @@ export function rawRequestOf(request: unknown): RawHttpRequest {
  * middleware makes up, can pose as one (issued principals are known by identity).
  */
 export function rememberedPrincipal(request: object): ApiKeyPrincipal | undefined {
+  // An own-property check first: reading a missing property walks Express's long prototype chain.
+  if (!Object.hasOwn(request, 'apiKey')) return undefined;
   const principal = (request as RequestWithApiKey).apiKey;
   return isIssuedPrincipal(principal) ? principal : undefined;
 }

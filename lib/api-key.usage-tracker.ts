@@ -15,7 +15,8 @@ import { escapeForLog } from './log-escape.js';
 export class ApiKeyUsageTracker implements OnModuleDestroy {
   private readonly logger = new Logger(ApiKeyUsageTracker.name);
   private readonly store: ApiKeyStore | null;
-  private pending = new Map<string, Date>();
+  /** Last use per key id, in epoch ms. */
+  private pending = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -25,10 +26,10 @@ export class ApiKeyUsageTracker implements OnModuleDestroy {
     this.store = isApiKeyStore(repository) ? repository : null;
   }
 
-  /** Notes that key `keyId` was used at `at`. O(1), no I/O. */
-  record(keyId: string, at: Date): void {
+  /** Notes that key `keyId` was used at `at` (a date or epoch ms). O(1), no I/O. */
+  record(keyId: string, at: Date | number): void {
     if (!this.store) return;
-    this.pending.set(keyId, at);
+    this.pending.set(keyId, typeof at === 'number' ? at : at.getTime());
     if (this.timer === undefined) {
       this.timer = setTimeout(() => void this.flush(), this.options.lastUsedIntervalMs);
       this.timer.unref();
@@ -43,7 +44,7 @@ export class ApiKeyUsageTracker implements OnModuleDestroy {
     const batch = this.pending;
     this.pending = new Map();
     try {
-      await this.store.touch(batch);
+      await this.store.touch(new Map([...batch].map(([id, at]) => [id, new Date(at)])));
     } catch (error) {
       this.logger.error(`Writing last-used times failed: ${escapeForLog(String((error as Error)?.message ?? error))}`);
       for (const [id, at] of batch) if (!this.pending.has(id)) this.pending.set(id, at);

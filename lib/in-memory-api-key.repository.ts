@@ -16,6 +16,28 @@ interface LookupEntry {
   readonly secret: StoredApiKeySecret;
   readonly record: ApiKeyRecord;
   verified: VerifiedApiKey | undefined;
+  /** The maps' write count when the entry was last known to match them. */
+  writes: number;
+}
+
+/** A `Map` that counts its writes, so cached lookups know when to check it again. */
+class CountedMap<K, V> extends Map<K, V> {
+  writes = 0;
+
+  override set(key: K, value: V): this {
+    this.writes++;
+    return super.set(key, value);
+  }
+
+  override delete(key: K): boolean {
+    this.writes++;
+    return super.delete(key);
+  }
+
+  override clear(): void {
+    this.writes++;
+    super.clear();
+  }
 }
 
 /**
@@ -24,8 +46,8 @@ interface LookupEntry {
  * keys in it. Its contents are lost when the process exits.
  */
 export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLookup {
-  private readonly keys = new Map<string, StoredApiKey>();
-  private readonly secrets = new Map<string, StoredApiKeySecret>();
+  private readonly keys = new CountedMap<string, StoredApiKey>();
+  private readonly secrets = new CountedMap<string, StoredApiKeySecret>();
   /** Lookup records (and their verified form, once asked for) with the immutable key and secret objects they were built from. */
   private readonly records = new Map<string, LookupEntry>();
 
@@ -50,13 +72,19 @@ export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLoo
   }
 
   private entry(hash: string): LookupEntry | undefined {
+    const writes = this.keys.writes + this.secrets.writes;
+    const cached = this.records.get(hash);
+    // Nothing was written since the entry was checked: it is still the record.
+    if (cached?.writes === writes) return cached;
     const secret = this.secrets.get(hash);
     const key = secret && this.keys.get(secret.keyId);
     if (!key) return undefined;
     // Every change replaces the key or secret object, so an identical pair means an unchanged record.
-    const cached = this.records.get(hash);
-    if (cached?.key === key && cached.secret === secret) return cached;
-    const entry: LookupEntry = { key, secret, record: toApiKeyRecord(key, secret), verified: undefined };
+    if (cached?.key === key && cached.secret === secret) {
+      cached.writes = writes;
+      return cached;
+    }
+    const entry: LookupEntry = { key, secret, record: toApiKeyRecord(key, secret), verified: undefined, writes };
     this.records.set(hash, entry);
     return entry;
   }

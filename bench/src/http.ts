@@ -33,13 +33,20 @@ interface Pair {
   readonly samples: Sample[];
 }
 
-/** Server CPU µs per request of `server` while `run` loads it (and whatever else runs meanwhile). */
-async function cpuPerRequest(server: BenchServer, run: Promise<LoadResult>): Promise<{ cpu: number; result: LoadResult }> {
-  const before = await server.stats();
-  const result = await run;
-  const after = await server.stats();
-  if (result.errors) throw new Error(`${server.target}: ${result.errors} failed requests (is the key accepted?)`);
-  return { cpu: (after.cpuMicros - before.cpuMicros) / result.requests, result };
+/**
+ * Loads every server at once, each with its own wrk, and returns each one's server CPU µs per
+ * request with its load result. CPU is read from every server before any load starts and after
+ * all of it has ended, so no server's window is shorter than its load.
+ */
+async function loadTogether(servers: readonly BenchServer[], run: (server: BenchServer) => Promise<LoadResult>): Promise<Array<{ cpu: number; result: LoadResult }>> {
+  const before = await Promise.all(servers.map((server) => server.stats()));
+  const results = await Promise.all(servers.map(run));
+  const after = await Promise.all(servers.map((server) => server.stats()));
+  return servers.map((server, i) => {
+    const result = results[i]!;
+    if (result.errors) throw new Error(`${server.target}: ${result.errors} failed requests (is the key accepted?)`);
+    return { cpu: (after[i]!.cpuMicros - before[i]!.cpuMicros) / result.requests, result };
+  });
 }
 
 /**
@@ -64,12 +71,15 @@ export async function runHttp(settings: HttpSettings, log: (line: string) => voi
       log(`[http] ${platform}: starting ${targetName} and its baseline`);
       pairs.push({ name, target: await startServer(targetName, platform), baseline: await startServer('unguarded', platform), samples: [] });
     }
+    // The solo baseline has a server of its own: running one of the pairs' servers alone as well
+    // would warm it more than its partner and bias that pair.
+    const soloServer = await startServer('unguarded', platform);
     const soloBaselines: number[] = [];
     try {
       const run = (server: BenchServer, seconds: number) => load({ port: server.port, seconds, connections: settings.connections, headers });
-      const solo = async (seconds: number): Promise<number> => (await cpuPerRequest(pairs[0]!.baseline, run(pairs[0]!.baseline, seconds))).cpu;
+      const solo = async (seconds: number): Promise<number> => (await loadTogether([soloServer], (server) => run(server, seconds)))[0]!.cpu;
       const measure = async (pair: Pair, seconds: number, soloBaseline: number): Promise<Sample> => {
-        const [target, baseline] = await Promise.all([cpuPerRequest(pair.target, run(pair.target, seconds)), cpuPerRequest(pair.baseline, run(pair.baseline, seconds))]);
+        const [target, baseline] = await loadTogether([pair.target, pair.baseline], (server) => run(server, seconds));
         return {
           cpuPerRequest: target.cpu,
           baselineCpuPerRequest: baseline.cpu,
@@ -93,6 +103,7 @@ export async function runHttp(settings: HttpSettings, log: (line: string) => voi
         }
       }
     } finally {
+      soloServer.stop();
       for (const pair of pairs) {
         pair.target.stop();
         pair.baseline.stop();
