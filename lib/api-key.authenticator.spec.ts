@@ -6,6 +6,7 @@ import { ApiKeyStoreUnavailableException } from './api-key.exceptions.js';
 import { ApiKeyHasher } from './api-key.hasher.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { ResolvedApiKeyOptions } from './api-key-options.js';
+import { InMemoryApiKeyRepository } from './in-memory-api-key.repository.js';
 
 const KEY = 'unit-test-key-000000000001';
 
@@ -67,5 +68,19 @@ describe('ApiKeyAuthenticator lookups', () => {
     expect(repository.calls).toHaveLength(2);
     repository.calls[1]!.resolve(record);
     await expect(retry).resolves.toMatchObject({ valid: true });
+  });
+
+  it('finds a key again after it moves to another hash (re-hashed under a new pepper), and never under a stale one', async () => {
+    const [current, previous] = ['pepper-current-00000000001', 'pepper-previous-0000000001'];
+    const options = new ResolvedApiKeyOptions({ pepper: [current, previous] });
+    const hasher = new ApiKeyHasher(options.peppers);
+    const store = new InMemoryApiKeyRepository([{ id: 'k1', name: 'k1', hash: new ApiKeyHasher([previous]).hash(KEY), scopes: [] }]);
+    const authenticator = new ApiKeyAuthenticator(options, hasher, store);
+    for (let i = 0; i < 2; i++) expect(await authenticator.verify(KEY)).toMatchObject({ valid: true, principal: { id: 'k1' } });
+    store.delete(new ApiKeyHasher([previous]).hash(KEY));
+    store.save({ id: 'k1', name: 'k1 re-hashed', hash: hasher.hash(KEY), scopes: [] });
+    expect(await authenticator.verify(KEY)).toMatchObject({ valid: true, principal: { name: 'k1 re-hashed' } });
+    store.delete(hasher.hash(KEY));
+    expect(await authenticator.verify(KEY)).toEqual({ valid: false, reason: 'not_found' });
   });
 });

@@ -11,6 +11,7 @@ import { ResolvedApiKeyOptions } from './api-key-options.js';
 import { ApiKeyUsageTracker } from './api-key.usage-tracker.js';
 import { escapeForLog } from './log-escape.js';
 import { FixedTimeout } from './fixed-timeout.js';
+import { HashMemo } from './hash-memo.js';
 import { findVerified, issuePrincipal, pairedFindByHash, refusalOf, verifyRecord, type VerifiedApiKey, type VerifiedLookup } from './verified-api-key.js';
 
 const MALFORMED: ApiKeyVerification & { valid: false } = Object.freeze({ valid: false, reason: 'malformed' });
@@ -33,6 +34,7 @@ export class ApiKeyAuthenticator {
   private readonly staticKeys = new Map<string, ApiKeyPrincipal>();
   private readonly inFlight = new Map<string, Promise<unknown>>();
   private readonly timeout: FixedTimeout;
+  private readonly memo = new HashMemo();
   /** The `findByHash` behind the repository's in-memory lookup, if it has one (see {@link pairedFindByHash}). */
   private readonly fastFindByHash: unknown;
 
@@ -82,25 +84,44 @@ export class ApiKeyAuthenticator {
     if (!isWellFormedKey(key, this.options.maxKeyLength) || (format.claims(key) ? format.parse(key) === null : this.options.onlyGeneratedKeys)) {
       return this.refused(MALFORMED, now);
     }
+    const digest = this.memo.digest(key);
+    const remembered = this.memo.get(digest);
+    if (remembered !== undefined) {
+      const known = this.staticKeys.get(remembered);
+      return known ? this.accepted(known, now) : this.verifyStored([remembered], 0, now, digest, key);
+    }
     const candidates = this.hasher.candidates(key);
     const known = this.staticKeys.get(candidates[0]!);
-    if (known) return this.accepted(known, now);
-    return this.verifyStored(candidates, 0, now);
+    if (known) {
+      this.memo.remember(digest, candidates[0]!);
+      return this.accepted(known, now);
+    }
+    return this.verifyStored(candidates, 0, now, digest);
   }
 
-  /** Looks the candidate hashes up from `index` on, synchronously for as long as the store answers so. */
-  private verifyStored(candidates: readonly string[], index: number, now: number): ApiKeyVerificationResult {
+  /**
+   * Looks the candidate hashes up from `index` on, synchronously for as long as the store
+   * answers so, and remembers the one that finds a record. `retry` is the key when the only
+   * candidate is the memo's: if it finds nothing, the key is forgotten and every hash tried.
+   */
+  private verifyStored(candidates: readonly string[], index: number, now: number, digest: string, retry?: string): ApiKeyVerificationResult {
     for (let i = index; i < candidates.length; i++) {
-      const found = this.lookup(candidates[i]!);
+      const hash = candidates[i]!;
+      const found = this.lookup(hash);
       if (found instanceof Promise) {
-        return found.then((stored) => (stored ? this.outcome(stored, now) : this.verifyStored(candidates, i + 1, now)));
+        return found.then((stored) => (stored ? this.outcome(stored, hash, digest, now) : this.verifyStored(candidates, i + 1, now, digest, retry)));
       }
-      if (found) return this.outcome(found, now);
+      if (found) return this.outcome(found, hash, digest, now);
+    }
+    if (retry !== undefined) {
+      this.memo.forget(digest);
+      return this.verifyStored(this.hasher.candidates(retry), 0, now, digest);
     }
     return this.refused(NOT_FOUND, now);
   }
 
-  private outcome(stored: VerifiedApiKey, now: number): ApiKeyVerification {
+  private outcome(stored: VerifiedApiKey, hash: string, digest: string, now: number): ApiKeyVerification {
+    this.memo.remember(digest, hash);
     const refusal = refusalOf(stored, now);
     if (refusal) return this.refused(refusal, now);
     this.usage?.record(stored.principal.id, now);

@@ -1,4 +1,5 @@
 import { createHash, hash as oneShotHash, timingSafeEqual } from 'node:crypto';
+import { PrefixedSha256 } from './prefixed-sha256.js';
 
 const BLOCK_SIZE = 64;
 const DIGEST_SIZE = 32;
@@ -58,37 +59,26 @@ const right = Buffer.alloc(48);
 const leftDigest = left.subarray(0, DIGEST_SIZE);
 const rightDigest = right.subarray(0, DIGEST_SIZE);
 
-/** One pepper's pad blocks, each at the start of a scratch buffer the message is written after. */
+/** One pepper's pads: the inner hash over its pad block, and the outer pad block followed by room for the inner digest. */
 interface HmacPads {
-  inner: Buffer;
+  readonly inner: PrefixedSha256;
   readonly outer: Buffer;
-  /** Views of `inner` by message length, made once per length (keys of one format share one). */
-  views: Buffer[];
 }
 
 function hmac(pads: HmacPads, key: string): string {
-  // UTF-8 takes at most 3 bytes per UTF-16 unit; grow the scratch buffer for longer keys.
-  if (BLOCK_SIZE + key.length * 3 > pads.inner.length) {
-    const inner = Buffer.alloc(BLOCK_SIZE + key.length * 3);
-    pads.inner.copy(inner, 0, 0, BLOCK_SIZE);
-    pads.inner = inner;
-    pads.views = [];
-  }
-  const length = pads.inner.write(key, BLOCK_SIZE, 'utf8');
-  const message = (pads.views[length] ??= pads.inner.subarray(0, BLOCK_SIZE + length));
-  // 'binary' (latin1) output is one character per byte, written back as the same bytes.
-  pads.outer.write(oneShotHash('sha256', message, 'binary'), BLOCK_SIZE, 'latin1');
+  // 'latin1' output is one character per byte, written back as the same bytes.
+  pads.outer.write(pads.inner.digest(key, 'latin1'), BLOCK_SIZE, 'latin1');
   return oneShotHash('sha256', pads.outer, 'base64url');
 }
 
 function padsFor(secret: Buffer): HmacPads {
   const key = Buffer.alloc(BLOCK_SIZE);
   (secret.length > BLOCK_SIZE ? createHash('sha256').update(secret).digest() : secret).copy(key);
-  const inner = Buffer.alloc(BLOCK_SIZE + 3 * 256);
+  const inner = Buffer.alloc(BLOCK_SIZE);
   const outer = Buffer.alloc(BLOCK_SIZE + DIGEST_SIZE);
   for (let i = 0; i < BLOCK_SIZE; i++) {
     inner[i] = key[i]! ^ 0x36;
     outer[i] = key[i]! ^ 0x5c;
   }
-  return { inner, outer, views: [] };
+  return { inner: new PrefixedSha256(inner), outer };
 }
