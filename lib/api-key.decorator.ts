@@ -10,7 +10,8 @@ import { principalOf } from './api-key.request.js';
  */
 export const ApiKey = createParamDecorator(
   (field: keyof ApiKeyPrincipal | undefined, context: ExecutionContext) => {
-    const principal = principalOf(context.switchToHttp().getRequest());
+    // The request, as switchToHttp().getRequest() reads it, without the closures that call builds.
+    const principal = principalOf(context.getArgByIndex(0));
     return field ? principal?.[field] : principal;
   },
 );

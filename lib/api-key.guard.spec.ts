@@ -31,6 +31,7 @@ function context(type: string, request: object, handler: keyof Handlers = 'plain
     getHandler: () => Handlers.prototype[handler],
     getClass: () => Handlers,
     switchToHttp: () => ({ getRequest: () => request, getResponse: () => ({}) }),
+    getArgByIndex: (index: number) => [request, {}][index],
     switchToRpc: () => ({ getData: () => request }),
   } as unknown as ExecutionContext;
 }

@@ -56,6 +56,7 @@ export async function runMicro(rounds: number, iterations: number): Promise<stri
       getHandler: () => MicroController.prototype.get,
       getClass: () => MicroController,
       switchToHttp: () => ({ getRequest: () => request, getResponse: () => ({}) }),
+      getArgByIndex: (index: number) => [request, {}][index],
     }) as unknown as ExecutionContext;
   const unknownKeys = Array.from({ length: 4096 }, (_, i) => `${benchKey(i)}x`);
   const malformed = ['bad key', 'a,b', 'x'.repeat(300), 'naïve-key'];
