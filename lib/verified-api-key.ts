@@ -86,7 +86,7 @@ export function verifyRecord(value: unknown, hash: string): VerifiedApiKey | und
       ApiKeyHasher.equal(source.hash, hash);
     if (!valid) return undefined;
     return {
-      principal: issuePrincipal(id, name, scopes, ownerId ?? null, metadata ? { ...(metadata as object) } : null),
+      principal: issuePrincipal(id, name, sharedScopes(scopes), ownerId ? sharedOwner(ownerId) : null, metadata ? { ...(metadata as object) } : null),
       expiresAt,
       revokedAt,
       disabled: disabled === true,
@@ -148,6 +148,32 @@ export function recordOf(key: VerifiedApiKey, hash: string): ApiKeyRecord {
     disabled: key.disabled,
     secretExpiresAt: dateOf(key.secretExpiresAt),
   };
+}
+
+/** How many distinct scope lists and owners {@link sharedScopes} and {@link sharedOwner} keep. */
+const SHARED_LIMIT = 4096;
+const scopeLists = new Map<string, readonly string[]>();
+const owners = new Map<string, string>();
+
+/**
+ * One frozen array per distinct scope list: keys usually share a few lists, and a store returns
+ * fresh strings for every row, so a cache of many keys would otherwise hold as many copies.
+ * Up to {@link SHARED_LIMIT} lists are shared; past that, each key keeps its own.
+ */
+function sharedScopes(scopes: string[]): string[] {
+  const id = JSON.stringify(scopes);
+  const shared = scopeLists.get(id);
+  if (shared) return shared as string[];
+  if (scopeLists.size < SHARED_LIMIT) scopeLists.set(id, Object.freeze(scopes));
+  return scopes;
+}
+
+/** One string per distinct owner id, as {@link sharedScopes} does for scope lists. */
+function sharedOwner(ownerId: string): string {
+  const shared = owners.get(ownerId);
+  if (shared !== undefined) return shared;
+  if (owners.size < SHARED_LIMIT) owners.set(ownerId, ownerId);
+  return ownerId;
 }
 
 /** Epoch ms of an optional valid date; `null` when absent, `undefined` when it is not one. */

@@ -2,6 +2,7 @@
 // both servers pinned to one core, each under its own wrk pinned to the other core, at the
 // same time: whatever slows the machine slows both alike, and the ratio of their server CPU
 // time per request is what we keep. The A/A pair (baseline beside baseline) shows the error.
+// A third copy of the baseline, alone on the core in each round, turns the ratio back into µs.
 import { load, startServer, type BenchServer, type LoadResult } from './processes.js';
 import { BENCH_VALID_KEY } from './keys.js';
 import { fixed, median, table } from './stats.js';

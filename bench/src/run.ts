@@ -61,10 +61,14 @@ ${quick ? '**Quick run: too short to quote.**\n\n' : ''}- Date: ${started.toISOS
 
 Each target runs beside its own copy of the unguarded app, both servers pinned to CPU 0, each
 under its own wrk (1 thread, ${settings.connections} connections) pinned to CPU 1, at the same time; ${settings.rounds} rounds of
-${settings.seconds} s after a ${settings.warmupSeconds} s warm-up, every pair once per round in alternating order. **Δ** is the target's server
-CPU time per request (process.cpuUsage, all threads) minus its baseline's in the same round; the
-table gives the median over rounds and the range. The A/A row (baseline beside baseline) is the
-instrument's error. req/s and latencies are the target's own, with two servers sharing one core.
+${settings.seconds} s after a ${settings.warmupSeconds} s warm-up, every pair once per round in alternating order. The **paired ratio** is the
+target's server CPU time per request (process.cpuUsage, all threads) over its baseline's in the same
+round. Sharing a core makes every request dearer by a common factor, which the ratio cancels; a third
+copy of the unguarded app, run alone on the core at the start of each round, gives the unit back:
+**adds µs/req** = (ratio − 1) × the unguarded app's CPU per request alone, i.e. microseconds of a core
+of its own. The table gives the median over rounds and the range. The A/A row (baseline beside
+baseline) is the instrument's error; \`spin-10us\` should read about 10 µs above \`naive-equals\`.
+req/s and latencies are the target's own, with two servers sharing one core.
 
 ${http}
 

@@ -49,13 +49,13 @@ class SpinController {
 class SpinModule {}
 
 /**
- * The instrument's calibration: `naive-equals` plus work that takes 10 µs of CPU in a tight loop
- * (calibrated at startup, median of a few tries). Its Δ minus naive-equals' shows how much a
- * tight loop's microseconds weigh in a busy server (its caches shared with everything else).
+ * A check of the instrument: `naive-equals` plus arithmetic that takes 10 µs of CPU in a tight
+ * loop (calibrated at startup, median of a few tries). Its row minus naive-equals' should read
+ * about 10 µs if the conversion to µs of an unshared core holds.
  */
 const target: BenchTarget = {
   name: 'spin-10us',
-  description: 'naive-equals + 10 µs of arithmetic (as timed in a tight loop at startup): calibrates what a tight-loop µs costs in the server',
+  description: 'naive-equals + 10 µs of arithmetic (as timed in a tight loop at startup): checks the unit (should read about 10 µs above naive-equals)',
   module: (keys: BenchKeySet) => {
     expected = keys.validKey;
     const tries = Array.from({ length: 5 }, calibrate).sort((a, b) => a - b);
