@@ -83,4 +83,16 @@ describe('ApiKeyAuthenticator lookups', () => {
     store.delete(hasher.hash(KEY));
     expect(await authenticator.verify(KEY)).toEqual({ valid: false, reason: 'not_found' });
   });
+
+  it('reads the time from a clock given as a plain { now } object, as tests replace it', async () => {
+    const options = new ResolvedApiKeyOptions({});
+    const hasher = new ApiKeyHasher(options.peppers);
+    const store = new InMemoryApiKeyRepository([{ id: 'k1', name: 'k1', hash: hasher.hash(KEY), scopes: [], expiresAt: new Date(1_000) }]);
+    let now = 999;
+    const clock = { now: () => new Date(now) } as unknown as ConstructorParameters<typeof ApiKeyAuthenticator>[3];
+    const authenticator = new ApiKeyAuthenticator(options, hasher, store, clock);
+    expect(await authenticator.verify(KEY)).toMatchObject({ valid: true });
+    now = 1_000;
+    expect(await authenticator.verify(KEY)).toEqual({ valid: false, reason: 'expired', keyId: 'k1' });
+  });
 });

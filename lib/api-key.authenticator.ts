@@ -75,7 +75,13 @@ export class ApiKeyAuthenticator {
    * whose key is answered from memory does not wait for the microtask queue.
    */
   verifyInline(key: string, now?: Date): ApiKeyVerificationResult {
-    return this.verifyAt(key, now === undefined ? this.clock.nowMs() : now.getTime());
+    return this.verifyAt(key, now?.getTime() ?? this.currentTime());
+  }
+
+  /** The clock's time in epoch ms; a clock given as a plain `{ now }` object (in tests) has no `nowMs`. */
+  private currentTime(): number {
+    const clock = this.clock as Partial<ApiKeyClock> & Pick<ApiKeyClock, 'now'>;
+    return clock.nowMs ? clock.nowMs() : clock.now().getTime();
   }
 
   /** {@link verifyInline} at `now`, in epoch ms. */

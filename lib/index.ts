@@ -12,6 +12,7 @@ export { ResolvedApiKeyOptions } from './api-key-options.js';
 export { ApiKeyConfigurationError } from './api-key-configuration.error.js';
 export { ApiKeyGuard } from './api-key.guard.js';
 export { ApiKeyAuthenticator } from './api-key.authenticator.js';
+export type { ApiKeyVerificationResult } from './api-key.authenticator.js';
 export { ApiKeyHasher } from './api-key.hasher.js';
 export { ApiKeyRepository } from './api-key.repository.js';
 export { ApiKeyStore, toApiKeyRecord } from './api-key.store.js';
