@@ -5,12 +5,18 @@ import { ApiKeyHasher } from './api-key.hasher.js';
 
 /**
  * A key record validated once, in the form verification reads on every request: the frozen
- * principal (shared by every request the record authenticates) and the record's state, instants
- * as epoch milliseconds (`null`: none). Nothing in it can change after it is built, so stores
- * that keep records in memory keep these and hand them to the authenticator as they are.
+ * principal (shared by every request the record authenticates) and the record's state (`null`
+ * when the key never expires and is neither revoked nor disabled, as most keys). Nothing in it
+ * can change after it is built, so stores that keep records in memory keep these and hand them
+ * to the authenticator as they are.
  */
 export interface VerifiedApiKey {
   readonly principal: ApiKeyPrincipal;
+  readonly state: ApiKeyState | null;
+}
+
+/** A record's state, instants as epoch milliseconds (`null`: none). */
+export interface ApiKeyState {
   readonly expiresAt: number | null;
   readonly revokedAt: number | null;
   readonly disabled: boolean;
@@ -85,12 +91,10 @@ export function verifyRecord(value: unknown, hash: string): VerifiedApiKey | und
       secretExpiresAt !== undefined &&
       ApiKeyHasher.equal(source.hash, hash);
     if (!valid) return undefined;
+    const limited = expiresAt !== null || revokedAt !== null || secretExpiresAt !== null || disabled === true;
     return {
       principal: issuePrincipal(id, name, sharedScopes(scopes), ownerId ? sharedOwner(ownerId) : null, metadata ? { ...(metadata as object) } : null),
-      expiresAt,
-      revokedAt,
-      disabled: disabled === true,
-      secretExpiresAt,
+      state: limited ? { expiresAt, revokedAt, disabled: disabled === true, secretExpiresAt } : null,
     };
   } catch {
     return undefined;
@@ -124,18 +128,20 @@ export function issuePrincipal(
  * key (or a rotated-out secret past its grace) reads as revoked, before disabled and expired.
  */
 export function refusalOf(key: VerifiedApiKey, now: number): (ApiKeyVerification & { valid: false }) | undefined {
-  const { revokedAt, secretExpiresAt, expiresAt } = key;
+  const { state } = key;
+  if (state === null) return undefined;
+  const { revokedAt, secretExpiresAt, expiresAt } = state;
   if ((revokedAt !== null && revokedAt <= now) || (secretExpiresAt !== null && secretExpiresAt <= now)) {
     return { valid: false, reason: 'revoked', keyId: key.principal.id };
   }
-  if (key.disabled) return { valid: false, reason: 'disabled', keyId: key.principal.id };
+  if (state.disabled) return { valid: false, reason: 'disabled', keyId: key.principal.id };
   if (expiresAt !== null && expiresAt <= now) return { valid: false, reason: 'expired', keyId: key.principal.id };
   return undefined;
 }
 
 /** The record the verified form came from (for `findByHash` callers of stores that keep verified forms). */
 export function recordOf(key: VerifiedApiKey, hash: string): ApiKeyRecord {
-  const { principal } = key;
+  const { principal, state } = key;
   return {
     id: principal.id,
     name: principal.name,
@@ -143,10 +149,10 @@ export function recordOf(key: VerifiedApiKey, hash: string): ApiKeyRecord {
     scopes: principal.scopes,
     ownerId: principal.ownerId,
     metadata: principal.metadata,
-    expiresAt: dateOf(key.expiresAt),
-    revokedAt: dateOf(key.revokedAt),
-    disabled: key.disabled,
-    secretExpiresAt: dateOf(key.secretExpiresAt),
+    expiresAt: dateOf(state?.expiresAt ?? null),
+    revokedAt: dateOf(state?.revokedAt ?? null),
+    disabled: state?.disabled ?? false,
+    secretExpiresAt: dateOf(state?.secretExpiresAt ?? null),
   };
 }
 
