@@ -45,7 +45,7 @@ const scaling = (spread: number, cache: boolean) =>
     encoding: 'utf8',
   });
 const scalingSpread = scaling(1024, true);
-const scalingHot = scaling(8, false);
+const scalingHot = scaling(8, true);
 const http = await runHttp({ platforms, targets, ...settings }, log);
 const flood = await runFlood({ platforms, seconds: settings.floodSeconds, floodConnections: settings.floodConnections }, log);
 
