@@ -45,8 +45,9 @@ export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, On
   ) {
     super();
     const settings = { ...API_KEY_CACHE_DEFAULTS, ...options };
-    this.found = new LRUCache({ max: settings.max, ttl: settings.ttlMs });
-    this.unknown = new LRUCache({ max: settings.max, ttl: settings.negativeTtlMs });
+    // ttlResolution 0: read the clock on each lookup rather than arm a timer every millisecond to forget it.
+    this.found = new LRUCache({ max: settings.max, ttl: settings.ttlMs, ttlResolution: 0 });
+    this.unknown = new LRUCache({ max: settings.max, ttl: settings.negativeTtlMs, ttlResolution: 0 });
     this.lookupTimeoutMs = settings.lookupTimeoutMs;
     const feed = inner as Partial<ApiKeyChangeFeed>;
     this.unsubscribe = typeof feed.watchChanges === 'function' ? feed.watchChanges((keyId) => this.invalidate(keyId)) : undefined;
