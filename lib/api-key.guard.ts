@@ -108,10 +108,11 @@ export class ApiKeyGuard implements CanActivate {
   /** Verifies the key; throws 401 when it is not valid and 503 when the store fails. */
   protected authenticate(presented: PresentedApiKey): MaybePromise<ApiKeyPrincipal> {
     const result = this.authenticator.verifyInline(presented.value);
-    return result instanceof Promise ? result.then((verification) => this.principalOf(verification)) : this.principalOf(result);
+    return result instanceof Promise ? result.then((verification) => this.acceptedPrincipal(verification)) : this.acceptedPrincipal(result);
   }
 
-  private principalOf(verification: ApiKeyVerification): ApiKeyPrincipal {
+  /** The principal of a valid verification; throws the 401 otherwise. */
+  private acceptedPrincipal(verification: ApiKeyVerification): ApiKeyPrincipal {
     if (!verification.valid) throw this.invalid;
     return verification.principal;
   }

@@ -66,8 +66,8 @@ interface HmacPads {
 }
 
 function hmac(pads: HmacPads, key: string): string {
-  // 'latin1' output is one character per byte, written back as the same bytes.
-  pads.outer.write(pads.inner.digest(key, 'latin1'), BLOCK_SIZE, 'latin1');
+  // 'binary' (latin1) output is one character per byte, written back as the same bytes.
+  pads.outer.write(pads.inner.digest(key, 'binary'), BLOCK_SIZE, 'latin1');
   return oneShotHash('sha256', pads.outer, 'base64url');
 }
 

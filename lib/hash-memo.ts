@@ -23,7 +23,7 @@ export class HashMemo {
 
   /** The memo's own digest of `key` (what {@link get}, {@link remember} and {@link forget} take). */
   digest(key: string): string {
-    return this.salted.digest(key, 'latin1');
+    return this.salted.digest(key, 'binary');
   }
 
   /** The keyed hash the key with this digest was last found under, if remembered. */

@@ -16,7 +16,7 @@ export class PrefixedSha256 {
   }
 
   /** SHA-256 of the block followed by `message` (UTF-8), in `encoding`. */
-  digest(message: string, encoding: BinaryToTextEncoding | 'latin1'): string {
+  digest(message: string, encoding: BinaryToTextEncoding): string {
     // UTF-8 takes at most 3 bytes per UTF-16 unit; grow the scratch buffer for longer messages.
     if (this.block.length + message.length * 3 > this.scratch.length) {
       this.scratch = Buffer.alloc(this.block.length + message.length * 3);
@@ -25,7 +25,6 @@ export class PrefixedSha256 {
     }
     const length = this.scratch.write(message, this.block.length, 'utf8');
     const view = (this.views[length] ??= this.scratch.subarray(0, this.block.length + length));
-    // 'latin1' is 'binary': one character per byte.
-    return oneShotHash('sha256', view, encoding === 'latin1' ? 'binary' : encoding);
+    return oneShotHash('sha256', view, encoding);
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { EventEmitterModule, OnEvent } from '@nestjs/event-emitter';
+import { OnEvent } from '@nestjs/event-emitter';
 import { InMemoryApiKeyRepository, type ApiKeyAuthenticatedEvent } from 'nestjs-api-key';
-import { guardedModule } from '../guarded-app.js';
+import { guardedModule, withEventEmitter } from '../guarded-app.js';
 import type { BenchKeySet } from '../keys.js';
 import type { BenchTarget } from '../target.js';
 
@@ -23,9 +23,6 @@ class AuthenticatedListener {
 const target: BenchTarget = {
   name: 'guard-full-onevent',
   description: 'guard-full with the listener subscribed with `@OnEvent` (@nestjs/event-emitter wraps each call in an async function)',
-  module: (keys: BenchKeySet) => {
-    const module = guardedModule({ repository: new InMemoryApiKeyRepository(keys.records) });
-    return { ...module, imports: [...module.imports!, EventEmitterModule.forRoot()], providers: [...module.providers!, AuthenticatedListener] };
-  },
+  module: (keys: BenchKeySet) => withEventEmitter(guardedModule({ repository: new InMemoryApiKeyRepository(keys.records) }), AuthenticatedListener),
 };
 export default target;

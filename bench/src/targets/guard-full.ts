@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { EventEmitter2, EventEmitterModule } from '@nestjs/event-emitter';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InMemoryApiKeyRepository, type ApiKeyAuthenticatedEvent } from 'nestjs-api-key';
-import { guardedModule } from '../guarded-app.js';
+import { guardedModule, withEventEmitter } from '../guarded-app.js';
 import type { BenchKeySet } from '../keys.js';
 import type { BenchTarget } from '../target.js';
 
@@ -27,9 +27,6 @@ class AuthenticatedListener implements OnModuleInit {
 const target: BenchTarget = {
   name: 'guard-full',
   description: 'guard-memory with every feature on: an event per request through the default sink (EventEmitter2, one listener subscribed with `on`), last-used tracking into the store',
-  module: (keys: BenchKeySet) => {
-    const module = guardedModule({ repository: new InMemoryApiKeyRepository(keys.records) });
-    return { ...module, imports: [...module.imports!, EventEmitterModule.forRoot()], providers: [...module.providers!, AuthenticatedListener] };
-  },
+  module: (keys: BenchKeySet) => withEventEmitter(guardedModule({ repository: new InMemoryApiKeyRepository(keys.records) }), AuthenticatedListener),
 };
 export default target;
