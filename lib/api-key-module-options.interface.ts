@@ -38,7 +38,7 @@ export interface StaticApiKey {
 
 /** Settings of the cache in front of the repository ({@link CachedApiKeyStore}). */
 export interface ApiKeyCacheOptions {
-  /** Most found keys held, and most unknown hashes remembered (LRU). Default 10,000. */
+  /** Most found keys held, and most unknown hashes remembered; when full, those not looked up lately make room first. Default 10,000. */
   max?: number;
   /**
    * How long a found key is served from memory, in ms. Changes made through the cache apply at

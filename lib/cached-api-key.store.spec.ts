@@ -110,16 +110,23 @@ describe('CachedApiKeyStore', () => {
     expect((await retry)?.id).toBe('k-1');
   });
 
-  it('keeps at most max keys (least recently used evicted)', async () => {
+  it('keeps at most max keys: one not looked up since it was cached makes room before one that was', async () => {
     const inner = new CountingStore();
     const cache = new CachedApiKeyStore(inner, { max: 2 });
-    const hashes = ['a', 'b', 'c'].map((c) => c.repeat(43));
-    for (const hash of hashes) {
+    const [a, b, c] = ['a', 'b', 'c'].map((letter) => letter.repeat(43)) as [string, string, string];
+    const lookUp = async (hash: string) => {
       inner.current = record({ id: hash, hash });
-      await cache.findByHash(hash);
-    }
-    inner.current = record({ id: hashes[0]!, hash: hashes[0]! });
-    await cache.findByHash(hashes[0]!);
+      return (await cache.findByHash(hash))?.id;
+    };
+    await lookUp(a);
+    await lookUp(b);
+    expect(await lookUp(a)).toBe(a); // a hit: 'a' has been used since it was cached, 'b' has not
+    expect(inner.calls).toBe(2);
+    await lookUp(c); // full: 'b' makes room
+    expect(inner.calls).toBe(3);
+    expect(await lookUp(a)).toBe(a);
+    expect(inner.calls).toBe(3);
+    expect(await lookUp(b)).toBe(b);
     expect(inner.calls).toBe(4);
   });
 

@@ -1,10 +1,10 @@
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { LRUCache } from 'lru-cache';
 import type { ApiKeyChangeFeed } from './api-key-change-feed.interface.js';
 import type { ApiKeyCacheOptions } from './api-key-module-options.interface.js';
 import type { ApiKeyRecord } from './api-key-record.interface.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { ApiKeyStore, type ApiKeyListQuery, type ApiKeyPatch, type StoredApiKey, type StoredApiKeySecret } from './api-key.store.js';
+import { ExpiringCache, type ExpiringEntry } from './expiring-cache.js';
 import { findVerified, recordOf, verifyRecord, type VerifiedApiKey, type VerifiedLookup } from './verified-api-key.js';
 
 /** Defaults of {@link ApiKeyCacheOptions}. */
@@ -19,7 +19,7 @@ type Lifecycle = Partial<OnModuleInit & OnApplicationShutdown> & { close?(): unk
 
 /**
  * A cache in front of any repository: found keys for `ttlMs`, unknown hashes for the shorter
- * `negativeTtlMs`, at most `max` of each (LRU), and concurrent lookups of one hash coalesced
+ * `negativeTtlMs`, at most `max` of each (those not used lately make room first), and concurrent lookups of one hash coalesced
  * into one storage call. Storage errors and timeouts are never cached: they reach the caller,
  * which fails closed (503).
  *
@@ -31,8 +31,8 @@ type Lifecycle = Partial<OnModuleInit & OnApplicationShutdown> & { close?(): unk
  * invalidate too; otherwise `ttlMs` bounds how long another instance may serve a stale key.
  */
 export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, OnModuleInit, OnApplicationShutdown {
-  private readonly found: LRUCache<string, VerifiedApiKey>;
-  private readonly unknown: LRUCache<string, true>;
+  private readonly found: ExpiringCache<VerifiedApiKey & ExpiringEntry>;
+  private readonly unknown: ExpiringCache<ExpiringEntry>;
   private readonly inFlight = new Map<string, Promise<Loaded>>();
   private readonly lookupTimeoutMs: number;
   private readonly unsubscribe: (() => void) | undefined;
@@ -45,9 +45,8 @@ export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, On
   ) {
     super();
     const settings = { ...API_KEY_CACHE_DEFAULTS, ...options };
-    // ttlResolution 0: read the clock on each lookup rather than arm a timer every millisecond to forget it.
-    this.found = new LRUCache({ max: settings.max, ttl: settings.ttlMs, ttlResolution: 0 });
-    this.unknown = new LRUCache({ max: settings.max, ttl: settings.negativeTtlMs, ttlResolution: 0 });
+    this.found = new ExpiringCache(settings.max, settings.ttlMs);
+    this.unknown = new ExpiringCache(settings.max, settings.negativeTtlMs);
     this.lookupTimeoutMs = settings.lookupTimeoutMs;
     const feed = inner as Partial<ApiKeyChangeFeed>;
     this.unsubscribe = typeof feed.watchChanges === 'function' ? feed.watchChanges((keyId) => this.invalidate(keyId)) : undefined;
@@ -60,14 +59,14 @@ export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, On
   async findByHash(hash: string): Promise<ApiKeyRecord | null> {
     const hit = this.found.get(hash);
     if (hit) return recordOf(hit, hash);
-    return this.unknown.has(hash) ? null : (await this.loadShared(hash)).record;
+    return this.unknown.get(hash) ? null : (await this.loadShared(hash)).record;
   }
 
   /** @internal The verified record: at once on a hit (see {@link VerifiedLookup}), else from the wrapped store. */
   [findVerified](hash: string): VerifiedApiKey | null | Promise<VerifiedApiKey | null> {
     const hit = this.found.get(hash);
     if (hit) return hit;
-    return this.unknown.has(hash) ? null : this.loadShared(hash).then((loaded) => loaded.verified);
+    return this.unknown.get(hash) ? null : this.loadShared(hash).then((loaded) => loaded.verified);
   }
 
   /**
@@ -80,8 +79,7 @@ export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, On
     this.inFlight.clear();
     this.unknown.clear();
     if (keyId === null) return this.found.clear();
-    const stale = [...this.found.entries()].filter(([, found]) => found.principal.id === keyId).map(([hash]) => hash);
-    for (const hash of stale) this.found.delete(hash);
+    this.found.deleteWhere((found) => found.principal.id === keyId);
   }
 
   /** @inheritdoc */
@@ -152,8 +150,9 @@ export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, On
         const verified = record === null ? null : verifyRecord(record, hash);
         if (verified === undefined) throw new Error('the store returned a malformed or mismatching record');
         if (epoch === this.epoch) {
-          if (verified) this.found.set(hash, verified);
-          else this.unknown.set(hash, true);
+          // One object per cached key: the verified record and the cache's own two fields.
+          if (verified) this.found.set(hash, { principal: verified.principal, state: verified.state, expiresAt: 0, read: false });
+          else this.unknown.set(hash, { expiresAt: 0, read: false });
         }
         return { record, verified };
       })

@@ -152,8 +152,8 @@ function cacheSection(): string {
     '\nThe cache (`CachedApiKeyStore`, `max` = the number of keys) in front of a store returning a fresh ' +
     'record per lookup (fresh strings and dates, as a SQL driver does), every key looked up once so every key ' +
     'is cached; `verify()` through the cache (all hits). Heap per cached key, the store excluded: what filling ' +
-    'adds (the entries: key string, verified record, principal, LRU slot) and in all (with what an empty cache ' +
-    'of that `max` already holds: its slot arrays and, at 10 keys, mostly the fixed cost of a cache instance).\n\n' +
+    'adds (the entries: key string, principal, the entry with its expiry and mark) and in all (with what an empty ' +
+    'cache already holds: at 10 keys, mostly the fixed cost of a cache instance).\n\n' +
     table(
       ['keys in the cache', 'verify µs (cache hit)', 'vs 10 keys (same round)', 'bytes per entry (filling)', 'vs 10 keys', 'bytes per key in all'],
       sets.map((set, i) => {
