@@ -24,7 +24,7 @@ export function rawRequestOf(request: unknown): RawHttpRequest {
 /**
  * The principal a previous guard pass authenticated this request with, if any: `request.apiKey`
  * when it holds a principal the library issued. Nothing the client sends, and no object a
- * middleware makes up, can pose as one (issued principals are known by identity).
+ * middleware makes up, can pose as one (issued principals carry a mark only the library can give).
  */
 export function rememberedPrincipal(request: object): ApiKeyPrincipal | undefined {
   // An own-property check first: reading a missing property walks Express's long prototype chain.

@@ -48,15 +48,12 @@ export function pairedFindByHash(repository: object): unknown {
   return undefined;
 }
 
-/** Principals this library issued; see {@link isIssuedPrincipal}. */
-const issued = new WeakSet<ApiKeyPrincipal>();
-
 /**
  * Whether `value` is a principal this library built (not one a middleware or the client's data
- * made up). Held in a module-private set: nothing outside the library can add to it.
+ * made up): it carries the private mark only this module's principals have.
  */
 export function isIssuedPrincipal(value: unknown): value is ApiKeyPrincipal {
-  return typeof value === 'object' && value !== null && issued.has(value as ApiKeyPrincipal);
+  return IssuedPrincipal.marks(value);
 }
 
 /** The shared frozen metadata of principals without any. */
@@ -103,7 +100,7 @@ export function verifyRecord(value: unknown, hash: string): VerifiedApiKey | und
 
 /**
  * A principal of a static key or a verified record: frozen, with the scopes array and metadata
- * object given to it (copies it owns) frozen in place, and registered as issued.
+ * object given to it (copies it owns) frozen in place, and marked as issued.
  */
 export function issuePrincipal(
   id: string,
@@ -112,15 +109,35 @@ export function issuePrincipal(
   ownerId: string | null,
   metadata: Record<string, unknown> | null,
 ): ApiKeyPrincipal {
-  const principal: ApiKeyPrincipal = Object.freeze({
-    id,
-    name,
-    scopes: Object.freeze(scopes),
-    ownerId,
-    metadata: metadata ? Object.freeze(metadata) : NO_METADATA,
-  });
-  issued.add(principal);
-  return principal;
+  return new IssuedPrincipal(ISSUING, id, name, Object.freeze(scopes), ownerId, metadata ? Object.freeze(metadata) : NO_METADATA);
+}
+
+/** What {@link IssuedPrincipal}'s constructor asks for, so nothing outside this module can build one (even through `principal.constructor`). */
+const ISSUING: unique symbol = Symbol('nestjs-api-key.issuing');
+
+/**
+ * The principals this library issues. The private field is the mark: only this class's
+ * constructor puts it on an object and nothing can copy it, so `#issued in value` tells an
+ * issued principal from any look-alike, at the cost of one field per principal.
+ */
+class IssuedPrincipal implements ApiKeyPrincipal {
+  readonly #issued = true;
+
+  constructor(
+    issuing: symbol,
+    readonly id: string,
+    readonly name: string,
+    readonly scopes: readonly string[],
+    readonly ownerId: string | null,
+    readonly metadata: Readonly<Record<string, unknown>>,
+  ) {
+    if (issuing !== ISSUING) throw new TypeError('API key principals are issued by nestjs-api-key only');
+    Object.freeze(this);
+  }
+
+  static marks(value: unknown): boolean {
+    return typeof value === 'object' && value !== null && #issued in value;
+  }
 }
 
 /**

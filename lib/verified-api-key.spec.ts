@@ -1,0 +1,42 @@
+import { describe, expect, it } from '@jest/globals';
+import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
+import { isIssuedPrincipal, issuePrincipal } from './verified-api-key.js';
+
+describe('issued principals', () => {
+  const principal = issuePrincipal('k-1', 'reporting', ['reports:read'], 'team-a', { tier: 'gold' });
+
+  it('are frozen, with their scopes and metadata, and known as issued', () => {
+    expect(principal).toEqual({ id: 'k-1', name: 'reporting', scopes: ['reports:read'], ownerId: 'team-a', metadata: { tier: 'gold' } });
+    expect(Object.isFrozen(principal) && Object.isFrozen(principal.scopes) && Object.isFrozen(principal.metadata)).toBe(true);
+    expect(isIssuedPrincipal(principal)).toBe(true);
+    expect(JSON.parse(JSON.stringify(principal))).toEqual({ id: 'k-1', name: 'reporting', scopes: ['reports:read'], ownerId: 'team-a', metadata: { tier: 'gold' } });
+  });
+
+  it('cannot be imitated: copies, clones, proxies and objects on their prototype are not issued', () => {
+    const prototype = Object.getPrototypeOf(principal) as object;
+    const lookAlikes: unknown[] = [
+      { ...principal },
+      structuredClone(principal),
+      JSON.parse(JSON.stringify(principal)),
+      new Proxy(principal, {}),
+      Object.assign(Object.create(prototype) as object, principal),
+      Object.setPrototypeOf({ ...principal }, prototype),
+      null,
+      'k-1',
+    ];
+    for (const value of lookAlikes) expect(isIssuedPrincipal(value)).toBe(false);
+  });
+
+  it('cannot be built outside the library, even through their constructor or a subclass of it', () => {
+    const Issued = principal.constructor as new (...args: unknown[]) => ApiKeyPrincipal;
+    const forge = (issuing: unknown) => new Issued(issuing, 'admin', 'admin', ['*'], null, {});
+    expect(() => forge(undefined)).toThrow('API key principals are issued by nestjs-api-key only');
+    expect(() => forge(Symbol('nestjs-api-key.issuing'))).toThrow(TypeError);
+    class Forged extends Issued {
+      constructor() {
+        super(Symbol('nestjs-api-key.issuing'), 'admin', 'admin', ['*'], null, {});
+      }
+    }
+    expect(() => new Forged()).toThrow(TypeError);
+  });
+});
