@@ -5,7 +5,8 @@ import { ApiKeyRepository } from './api-key.repository.js';
 import { isWellFormedKey } from './api-key.credentials.js';
 import type { ApiKeyEventSink } from './api-key.events.js';
 import { ApiKeyFormat, DEFAULT_API_KEY_PREFIX } from './api-key.format.js';
-import { API_KEY_CACHE_DEFAULTS } from './cached-api-key.store.js';
+import { resolveCacheSettings } from './cached-api-key.store.js';
+import { kindOf, positiveInteger } from './option-checks.js';
 
 const TOKEN_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const DEFAULT_HEADER = 'X-API-Key';
@@ -82,23 +83,15 @@ export class ResolvedApiKeyOptions {
 function optionalName(value: unknown, field: string, pattern: RegExp): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !pattern.test(value)) {
-    throw new ApiKeyConfigurationError(`${field} must be a non-empty string matching ${pattern}, got ${describe(value)}`);
+    throw new ApiKeyConfigurationError(`${field} must be a non-empty string matching ${pattern}, got ${kindOf(value)}`);
   }
   return value;
 }
 
 function flag(value: unknown, field: string): boolean {
   if (value === undefined) return false;
-  if (typeof value !== 'boolean') throw new ApiKeyConfigurationError(`${field} must be a boolean, got ${describe(value)}`);
+  if (typeof value !== 'boolean') throw new ApiKeyConfigurationError(`${field} must be a boolean, got ${kindOf(value)}`);
   return value;
-}
-
-function positiveInteger(value: unknown, field: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || (value as number) <= 0) {
-    throw new ApiKeyConfigurationError(`${field} must be a positive integer, got ${describe(value)}`);
-  }
-  return value as number;
 }
 
 function peppersOf(value: unknown): string[] {
@@ -131,15 +124,9 @@ function eventsOf(value: unknown): Type<ApiKeyEventSink> | ApiKeyEventSink | und
 function cacheOf(value: unknown, lookupTimeoutMs: number): Required<ApiKeyCacheOptions> | null {
   if (value === undefined || value === false) return null;
   if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
-    throw new ApiKeyConfigurationError(`cache must be a boolean or an object { max, ttlMs, negativeTtlMs, lookupTimeoutMs }, got ${describe(value)}`);
+    throw new ApiKeyConfigurationError(`cache must be a boolean or an object { max, ttlMs, negativeTtlMs, lookupTimeoutMs }, got ${kindOf(value)}`);
   }
-  const settings = value === true ? {} : (value as ApiKeyCacheOptions);
-  return {
-    max: positiveInteger(settings.max, 'cache.max', API_KEY_CACHE_DEFAULTS.max),
-    ttlMs: positiveInteger(settings.ttlMs, 'cache.ttlMs', API_KEY_CACHE_DEFAULTS.ttlMs),
-    negativeTtlMs: positiveInteger(settings.negativeTtlMs, 'cache.negativeTtlMs', API_KEY_CACHE_DEFAULTS.negativeTtlMs),
-    lookupTimeoutMs: positiveInteger(settings.lookupTimeoutMs, 'cache.lookupTimeoutMs', lookupTimeoutMs),
-  };
+  return resolveCacheSettings(value === true ? {} : (value as ApiKeyCacheOptions), lookupTimeoutMs);
 }
 
 function staticKeysOf(value: unknown, maxKeyLength: number, format: ApiKeyFormat, onlyGenerated: boolean): StaticApiKey[] {
@@ -177,6 +164,3 @@ function staticKeysOf(value: unknown, maxKeyLength: number, format: ApiKeyFormat
   });
 }
 
-function describe(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
-}

@@ -202,6 +202,14 @@ describe('the module\'s cache option', () => {
     expect(new ResolvedApiKeyOptions({ cache: { ttlMs: 5, max: 3 } }).cache).toEqual({ ...API_KEY_CACHE_DEFAULTS, ttlMs: 5, max: 3 });
   });
 
+  it('rejects invalid settings when built directly too, naming the field', () => {
+    const inner = new CountingStore();
+    expect(() => new CachedApiKeyStore(inner, { max: Number.NaN })).toThrow('cache.max must be a positive integer, got number');
+    expect(() => new CachedApiKeyStore(inner, { ttlMs: 1.5 })).toThrow('cache.ttlMs must be a positive integer, got number');
+    expect(() => new CachedApiKeyStore(inner, { negativeTtlMs: 0 })).toThrow(ApiKeyConfigurationError);
+    expect(() => new CachedApiKeyStore(inner, { lookupTimeoutMs: -1 })).toThrow(ApiKeyConfigurationError);
+  });
+
   it('rejects invalid settings at bootstrap, naming the field', () => {
     expect(() => new ResolvedApiKeyOptions({ cache: { ttlMs: 0 } })).toThrow('cache.ttlMs must be a positive integer, got number');
     expect(() => new ResolvedApiKeyOptions({ cache: { negativeTtlMs: '1s' as unknown as number } })).toThrow('cache.negativeTtlMs must be a positive integer');

@@ -5,6 +5,7 @@ import type { ApiKeyRecord } from './api-key-record.interface.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { ApiKeyStore, type ApiKeyListQuery, type ApiKeyPatch, type StoredApiKey, type StoredApiKeySecret } from './api-key.store.js';
 import { ExpiringCache, type ExpiringEntry } from './expiring-cache.js';
+import { positiveInteger } from './option-checks.js';
 import { findVerified, recordOf, verifyRecord, type VerifiedApiKey, type VerifiedLookup } from './verified-api-key.js';
 
 /** Defaults of {@link ApiKeyCacheOptions}. */
@@ -15,12 +16,26 @@ export const API_KEY_CACHE_DEFAULTS: Readonly<Required<ApiKeyCacheOptions>> = Ob
   lookupTimeoutMs: 5_000,
 });
 
+/**
+ * `settings` with every default applied (`lookupTimeoutMs` defaults to the one given); throws
+ * `ApiKeyConfigurationError` naming the field when one is not a positive integer.
+ */
+export function resolveCacheSettings(settings: ApiKeyCacheOptions, lookupTimeoutMs: number): Required<ApiKeyCacheOptions> {
+  return {
+    max: positiveInteger(settings.max, 'cache.max', API_KEY_CACHE_DEFAULTS.max),
+    ttlMs: positiveInteger(settings.ttlMs, 'cache.ttlMs', API_KEY_CACHE_DEFAULTS.ttlMs),
+    negativeTtlMs: positiveInteger(settings.negativeTtlMs, 'cache.negativeTtlMs', API_KEY_CACHE_DEFAULTS.negativeTtlMs),
+    lookupTimeoutMs: positiveInteger(settings.lookupTimeoutMs, 'cache.lookupTimeoutMs', lookupTimeoutMs),
+  };
+}
+
 type Lifecycle = Partial<OnModuleInit & OnApplicationShutdown> & { close?(): unknown };
 
 /**
  * A cache in front of any repository: found keys for `ttlMs`, unknown hashes for the shorter
- * `negativeTtlMs`, at most `max` of each (those not used lately make room first), and concurrent lookups of one hash coalesced
- * into one storage call. Storage errors and timeouts are never cached: they reach the caller,
+ * `negativeTtlMs`, at most `max` of each (when full, an expired entry or one not looked up since
+ * it was cached or last passed over makes room: "second chance"), and concurrent lookups of one
+ * hash coalesced into one storage call. Storage errors and timeouts are never cached: they reach the caller,
  * which fails closed (503).
  *
  * Writes go through it to the wrapped {@link ApiKeyStore} and invalidate the key on this
@@ -38,13 +53,16 @@ export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, On
   private readonly unsubscribe: (() => void) | undefined;
   private epoch = 0;
 
-  /** Wraps `inner`; subscribes to its changes when it is an {@link ApiKeyChangeFeed}. */
+  /**
+   * Wraps `inner`; subscribes to its changes when it is an {@link ApiKeyChangeFeed}. Throws
+   * `ApiKeyConfigurationError` when a setting is not a positive integer.
+   */
   constructor(
     private readonly inner: ApiKeyRepository,
     options: ApiKeyCacheOptions = {},
   ) {
     super();
-    const settings = { ...API_KEY_CACHE_DEFAULTS, ...options };
+    const settings = resolveCacheSettings(options, API_KEY_CACHE_DEFAULTS.lookupTimeoutMs);
     this.found = new ExpiringCache(settings.max, settings.ttlMs);
     this.unknown = new ExpiringCache(settings.max, settings.negativeTtlMs);
     this.lookupTimeoutMs = settings.lookupTimeoutMs;

@@ -31,6 +31,17 @@ describe('ExpiringCache', () => {
     expect(cache.get('a')).toBeUndefined();
   });
 
+  it('counts whole milliseconds rounded down: an entry may go up to 1 ms early, never late', () => {
+    const time = clock(0);
+    const cache = new ExpiringCache<Named>(10, 100);
+    time.at = 10.9;
+    cache.set('a', entry('a'));
+    time.at = 109.99;
+    expect(cache.get('a')?.name).toBe('a');
+    time.at = 110; // 99.1 ms after it was set
+    expect(cache.get('a')).toBeUndefined();
+  });
+
   it('setting a key again replaces its entry and restarts its time', () => {
     const time = clock(0);
     const cache = new ExpiringCache<Named>(10, 100);
@@ -65,7 +76,7 @@ describe('ExpiringCache', () => {
     expect(['b', 'c', 'd'].map((name) => cache.get(name)?.name)).toEqual([undefined, 'c', 'd']);
   });
 
-  it('drops an expired entry before an unexpired one when full, even one that was read', () => {
+  it('drops an expired entry when its turn comes, even one that was read', () => {
     const time = clock(0);
     const cache = new ExpiringCache<Named>(2, 100);
     cache.set('old', entry('old'));
@@ -76,6 +87,15 @@ describe('ExpiringCache', () => {
     cache.set('newer', entry('newer'));
     expect(cache.get('new')?.name).toBe('new');
     expect(cache.get('newer')?.name).toBe('newer');
+  });
+
+  it('holds one entry at max 1, replaced by the next even when it was read', () => {
+    clock(0);
+    const cache = new ExpiringCache<Named>(1, 1_000);
+    cache.set('a', entry('a'));
+    cache.get('a');
+    cache.set('b', entry('b'));
+    expect([cache.get('a'), cache.get('b')?.name]).toEqual([undefined, 'b']);
   });
 
   it('keeps expiries right when its clock restarts (after 2^29 ms, about six days)', () => {

@@ -39,4 +39,24 @@ describe('issued principals', () => {
     }
     expect(() => new Forged()).toThrow(TypeError);
   });
+
+  it('a construction that fails hands out nothing: no setter on another prototype sees the object', () => {
+    const Issued = principal.constructor as new (...args: unknown[]) => ApiKeyPrincipal;
+    const seen: unknown[] = [];
+    function Target() {}
+    Object.defineProperty(Target.prototype, 'id', {
+      set(this: unknown) {
+        seen.push(this);
+      },
+    });
+    expect(() => Reflect.construct(Issued, [undefined, 'admin', 'admin', ['*'], null, {}], Target)).toThrow(TypeError);
+    expect(seen).toEqual([]);
+  });
+
+  it('keep their class and prototype frozen, so no one can add to every principal or replace a method', () => {
+    const Issued = principal.constructor as unknown as Record<string, unknown> & { prototype: object };
+    expect(Object.isFrozen(Issued) && Object.isFrozen(Issued.prototype)).toBe(true);
+    expect(() => Object.defineProperty(Issued.prototype, 'toJSON', { value: () => ({ id: 'admin' }) })).toThrow(TypeError);
+    expect(isIssuedPrincipal({ ...principal })).toBe(false);
+  });
 });

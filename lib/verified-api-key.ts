@@ -6,9 +6,9 @@ import { ApiKeyHasher } from './api-key.hasher.js';
 /**
  * A key record validated once, in the form verification reads on every request: the frozen
  * principal (shared by every request the record authenticates) and the record's state (`null`
- * when the key never expires and is neither revoked nor disabled, as most keys). Nothing in it
- * can change after it is built, so stores that keep records in memory keep these and hand them
- * to the authenticator as they are.
+ * when the key never expires and is neither revoked nor disabled, as most keys). Neither can
+ * change after it is built, so stores that keep records in memory keep these and hand them to the
+ * authenticator as they are (the cache's entries add its own bookkeeping fields beside them).
  */
 export interface VerifiedApiKey {
   readonly principal: ApiKeyPrincipal;
@@ -53,7 +53,7 @@ export function pairedFindByHash(repository: object): unknown {
  * made up): it carries the private mark only this module's principals have.
  */
 export function isIssuedPrincipal(value: unknown): value is ApiKeyPrincipal {
-  return IssuedPrincipal.marks(value);
+  return typeof value === 'object' && value !== null && marked(value);
 }
 
 /** The shared frozen metadata of principals without any. */
@@ -115,30 +115,40 @@ export function issuePrincipal(
 /** What {@link IssuedPrincipal}'s constructor asks for, so nothing outside this module can build one (even through `principal.constructor`). */
 const ISSUING: unique symbol = Symbol('nestjs-api-key.issuing');
 
+/** `#issued in value`, captured where the private name is in scope (a static method could be replaced). */
+let marked: (value: object) => boolean;
+
 /**
  * The principals this library issues. The private field is the mark: only this class's
  * constructor puts it on an object and nothing can copy it, so `#issued in value` tells an
- * issued principal from any look-alike, at the cost of one field per principal.
+ * issued principal from any look-alike, at the cost of one field per principal. The constructor
+ * checks its token before it assigns anything, so no setter on a `Reflect.construct` target's
+ * prototype ever sees a marked object; the class and its prototype are frozen.
  */
 class IssuedPrincipal implements ApiKeyPrincipal {
   readonly #issued = true;
+  readonly id: string;
+  readonly name: string;
+  readonly scopes: readonly string[];
+  readonly ownerId: string | null;
+  readonly metadata: Readonly<Record<string, unknown>>;
 
-  constructor(
-    issuing: symbol,
-    readonly id: string,
-    readonly name: string,
-    readonly scopes: readonly string[],
-    readonly ownerId: string | null,
-    readonly metadata: Readonly<Record<string, unknown>>,
-  ) {
+  static {
+    marked = (value) => #issued in value;
+  }
+
+  constructor(issuing: symbol, id: string, name: string, scopes: readonly string[], ownerId: string | null, metadata: Readonly<Record<string, unknown>>) {
     if (issuing !== ISSUING) throw new TypeError('API key principals are issued by nestjs-api-key only');
+    this.id = id;
+    this.name = name;
+    this.scopes = scopes;
+    this.ownerId = ownerId;
+    this.metadata = metadata;
     Object.freeze(this);
   }
-
-  static marks(value: unknown): boolean {
-    return typeof value === 'object' && value !== null && #issued in value;
-  }
 }
+Object.freeze(IssuedPrincipal.prototype);
+Object.freeze(IssuedPrincipal);
 
 /**
  * Why the key is refused at `now` (epoch ms), or `undefined` when it is valid then. A revoked
