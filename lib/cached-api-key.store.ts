@@ -35,8 +35,8 @@ type Lifecycle = Partial<OnModuleInit & OnApplicationShutdown> & { close?(): unk
  * A cache in front of any repository: found keys for `ttlMs`, unknown hashes for the shorter
  * `negativeTtlMs`, at most `max` of each (when full, an expired entry or one not looked up since
  * it was cached or last passed over makes room: "second chance"), and concurrent lookups of one
- * hash coalesced into one storage call. Storage errors and timeouts are never cached: they reach the caller,
- * which fails closed (503).
+ * hash coalesced into one storage call. Storage errors and timeouts are never cached: they
+ * reach the caller, which fails closed (503).
  *
  * Writes go through it to the wrapped {@link ApiKeyStore} and invalidate the key on this
  * instance as soon as they settle, so a revocation, rotation or scope change holds for the very

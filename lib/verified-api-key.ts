@@ -137,7 +137,14 @@ class IssuedPrincipal implements ApiKeyPrincipal {
     marked = (value) => #issued in value;
   }
 
-  constructor(issuing: symbol, id: string, name: string, scopes: readonly string[], ownerId: string | null, metadata: Readonly<Record<string, unknown>>) {
+  constructor(
+    issuing: symbol,
+    id: string,
+    name: string,
+    scopes: readonly string[],
+    ownerId: string | null,
+    metadata: Readonly<Record<string, unknown>>,
+  ) {
     if (issuing !== ISSUING) throw new TypeError('API key principals are issued by nestjs-api-key only');
     this.id = id;
     this.name = name;
