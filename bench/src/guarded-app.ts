@@ -17,12 +17,11 @@ class GuardedController {
  * An app whose `GET /bench` uses every core feature: `ApiKeyGuard`, `@RequireScopes` and the
  * `@ApiKey()` principal. Targets vary only the module options (the storage, mostly).
  */
-export function guardedModule(options: Omit<ApiKeyModuleOptions, 'pepper'>, guard: Type = ApiKeyGuard): DynamicModule {
+export function guardedModule(options: Omit<ApiKeyModuleOptions, 'pepper'>): DynamicModule {
   return {
     module: class GuardedBenchModule {},
     imports: [ApiKeyModule.forRoot({ ...options, pepper: BENCH_PEPPER })],
     controllers: [GuardedController],
-    providers: guard === ApiKeyGuard ? [] : [{ provide: ApiKeyGuard, useClass: guard }],
   };
 }
 
