@@ -108,16 +108,19 @@ export class ApiKeyAuthenticator {
   /**
    * Looks the candidate hashes up from `index` on, synchronously for as long as the store
    * answers so, and remembers the one that finds a record. `retry` is the key when the only
-   * candidate is the memo's: if it finds nothing, the key is forgotten and every hash tried.
+   * candidate is the memo's (already remembered): if it finds nothing, the key is forgotten and
+   * every hash tried.
    */
   private verifyStored(candidates: readonly string[], index: number, now: number, digest: string, retry?: string): ApiKeyVerificationResult {
+    // A hash that came from the memo is remembered already.
+    const unremembered = retry === undefined ? digest : undefined;
     for (let i = index; i < candidates.length; i++) {
       const hash = candidates[i]!;
       const found = this.lookup(hash);
       if (found instanceof Promise) {
-        return found.then((stored) => (stored ? this.outcome(stored, hash, digest, now) : this.verifyStored(candidates, i + 1, now, digest, retry)));
+        return found.then((stored) => (stored ? this.outcome(stored, hash, unremembered, now) : this.verifyStored(candidates, i + 1, now, digest, retry)));
       }
-      if (found) return this.outcome(found, hash, digest, now);
+      if (found) return this.outcome(found, hash, unremembered, now);
     }
     if (retry !== undefined) {
       this.memo.forget(digest);
@@ -126,8 +129,9 @@ export class ApiKeyAuthenticator {
     return this.refused(NOT_FOUND, now);
   }
 
-  private outcome(stored: VerifiedApiKey, hash: string, digest: string, now: number): ApiKeyVerification {
-    this.memo.remember(digest, hash);
+  /** The verification of a found record; remembers its hash under `digest` when one is given. */
+  private outcome(stored: VerifiedApiKey, hash: string, digest: string | undefined, now: number): ApiKeyVerification {
+    if (digest !== undefined) this.memo.remember(digest, hash);
     const refusal = refusalOf(stored, now);
     if (refusal) return this.refused(refusal, now);
     this.usage?.record(stored.principal.id, now);
