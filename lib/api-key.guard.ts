@@ -14,7 +14,7 @@ import {
   type ApiKeyHttpException,
 } from './api-key.exceptions.js';
 import { ResolvedApiKeyOptions } from './api-key-options.js';
-import { rawRequestOf, rememberedPrincipal, type RequestWithApiKey } from './api-key.request.js';
+import { attachPrincipal, rawRequestOf, rememberedPrincipal } from './api-key.request.js';
 import { satisfiesScopes, type ScopeRequirement } from './api-key.scopes.js';
 import { PublicMetadata } from './public.decorator.js';
 import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
@@ -180,7 +180,7 @@ export class ApiKeyGuard implements CanActivate {
    * second guard pass over the request finds it authenticated.
    */
   protected attachPrincipal(request: object, principal: ApiKeyPrincipal): void {
-    (request as RequestWithApiKey).apiKey = principal;
+    attachPrincipal(request, principal);
   }
 
   /**

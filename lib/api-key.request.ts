@@ -9,9 +9,55 @@ export interface RequestWithApiKey {
   apiKey?: ApiKeyPrincipal;
 }
 
+/**
+ * Where `request.apiKey` lives on requests whose prototype was swapped (Express gives each
+ * request its app's `request` prototype): see {@link attachPrincipal}.
+ */
+const principals = new WeakMap<object, unknown>();
+
+/** The `apiKey` accessor put on such a prototype: a property in all but being an own one. */
+const PRINCIPAL_ACCESSOR: PropertyDescriptor = {
+  get(this: object) {
+    return principals.get(this);
+  },
+  set(this: object, value: unknown) {
+    principals.set(this, value);
+  },
+  configurable: true,
+};
+
+/** Prototypes {@link attachPrincipal} has looked at (and given the accessor where it should). */
+const inspectedPrototypes = new WeakSet<object>();
+
+/**
+ * Puts the principal on the request as `request.apiKey`, where `@ApiKey()` and a second guard
+ * pass find it.
+ *
+ * On a Node request whose prototype was swapped (Express does it to every request), V8 builds a
+ * new hidden class for each property added to the object, which costs microseconds per request
+ * (Express's own additions pay it too). There `apiKey` is instead an accessor on the swapped-in
+ * prototype, added once unless the chain already has an `apiKey`, which keeps each request's
+ * value beside the request: reading and assigning `request.apiKey` work as for a property, but it
+ * is not an own one (`Object.keys` and `Object.hasOwn` do not see it). Other requests (Fastify's,
+ * Node's own) get an own property.
+ */
+export function attachPrincipal(request: object, principal: ApiKeyPrincipal): void {
+  if (request instanceof IncomingMessage) giveAccessorToSwappedPrototype(request);
+  (request as RequestWithApiKey).apiKey = principal;
+}
+
+function giveAccessorToSwappedPrototype(request: IncomingMessage): void {
+  const prototype = Object.getPrototypeOf(request) as object;
+  if (inspectedPrototypes.has(prototype)) return;
+  inspectedPrototypes.add(prototype);
+  const swapped = prototype !== (request.constructor as { prototype?: unknown }).prototype;
+  if (swapped && !('apiKey' in prototype)) Object.defineProperty(prototype, 'apiKey', PRINCIPAL_ACCESSOR);
+}
+
 /** The principal the guard attached to `request`, if any. */
 export function principalOf(request: unknown): ApiKeyPrincipal | undefined {
-  return (request as RequestWithApiKey | undefined)?.apiKey;
+  // The accessor's store first: reading through it finds the accessor on the prototype chain.
+  return (principals.get(request as object) ?? (request as RequestWithApiKey | undefined)?.apiKey) as ApiKeyPrincipal | undefined;
 }
 
 /** Node's own request behind a platform's request object (Express's is one, Fastify wraps it in `raw`). */
@@ -27,8 +73,7 @@ export function rawRequestOf(request: unknown): RawHttpRequest {
  * middleware makes up, can pose as one (issued principals carry a mark only the library can give).
  */
 export function rememberedPrincipal(request: object): ApiKeyPrincipal | undefined {
-  // An own-property check first: reading a missing property walks Express's long prototype chain.
-  if (!Object.hasOwn(request, 'apiKey')) return undefined;
-  const principal = (request as RequestWithApiKey).apiKey;
+  // An own-property check before the read: reading a missing property walks Express's long prototype chain.
+  const principal = principals.get(request) ?? (Object.hasOwn(request, 'apiKey') ? (request as RequestWithApiKey).apiKey : undefined);
   return isIssuedPrincipal(principal) ? principal : undefined;
 }

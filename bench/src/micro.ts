@@ -17,7 +17,7 @@ import {
 } from 'nestjs-api-key';
 // Internal steps, read from the build (they are not public API).
 import { readPresentedKey } from '../../dist/esm/api-key.credentials.js';
-import { rememberedPrincipal } from '../../dist/esm/api-key.request.js';
+import { attachPrincipal, rememberedPrincipal } from '../../dist/esm/api-key.request.js';
 import { benchKey, benchKeySet, BENCH_PEPPER, BENCH_SCOPE, BENCH_VALID_KEY } from './keys.js';
 import { measureCases, type MicroCase } from './measure.js';
 import { fixed, median, table } from './stats.js';
@@ -53,6 +53,8 @@ export async function runMicro(rounds: number, iterations: number): Promise<stri
   // Express gives each request its app's request prototype (Object.setPrototypeOf): V8 then gives
   // the object a map of its own, and adding a property to it copies that map.
   const expressRequest = Object.create(IncomingMessage.prototype) as object;
+  // Another such prototype, which the guard's way gives its `apiKey` accessor.
+  const guardedExpressRequest = Object.create(IncomingMessage.prototype) as object;
   const contextFor = (request: object): ExecutionContext =>
     ({
       getType: () => 'http',
@@ -77,6 +79,10 @@ export async function runMicro(rounds: number, iterations: number): Promise<stri
     {
       name: 'step: the same + request.apiKey = principal',
       run: () => ((Object.setPrototypeOf(new IncomingMessage(socket), expressRequest) as { apiKey: unknown }).apiKey = principal),
+    },
+    {
+      name: "step: the same the guard's way (attachPrincipal: an accessor on the prototype)",
+      run: () => attachPrincipal(Object.setPrototypeOf(new IncomingMessage(socket), guardedExpressRequest) as object, principal),
     },
     { name: 'step: second-pass check (rememberedPrincipal)', run: () => rememberedPrincipal({ apiKey: principal }) },
     { name: 'verify: repository key', run: () => authenticator.verify(BENCH_VALID_KEY), async: true },
@@ -110,6 +116,10 @@ export async function runMicro(rounds: number, iterations: number): Promise<stri
     [
       "request.apiKey = principal on a request re-prototyped as Express's (difference)",
       difference('step: the same + request.apiKey = principal', 'ref: new IncomingMessage, re-prototyped as Express does'),
+    ],
+    [
+      "the guard's attachPrincipal on such a request (difference)",
+      difference("step: the same the guard's way (attachPrincipal: an accessor on the prototype)", 'ref: new IncomingMessage, re-prototyped as Express does'),
     ],
     ['whole guard, request object excluded (difference)', difference('guard: canActivate (new request, repository key)', 'ref: new request object')],
   ];

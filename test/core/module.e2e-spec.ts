@@ -17,7 +17,7 @@ import {
   type ApiKeyRecord,
   type RequestWithApiKey,
 } from 'nestjs-api-key';
-import { READER, TEST_KEYS } from '../support/keys.js';
+import { READER, TEST_KEYS, WRITER } from '../support/keys.js';
 import { platforms, startApp } from '../support/platforms.js';
 import { GlobalController, OrdersController } from '../support/test-controllers.js';
 
@@ -178,6 +178,34 @@ describe.each(platforms)('ApiKeyModule configuration on $name', (platform) => {
     const app = await start({ imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS })], controllers: [RawRequestController] }, platform);
     const res = await request(app.getHttpServer()).get('/raw').set('X-API-Key', READER.key).expect(200);
     expect(res.body).toEqual({ same: true, principal: { id: 'reader', name: 'reader', scopes: ['orders:read'], ownerId: 'team-a', metadata: { plan: 'free' } } });
+  });
+
+  it("keeps each request's principal to that request, on requests before, between and after it", async () => {
+    @Controller('each')
+    class EachRequestController {
+      @Get('open')
+      open(@Req() req: RequestWithApiKey) {
+        return { principal: req.apiKey ?? null };
+      }
+
+      @Get('closed')
+      @UseGuards(ApiKeyGuard)
+      closed(@Req() req: RequestWithApiKey) {
+        return { principal: req.apiKey?.id };
+      }
+    }
+    const app = await start({ imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS })], controllers: [EachRequestController] }, platform);
+    const server = app.getHttpServer();
+    await request(server).get('/each/open').expect(200, { principal: null });
+    await request(server).get('/each/closed').set('X-API-Key', READER.key).expect(200, { principal: 'reader' });
+    await request(server).get('/each/open').expect(200, { principal: null });
+    await request(server).get('/each/closed').set('X-API-Key', WRITER.key).expect(200, { principal: 'writer' });
+    const together = await Promise.all([
+      request(server).get('/each/closed').set('X-API-Key', READER.key),
+      request(server).get('/each/open'),
+      request(server).get('/each/closed').set('X-API-Key', WRITER.key),
+    ]);
+    expect(together.map((res) => res.body)).toEqual([{ principal: 'reader' }, { principal: null }, { principal: 'writer' }]);
   });
 });
 

@@ -1,0 +1,60 @@
+import { describe, expect, it } from '@jest/globals';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
+import { attachPrincipal, principalOf, rememberedPrincipal } from './api-key.request.js';
+import { issuePrincipal } from './verified-api-key.js';
+
+describe('the principal on request.apiKey', () => {
+  const principal = issuePrincipal('k-1', 'reporting', ['reports:read'], null, null);
+  const nodeRequest = () => new IncomingMessage(new Socket());
+  /** A real Express app (the one Nest's adapter makes): `request` is the prototype it gives requests. */
+  const expressApp = () => new ExpressAdapter().getInstance() as { request: object };
+  /** A request as an Express app hands it on: Node's, with the app's request prototype swapped in. */
+  const expressRequest = (app: { request: object }) => Object.setPrototypeOf(nodeRequest(), app.request) as IncomingMessage & { apiKey?: unknown };
+
+  it("is an accessor on an Express app's request prototype, holding each request's own value", () => {
+    const app = expressApp();
+    const first = expressRequest(app);
+    const second = expressRequest(app);
+    attachPrincipal(first, principal);
+
+    expect(first.apiKey).toBe(principal);
+    expect(Object.hasOwn(first, 'apiKey')).toBe(false);
+    expect(Object.getOwnPropertyDescriptor(app.request, 'apiKey')).toMatchObject({ enumerable: false, configurable: true });
+    expect(second.apiKey).toBeUndefined();
+    expect([principalOf(first), rememberedPrincipal(first)]).toEqual([principal, principal]);
+    expect([principalOf(second), rememberedPrincipal(second)]).toEqual([undefined, undefined]);
+  });
+
+  it('can be assigned by other code as a property can; only an issued principal counts as remembered', () => {
+    const request = expressRequest(expressApp());
+    attachPrincipal(request, principal);
+    const lookAlike = { ...principal };
+    request.apiKey = lookAlike;
+    expect(request.apiKey).toBe(lookAlike);
+    expect(principalOf(request)).toBe(lookAlike);
+    expect(rememberedPrincipal(request)).toBeUndefined();
+  });
+
+  it('is an own property on requests whose prototype was not swapped, and no shared prototype is touched', () => {
+    class AppRequest extends IncomingMessage {}
+    const requests = [nodeRequest(), new AppRequest(new Socket()), { headers: {} }];
+    for (const request of requests) {
+      attachPrincipal(request, principal);
+      expect(Object.getOwnPropertyDescriptor(request, 'apiKey')).toMatchObject({ value: principal, enumerable: true, writable: true });
+      expect(rememberedPrincipal(request)).toBe(principal);
+    }
+    expect('apiKey' in IncomingMessage.prototype || 'apiKey' in AppRequest.prototype).toBe(false);
+  });
+
+  it('leaves an apiKey already on the prototype chain in place', () => {
+    const app = expressApp();
+    const assigned: unknown[] = [];
+    Object.defineProperty(app.request, 'apiKey', { set: (value: unknown) => assigned.push(value), get: () => 'theirs', configurable: true });
+    const request = expressRequest(app);
+    attachPrincipal(request, principal);
+    expect(assigned).toEqual([principal]);
+    expect(request.apiKey).toBe('theirs');
+  });
+});
