@@ -37,6 +37,39 @@ describe('the principal on request.apiKey', () => {
     expect(rememberedPrincipal(request)).toBeUndefined();
   });
 
+  it('on Express, is cleared by assigning undefined, not by delete; every reader sees the same value', () => {
+    const request = expressRequest(expressApp());
+    attachPrincipal(request, principal);
+    expect(delete request.apiKey).toBe(true);
+    expect([request.apiKey, principalOf(request), rememberedPrincipal(request)]).toEqual([principal, principal, principal]);
+    request.apiKey = undefined;
+    expect([request.apiKey, principalOf(request), rememberedPrincipal(request)]).toEqual([undefined, undefined, undefined]);
+
+    const shadowed = expressRequest(expressApp());
+    attachPrincipal(shadowed, principal);
+    Object.defineProperty(shadowed, 'apiKey', { value: undefined });
+    expect([principalOf(shadowed), rememberedPrincipal(shadowed)]).toEqual([undefined, undefined]);
+  });
+
+  it('keeps the requests of two Express apps apart, each app with its own accessor', () => {
+    const [one, two] = [expressApp(), expressApp()];
+    const other = issuePrincipal('k-2', 'other', [], null, null);
+    const [first, second] = [expressRequest(one), expressRequest(two)];
+    attachPrincipal(first, principal);
+    attachPrincipal(second, other);
+    expect([principalOf(first), principalOf(second)]).toEqual([principal, other]);
+    expect(Object.hasOwn(one.request, 'apiKey') && Object.hasOwn(two.request, 'apiKey')).toBe(true);
+  });
+
+  it('falls back to an own property when the swapped-in prototype cannot take the accessor', () => {
+    const app = expressApp();
+    Object.preventExtensions(app.request);
+    const [first, second] = [expressRequest(app), expressRequest(app)];
+    attachPrincipal(first, principal);
+    attachPrincipal(second, principal);
+    expect([Object.hasOwn(first, 'apiKey'), Object.hasOwn(second, 'apiKey'), rememberedPrincipal(second)]).toEqual([true, true, principal]);
+  });
+
   it('is an own property on requests whose prototype was not swapped, and no shared prototype is touched', () => {
     class AppRequest extends IncomingMessage {}
     const requests = [nodeRequest(), new AppRequest(new Socket()), { headers: {} }];

@@ -36,10 +36,12 @@ const inspectedPrototypes = new WeakSet<object>();
  * On a Node request whose prototype was swapped (Express does it to every request), V8 builds a
  * new hidden class for each property added to the object, which costs microseconds per request
  * (Express's own additions pay it too). There `apiKey` is instead an accessor on the swapped-in
- * prototype, added once unless the chain already has an `apiKey`, which keeps each request's
- * value beside the request: reading and assigning `request.apiKey` work as for a property, but it
- * is not an own one (`Object.keys` and `Object.hasOwn` do not see it). Other requests (Fastify's,
- * Node's own) get an own property.
+ * prototype, defined once unless the chain already has an `apiKey` or the prototype cannot take
+ * one, which keeps each request's value beside the request. Reading and assigning
+ * `request.apiKey` work as for a property (assign `undefined` to clear it); it is not an own
+ * property, so `delete`, `Object.keys` and `Object.hasOwn` do not see it, and `'apiKey' in
+ * request` holds for every request of the app. Other requests (Fastify's, Node's own) get an own
+ * property.
  */
 export function attachPrincipal(request: object, principal: ApiKeyPrincipal): void {
   if (request instanceof IncomingMessage) giveAccessorToSwappedPrototype(request);
@@ -51,13 +53,12 @@ function giveAccessorToSwappedPrototype(request: IncomingMessage): void {
   if (inspectedPrototypes.has(prototype)) return;
   inspectedPrototypes.add(prototype);
   const swapped = prototype !== (request.constructor as { prototype?: unknown }).prototype;
-  if (swapped && !('apiKey' in prototype)) Object.defineProperty(prototype, 'apiKey', PRINCIPAL_ACCESSOR);
+  if (swapped && !('apiKey' in prototype) && Object.isExtensible(prototype)) Object.defineProperty(prototype, 'apiKey', PRINCIPAL_ACCESSOR);
 }
 
 /** The principal the guard attached to `request`, if any. */
 export function principalOf(request: unknown): ApiKeyPrincipal | undefined {
-  // The accessor's store first: reading through it finds the accessor on the prototype chain.
-  return (principals.get(request as object) ?? (request as RequestWithApiKey | undefined)?.apiKey) as ApiKeyPrincipal | undefined;
+  return (request as RequestWithApiKey | undefined)?.apiKey;
 }
 
 /** Node's own request behind a platform's request object (Express's is one, Fastify wraps it in `raw`). */
@@ -73,7 +74,8 @@ export function rawRequestOf(request: unknown): RawHttpRequest {
  * middleware makes up, can pose as one (issued principals carry a mark only the library can give).
  */
 export function rememberedPrincipal(request: object): ApiKeyPrincipal | undefined {
-  // An own-property check before the read: reading a missing property walks Express's long prototype chain.
-  const principal = principals.get(request) ?? (Object.hasOwn(request, 'apiKey') ? (request as RequestWithApiKey).apiKey : undefined);
+  // Node's requests are read through (Express's find the accessor on their prototype); others
+  // only when they have the property, as reading a missing one walks the whole prototype chain.
+  const principal = request instanceof IncomingMessage || Object.hasOwn(request, 'apiKey') ? (request as RequestWithApiKey).apiKey : undefined;
   return isIssuedPrincipal(principal) ? principal : undefined;
 }

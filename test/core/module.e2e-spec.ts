@@ -180,7 +180,7 @@ describe.each(platforms)('ApiKeyModule configuration on $name', (platform) => {
     expect(res.body).toEqual({ same: true, principal: { id: 'reader', name: 'reader', scopes: ['orders:read'], ownerId: 'team-a', metadata: { plan: 'free' } } });
   });
 
-  it("keeps each request's principal to that request, on requests before, between and after it", async () => {
+  it("keeps each request's principal to that request, on requests before, between, after and while it waits", async () => {
     @Controller('each')
     class EachRequestController {
       @Get('open')
@@ -190,22 +190,40 @@ describe.each(platforms)('ApiKeyModule configuration on $name', (platform) => {
 
       @Get('closed')
       @UseGuards(ApiKeyGuard)
-      closed(@Req() req: RequestWithApiKey) {
-        return { principal: req.apiKey?.id };
+      closed(@Req() req: RequestWithApiKey, @ApiKey('id') id: string) {
+        return { principal: req.apiKey?.id, decorator: id };
       }
     }
-    const app = await start({ imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS })], controllers: [EachRequestController] }, platform);
+    // The reader's lookup answers last, so the writer's request is authenticated while the reader's waits.
+    const hasher = new ApiKeyHasher();
+    const delays = new Map([
+      [hasher.hash(READER.key), 40],
+      [hasher.hash(WRITER.key), 5],
+    ]);
+    class SlowRepository extends ApiKeyRepository {
+      async findByHash(hash: string): Promise<ApiKeyRecord | null> {
+        await new Promise((resolve) => setTimeout(resolve, delays.get(hash) ?? 0));
+        const id = hash === hasher.hash(READER.key) ? 'reader' : hash === hasher.hash(WRITER.key) ? 'writer' : null;
+        return id && { id, name: id, hash, scopes: [] };
+      }
+    }
+    const app = await start({ imports: [ApiKeyModule.forRoot({ repository: new SlowRepository() })], controllers: [EachRequestController] }, platform);
     const server = app.getHttpServer();
     await request(server).get('/each/open').expect(200, { principal: null });
-    await request(server).get('/each/closed').set('X-API-Key', READER.key).expect(200, { principal: 'reader' });
+    await request(server).get('/each/closed').set('X-API-Key', READER.key).expect(200, { principal: 'reader', decorator: 'reader' });
     await request(server).get('/each/open').expect(200, { principal: null });
-    await request(server).get('/each/closed').set('X-API-Key', WRITER.key).expect(200, { principal: 'writer' });
     const together = await Promise.all([
       request(server).get('/each/closed').set('X-API-Key', READER.key),
+      request(server).get('/each/closed').set('X-API-Key', WRITER.key),
       request(server).get('/each/open'),
       request(server).get('/each/closed').set('X-API-Key', WRITER.key),
     ]);
-    expect(together.map((res) => res.body)).toEqual([{ principal: 'reader' }, { principal: null }, { principal: 'writer' }]);
+    expect(together.map((res) => res.body)).toEqual([
+      { principal: 'reader', decorator: 'reader' },
+      { principal: 'writer', decorator: 'writer' },
+      { principal: null },
+      { principal: 'writer', decorator: 'writer' },
+    ]);
   });
 });
 
