@@ -6,6 +6,7 @@ import { ApiKeyStoreUnavailableException } from './api-key.exceptions.js';
 import { ApiKeyHasher } from './api-key.hasher.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { ResolvedApiKeyOptions } from './api-key-options.js';
+import { CachedApiKeyStore } from './cached-api-key.store.js';
 import { InMemoryApiKeyRepository } from './in-memory-api-key.repository.js';
 
 const KEY = 'unit-test-key-000000000001';
@@ -94,5 +95,41 @@ describe('ApiKeyAuthenticator lookups', () => {
     expect(await authenticator.verify(KEY)).toMatchObject({ valid: true });
     now = 1_000;
     expect(await authenticator.verify(KEY)).toEqual({ valid: false, reason: 'expired', keyId: 'k1' });
+  });
+});
+
+describe('ApiKeyAuthenticator.issued', () => {
+  const principalOf = async (authenticator: ApiKeyAuthenticator, key = KEY) => {
+    const verification = await authenticator.verify(key);
+    if (!verification.valid) throw new Error(`not valid: ${verification.reason}`);
+    return verification.principal;
+  };
+
+  it('knows the principals of its static keys, its generic repository, its in-memory store and its cache, and no other', async () => {
+    const hasher = new ApiKeyHasher();
+    const record: ApiKeyRecord = { id: 'k1', name: 'k1', hash: hasher.hash(KEY), scopes: [] };
+    class PlainRepository extends ApiKeyRepository {
+      findByHash = () => Promise.resolve(record);
+    }
+    const build = (options: ConstructorParameters<typeof ResolvedApiKeyOptions>[0], repository: ApiKeyRepository) =>
+      new ApiKeyAuthenticator(new ResolvedApiKeyOptions(options), hasher, repository);
+    const authenticators = [
+      build({ keys: [{ name: 'k1', key: KEY }] }, new InMemoryApiKeyRepository()),
+      build({}, new PlainRepository()),
+      build({}, new InMemoryApiKeyRepository([record])),
+      build({}, new CachedApiKeyStore(new PlainRepository(), { max: 10, ttlMs: 60_000 })),
+    ];
+    const principals = await Promise.all(authenticators.map((authenticator) => principalOf(authenticator)));
+    authenticators.forEach((authenticator, i) => {
+      principals.forEach((principal, j) => expect([i, j, authenticator.issued(principal)]).toEqual([i, j, i === j]));
+      expect(authenticator.issued({ ...principals[i] })).toBe(false);
+    });
+  });
+
+  it('shares what a store issues between the authenticators of that one store', async () => {
+    const hasher = new ApiKeyHasher();
+    const store = new InMemoryApiKeyRepository([{ id: 'k1', name: 'k1', hash: hasher.hash(KEY), scopes: [] }]);
+    const [one, two] = [0, 1].map(() => new ApiKeyAuthenticator(new ResolvedApiKeyOptions({}), hasher, store));
+    expect(two!.issued(await principalOf(one!))).toBe(true);
   });
 });

@@ -12,7 +12,7 @@ import { ApiKeyUsageTracker } from './api-key.usage-tracker.js';
 import { escapeForLog } from './log-escape.js';
 import { FixedTimeout } from './fixed-timeout.js';
 import { HashMemo } from './hash-memo.js';
-import { findVerified, issuePrincipal, pairedFindByHash, refusalOf, verifyRecord, type VerifiedApiKey, type VerifiedLookup } from './verified-api-key.js';
+import { findVerified, issuePrincipal, issuerOf, pairedFindByHash, refusalOf, verifyRecord, type VerifiedApiKey, type VerifiedLookup } from './verified-api-key.js';
 
 const MALFORMED: ApiKeyVerification & { valid: false } = Object.freeze({ valid: false, reason: 'malformed' });
 const NOT_FOUND: ApiKeyVerification & { valid: false } = Object.freeze({ valid: false, reason: 'not_found' });
@@ -52,7 +52,7 @@ export class ApiKeyAuthenticator {
     for (const entry of options.keys) {
       // Copies of the configured scopes and metadata, so the frozen principal owns them.
       const metadata = entry.metadata ? { ...entry.metadata } : null;
-      const principal = issuePrincipal(entry.id ?? entry.name, entry.name, [...(entry.scopes ?? [])], entry.ownerId ?? null, metadata);
+      const principal = issuePrincipal(this, entry.id ?? entry.name, entry.name, [...(entry.scopes ?? [])], entry.ownerId ?? null, metadata);
       this.staticKeys.set(hasher.hash(entry.key), principal);
     }
   }
@@ -149,6 +149,16 @@ export class ApiKeyAuthenticator {
   }
 
   /**
+   * Whether `value` is a principal this authenticator gives out: issued for one of its static
+   * keys or by its repository. A principal issued under another `ApiKeyModule` instance's keys,
+   * or any look-alike, is not. The guard trusts a principal already on a request only if it is.
+   */
+  issued(value: unknown): value is ApiKeyPrincipal {
+    const issuer = issuerOf(value);
+    return issuer !== undefined && (issuer === this || issuer === this.repository);
+  }
+
+  /**
    * Call after changing a stored key (revocation, disabling, a scope change, a rotation):
    * verifications that start afterwards read the repository afresh instead of sharing a lookup
    * already in flight, so the change applies to every request that starts after this call.
@@ -182,7 +192,7 @@ export class ApiKeyAuthenticator {
     return this.findShared(hash, () => this.repository.findByHash(hash)).then(
       (found) => {
         if (found === null || found === undefined) return null;
-        const stored = verifyRecord(found, hash);
+        const stored = verifyRecord(found, hash, this);
         if (stored) return stored;
         this.logger.error('Key repository returned a malformed or mismatching record');
         throw new ApiKeyStoreUnavailableException();

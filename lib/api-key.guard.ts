@@ -58,7 +58,7 @@ export class ApiKeyGuard implements CanActivate {
     const http = this.getRequestResponse(context);
     if (!http) return false;
     try {
-      const remembered = rememberedPrincipal(http.request);
+      const remembered = rememberedPrincipal(http.request, this.authenticator);
       if (remembered) return this.admit(context, http.response, remembered, false);
       const principal = this.authenticateFirstPass(context, http.request);
       const admitted = principal instanceof Promise ? principal.then((p) => this.admit(context, http.response, p, true)) : this.admit(context, http.response, principal, true);

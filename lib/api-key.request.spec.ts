@@ -2,11 +2,16 @@ import { describe, expect, it } from '@jest/globals';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
+import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
 import { attachPrincipal, principalOf, rememberedPrincipal } from './api-key.request.js';
-import { issuePrincipal } from './verified-api-key.js';
+import { issuePrincipal, issuerOf } from './verified-api-key.js';
 
 describe('the principal on request.apiKey', () => {
-  const principal = issuePrincipal('k-1', 'reporting', ['reports:read'], null, null);
+  const issuer = {};
+  /** The authenticator's side of the check: principals `issuer` issued. */
+  const authenticator = { issued: (value: unknown): value is ApiKeyPrincipal => issuerOf(value) === issuer };
+  const principal = issuePrincipal(issuer, 'k-1', 'reporting', ['reports:read'], null, null);
+  const remembered = (request: object) => rememberedPrincipal(request, authenticator);
   const nodeRequest = () => new IncomingMessage(new Socket());
   /** A real Express app (the one Nest's adapter makes): `request` is the prototype it gives requests. */
   const expressApp = () => new ExpressAdapter().getInstance() as { request: object };
@@ -23,37 +28,39 @@ describe('the principal on request.apiKey', () => {
     expect(Object.hasOwn(first, 'apiKey')).toBe(false);
     expect(Object.getOwnPropertyDescriptor(app.request, 'apiKey')).toMatchObject({ enumerable: false, configurable: true });
     expect(second.apiKey).toBeUndefined();
-    expect([principalOf(first), rememberedPrincipal(first)]).toEqual([principal, principal]);
-    expect([principalOf(second), rememberedPrincipal(second)]).toEqual([undefined, undefined]);
+    expect([principalOf(first), remembered(first)]).toEqual([principal, principal]);
+    expect([principalOf(second), remembered(second)]).toEqual([undefined, undefined]);
   });
 
-  it('can be assigned by other code as a property can; only an issued principal counts as remembered', () => {
+  it('can be assigned by other code as a property can; only a principal the authenticator issued counts as remembered', () => {
     const request = expressRequest(expressApp());
     attachPrincipal(request, principal);
     const lookAlike = { ...principal };
     request.apiKey = lookAlike;
     expect(request.apiKey).toBe(lookAlike);
     expect(principalOf(request)).toBe(lookAlike);
-    expect(rememberedPrincipal(request)).toBeUndefined();
+    expect(remembered(request)).toBeUndefined();
+    request.apiKey = issuePrincipal({}, 'k-1', 'reporting', ['reports:read'], null, null);
+    expect(remembered(request)).toBeUndefined();
   });
 
   it('on Express, is cleared by assigning undefined, not by delete; every reader sees the same value', () => {
     const request = expressRequest(expressApp());
     attachPrincipal(request, principal);
     expect(delete request.apiKey).toBe(true);
-    expect([request.apiKey, principalOf(request), rememberedPrincipal(request)]).toEqual([principal, principal, principal]);
+    expect([request.apiKey, principalOf(request), remembered(request)]).toEqual([principal, principal, principal]);
     request.apiKey = undefined;
-    expect([request.apiKey, principalOf(request), rememberedPrincipal(request)]).toEqual([undefined, undefined, undefined]);
+    expect([request.apiKey, principalOf(request), remembered(request)]).toEqual([undefined, undefined, undefined]);
 
     const shadowed = expressRequest(expressApp());
     attachPrincipal(shadowed, principal);
     Object.defineProperty(shadowed, 'apiKey', { value: undefined });
-    expect([principalOf(shadowed), rememberedPrincipal(shadowed)]).toEqual([undefined, undefined]);
+    expect([principalOf(shadowed), remembered(shadowed)]).toEqual([undefined, undefined]);
   });
 
   it('keeps the requests of two Express apps apart, each app with its own accessor', () => {
     const [one, two] = [expressApp(), expressApp()];
-    const other = issuePrincipal('k-2', 'other', [], null, null);
+    const other = issuePrincipal(issuer, 'k-2', 'other', [], null, null);
     const [first, second] = [expressRequest(one), expressRequest(two)];
     attachPrincipal(first, principal);
     attachPrincipal(second, other);
@@ -67,7 +74,7 @@ describe('the principal on request.apiKey', () => {
     const [first, second] = [expressRequest(app), expressRequest(app)];
     attachPrincipal(first, principal);
     attachPrincipal(second, principal);
-    expect([Object.hasOwn(first, 'apiKey'), Object.hasOwn(second, 'apiKey'), rememberedPrincipal(second)]).toEqual([true, true, principal]);
+    expect([Object.hasOwn(first, 'apiKey'), Object.hasOwn(second, 'apiKey'), remembered(second)]).toEqual([true, true, principal]);
   });
 
   it('is an own property on requests whose prototype was not swapped, and no shared prototype is touched', () => {
@@ -76,7 +83,7 @@ describe('the principal on request.apiKey', () => {
     for (const request of requests) {
       attachPrincipal(request, principal);
       expect(Object.getOwnPropertyDescriptor(request, 'apiKey')).toMatchObject({ value: principal, enumerable: true, writable: true });
-      expect(rememberedPrincipal(request)).toBe(principal);
+      expect(remembered(request)).toBe(principal);
     }
     expect('apiKey' in IncomingMessage.prototype || 'apiKey' in AppRequest.prototype).toBe(false);
   });

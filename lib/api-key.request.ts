@@ -1,7 +1,7 @@
 import { IncomingMessage } from 'node:http';
 import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
 import type { RawHttpRequest } from './api-key.credentials.js';
-import { isIssuedPrincipal } from './verified-api-key.js';
+import type { ApiKeyAuthenticator } from './api-key.authenticator.js';
 
 /** A request object (Express's, or Fastify's wrapper) once the guard has authenticated it. */
 export interface RequestWithApiKey {
@@ -70,12 +70,13 @@ export function rawRequestOf(request: unknown): RawHttpRequest {
 
 /**
  * The principal a previous guard pass authenticated this request with, if any: `request.apiKey`
- * when it holds a principal the library issued. Nothing the client sends, and no object a
- * middleware makes up, can pose as one (issued principals carry a mark only the library can give).
+ * when it holds a principal `authenticator` gives out. Nothing the client sends, no object a
+ * middleware makes up and no principal of another module instance's keys can pose as one
+ * (issued principals carry a mark, naming their issuer, that only the library can give).
  */
-export function rememberedPrincipal(request: object): ApiKeyPrincipal | undefined {
+export function rememberedPrincipal(request: object, authenticator: Pick<ApiKeyAuthenticator, 'issued'>): ApiKeyPrincipal | undefined {
   // Node's requests are read through (Express's find the accessor on their prototype); others
   // only when they have the property, as reading a missing one walks the whole prototype chain.
   const principal = request instanceof IncomingMessage || Object.hasOwn(request, 'apiKey') ? (request as RequestWithApiKey).apiKey : undefined;
-  return isIssuedPrincipal(principal) ? principal : undefined;
+  return authenticator.issued(principal) ? principal : undefined;
 }

@@ -165,7 +165,7 @@ export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, On
     const lookup: Promise<Loaded> = Promise.race([new Promise<ApiKeyRecord | null>((resolve) => resolve(this.inner.findByHash(hash))), timeout])
       .then((found) => {
         const record = found ?? null;
-        const verified = record === null ? null : verifyRecord(record, hash);
+        const verified = record === null ? null : verifyRecord(record, hash, this);
         if (verified === undefined) throw new Error('the store returned a malformed or mismatching record');
         if (epoch === this.epoch) {
           // One object per cached key: the verified record and the cache's own two fields.

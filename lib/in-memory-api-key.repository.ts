@@ -66,7 +66,7 @@ export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLoo
   [findVerified](hash: string): VerifiedApiKey | null {
     const entry = this.entry(hash);
     if (!entry) return null;
-    const verified = entry.verified ?? verifyRecord(entry.record, hash);
+    const verified = entry.verified ?? verifyRecord(entry.record, hash, this);
     if (!verified) throw new Error('the stored record is malformed');
     return (entry.verified = verified);
   }

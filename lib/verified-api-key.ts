@@ -49,11 +49,12 @@ export function pairedFindByHash(repository: object): unknown {
 }
 
 /**
- * Whether `value` is a principal this library built (not one a middleware or the client's data
- * made up): it carries the private mark only this module's principals have.
+ * Who issued `value` (the store or authenticator given to {@link issuePrincipal}) when it is a
+ * principal this library built, `undefined` for anything else: a principal a middleware or the
+ * client's data made up has no issuer.
  */
-export function isIssuedPrincipal(value: unknown): value is ApiKeyPrincipal {
-  return typeof value === 'object' && value !== null && marked(value);
+export function issuerOf(value: unknown): object | undefined {
+  return typeof value === 'object' && value !== null ? readIssuer(value) : undefined;
 }
 
 /** The shared frozen metadata of principals without any. */
@@ -65,7 +66,7 @@ const NO_METADATA: Readonly<Record<string, unknown>> = Object.freeze({});
  * record is copied once, so nothing later reads the repository's object again: a getter or
  * proxy that throws, or a later mutation, cannot turn into a 500 or a mix-up.
  */
-export function verifyRecord(value: unknown, hash: string): VerifiedApiKey | undefined {
+export function verifyRecord(value: unknown, hash: string, issuer: object): VerifiedApiKey | undefined {
   try {
     const source = value as ApiKeyRecord;
     if (typeof source !== 'object' || source === null || !Array.isArray(source.scopes)) return undefined;
@@ -90,7 +91,7 @@ export function verifyRecord(value: unknown, hash: string): VerifiedApiKey | und
     if (!valid) return undefined;
     const limited = expiresAt !== null || revokedAt !== null || secretExpiresAt !== null || disabled === true;
     return {
-      principal: issuePrincipal(id, name, sharedScopes(scopes), ownerId ? sharedOwner(ownerId) : null, metadata ? { ...(metadata as object) } : null),
+      principal: issuePrincipal(issuer, id, name, sharedScopes(scopes), ownerId ? sharedOwner(ownerId) : null, metadata ? { ...(metadata as object) } : null),
       state: limited ? { expiresAt, revokedAt, disabled: disabled === true, secretExpiresAt } : null,
     };
   } catch {
@@ -100,33 +101,36 @@ export function verifyRecord(value: unknown, hash: string): VerifiedApiKey | und
 
 /**
  * A principal of a static key or a verified record: frozen, with the scopes array and metadata
- * object given to it (copies it owns) frozen in place, and marked as issued.
+ * object given to it (copies it owns) frozen in place, and marked as issued by `issuer` (the
+ * store that verified the record, or the authenticator).
  */
 export function issuePrincipal(
+  issuer: object,
   id: string,
   name: string,
   scopes: string[],
   ownerId: string | null,
   metadata: Record<string, unknown> | null,
 ): ApiKeyPrincipal {
-  return new IssuedPrincipal(ISSUING, id, name, Object.freeze(scopes), ownerId, metadata ? Object.freeze(metadata) : NO_METADATA);
+  return new IssuedPrincipal(ISSUING, issuer, id, name, Object.freeze(scopes), ownerId, metadata ? Object.freeze(metadata) : NO_METADATA);
 }
 
 /** What {@link IssuedPrincipal}'s constructor asks for, so nothing outside this module can build one (even through `principal.constructor`). */
 const ISSUING: unique symbol = Symbol('nestjs-api-key.issuing');
 
-/** `#issued in value`, captured where the private name is in scope (a static method could be replaced). */
-let marked: (value: object) => boolean;
+/** `value.#issuer` when `#issuer in value`, captured where the private name is in scope (a static method could be replaced). */
+let readIssuer: (value: object) => object | undefined;
 
 /**
  * The principals this library issues. The private field is the mark: only this class's
- * constructor puts it on an object and nothing can copy it, so `#issued in value` tells an
- * issued principal from any look-alike, at the cost of one field per principal. The constructor
- * checks its token before it assigns anything, so no setter on a `Reflect.construct` target's
- * prototype ever sees a marked object; the class and its prototype are frozen.
+ * constructor puts it on an object and nothing can copy it, so `#issuer in value` tells an
+ * issued principal from any look-alike, and it says which store or authenticator issued it, at
+ * the cost of one field per principal. The constructor checks its token before it assigns
+ * anything, so no setter on a `Reflect.construct` target's prototype ever sees a marked object;
+ * the class and its prototype are frozen.
  */
 class IssuedPrincipal implements ApiKeyPrincipal {
-  readonly #issued = true;
+  readonly #issuer: object;
   readonly id: string;
   readonly name: string;
   readonly scopes: readonly string[];
@@ -134,11 +138,12 @@ class IssuedPrincipal implements ApiKeyPrincipal {
   readonly metadata: Readonly<Record<string, unknown>>;
 
   static {
-    marked = (value) => #issued in value;
+    readIssuer = (value) => (#issuer in value ? value.#issuer : undefined);
   }
 
   constructor(
     issuing: symbol,
+    issuer: object,
     id: string,
     name: string,
     scopes: readonly string[],
@@ -146,6 +151,7 @@ class IssuedPrincipal implements ApiKeyPrincipal {
     metadata: Readonly<Record<string, unknown>>,
   ) {
     if (issuing !== ISSUING) throw new TypeError('API key principals are issued by nestjs-api-key only');
+    this.#issuer = issuer;
     this.id = id;
     this.name = name;
     this.scopes = scopes;

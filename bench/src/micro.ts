@@ -84,7 +84,7 @@ export async function runMicro(rounds: number, iterations: number): Promise<stri
       name: "step: the same the guard's way (attachPrincipal: an accessor on the prototype)",
       run: () => attachPrincipal(Object.setPrototypeOf(new IncomingMessage(socket), guardedExpressRequest) as object, principal),
     },
-    { name: 'step: second-pass check (rememberedPrincipal)', run: () => rememberedPrincipal({ apiKey: principal }) },
+    { name: 'step: second-pass check (rememberedPrincipal)', run: () => rememberedPrincipal({ apiKey: principal }, authenticator) },
     { name: 'verify: repository key', run: () => authenticator.verify(BENCH_VALID_KEY), async: true },
     { name: 'verifyInline: repository key (no promise)', run: () => authenticator.verifyInline(BENCH_VALID_KEY) },
     { name: 'verify: static key', run: () => staticAuthenticator.verify(BENCH_VALID_KEY), async: true },

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { Controller, Get, Injectable, UseGuards, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
+import { Controller, Get, Injectable, Module, UseGuards, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import request from 'supertest';
 import { ApiKey, ApiKeyGuard, ApiKeyHasher, ApiKeyModule, InMemoryApiKeyRepository, RequireScopes, type ApiKeyPrincipal, type ApiKeyRecord } from 'nestjs-api-key';
@@ -79,5 +79,30 @@ describe.each(platforms)('a request the guard sees twice, or with a principal it
     await request(server).get('/orders/write').set('X-API-Key', KEY).expect(403);
     await request(server).get('/orders').set('X-API-Key', KEY).expect(200, { id: 'reader' });
     expect(repository.lookups).toBe(3);
+  });
+
+  it('a principal another ApiKeyModule instance issued does not pass this one\'s guard unverified', async () => {
+    const staff = { name: 'staff', key: 'staff-key-of-the-front-door-01', scopes: ['orders:read'] };
+    const partner = { name: 'partner', key: 'partner-key-of-the-partner-api1', scopes: ['orders:read'] };
+    const both = { name: 'both', key: 'key-in-both-key-sets-000000001', scopes: ['orders:read'] };
+    // Every route behind the front door's key set (a global guard); the partner API behind its own as well.
+    @Module({ imports: [ApiKeyModule.forRoot({ keys: [staff, both] })], providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }] })
+    class FrontDoorModule {}
+    @Controller('partners')
+    @UseGuards(ApiKeyGuard)
+    class PartnersController {
+      @Get()
+      get(@ApiKey('id') id: string) {
+        return { id };
+      }
+    }
+    @Module({ imports: [ApiKeyModule.forRoot({ keys: [partner, both] })], controllers: [PartnersController] })
+    class PartnersModule {}
+    const app = await startApp({ imports: [FrontDoorModule, PartnersModule] }, platform);
+    apps.push(app);
+    const server = app.getHttpServer();
+    await request(server).get('/partners').set('X-API-Key', staff.key).expect(401);
+    await request(server).get('/partners').set('X-API-Key', partner.key).expect(401);
+    await request(server).get('/partners').set('X-API-Key', both.key).expect(200, { id: 'both' });
   });
 });
