@@ -14,7 +14,8 @@ const EPOCH = new Date(0);
 interface LookupEntry {
   readonly key: StoredApiKey;
   readonly secret: StoredApiKeySecret;
-  readonly record: ApiKeyRecord;
+  /** The record `findByHash` gives, built when it first asks (verification keeps none: it is the larger part of an entry). */
+  record: ApiKeyRecord | undefined;
   verified: VerifiedApiKey | undefined;
   /** The maps' write count when the entry was last known to match them. */
   writes: number;
@@ -48,7 +49,7 @@ class CountedMap<K, V> extends Map<K, V> {
 export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLookup {
   private readonly keys = new CountedMap<string, StoredApiKey>();
   private readonly secrets = new CountedMap<string, StoredApiKeySecret>();
-  /** Lookup records (and their verified form, once asked for) with the immutable key and secret objects they were built from. */
+  /** Lookup entries: the immutable key and secret objects of a hash, and its record and verified form once asked for. */
   private readonly records = new Map<string, LookupEntry>();
 
   /** Creates a store holding the given records (see {@link save}). */
@@ -59,14 +60,15 @@ export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLoo
 
   /** @inheritdoc */
   findByHash(hash: string): Promise<ApiKeyRecord | null> {
-    return Promise.resolve(this.entry(hash)?.record ?? null);
+    const entry = this.entry(hash);
+    return Promise.resolve(entry ? (entry.record ??= toApiKeyRecord(entry.key, entry.secret)) : null);
   }
 
   /** @internal The verified record, at once (see {@link VerifiedLookup}); throws when the saved record is malformed. */
   [findVerified](hash: string): VerifiedApiKey | null {
     const entry = this.entry(hash);
     if (!entry) return null;
-    const verified = entry.verified ?? verifyRecord(entry.record, hash, this);
+    const verified = entry.verified ?? verifyRecord(entry.record ?? toApiKeyRecord(entry.key, entry.secret), hash, this);
     if (!verified) throw new Error('the stored record is malformed');
     return (entry.verified = verified);
   }
@@ -84,7 +86,7 @@ export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLoo
       cached.writes = writes;
       return cached;
     }
-    const entry: LookupEntry = { key, secret, record: toApiKeyRecord(key, secret), verified: undefined, writes };
+    const entry: LookupEntry = { key, secret, record: undefined, verified: undefined, writes };
     this.records.set(hash, entry);
     return entry;
   }
