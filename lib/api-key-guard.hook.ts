@@ -8,8 +8,10 @@ import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
  * module, and every `ApiKeyGuard` calls it; without one the guard behaves as before.
  *
  * Both methods run only on the first guard pass over a request (a second pass, global guard
- * plus `@UseGuards`, reuses the first pass's result). An exception they throw is answered as
- * is; when it has a `headers` record (like {@link ApiKeyHttpException}) the guard sets them.
+ * plus `@UseGuards`, reuses the first pass's result), once per `ApiKeyModule` instance: guards of
+ * two instances over different stores each verify, and each calls them. An exception they throw
+ * is answered as is; when it has a `headers` record (like {@link ApiKeyHttpException}) the guard
+ * sets them.
  */
 export abstract class ApiKeyGuardHook {
   /**

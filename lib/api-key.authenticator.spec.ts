@@ -126,10 +126,18 @@ describe('ApiKeyAuthenticator.issued', () => {
     });
   });
 
-  it('shares what a store issues between the authenticators of that one store', async () => {
+  it('shares what a store issues between the authenticators of that one store, whatever the store', async () => {
     const hasher = new ApiKeyHasher();
-    const store = new InMemoryApiKeyRepository([{ id: 'k1', name: 'k1', hash: hasher.hash(KEY), scopes: [] }]);
-    const [one, two] = [0, 1].map(() => new ApiKeyAuthenticator(new ResolvedApiKeyOptions({}), hasher, store));
-    expect(two!.issued(await principalOf(one!))).toBe(true);
+    const record: ApiKeyRecord = { id: 'k1', name: 'k1', hash: hasher.hash(KEY), scopes: [] };
+    class PlainRepository extends ApiKeyRepository {
+      findByHash = () => Promise.resolve(record);
+    }
+    for (const store of [new InMemoryApiKeyRepository([record]), new PlainRepository()]) {
+      const [one, two, other] = [store, store, new InMemoryApiKeyRepository([record])].map(
+        (repository) => new ApiKeyAuthenticator(new ResolvedApiKeyOptions({}), hasher, repository),
+      );
+      const principal = await principalOf(one!);
+      expect([two!.issued(principal), other!.issued(principal)]).toEqual([true, false]);
+    }
   });
 });

@@ -149,9 +149,10 @@ export class ApiKeyAuthenticator {
   }
 
   /**
-   * Whether `value` is a principal this authenticator gives out: issued for one of its static
-   * keys or by its repository. A principal issued under another `ApiKeyModule` instance's keys,
-   * or any look-alike, is not. The guard trusts a principal already on a request only if it is.
+   * Whether `value` is a principal this authenticator gives out: one of its static keys', or one
+   * verified from its repository (by any authenticator over the same repository object). A
+   * principal of another `ApiKeyModule` instance's keys, or any look-alike, is not. The guard
+   * trusts a principal already on a request only if it is.
    */
   issued(value: unknown): value is ApiKeyPrincipal {
     const issuer = issuerOf(value);
@@ -192,7 +193,7 @@ export class ApiKeyAuthenticator {
     return this.findShared(hash, () => this.repository.findByHash(hash)).then(
       (found) => {
         if (found === null || found === undefined) return null;
-        const stored = verifyRecord(found, hash, this);
+        const stored = verifyRecord(found, hash, this.repository);
         if (stored) return stored;
         this.logger.error('Key repository returned a malformed or mismatching record');
         throw new ApiKeyStoreUnavailableException();
