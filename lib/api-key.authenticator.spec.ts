@@ -99,6 +99,12 @@ describe('ApiKeyAuthenticator lookups', () => {
 });
 
 describe('ApiKeyAuthenticator.issued', () => {
+  const hasher = new ApiKeyHasher();
+  const record: ApiKeyRecord = { id: 'k1', name: 'k1', hash: hasher.hash(KEY), scopes: [] };
+  /** A repository without the in-memory lookup: the authenticator verifies its records itself. */
+  class PlainRepository extends ApiKeyRepository {
+    findByHash = () => Promise.resolve(record);
+  }
   const principalOf = async (authenticator: ApiKeyAuthenticator, key = KEY) => {
     const verification = await authenticator.verify(key);
     if (!verification.valid) throw new Error(`not valid: ${verification.reason}`);
@@ -106,11 +112,6 @@ describe('ApiKeyAuthenticator.issued', () => {
   };
 
   it('knows the principals of its static keys, its generic repository, its in-memory store and its cache, and no other', async () => {
-    const hasher = new ApiKeyHasher();
-    const record: ApiKeyRecord = { id: 'k1', name: 'k1', hash: hasher.hash(KEY), scopes: [] };
-    class PlainRepository extends ApiKeyRepository {
-      findByHash = () => Promise.resolve(record);
-    }
     const build = (options: ConstructorParameters<typeof ResolvedApiKeyOptions>[0], repository: ApiKeyRepository) =>
       new ApiKeyAuthenticator(new ResolvedApiKeyOptions(options), hasher, repository);
     const authenticators = [
@@ -127,11 +128,6 @@ describe('ApiKeyAuthenticator.issued', () => {
   });
 
   it('shares what a store issues between the authenticators of that one store, whatever the store', async () => {
-    const hasher = new ApiKeyHasher();
-    const record: ApiKeyRecord = { id: 'k1', name: 'k1', hash: hasher.hash(KEY), scopes: [] };
-    class PlainRepository extends ApiKeyRepository {
-      findByHash = () => Promise.resolve(record);
-    }
     for (const store of [new InMemoryApiKeyRepository([record]), new PlainRepository()]) {
       const [one, two, other] = [store, store, new InMemoryApiKeyRepository([record])].map(
         (repository) => new ApiKeyAuthenticator(new ResolvedApiKeyOptions({}), hasher, repository),

@@ -102,7 +102,7 @@ export function verifyRecord(value: unknown, hash: string, issuer: object): Veri
 /**
  * A principal of a static key or a verified record: frozen, with the scopes array and metadata
  * object given to it (copies it owns) frozen in place, and marked as issued by `issuer` (the
- * store that verified the record, or the authenticator).
+ * store the record came from, or the authenticator for its static keys).
  */
 export function issuePrincipal(
   issuer: object,

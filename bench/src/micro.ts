@@ -50,8 +50,8 @@ export async function runMicro(rounds: number, iterations: number): Promise<stri
   const requirement = { mode: 'all', scopes: [BENCH_SCOPE] } as const;
   const headers = { host: '127.0.0.1', 'user-agent': 'wrk', accept: '*/*', 'x-api-key': BENCH_VALID_KEY };
   const socket = new Socket();
-  // Express gives each request its app's request prototype (Object.setPrototypeOf): V8 then gives
-  // the object a map of its own, and adding a property to it copies that map.
+  // Express gives each request its app's request prototype (Object.setPrototypeOf): V8 then builds
+  // a new hidden class for every property added to the object.
   const expressRequest = Object.create(IncomingMessage.prototype) as object;
   // Another such prototype, which the guard's way gives its `apiKey` accessor.
   const guardedExpressRequest = Object.create(IncomingMessage.prototype) as object;

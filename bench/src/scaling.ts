@@ -71,12 +71,12 @@ class RowLikeStore extends ApiKeyRepository {
 }
 
 /**
- * Caches holding every key of `repository` (filled through lookups of fresh hash strings, as
- * requests would), built several times over for small sets like the repositories above; the
- * heap they hold per cached key, and the first cache.
+ * Caches holding every key of `repository` (its `hashes`, looked up as fresh copies, as requests
+ * would), built several times over for small sets like the repositories above; the heap they
+ * hold per cached key, and the first cache.
  */
-async function fillCaches(repository: ApiKeyRepository, size: number): Promise<{ bytesPerKey: number; entryBytes: number; cache: CachedApiKeyStore }> {
-  const hashes = Array.from({ length: size }, (_, i) => hasher.hash(benchKey(i)));
+async function fillCaches(repository: ApiKeyRepository, hashes: readonly string[]): Promise<{ bytesPerKey: number; entryBytes: number; cache: CachedApiKeyStore }> {
+  const size = hashes.length;
   const copies = Math.max(1, Math.ceil(100_000 / size));
   const before = heapUsed();
   const caches = Array.from({ length: copies }, () => new CachedApiKeyStore(repository, { max: size, ttlMs: 3_600_000 }));
@@ -109,7 +109,7 @@ for (const size of sizes) {
   const sample = Array.from({ length: 1024 }, (_, i) => benchKey(Math.floor(((i % SPREAD) * 7919 * size) / SPREAD) % size));
   (globalThis as { keep?: unknown[] }).keep = [...((globalThis as { keep?: unknown[] }).keep ?? []), repositories];
   const map = (repository as unknown as { secrets: Map<string, unknown> }).secrets;
-  const filled = withCache ? await fillCaches(new RowLikeStore(size), size) : undefined;
+  const filled = withCache ? await fillCaches(new RowLikeStore(size), hashes) : undefined;
   sets.push({
     size,
     savedBytesPerKey,
