@@ -5,7 +5,7 @@ import { ApiKeyGuardHook } from '../api-key-guard.hook.js';
 import { ApiKeyInvalidException } from '../api-key.exceptions.js';
 import { escapeForLog } from '../log-escape.js';
 import { quotaPeriodOf } from './quota-period.js';
-import { RateLimitCounters, type CounterState } from './rate-limit.counters.js';
+import { rateLimitCounters, type CounterState, type RateLimitCounters } from './rate-limit.counters.js';
 import { RateLimitCostMetadata, RouteRateLimitMetadata, SkipRateLimitMetadata } from './rate-limit.decorator.js';
 import { ApiKeyRateLimitedException, ApiKeyRateLimitUnavailableException } from './rate-limit.exceptions.js';
 import { rateLimitHeaders, type RateLimitPolicyState } from './rate-limit.headers.js';
@@ -46,7 +46,7 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
     private readonly adapterHost: HttpAdapterHost,
   ) {
     super();
-    this.counters = new RateLimitCounters(options);
+    this.counters = rateLimitCounters(options);
   }
 
   /** Applies the per-address limit on failed authentications around `authenticate`. */

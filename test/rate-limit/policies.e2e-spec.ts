@@ -92,6 +92,32 @@ describe.each(platforms)('rate-limit policies and headers on $name', (platform) 
     });
   });
 
+  describe('windows longer than a timer can wait (2^31 ms, about 24.8 days)', () => {
+    let app: INestApplication;
+    beforeAll(async () => {
+      app = await startRateLimitedApp(platform, {
+        limit: { points: 2, duration: 30 * 86_400 },
+        plans: { metered: { limit: false, quota: { points: 2, period: 'month' } } },
+        planOf: (principal) => (principal.id === PRO.name ? 'metered' : undefined),
+        clock: () => new Date('2026-11-01T00:00:00.000Z'), // a whole month (30 days) ahead
+      });
+    });
+    afterAll(() => app.close());
+    const get = (key: string) => request(app.getHttpServer()).get('/rl').set('X-API-Key', key);
+    const later = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+    it("keeps counting a 30-day limit and a month's quota past the first milliseconds", async () => {
+      for (const key of [FREE.key, PRO.key]) {
+        await get(key).expect(200);
+        await later();
+        await get(key).expect(200);
+        await later();
+        const refused = await get(key).expect(429);
+        expect(Number(refused.headers['retry-after'])).toBeGreaterThan(29 * 86_400);
+      }
+    });
+  });
+
   describe('failed authentications per client address', () => {
     let app: INestApplication;
     beforeAll(async () => {

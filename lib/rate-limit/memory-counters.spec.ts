@@ -1,0 +1,62 @@
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { MemoryCounters } from './memory-counters.js';
+
+describe('MemoryCounters', () => {
+  let counters: MemoryCounters;
+  beforeEach(() => {
+    jest.useFakeTimers();
+    counters = new MemoryCounters();
+  });
+  afterEach(() => jest.useRealTimers());
+
+  it('counts in fixed windows that start with the first point', async () => {
+    expect(await counters.add('limit:60', 60, 'k', 2)).toEqual({ consumed: 2, msBeforeNext: 60_000 });
+    jest.advanceTimersByTime(59_999);
+    expect(await counters.add('limit:60', 60, 'k', 1)).toEqual({ consumed: 3, msBeforeNext: 1 });
+    expect(await counters.read('limit:60', 60, 'k')).toEqual({ consumed: 3, msBeforeNext: 1 });
+    jest.advanceTimersByTime(1);
+    expect(await counters.read('limit:60', 60, 'k')).toBeNull();
+    expect(await counters.add('limit:60', 60, 'k', 1)).toEqual({ consumed: 1, msBeforeNext: 60_000 });
+  });
+
+  it('keeps buckets and keys apart', async () => {
+    await counters.add('a', 60, 'k', 1);
+    await counters.add('b', 60, 'k', 5);
+    await counters.add('a', 60, 'other', 7);
+    expect([await counters.read('a', 60, 'k'), await counters.read('b', 60, 'k'), await counters.read('c', 60, 'k')]).toEqual([
+      { consumed: 1, msBeforeNext: 60_000 },
+      { consumed: 5, msBeforeNext: 60_000 },
+      null,
+    ]);
+  });
+
+  it('counts windows longer than a timer can wait (2^31 ms) to their end', async () => {
+    const month = 31 * 86_400;
+    await counters.add('quota', month, 'k', 1);
+    jest.advanceTimersByTime(30 * 86_400_000);
+    expect(await counters.add('quota', month, 'k', 1)).toEqual({ consumed: 2, msBeforeNext: 86_400_000 });
+  });
+
+  it('refunds only a live counter and never starts one', async () => {
+    await counters.add('limit', 60, 'k', 3);
+    await counters.refund('limit', 60, 'k', 1);
+    expect(await counters.read('limit', 60, 'k')).toMatchObject({ consumed: 2 });
+    await counters.refund('limit', 60, 'absent', 1);
+    expect(await counters.read('limit', 60, 'absent')).toBeNull();
+    jest.advanceTimersByTime(60_000);
+    await counters.refund('limit', 60, 'k', 1);
+    expect(await counters.read('limit', 60, 'k')).toBeNull();
+  });
+
+  it('drops ended counters in a sweep at most once a minute, so a flood of addresses does not stay', async () => {
+    for (let i = 0; i < 1000; i++) await counters.add('address:1', 1, `203.0.113.${i}`, 1);
+    await counters.add('quota', 3600, 'k', 1);
+    jest.advanceTimersByTime(59_999);
+    await counters.add('address:1', 1, 'one-more', 1);
+    expect(counters.size).toBe(1002); // ended, but no sweep yet
+    jest.advanceTimersByTime(1);
+    await counters.add('address:1', 1, 'last', 1);
+    expect(counters.size).toBe(3); // the quota, one-more (still live at the sweep) and last
+    expect(await counters.read('quota', 3600, 'k')).toMatchObject({ consumed: 1 });
+  });
+});
