@@ -7,7 +7,9 @@ describe('MemoryCounters', () => {
     jest.useFakeTimers();
     counters = new MemoryCounters();
   });
-  afterEach(() => jest.useRealTimers());
+  afterEach(() => {
+    jest.useRealTimers();
+  });
 
   it('counts in fixed windows that start with the first point', async () => {
     expect(await counters.add('limit:60', 60, 'k', 2)).toEqual({ consumed: 2, msBeforeNext: 60_000 });
