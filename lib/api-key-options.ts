@@ -6,7 +6,7 @@ import { isWellFormedKey } from './api-key.credentials.js';
 import type { ApiKeyEventSink } from './api-key.events.js';
 import { ApiKeyFormat, DEFAULT_API_KEY_PREFIX } from './api-key.format.js';
 import { resolveCacheSettings } from './cached-api-key.store.js';
-import { kindOf, positiveInteger } from './option-checks.js';
+import { kindOf, positiveInteger, timerDelay } from './option-checks.js';
 
 const TOKEN_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const DEFAULT_HEADER = 'X-API-Key';
@@ -65,10 +65,10 @@ export class ResolvedApiKeyOptions {
     }
     this.realm = optionalName(options.realm, 'realm', /^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/) ?? 'api';
     this.maxKeyLength = positiveInteger(options.maxKeyLength, 'maxKeyLength', 256);
-    this.lookupTimeoutMs = positiveInteger(options.lookupTimeoutMs, 'lookupTimeoutMs', 5000);
+    this.lookupTimeoutMs = timerDelay(options.lookupTimeoutMs, 'lookupTimeoutMs', 5000);
     this.peppers = peppersOf(options.pepper);
     this.repository = repositoryOf(options.repository);
-    this.lastUsedIntervalMs = positiveInteger(options.lastUsedIntervalMs, 'lastUsedIntervalMs', 60_000);
+    this.lastUsedIntervalMs = timerDelay(options.lastUsedIntervalMs, 'lastUsedIntervalMs', 60_000);
     this.events = eventsOf(options.events);
     if (options.keyPrefix !== undefined && !ApiKeyFormat.isValidPrefix(options.keyPrefix)) {
       throw new ApiKeyConfigurationError(`keyPrefix must be 1 to 32 letters, digits and inner single underscores, starting with a letter`);

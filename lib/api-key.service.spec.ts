@@ -194,6 +194,16 @@ describe('ApiKeyService', () => {
     }
   });
 
+  it('refuses a grace period that ends past the latest Date, writing nothing', async () => {
+    const { key, apiKey } = await ctx.service.create({ name: 'x' });
+    await expect(ctx.service.rotate(apiKey.id, { gracePeriod: Number.MAX_SAFE_INTEGER })).rejects.toMatchObject({
+      code: 'invalid_input',
+      message: expect.stringContaining('gracePeriod is too long'),
+    });
+    expect(await ctx.service.get(apiKey.id)).toEqual(apiKey);
+    expect(await ctx.service.verify(key)).toMatchObject({ valid: true });
+  });
+
   it('emits an event for every change and every outcome, never with the key', async () => {
     const { key, apiKey } = await ctx.service.create({ name: 'evented' });
     await ctx.service.verify(key);

@@ -187,6 +187,7 @@ export class ApiKeyService {
     if (!ApiKeyFormat.isValidId(id)) invalid(`key "${id}" has an id that cannot be embedded in a generated key (1 to 64 letters and digits)`);
     const now = this.clock.now();
     const previousSecretsExpireAt = new Date(now.getTime() + grace);
+    if (Number.isNaN(previousSecretsExpireAt.getTime())) invalid('gracePeriod is too long: it would end past the latest date a Date can hold');
     const { key } = this.format.generate(id);
     const secret = { hash: this.hasher.hash(key), keyId: id, createdAt: now, expiresAt: null };
     const apiKey = await this.write('rotate', id, () => store.rotate(id, current.version, secret, previousSecretsExpireAt));

@@ -208,6 +208,8 @@ describe('the module\'s cache option', () => {
     expect(() => new CachedApiKeyStore(inner, { ttlMs: 1.5 })).toThrow('cache.ttlMs must be a positive integer, got number');
     expect(() => new CachedApiKeyStore(inner, { negativeTtlMs: 0 })).toThrow(ApiKeyConfigurationError);
     expect(() => new CachedApiKeyStore(inner, { lookupTimeoutMs: -1 })).toThrow(ApiKeyConfigurationError);
+    expect(() => new CachedApiKeyStore(inner, { lookupTimeoutMs: 2 ** 31 })).toThrow('cache.lookupTimeoutMs must be at most 2147483647 ms');
+    expect(new CachedApiKeyStore(inner, { lookupTimeoutMs: 2 ** 31 - 1 })).toBeInstanceOf(CachedApiKeyStore);
   });
 
   it('rejects invalid settings at bootstrap, naming the field', () => {

@@ -5,7 +5,7 @@ import type { ApiKeyRecord } from './api-key-record.interface.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { ApiKeyStore, type ApiKeyListQuery, type ApiKeyPatch, type StoredApiKey, type StoredApiKeySecret } from './api-key.store.js';
 import { ExpiringCache, type ExpiringEntry } from './expiring-cache.js';
-import { positiveInteger } from './option-checks.js';
+import { positiveInteger, timerDelay } from './option-checks.js';
 import { findVerified, recordOf, verifyRecord, type VerifiedApiKey, type VerifiedLookup } from './verified-api-key.js';
 
 /** Defaults of {@link ApiKeyCacheOptions}. */
@@ -25,7 +25,7 @@ export function resolveCacheSettings(settings: ApiKeyCacheOptions, lookupTimeout
     max: positiveInteger(settings.max, 'cache.max', API_KEY_CACHE_DEFAULTS.max),
     ttlMs: positiveInteger(settings.ttlMs, 'cache.ttlMs', API_KEY_CACHE_DEFAULTS.ttlMs),
     negativeTtlMs: positiveInteger(settings.negativeTtlMs, 'cache.negativeTtlMs', API_KEY_CACHE_DEFAULTS.negativeTtlMs),
-    lookupTimeoutMs: positiveInteger(settings.lookupTimeoutMs, 'cache.lookupTimeoutMs', lookupTimeoutMs),
+    lookupTimeoutMs: timerDelay(settings.lookupTimeoutMs, 'cache.lookupTimeoutMs', lookupTimeoutMs),
   };
 }
 

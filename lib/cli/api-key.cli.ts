@@ -197,12 +197,18 @@ function duration(text: string, option: string): number {
   const match = /^(\d+)(ms|s|m|h|d)$/.exec(text);
   if (text === '0') return 0;
   if (!match) throw new UsageError(`${option} must be 0 or a number with a unit (ms, s, m, h, d), like 24h`);
-  return Number(match[1]) * UNITS[match[2]!]!;
+  const ms = Number(match[1]) * UNITS[match[2]!]!;
+  if (!Number.isSafeInteger(ms)) throw new UsageError(`${option} is too long`);
+  return ms;
 }
 
 /** An ISO 8601 date, or a duration from now. */
 function instant(text: string, now: Date): Date {
-  if (/^\d+(ms|s|m|h|d)$/.test(text)) return new Date(now.getTime() + duration(text, '--expires'));
+  if (/^\d+(ms|s|m|h|d)$/.test(text)) {
+    const date = new Date(now.getTime() + duration(text, '--expires'));
+    if (Number.isNaN(date.getTime())) throw new UsageError('--expires is too far in the future');
+    return date;
+  }
   const date = new Date(text);
   if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(date.getTime())) throw new UsageError('--expires must be an ISO 8601 date (2027-01-31T00:00:00Z) or a duration (30d)');
   return date;

@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
+import { positiveInteger, timerDelay } from '../option-checks.js';
 import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
 import { clientAddressOf } from '../client-address.js';
 import type {
@@ -69,7 +70,7 @@ export class ResolvedRateLimitOptions {
       throw new ApiKeyConfigurationError('rate limit option "keyPrefix" must be a non-empty string');
     }
     this.keyPrefix = options.keyPrefix ?? 'api-key-rate-limit:';
-    this.timeoutMs = positiveInteger(options.timeoutMs ?? 500, 'timeoutMs');
+    this.timeoutMs = timerDelay(options.timeoutMs, 'timeoutMs', 500);
     if (options.whenUnavailable !== undefined && options.whenUnavailable !== 'reject' && options.whenUnavailable !== 'allow') {
       throw new ApiKeyConfigurationError('rate limit option "whenUnavailable" must be "reject" or "allow"');
     }
@@ -116,11 +117,6 @@ function quotaOf(value: unknown, field: string): QuotaSettings | null {
     throw new ApiKeyConfigurationError(`${field} must be { points, period: 'hour' | 'day' | 'month' } or false`);
   }
   return Object.freeze({ points: positiveInteger(quota.points, `${field}.points`), period: quota.period });
-}
-
-function positiveInteger(value: unknown, field: string): number {
-  if (!Number.isSafeInteger(value) || (value as number) <= 0) throw new ApiKeyConfigurationError(`${field} must be a positive integer`);
-  return value as number;
 }
 
 function fn<T>(value: T | undefined, field: string): T | undefined {

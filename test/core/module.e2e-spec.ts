@@ -246,6 +246,8 @@ describe('ApiKeyModule misconfiguration', () => {
     [{ pepper: 'short' }, 'pepper must be a string'],
     [{ maxKeyLength: 0 }, 'maxKeyLength must be a positive integer'],
     [{ lookupTimeoutMs: -1 }, 'lookupTimeoutMs must be a positive integer'],
+    [{ lookupTimeoutMs: 2 ** 31 }, 'lookupTimeoutMs must be at most 2147483647 ms'],
+    [{ lastUsedIntervalMs: 30 * 86_400_000 }, 'lastUsedIntervalMs must be at most 2147483647 ms'],
     [{ repository: {} }, 'repository must be an ApiKeyRepository class or instance'],
   ])('throws ApiKeyConfigurationError for %j', async (options, message) => {
     const error = await compile(options).catch((e: unknown) => e);
