@@ -23,9 +23,9 @@ describe('FixedTimeout', () => {
   });
 
   it('gives each race its own deadline when they start at different times', async () => {
-    const races = timeout();
+    const races = new FixedTimeout(400, () => new Error('timed out')); // deadlines 200 ms apart: wider than a stall
     const first = races.race(never);
-    await sleep(25);
+    await sleep(200);
     let secondSettled = false;
     const second = races.race(never).catch((error: Error) => {
       secondSettled = true;

@@ -21,6 +21,18 @@ describe('MemoryCounters', () => {
     expect(await counters.add('limit:60', 60, 'k', 1)).toEqual({ consumed: 1, msBeforeNext: 60_000 });
   });
 
+  it('reports whole milliseconds left, never a rounding error over the window', async () => {
+    jest.useRealTimers();
+    const now = jest.spyOn(performance, 'now').mockReturnValue(10_114.918_656_283_198) // + 60,000 - itself = 60,000.000_000_000_01;
+    try {
+      expect(await counters.add('limit:60', 60, 'k', 1)).toEqual({ consumed: 1, msBeforeNext: 60_000 });
+      now.mockReturnValue(10_115.9);
+      expect(await counters.read('limit:60', 60, 'k')).toEqual({ consumed: 1, msBeforeNext: 59_999 });
+    } finally {
+      now.mockRestore();
+    }
+  });
+
   it('keeps buckets and keys apart', async () => {
     await counters.add('a', 60, 'k', 1);
     await counters.add('b', 60, 'k', 5);

@@ -5,7 +5,7 @@ const SWEEP_STEP = 2;
 
 interface Counter {
   consumed: number;
-  /** When the window ends, on the monotonic clock (`performance.now()`). */
+  /** When the window ends, in whole ms on the monotonic clock ({@link clock}). */
   readonly endsAt: number;
 }
 
@@ -22,7 +22,7 @@ export class MemoryCounters implements RateLimitCounters {
   private walk = this.counters.entries();
 
   add(bucket: string, duration: number, key: string, points: number): Promise<CounterState> {
-    const now = performance.now();
+    const now = clock();
     this.sweep(now);
     const id = idOf(bucket, key);
     let counter = this.live(id, now);
@@ -32,13 +32,13 @@ export class MemoryCounters implements RateLimitCounters {
   }
 
   read(bucket: string, _duration: number, key: string): Promise<CounterState | null> {
-    const now = performance.now();
+    const now = clock();
     const counter = this.live(idOf(bucket, key), now);
     return Promise.resolve(counter ? stateOf(counter, now) : null);
   }
 
   refund(bucket: string, _duration: number, key: string, points: number): Promise<void> {
-    const counter = this.live(idOf(bucket, key), performance.now());
+    const counter = this.live(idOf(bucket, key), clock());
     if (counter) counter.consumed -= points;
     return Promise.resolve();
   }
@@ -69,6 +69,14 @@ export class MemoryCounters implements RateLimitCounters {
       if (counter.endsAt <= now) this.counters.delete(id);
     }
   }
+}
+
+/**
+ * `performance.now()` in whole ms: with fractions, `now + 60_000 - now` can exceed 60,000 by a
+ * rounding error, and a header rounding up would say 61 s.
+ */
+function clock(): number {
+  return Math.floor(performance.now());
 }
 
 /** One Map key per bucket and counter key; a NUL cannot occur in a bucket name. */

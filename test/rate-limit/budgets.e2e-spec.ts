@@ -18,7 +18,7 @@ afterAll(async () => {
 
 const stores = [
   { name: 'memory', options: (): Partial<ApiKeyRateLimitOptions> => ({}) },
-  { name: 'redis', options: (): Partial<ApiKeyRateLimitOptions> => ({ redis, keyPrefix: prefix + randomPart() }) },
+  { name: 'redis', options: (): Partial<ApiKeyRateLimitOptions> => ({ redis, keyPrefix: prefix + randomPart(), timeoutMs: 2000 }) },
 ];
 
 function randomPart(): string {

@@ -37,8 +37,8 @@ describe.each(platforms)('Redis-backed limits on $name', (platform) => {
     const keyPrefix = `${prefix}${platform.name}:shared:`;
     const second = await connectRedis();
     clients.push(second);
-    const a = await startRateLimitedApp(platform, { limit, redis, keyPrefix });
-    const b = await startRateLimitedApp(platform, { limit, redis: second, keyPrefix });
+    const a = await startRateLimitedApp(platform, { limit, redis, keyPrefix, timeoutMs: 2000 });
+    const b = await startRateLimitedApp(platform, { limit, redis: second, keyPrefix, timeoutMs: 2000 });
     apps.push(a, b);
     const [fromA, fromB] = await Promise.all([burst(a, '/rl', FREE.key, 30), burst(b, '/rl', FREE.key, 30)]);
     expect(count([...fromA, ...fromB], 200)).toBe(10);
@@ -62,7 +62,7 @@ describe.each(platforms)('Redis-backed limits on $name', (platform) => {
       client.on('error', () => undefined);
       clients.push(client);
       await client.connect(); // ready through the proxy
-      const app = await startRateLimitedApp(platform, { limit, redis: client, keyPrefix: prefix, timeoutMs: 200 });
+      const app = await startRateLimitedApp(platform, { limit, redis: client, keyPrefix: prefix, timeoutMs: 1000 });
       apps.push(app);
       await request(app.getHttpServer()).get('/rl').set('X-API-Key', FREE.key).expect(200);
       proxy.stall();

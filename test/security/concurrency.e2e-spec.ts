@@ -155,6 +155,7 @@ describe.each(platforms)('rate limits on $name: a request refused by one limit i
             plans: { metered: { limit: { points: 2, duration: 60 }, quota: { points: 10, period: 'day' } } },
             planOf: () => 'metered',
             perAddress: { points: 3, duration: 60 },
+            clock: () => new Date('2026-06-15T12:00:00.000Z'), // the quota's day never ends mid-test
           }),
         ],
         controllers: [RateLimitedController],

@@ -161,8 +161,9 @@ describe.each(platforms)('writes that fail in the store on $name', (platform) =>
     store.reset();
     const { key, apiKey } = await service.create({ name: 'revocation written, then failed' });
     store.lookupDelayMs = 200;
+    const lookedUp = store.nextLookup();
     const inFlight = status(key); // reads the unrevoked record, answers 200 ms later
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await lookedUp;
     store.fault = { method: 'update', when: 'after' };
     await expect(service.revoke(apiKey.id)).rejects.toMatchObject(storeFailed('revoke', apiKey.id));
     expect(await status(key)).toBe(401);

@@ -134,7 +134,7 @@ describe.each(platforms)('persistent stores over HTTP on $name', (platform) => {
 
 describe.each(platforms)('storage failures fail closed on $name', (platform) => {
   const appWith = (repository: ApiKeyRepository) =>
-    startApp({ imports: [ApiKeyModule.forRoot({ repository, cache: true, lookupTimeoutMs: 300 })], controllers: [OrdersController] }, platform);
+    startApp({ imports: [ApiKeyModule.forRoot({ repository, cache: true, lookupTimeoutMs: 1000 })], controllers: [OrdersController] }, platform);
   const get = (app: INestApplication, key: string) => request(app.getHttpServer()).get('/orders').set('X-API-Key', key);
 
   it('a SQLite database closed under the app gives 503, never 2xx', async () => {

@@ -33,10 +33,17 @@ export class FaultStore extends ApiKeyStore {
   /** Storage calls of any kind, lookups included. */
   calls = 0;
   fault: WriteFault | undefined;
+  private lookupWaiters: Array<() => void> = [];
+
+  /** Resolves once the next lookup has read its record (before its delay). */
+  nextLookup(): Promise<void> {
+    return new Promise((resolve) => this.lookupWaiters.push(resolve));
+  }
 
   async findByHash(hash: string): Promise<ApiKeyRecord | null> {
     this.calls++;
     const record = await this.inner.findByHash(hash); // read when the lookup starts, answered later
+    for (const resolve of this.lookupWaiters.splice(0)) resolve();
     if (this.lookupDelayMs > 0) await sleep(this.lookupDelayMs);
     return record;
   }
