@@ -38,8 +38,9 @@ export interface UpdateApiKeyInput {
 /** Options of {@link ApiKeyService.rotate}. */
 export interface RotateApiKeyOptions {
   /**
-   * How long the previous secret keeps working, in ms. `0` revokes it at once (a leaked key).
-   * The new secret works from the moment `rotate` resolves.
+   * How long the previous secret keeps working, in ms: a whole number ≥ 0 whose end is a valid
+   * `Date` (before year 275760), else `rotate` throws `invalid_input`. `0` revokes it at once (a
+   * leaked key). The new secret works from the moment `rotate` resolves.
    */
   readonly gracePeriod: number;
 }
@@ -176,7 +177,8 @@ export class ApiKeyService {
    * as soon as this resolves; the previous secret(s) keep working until `gracePeriod` ms from
    * now and stop exactly then (`0`: at once). The store swaps them atomically, so there is no
    * moment without a valid secret. Of two concurrent rotations one wins, the other throws
-   * `conflict`. Throws `not_found` or `revoked` too.
+   * `conflict`. Throws `not_found` or `revoked` too, and `invalid_input` for a bad `gracePeriod`
+   * (nothing is written then).
    */
   async rotate(id: string, options: RotateApiKeyOptions): Promise<RotatedApiKey> {
     const store = this.store();

@@ -74,6 +74,7 @@ describe('runCli', () => {
       [['show', 'a', 'b'], 2, 'unexpected argument "b"'],
       [['rotate', 'a', '--grace', 'soon'], 2, '--grace must be 0 or a number with a unit'],
       [['rotate', 'a', '--grace', '99999999999999999d'], 2, '--grace is too long'],
+      [['rotate', 'a', '--grace', '100000000d'], 2, '--grace is too long'],
       [['create', '--name', 'x', '--expires', '100000000d'], 2, '--expires is too far in the future'],
       [['show', 'missing'], 1, 'no key with id "missing"'],
       [['revoke', 'missing'], 1, 'no key with id "missing"'],

@@ -134,7 +134,9 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
         print.one(await service[command](id!));
         break;
       case 'rotate': {
-        const rotated = await service.rotate(id!, { gracePeriod: values.grace === undefined ? 0 : duration(values.grace, '--grace') });
+        const gracePeriod = values.grace === undefined ? 0 : duration(values.grace, '--grace');
+        if (Number.isNaN(new Date(clock.now().getTime() + gracePeriod).getTime())) throw new UsageError('--grace is too long');
+        const rotated = await service.rotate(id!, { gracePeriod });
         print.issued(rotated.key, rotated.apiKey, rotated.previousSecretsExpireAt);
         break;
       }

@@ -53,7 +53,7 @@ export interface ApiKeyRateLimitOptions {
   redis?: Redis | Cluster;
   /** Prefix of every counter's key in Redis. Default `'api-key-rate-limit:'`. */
   keyPrefix?: string;
-  /** Longest wait for the store, in ms, before its failure mode applies. Default 500. */
+  /** Longest wait for the store, in ms, before its failure mode applies. Default 500; at most 2^31 − 1. */
   timeoutMs?: number;
   /**
    * When the store fails or times out: `'reject'` (default) answers 503; `'allow'` lets the
