@@ -66,22 +66,22 @@ describe('CachedApiKeyStore', () => {
 
   it('remembers an unknown hash for negativeTtlMs only, and coalesces its concurrent lookups', async () => {
     const inner = new CountingStore();
-    const cache = new CachedApiKeyStore(inner, { negativeTtlMs: 100 });
+    const cache = new CachedApiKeyStore(inner, { negativeTtlMs: 400 }); // long enough for 40 lookups on a stalled machine
     await Promise.all(Array.from({ length: 20 }, () => cache.findByHash(UNKNOWN)));
     for (let i = 0; i < 20; i++) expect(await cache.findByHash(UNKNOWN)).toBeNull();
     expect(inner.calls).toBe(1);
-    await sleep(150);
+    await sleep(450);
     expect(await cache.findByHash(UNKNOWN)).toBeNull();
     expect(inner.calls).toBe(2);
   });
 
   it('serves a found key for ttlMs, then asks storage again', async () => {
     const inner = new CountingStore();
-    const cache = new CachedApiKeyStore(inner, { ttlMs: 100 });
+    const cache = new CachedApiKeyStore(inner, { ttlMs: 400 });
     await cache.findByHash(HASH);
     await cache.findByHash(HASH);
     expect(inner.calls).toBe(1);
-    await sleep(150);
+    await sleep(450);
     await cache.findByHash(HASH);
     expect(inner.calls).toBe(2);
   });
