@@ -18,6 +18,7 @@ import {
 // Internal steps, read from the build (they are not public API).
 import { readPresentedKey } from '../../dist/esm/api-key.credentials.js';
 import { attachPrincipal, rememberedPrincipal } from '../../dist/esm/api-key.request.js';
+import { MemoryCounters } from '../../dist/esm/rate-limit/memory-counters.js';
 import { benchKey, benchKeySet, BENCH_PEPPER, BENCH_SCOPE, BENCH_VALID_KEY } from './keys.js';
 import { measureCases, type MicroCase } from './measure.js';
 import { fixed, median, table } from './stats.js';
@@ -65,6 +66,7 @@ export async function runMicro(rounds: number, iterations: number): Promise<stri
     }) as unknown as ExecutionContext;
   const unknownKeys = Array.from({ length: 4096 }, (_, i) => `${benchKey(i)}x`);
   const malformed = ['bad key', 'a,b', 'x'.repeat(300), 'naïve-key'];
+  const counters = new MemoryCounters();
 
   const cases: MicroCase[] = [
     { name: 'floor: createHmac SHA-256 + Map.get', run: () => floorMap.get(createHmac('sha256', BENCH_PEPPER).update(BENCH_VALID_KEY).digest('base64url')) },
@@ -85,6 +87,7 @@ export async function runMicro(rounds: number, iterations: number): Promise<stri
       run: () => attachPrincipal(Object.setPrototypeOf(new IncomingMessage(socket), guardedExpressRequest) as object, principal),
     },
     { name: 'step: second-pass check (rememberedPrincipal)', run: () => rememberedPrincipal({ apiKey: principal }, authenticator) },
+    { name: 'step: rate-limit count in memory (MemoryCounters.add, a live counter)', run: () => counters.add('limit:60', 60, principal.id, 1), async: true },
     { name: 'verify: repository key', run: () => authenticator.verify(BENCH_VALID_KEY), async: true },
     { name: 'verifyInline: repository key (no promise)', run: () => authenticator.verifyInline(BENCH_VALID_KEY) },
     { name: 'verify: static key', run: () => staticAuthenticator.verify(BENCH_VALID_KEY), async: true },
