@@ -4,6 +4,7 @@ import 'reflect-metadata';
 import { Controller, Get, type ExecutionContext } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { createHmac, hash } from 'node:crypto';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import {
@@ -67,6 +68,7 @@ export async function runMicro(rounds: number, iterations: number): Promise<stri
   const unknownKeys = Array.from({ length: 4096 }, (_, i) => `${benchKey(i)}x`);
   const malformed = ['bad key', 'a,b', 'x'.repeat(300), 'naïve-key'];
   const counters = new MemoryCounters();
+  const flexibleCounters = new RateLimiterMemory({ keyPrefix: 'limit:60', points: Number.MAX_SAFE_INTEGER, duration: 60 });
 
   const cases: MicroCase[] = [
     { name: 'floor: createHmac SHA-256 + Map.get', run: () => floorMap.get(createHmac('sha256', BENCH_PEPPER).update(BENCH_VALID_KEY).digest('base64url')) },
@@ -88,6 +90,7 @@ export async function runMicro(rounds: number, iterations: number): Promise<stri
     },
     { name: 'step: second-pass check (rememberedPrincipal)', run: () => rememberedPrincipal({ apiKey: principal }, authenticator) },
     { name: 'step: rate-limit count in memory (MemoryCounters.add, a live counter)', run: () => counters.add('limit:60', 60, principal.id, 1), async: true },
+    { name: "ref: the same with rate-limiter-flexible's RateLimiterMemory.consume", run: () => flexibleCounters.consume(principal.id, 1, { customDuration: 60 }), async: true },
     { name: 'verify: repository key', run: () => authenticator.verify(BENCH_VALID_KEY), async: true },
     { name: 'verifyInline: repository key (no promise)', run: () => authenticator.verifyInline(BENCH_VALID_KEY) },
     { name: 'verify: static key', run: () => staticAuthenticator.verify(BENCH_VALID_KEY), async: true },
