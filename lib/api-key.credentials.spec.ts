@@ -35,6 +35,24 @@ describe('readPresentedKey', () => {
   it('does not match cookie names by prefix', () => {
     expect(readPresentedKey(req({ cookie: 'xsid=k3' }), ALL)).toBeNull();
   });
+
+  it('trims only the spaces and tabs around a value, in time linear in a run of inner spaces', () => {
+    const run = ' '.repeat(1_000_000); // a backtracking trim would take minutes here
+    expect(readPresentedKey(req({ authorization: `Bearer a${run}b \t` }), ALL)).toEqual({ source: 'bearer', value: `a${run}b` });
+    expect(readPresentedKey(req({}, `/x?key=a${'+'.repeat(1_000_000)}b+`), ALL)).toEqual({ source: 'query', value: `a${run}b` });
+    expect(readPresentedKey(req({ cookie: `sid="a${run}b "` }), ALL)).toEqual({ source: 'cookie', value: `a${run}b` });
+    expect(readPresentedKey(req({ 'x-api-key': '\t k1\t ' }), ALL)).toEqual({ source: 'header', value: 'k1' });
+  });
+
+  it('finds repeated headers in rawHeaders when the request has no headersDistinct (HTTP/2)', () => {
+    const http2 = (name: string, values: string[]): RawHttpRequest => ({
+      headers: { [name]: values.join(', ') },
+      rawHeaders: [':method', 'GET', ...values.flatMap((value) => [name, value])],
+    });
+    expect(() => readPresentedKey(http2('x-api-key', ['k1', 'k2']), ALL)).toThrow(ApiKeyConflictException);
+    expect(() => readPresentedKey(http2('authorization', ['Bearer k1', 'Bearer k2']), ALL)).toThrow(ApiKeyConflictException);
+    expect(readPresentedKey(http2('x-api-key', ['k1,k2']), ALL)).toEqual({ source: 'header', value: 'k1,k2' });
+  });
 });
 
 describe('isWellFormedKey', () => {

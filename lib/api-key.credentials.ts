@@ -15,6 +15,7 @@ export interface PresentedApiKey {
 export interface RawHttpRequest {
   readonly headers: Record<string, string | string[] | undefined>;
   readonly headersDistinct?: Record<string, string[] | undefined>;
+  readonly rawHeaders?: readonly string[];
   readonly url?: string;
   readonly originalUrl?: string;
 }
@@ -30,7 +31,6 @@ export interface ApiKeySourceSettings {
 // Visible ASCII except space, '"', ',', ';' and '\', which cannot appear unquoted in every source.
 const KEY_CHARACTERS = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+$/;
 const BEARER = /^bearer[ \t]+(.+)$/is;
-const OWS = /^[ \t]+|[ \t]+$/g;
 
 /**
  * Whether `key` could be a key at all: 1 to `maxLength` visible ASCII characters, none of
@@ -58,7 +58,7 @@ export function readPresentedKey(request: RawHttpRequest, sources: ApiKeySourceS
 /** Adds the non-empty `values` of one source to what was `found`; throws on a second credential. */
 function take(found: PresentedApiKey | null, source: ApiKeySource, values: readonly string[]): PresentedApiKey | null {
   for (const raw of values) {
-    const value = hasOuterWhitespace(raw) ? raw.replace(OWS, '') : raw;
+    const value = hasOuterWhitespace(raw) ? trimOws(raw) : raw;
     if (value === '') continue;
     if (found) throw new ApiKeyConflictException();
     found = { source, value };
@@ -67,10 +67,23 @@ function take(found: PresentedApiKey | null, source: ApiKeySource, values: reado
 }
 
 function hasOuterWhitespace(value: string): boolean {
-  if (value === '') return false;
-  const first = value.charCodeAt(0);
-  const last = value.charCodeAt(value.length - 1);
-  return first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09;
+  return value !== '' && (isOws(value.charCodeAt(0)) || isOws(value.charCodeAt(value.length - 1)));
+}
+
+/**
+ * `value` without the spaces and tabs around it, in one pass each way. (A regular expression
+ * such as `/[ \t]+$/` retries at every space of an inner run: quadratic in the run's length.)
+ */
+function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isOws(value.charCodeAt(start))) start++;
+  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
+  return value.slice(start, end);
+}
+
+function isOws(code: number): boolean {
+  return code === 0x20 || code === 0x09;
 }
 
 let headerName = '';
@@ -90,16 +103,24 @@ function headerValues(request: RawHttpRequest, name: string): readonly string[] 
   if (value === undefined) return [];
   // Node joins a repeated header into "a, b"; only then is the slower distinct view needed.
   if (typeof value === 'string' && !value.includes(',')) return [value];
-  return request.headersDistinct?.[name] ?? (Array.isArray(value) ? value : [value]);
+  return request.headersDistinct?.[name] ?? rawValues(request.rawHeaders, name) ?? (Array.isArray(value) ? value : [value]);
+}
+
+/** Every value of header `name` in Node's `rawHeaders` (HTTP/2 requests have no `headersDistinct`). */
+function rawValues(rawHeaders: readonly string[] | undefined, name: string): string[] | undefined {
+  if (!rawHeaders) return undefined;
+  const values: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === name) values.push(rawHeaders[i + 1]!);
+  return values;
 }
 
 function bearerValues(request: RawHttpRequest): readonly string[] {
   if (request.headers.authorization === undefined) return [];
   // Node keeps only the first Authorization header; the distinct view shows every one.
-  const values = request.headersDistinct?.authorization ?? [String(request.headers.authorization)];
+  const values = request.headersDistinct?.authorization ?? rawValues(request.rawHeaders, 'authorization') ?? [String(request.headers.authorization)];
   const keys: string[] = [];
   for (const value of values) {
-    const match = BEARER.exec(value.replace(OWS, ''));
+    const match = BEARER.exec(trimOws(value));
     if (match) keys.push(match[1]!); // another scheme (Basic, ...) belongs to someone else
   }
   return keys;
