@@ -17,10 +17,15 @@ export abstract class ApiKeyGuardHook {
   /**
    * Wraps authentication: call `authenticate` to read and verify the request's key (it throws
    * the guard's 400/401/503) and return its principal. Code before the call runs before
-   * authentication, a `catch` sees why it failed.
+   * authentication, a `catch` sees why it failed. `request` is the request object the guard
+   * read the key from (its `getRequestResponse`, so also in a GraphQL or RPC subclass): use it
+   * rather than `context.switchToHttp()`.
    */
-  abstract authenticate(context: ExecutionContext, authenticate: () => Promise<ApiKeyPrincipal>): Promise<ApiKeyPrincipal>;
+  abstract authenticate(context: ExecutionContext, authenticate: () => Promise<ApiKeyPrincipal>, request: object): Promise<ApiKeyPrincipal>;
 
-  /** Runs once the principal has passed the route's scope check, just before the guard admits the request. */
-  abstract authorized(context: ExecutionContext, principal: ApiKeyPrincipal): Promise<void>;
+  /**
+   * Runs once the principal has passed the route's scope check, just before the guard admits the
+   * request. `response` is the response object the guard sets its headers on.
+   */
+  abstract authorized(context: ExecutionContext, principal: ApiKeyPrincipal, response: object): Promise<void>;
 }

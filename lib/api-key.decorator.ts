@@ -4,7 +4,9 @@ import { principalOf } from './api-key.request.js';
 
 /**
  * Parameter decorator: the principal of the key that authenticated the request, or
- * `undefined` on a `@Public()` route. Give a field name to get just that field.
+ * `undefined` on a `@Public()` route. Give a field name to get just that field. It reads the
+ * handler's first argument (the HTTP request, or an RPC payload); in a GraphQL resolver read
+ * `apiKey` from the request the guard read instead.
  *
  * @example `find(@ApiKey() key: ApiKeyPrincipal)` or `find(@ApiKey('ownerId') owner: string)`
  */

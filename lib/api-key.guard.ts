@@ -82,7 +82,7 @@ export class ApiKeyGuard implements CanActivate {
 
   /** Authenticates a request on the guard's first pass over it, through the {@link ApiKeyGuardHook} when one is provided. */
   protected authenticateFirstPass(context: ExecutionContext, request: object): MaybePromise<ApiKeyPrincipal> {
-    return this.hook ? this.hook.authenticate(context, async () => this.authenticateRequest(request)) : this.authenticateRequest(request);
+    return this.hook ? this.hook.authenticate(context, async () => this.authenticateRequest(request), request) : this.authenticateRequest(request);
   }
 
   /** Reads, verifies and attaches the request's key; throws 400, 401 or 503 as it fails. */
@@ -120,7 +120,7 @@ export class ApiKeyGuard implements CanActivate {
   /** Checks the route's scopes, runs the hook's `authorized` on a first pass and marks the response uncacheable. */
   private admit(context: ExecutionContext, response: object, principal: ApiKeyPrincipal, firstPass: boolean): MaybePromise<boolean> {
     this.authorize(principal, this.getScopeRequirement(context));
-    if (firstPass && this.hook) return this.hook.authorized(context, principal).then(() => this.admitted(response));
+    if (firstPass && this.hook) return this.hook.authorized(context, principal, response).then(() => this.admitted(response));
     return this.admitted(response);
   }
 

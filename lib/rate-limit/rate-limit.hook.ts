@@ -50,10 +50,10 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
   }
 
   /** Applies the per-address limit on failed authentications around `authenticate`. */
-  async authenticate(context: ExecutionContext, authenticate: () => Promise<ApiKeyPrincipal>): Promise<ApiKeyPrincipal> {
+  async authenticate(_context: ExecutionContext, authenticate: () => Promise<ApiKeyPrincipal>, request: object): Promise<ApiKeyPrincipal> {
     const window = this.options.perAddress;
     if (!window) return authenticate();
-    const address = this.options.clientAddress(context.switchToHttp().getRequest());
+    const address = this.options.clientAddress(request);
     const budget: Budget = { name: 'address', points: window.points, window: window.duration, bucket: `address:${window.duration}`, key: address, ttl: window.duration };
     const state = await this.guarded(() => this.counters.read(budget.bucket, budget.ttl, budget.key));
     if (state && state.consumed >= budget.points) throw this.refusal(budget, state);
@@ -68,7 +68,7 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
   }
 
   /** Consumes the route's cost from the key's rate limit and quota; throws 429 or 503. */
-  async authorized(context: ExecutionContext, principal: ApiKeyPrincipal): Promise<void> {
+  async authorized(context: ExecutionContext, principal: ApiKeyPrincipal, response: object): Promise<void> {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride(SkipRateLimitMetadata, targets)) return;
     const cost = this.reflector.getAllAndOverride(RateLimitCostMetadata, targets) ?? 1;
@@ -90,7 +90,6 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
       passed.push({ budget, state });
     }
     if (this.options.headers && passed.length > 0) {
-      const response = context.switchToHttp().getResponse();
       const headers = rateLimitHeaders(passed.map(({ budget, state }) => this.policyState(budget, state)));
       for (const [name, value] of Object.entries(headers)) this.adapterHost.httpAdapter.setHeader(response, name, value);
     }
