@@ -194,6 +194,26 @@ describe('ApiKeyService', () => {
     }
   });
 
+  it('refuses text no store can keep (NUL, unpaired surrogates) and metadata that is not JSON, writing nothing', async () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const input of [
+      { name: 'a\u0000b' },
+      { name: 'x', ownerId: 'team\u0000' },
+      { name: 'x', metadata: { note: 'half an emoji \ud83d' } },
+      { name: 'x', metadata: { ['key\udc00']: 1 } },
+      { name: 'x', metadata: { nested: [{ deep: 'nul\u0000' }] } },
+      { name: 'x', metadata: cyclic },
+      { name: 'x', metadata: { big: 1n } },
+    ]) {
+      await expect(ctx.service.create(input)).rejects.toMatchObject({ code: 'invalid_input' });
+    }
+    expect(await ctx.service.list()).toEqual([]);
+    const { apiKey } = await ctx.service.create({ name: 'emoji 😀', metadata: { note: 'ok 😀', list: ['é'] } });
+    expect(apiKey.name).toBe('emoji 😀');
+    await expect(ctx.service.update(apiKey.id, { metadata: { note: '\ud83d' } })).rejects.toMatchObject({ code: 'invalid_input' });
+  });
+
   it('refuses a grace period that ends past the latest Date, writing nothing', async () => {
     const { key, apiKey } = await ctx.service.create({ name: 'x' });
     await expect(ctx.service.rotate(apiKey.id, { gracePeriod: Number.MAX_SAFE_INTEGER })).rejects.toMatchObject({

@@ -273,6 +273,7 @@ function refuseRevoked(key: StoredApiKey): void {
 
 function nameOf(name: unknown): string {
   if (typeof name !== 'string' || name.trim() === '' || name.length > 200) invalid('name must be a non-empty string of at most 200 characters');
+  if (!isStorableText(name)) invalid(unstorable('name'));
   return name;
 }
 
@@ -286,12 +287,36 @@ function scopesOf(scopes: unknown): string[] {
 function ownerOf(ownerId: unknown): string | null {
   if (ownerId === undefined || ownerId === null) return null;
   if (typeof ownerId !== 'string' || ownerId === '') invalid('ownerId must be a non-empty string or null');
+  if (!isStorableText(ownerId)) invalid(unstorable('ownerId'));
   return ownerId;
 }
 
 function metadataOf(metadata: unknown): Record<string, unknown> {
   if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) invalid('metadata must be a plain object');
+  try {
+    JSON.stringify(metadata); // stores keep metadata as JSON: a cycle or a BigInt cannot be kept
+  } catch {
+    invalid('metadata must be serialisable as JSON');
+  }
+  if (!storableJson(metadata)) invalid(unstorable('metadata (its keys and strings)'));
   return { ...(metadata as Record<string, unknown>) };
+}
+
+function unstorable(field: string): string {
+  return `${field} must not contain NUL characters or unpaired UTF-16 surrogates (PostgreSQL cannot store them)`;
+}
+
+/** Whether every store can keep `text`: no NUL, no unpaired surrogate (PostgreSQL refuses both). */
+function isStorableText(text: string): boolean {
+  return !/\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
+}
+
+/** {@link isStorableText} for every key and string of a JSON-serialisable value. */
+function storableJson(value: unknown): boolean {
+  if (typeof value === 'string') return isStorableText(value);
+  if (value === null || typeof value !== 'object') return true;
+  if (Array.isArray(value)) return value.every(storableJson);
+  return Object.entries(value).every(([key, item]) => isStorableText(key) && storableJson(item));
 }
 
 function expiryOf(expiresAt: unknown, now: Date): Date | null {

@@ -93,11 +93,20 @@ export abstract class SqlApiKeyStore extends ApiKeyStore implements OnModuleInit
     super();
   }
 
-  /** Migrates (when `migrate: true`) or checks the schema, once. Nest calls it at startup. */
+  /**
+   * Migrates (when `migrate: true`) or checks the schema, once. Nest calls it at startup. When it
+   * fails the store closes (its connections would otherwise keep the process alive: Nest runs no
+   * shutdown hook after a failed bootstrap) and stays unusable.
+   */
   init(): Promise<void> {
     this.ready ??= (async () => {
-      if (this.autoMigrate) await this.migrate();
-      else assertSchemaCurrent(await this.schemaVersion(), this.migrations, this.t.label);
+      try {
+        if (this.autoMigrate) await this.migrate();
+        else assertSchemaCurrent(await this.schemaVersion(), this.migrations, this.t.label);
+      } catch (error) {
+        await this.close();
+        throw error;
+      }
     })();
     return this.ready;
   }
@@ -124,12 +133,7 @@ export abstract class SqlApiKeyStore extends ApiKeyStore implements OnModuleInit
 
 /** Initialises a new store (for use outside Nest: CLI, scripts), closing it if that fails. */
 export async function initialised<S extends SqlApiKeyStore>(store: S): Promise<S> {
-  try {
-    await store.init();
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
+  await store.init();
   return store;
 }
 

@@ -85,6 +85,7 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
   private stopListener?: () => boolean;
   private reconnectTimer?: NodeJS.Timeout;
   private reconnectDelay = 0;
+  private listenGeneration = 0;
   private closed = false;
 
   /** Creates (or adopts) the pool; validates names. Call {@link init} (or let Nest do it) before use. */
@@ -123,8 +124,14 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
    */
   async migrate(): Promise<number[]> {
     return this.transaction(async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nestjs-api-key:${this.t.label}`]);
-      if (this.options.schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.options.schema}"`);
+      // One lock per schema: stores with other table names in the same schema create it too.
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nestjs-api-key:${this.options.schema ?? this.t.label}`]);
+      // Created only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even
+      // when the schema exists, which a role that merely owns its schema does not have.
+      const schema = this.options.schema;
+      if (schema !== undefined && (await client.query('SELECT to_regnamespace($1) IS NULL AS missing', [`"${schema}"`])).rows[0].missing) {
+        await client.query(`CREATE SCHEMA "${schema}"`);
+      }
       await client.query(`CREATE TABLE IF NOT EXISTS ${this.t.migrations} (version integer NOT NULL PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
       const current = await this.versionIn(client);
       const pending = POSTGRES_MIGRATIONS.filter((migration) => migration.version > current);
@@ -205,10 +212,13 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
   /** @inheritdoc */
   async touch(lastUsed: ReadonlyMap<string, Date>): Promise<void> {
     if (lastUsed.size === 0) return;
+    // In id order: instances flushing overlapping batches then lock rows in the same order (in
+    // each Map's own order, two of them could deadlock).
+    const batch = [...lastUsed].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     await this.pool.query(
       `UPDATE ${this.t.keys} k SET last_used_at = v.at FROM unnest($1::text[], $2::timestamptz[]) AS v(id, at)
        WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.at)`,
-      [[...lastUsed.keys()], [...lastUsed.values()]],
+      [batch.map(([id]) => id), batch.map(([, at]) => at)],
     );
   }
 
@@ -228,6 +238,9 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
    * is never kept waiting by it); through the pool only when the pool's configuration is unknown.
    */
   private async listen(): Promise<void> {
+    // A newer listen() or a stopListening() while this one connects makes it stale: it then
+    // lets its connection go rather than leave one nobody stops.
+    const generation = ++this.listenGeneration;
     let client: Pick<PostgresClient, 'query' | 'on'>;
     let release: () => void;
     try {
@@ -262,7 +275,7 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     client.on('notification', (message: { channel: string; payload?: string }) => {
       if (message.channel === this.channel) this.emit(message.payload ? message.payload : null);
     });
-    if (this.closed || this.listeners.size === 0) return void stop();
+    if (this.closed || this.listeners.size === 0 || generation !== this.listenGeneration) return void stop();
     try {
       await client.query(`LISTEN "${this.channel}"`);
     } catch (error) {
@@ -283,6 +296,7 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
   }
 
   private stopListening(): void {
+    this.listenGeneration++;
     clearTimeout(this.reconnectTimer);
     this.stopListener?.();
   }

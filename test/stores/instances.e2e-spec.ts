@@ -119,3 +119,39 @@ describe('two app instances (Express and Fastify) sharing one PostgreSQL databas
     await refusedWithinBound(b, later);
   });
 });
+
+describe('two stores writing last-used times for the same keys at once (PostgreSQL)', () => {
+  const schema = uniqueSchema();
+  let stores: PostgresApiKeyStore[] = [];
+  afterAll(async () => {
+    await Promise.all(stores.map((store) => store.close()));
+    await dropSchema(schema);
+  });
+
+  it('never deadlock, whatever order each one met the keys in', async () => {
+    stores = [await createPostgresApiKeyStore({ connection: POSTGRES_URL, schema, migrate: true })];
+    for (let i = 0; i < 2; i++) stores.push(await createPostgresApiKeyStore({ connection: POSTGRES_URL, schema }));
+    const ids = Array.from({ length: 200 }, (_, i) => `touched-${i}`);
+    const createdAt = new Date('2026-01-01T00:00:00.000Z');
+    for (const id of ids) {
+      const key = { id, name: id, scopes: [], ownerId: null, metadata: {}, createdAt, updatedAt: createdAt, expiresAt: null, revokedAt: null, disabled: false, lastUsedAt: null, version: 1 };
+      await stores[0]!.insert(key, { hash: `hash-${id}`, keyId: id, createdAt, expiresAt: null });
+    }
+    const batch = (order: string[], round: number) => new Map(order.map((id) => [id, new Date(createdAt.getTime() + round * 1000)]));
+    for (let round = 1; round <= 40; round++) {
+      // Orders of their own: locking rows in each batch's order deadlocks now and then.
+      await Promise.all(stores.map((store) => store.touch(batch(shuffled(ids), round))));
+    }
+    expect((await stores[1]!.findById('touched-0'))?.lastUsedAt).toEqual(new Date(createdAt.getTime() + 40_000));
+  });
+});
+
+/** A copy of `items` in random order. */
+function shuffled<T>(items: readonly T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}

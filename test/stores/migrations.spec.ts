@@ -84,6 +84,56 @@ describe('PostgreSQL migrations', () => {
     expect(rows[1].indexdef).toMatch(/UNIQUE INDEX .* \(hash\)/);
   });
 
+  it('stores with different table names migrate one new schema at once', async () => {
+    const schema = newSchema();
+    const stores = ['a', 'b', 'c', 'd'].map(
+      (prefix) => new PostgresApiKeyStore({ connection: POSTGRES_URL, schema, tables: { keys: `${prefix}_keys`, secrets: `${prefix}_secrets`, migrations: `${prefix}_versions` } }),
+    );
+    try {
+      expect(await Promise.all(stores.map((store) => store.migrate()))).toEqual(stores.map(() => POSTGRES_MIGRATIONS.map((m) => m.version)));
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
+  it('migrates and starts as a role that owns its schema but may not create schemas', async () => {
+    const schema = newSchema();
+    const role = `${schema}_owner`;
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    await admin.query(`CREATE ROLE "${role}" LOGIN`);
+    await admin.query(`CREATE SCHEMA "${schema}" AUTHORIZATION "${role}"`);
+    try {
+      const url = new URL(POSTGRES_URL);
+      url.username = role;
+      for (let start = 0; start < 2; start++) await (await createPostgresApiKeyStore({ connection: url.toString(), schema, migrate: true })).close();
+    } finally {
+      await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
+      await admin.query(`DROP ROLE "${role}"`);
+      await admin.end();
+    }
+  });
+
+  it('lets its connections go when startup refuses, its change listener included (Nest runs no shutdown hook then)', async () => {
+    const schema = newSchema();
+    const store = new PostgresApiKeyStore({ connection: { connectionString: POSTGRES_URL, application_name: schema }, schema });
+    store.watchChanges(() => undefined); // as the cache does, before Nest initialises the store
+    await expect(store.init()).rejects.toThrow(/schema version 0/);
+    expect(await sessionsNamed(schema)).toBe(0);
+  });
+
+  it('leaves no change listener behind when the last one leaves and another comes while it connects', async () => {
+    const schema = newSchema();
+    const store = await createPostgresApiKeyStore({ connection: { connectionString: POSTGRES_URL, application_name: schema }, schema, migrate: true });
+    store.watchChanges(() => undefined)();
+    store.watchChanges(() => undefined);
+    await until(async () => (await sessionsNamed(schema, 'LISTEN%')) === 1);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the first connection, had it lived, would be listening by now too
+    expect(await sessionsNamed(schema, 'LISTEN%')).toBe(1);
+    await store.close();
+    expect(await sessionsNamed(schema)).toBe(0);
+  });
+
   it('refuses a schema written by a newer version of the package', async () => {
     const schema = newSchema();
     const store = await createPostgresApiKeyStore({ connection: POSTGRES_URL, schema, migrate: true });
@@ -100,3 +150,31 @@ describe('PostgreSQL migrations', () => {
     expect(() => new PostgresApiKeyStore({ connection: POSTGRES_URL, schema: 's'.repeat(40), tables: { keys: 'k'.repeat(40) } })).toThrow('set `channel`');
   });
 });
+
+/**
+ * Server sessions whose application_name is `name` (and whose last query is like `query`), once
+ * that count has settled: a connection being closed leaves pg_stat_activity a moment later.
+ */
+async function sessionsNamed(name: string, query = '%'): Promise<number> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    const count = async () => Number((await client.query('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND query LIKE $2', [name, query])).rows[0].n);
+    let last = await count();
+    for (let i = 0; i < 20; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const now = await count();
+      if (now === last) return now;
+      last = now;
+    }
+    return last;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Polls `condition` every 20 ms for up to 5 s. */
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 20))) if (await condition()) return;
+  throw new Error('condition not met within 5 s');
+}
