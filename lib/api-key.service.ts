@@ -129,7 +129,10 @@ export class ApiKeyService {
     return this.authenticator.verify(key);
   }
 
-  /** Keys ordered by id, optionally filtered by owner and paged (`after`, `limit`). */
+  /**
+   * Keys ordered by id (byte-wise in UTF-8), optionally filtered by owner and paged (`after`,
+   * `limit`); the package's stores return at most 1,000 per call, also by default.
+   */
   async list(query: ApiKeyListQuery = {}): Promise<StoredApiKey[]> {
     if (query.limit !== undefined && (!Number.isSafeInteger(query.limit) || query.limit <= 0)) invalid('limit must be a positive integer');
     return this.store().list(query);

@@ -8,6 +8,7 @@ import {
   type StoredApiKeySecret,
 } from './api-key.store.js';
 import { findVerified, verifyRecord, type VerifiedApiKey, type VerifiedLookup } from './verified-api-key.js';
+import { compareIds, listLimit } from './list-query.js';
 
 const EPOCH = new Date(0);
 
@@ -137,9 +138,9 @@ export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLoo
   /** @inheritdoc */
   list(query: ApiKeyListQuery = {}): Promise<StoredApiKey[]> {
     const keys = [...this.keys.values()]
-      .filter((key) => (query.ownerId === undefined || key.ownerId === query.ownerId) && (query.after === undefined || key.id > query.after))
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return Promise.resolve(query.limit === undefined ? keys : keys.slice(0, query.limit));
+      .filter((key) => (query.ownerId === undefined || key.ownerId === query.ownerId) && (query.after === undefined || compareIds(key.id, query.after) > 0))
+      .sort((a, b) => compareIds(a.id, b.id));
+    return Promise.resolve(keys.slice(0, listLimit(query)));
   }
 
   /** @inheritdoc */

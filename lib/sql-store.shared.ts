@@ -1,6 +1,6 @@
 import { ApiKeyConfigurationError } from './api-key-configuration.error.js';
 import type { ApiKeyRecord } from './api-key-record.interface.js';
-import { ApiKeyStore, toApiKeyRecord, type ApiKeyListQuery, type ApiKeyPatch, type StoredApiKey } from './api-key.store.js';
+import { ApiKeyStore, toApiKeyRecord, type ApiKeyPatch, type StoredApiKey } from './api-key.store.js';
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -137,8 +137,6 @@ export async function initialised<S extends SqlApiKeyStore>(store: S): Promise<S
   return store;
 }
 
-/** Most keys one `list` call returns, and its default page size. */
-const MAX_LIST_LIMIT = 1000;
 
 const KEY_COLUMN_NAMES = ['id', 'name', 'scopes', 'owner_id', 'metadata', 'created_at', 'updated_at', 'expires_at', 'revoked_at', 'disabled', 'last_used_at', 'version'];
 
@@ -190,12 +188,6 @@ export function patchAssignments(patch: ApiKeyPatch, placeholder: (index: number
     set: columns.map(([column], index) => `${column} = ${placeholder(index)}`).join(', '),
     values: columns.map(([column, value]) => encode(column, value)),
   };
-}
-
-/** The page size of a list query: its limit, capped at {@link MAX_LIST_LIMIT}. */
-export function listLimit(query: ApiKeyListQuery): number {
-  const limit = query.limit ?? MAX_LIST_LIMIT;
-  return Number.isSafeInteger(limit) && limit > 0 ? Math.min(limit, MAX_LIST_LIMIT) : MAX_LIST_LIMIT;
 }
 
 function parseJson<T>(value: unknown): T {

@@ -9,7 +9,6 @@ import {
   assertSchemaCurrent,
   initialised,
   keyColumns,
-  listLimit,
   patchAssignments,
   quoteTables,
   rowToKey,
@@ -19,6 +18,7 @@ import {
   type KeyRow,
 } from '../sql-store.shared.js';
 import { POSTGRES_MIGRATIONS } from './postgres.migrations.js';
+import { listLimit } from '../list-query.js';
 
 /** What the store needs of a query result. */
 export interface PostgresQueryResult {

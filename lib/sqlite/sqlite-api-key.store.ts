@@ -5,7 +5,6 @@ import {
   assertSchemaCurrent,
   initialised,
   keyColumns,
-  listLimit,
   patchAssignments,
   quoteTables,
   rowToKey,
@@ -15,6 +14,7 @@ import {
   type KeyRow,
 } from '../sql-store.shared.js';
 import { SQLITE_MIGRATIONS } from './sqlite.migrations.js';
+import { listLimit } from '../list-query.js';
 
 /** The part of a better-sqlite3 `Database` the store uses (so its types need no `@types/better-sqlite3`). */
 export interface SqliteDatabase {

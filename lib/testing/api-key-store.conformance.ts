@@ -113,12 +113,14 @@ export function describeApiKeyStoreConformance(name: string, harness: ApiKeyStor
     });
 
     it('list orders by id byte-wise, filters by owner and pages with after and limit', async () => {
-      const ids = ['key-a', 'key-B', 'key-_', 'key-0', 'key-Z2'];
+      // UTF-8 byte order puts U+FF01 before U+1F600; UTF-16 order (JavaScript's `<`) does not.
+      const ids = ['key-a', 'key-B', 'key-_', 'key-\u{1F600}', 'key-0', 'key-\uFF01', 'key-Z2'];
       for (const [index, id] of ids.entries()) await store.insert(key(id, { ownerId: index % 2 === 0 ? 'even' : 'odd' }), secret(id, id));
-      const sorted = [...ids].sort();
+      const sorted = ['key-0', 'key-B', 'key-Z2', 'key-_', 'key-a', 'key-\uFF01', 'key-\u{1F600}'];
       assert.deepEqual((await store.list()).map((k) => k.id), sorted);
       assert.deepEqual((await store.list({ ownerId: 'odd' })).map((k) => k.id), sorted.filter((id) => ids.indexOf(id) % 2 === 1));
       assert.deepEqual((await store.list({ after: sorted[1], limit: 2 })).map((k) => k.id), sorted.slice(2, 4));
+      assert.deepEqual((await store.list({ after: 'key-\uFF01' })).map((k) => k.id), ['key-\u{1F600}']);
       assert.deepEqual(await store.list({ ownerId: 'nobody' }), []);
     });
 
