@@ -194,7 +194,12 @@ function parseJson<T>(value: unknown): T {
   return (typeof value === 'string' ? JSON.parse(value) : value) as T;
 }
 
+/**
+ * A time column as a `Date`: pg's own `Date`, SQLite's ms number, or the text of a timestamp
+ * (`2026-12-01 23:34:53.123+00`) from a pool whose type parsers hand timestamps back as text.
+ */
 function toDate(value: unknown): Date | null {
   if (value === null || value === undefined) return null;
-  return value instanceof Date ? value : new Date(Number(value));
+  if (value instanceof Date) return value;
+  return typeof value === 'string' && !/^-?\d+$/.test(value) ? new Date(value) : new Date(Number(value));
 }

@@ -1,5 +1,6 @@
 import { afterAll } from '@jest/globals';
 import { join } from 'node:path';
+import pg from 'pg';
 import { CachedApiKeyStore, InMemoryApiKeyRepository, type ApiKeyStore } from 'nestjs-api-key';
 import { createPostgresApiKeyStore, type PostgresApiKeyStore } from 'nestjs-api-key/postgres';
 import { createSqliteApiKeyStore, type SqliteApiKeyStore } from 'nestjs-api-key/sqlite';
@@ -27,6 +28,26 @@ describeApiKeyStoreConformance('PostgreSQL', {
   },
   destroy: async (store) => {
     await (store as PostgresApiKeyStore).close();
+    await dropSchema(schemas.get(store)!);
+  },
+});
+
+// An application's pool may parse types its own way (here: timestamps left as text).
+const pools = new Map<ApiKeyStore, pg.Pool>();
+const TIMESTAMPTZ = 1184;
+describeApiKeyStoreConformance('PostgreSQL through a pool that reads timestamps as text', {
+  create: async () => {
+    const schema = uniqueSchema();
+    const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === TIMESTAMPTZ ? (text: string) => text : pg.types.getTypeParser(oid, format)) };
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL, types: types as pg.CustomTypesConfig });
+    const store = await createPostgresApiKeyStore({ connection: pool, schema, migrate: true });
+    schemas.set(store, schema);
+    pools.set(store, pool);
+    return store;
+  },
+  destroy: async (store) => {
+    await (store as PostgresApiKeyStore).close();
+    await pools.get(store)!.end();
     await dropSchema(schemas.get(store)!);
   },
 });
