@@ -258,6 +258,9 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     } catch (error) {
       return this.reconnectLater(error);
     }
+    // Checked before this connection becomes the one stopListening() stops: a stale one that
+    // took that place would orphan the current one.
+    if (this.closed || this.listeners.size === 0 || generation !== this.listenGeneration) return release();
     let released = false;
     const stop = () => {
       if (released) return false;
@@ -275,7 +278,6 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     client.on('notification', (message: { channel: string; payload?: string }) => {
       if (message.channel === this.channel) this.emit(message.payload ? message.payload : null);
     });
-    if (this.closed || this.listeners.size === 0 || generation !== this.listenGeneration) return void stop();
     try {
       await client.query(`LISTEN "${this.channel}"`);
     } catch (error) {

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
+import { Socket } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { ApiKeyConfigurationError } from 'nestjs-api-key';
@@ -124,11 +125,23 @@ describe('PostgreSQL migrations', () => {
 
   it('leaves no change listener behind when the last one leaves and another comes while it connects', async () => {
     const schema = newSchema();
-    const store = await createPostgresApiKeyStore({ connection: { connectionString: POSTGRES_URL, application_name: schema }, schema, migrate: true });
+    // The next connection opened connects 300 ms late: the stale listener connects after the current one.
+    let delayNext = false;
+    const stream = () => {
+      const socket = new Socket();
+      if (delayNext) {
+        delayNext = false;
+        const connect = socket.connect.bind(socket) as (...args: unknown[]) => Socket;
+        socket.connect = ((...args: unknown[]) => (setTimeout(() => connect(...args), 300), socket)) as typeof socket.connect;
+      }
+      return socket;
+    };
+    const store = await createPostgresApiKeyStore({ connection: { connectionString: POSTGRES_URL, application_name: schema, stream }, schema, migrate: true });
+    delayNext = true;
     store.watchChanges(() => undefined)();
     store.watchChanges(() => undefined);
     await until(async () => (await sessionsNamed(schema, 'LISTEN%')) === 1);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the first connection, had it lived, would be listening by now too
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the late connection is up by now
     expect(await sessionsNamed(schema, 'LISTEN%')).toBe(1);
     await store.close();
     expect(await sessionsNamed(schema)).toBe(0);
