@@ -137,3 +137,18 @@ describe('ApiKeyAuthenticator.issued', () => {
     }
   });
 });
+
+describe('ApiKeyAuthenticator static keys', () => {
+  it('gives their principals a frozen copy of the configured metadata, nested objects included', async () => {
+    const metadata = { plan: { tier: 'free' }, regions: ['eu'] };
+    const options = new ResolvedApiKeyOptions({ keys: [{ name: 'static', key: KEY, metadata }] });
+    const authenticator = new ApiKeyAuthenticator(options, new ApiKeyHasher(options.peppers), new InMemoryApiKeyRepository());
+    const result = await authenticator.verify(KEY);
+    if (!result.valid) throw new Error('the static key should verify');
+    const seen = result.principal.metadata as typeof metadata;
+    expect(() => (seen.plan.tier = 'enterprise')).toThrow(TypeError);
+    expect(() => seen.regions.push('us')).toThrow(TypeError);
+    metadata.plan.tier = 'changed after bootstrap';
+    expect((await authenticator.verify(KEY)).valid && (await authenticator.verify(KEY))).toMatchObject({ principal: { metadata: { plan: { tier: 'free' }, regions: ['eu'] } } });
+  });
+});

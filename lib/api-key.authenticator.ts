@@ -50,9 +50,8 @@ export class ApiKeyAuthenticator {
     this.timeout = new FixedTimeout(ms, () => new Error(`lookup timed out after ${ms} ms`));
     this.fastFindByHash = pairedFindByHash(repository);
     for (const entry of options.keys) {
-      // Copies of the configured scopes and metadata, so the frozen principal owns them.
-      const metadata = entry.metadata ? { ...entry.metadata } : null;
-      const principal = issuePrincipal(this, entry.id ?? entry.name, entry.name, [...(entry.scopes ?? [])], entry.ownerId ?? null, metadata);
+      // A copy of the configured scopes, so the frozen principal owns it (issuePrincipal copies the metadata).
+      const principal = issuePrincipal(this, entry.id ?? entry.name, entry.name, [...(entry.scopes ?? [])], entry.ownerId ?? null, entry.metadata ?? null);
       this.staticKeys.set(hasher.hash(entry.key), principal);
     }
   }

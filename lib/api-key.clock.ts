@@ -20,8 +20,11 @@ export class SystemApiKeyClock extends ApiKeyClock {
     return new Date();
   }
 
-  /** @inheritdoc Without building a `Date`. */
+  /**
+   * @inheritdoc Without building a `Date`, unless `now` was replaced (a subclass, or a test's
+   * `jest.spyOn(clock, 'now')`): then what it says.
+   */
   override nowMs(): number {
-    return Date.now();
+    return this.now === SystemApiKeyClock.prototype.now ? Date.now() : this.now().getTime();
   }
 }

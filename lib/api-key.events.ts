@@ -80,6 +80,7 @@ export abstract class ApiKeyEventSink {
 interface EventEmitterLike {
   emit(event: string, ...values: unknown[]): unknown;
   hasListeners?(event: string): boolean;
+  listenersAny?(): unknown[];
 }
 
 /**
@@ -111,10 +112,12 @@ export class DefaultApiKeyEventSink extends ApiKeyEventSink implements OnModuleI
 
   /**
    * @inheritdoc Only with `EventEmitter2`, and only while something listens to
-   * `api-key.authenticated` (the `Logger` fallback does not log successes).
+   * `api-key.authenticated` or to every event (`onAny`: with `wildcard: true`, `hasListeners`
+   * does not count those). The `Logger` fallback does not log successes.
    */
   override get acceptsAuthenticated(): boolean {
-    return this.emitter !== null && this.emitter.hasListeners?.(ApiKeyEventType.Authenticated) !== false;
+    const emitter = this.emitter;
+    return emitter !== null && (emitter.hasListeners?.(ApiKeyEventType.Authenticated) !== false || (emitter.listenersAny?.().length ?? 0) > 0);
   }
 
   /** @inheritdoc */

@@ -214,6 +214,19 @@ describe('ApiKeyService', () => {
     await expect(ctx.service.update(apiKey.id, { metadata: { note: '\ud83d' } })).rejects.toMatchObject({ code: 'invalid_input' });
   });
 
+  it('hands out principals and stored keys no caller can change, nested metadata included', async () => {
+    const { key, apiKey } = await ctx.service.create({ name: 'deep', scopes: ['a'], metadata: { limits: { rpm: 10 }, tenants: ['t1'] } });
+    const first = await ctx.service.verify(key);
+    if (!first.valid) throw new Error('the key should verify');
+    const metadata = first.principal.metadata as { limits: { rpm: number }; tenants: string[] };
+    expect(() => (metadata.limits.rpm = 1_000_000)).toThrow(TypeError);
+    expect(() => metadata.tenants.push('victim')).toThrow(TypeError);
+    const shown = await ctx.service.get(apiKey.id);
+    expect(() => (shown.scopes as string[]).push('admin:*')).toThrow(TypeError);
+    expect(() => ((shown as { disabled: boolean }).disabled = true)).toThrow(TypeError);
+    expect(await ctx.service.verify(key)).toMatchObject({ valid: true, principal: { scopes: ['a'], metadata: { limits: { rpm: 10 }, tenants: ['t1'] } } });
+  });
+
   it('refuses a grace period that ends past the latest Date, writing nothing', async () => {
     const { key, apiKey } = await ctx.service.create({ name: 'x' });
     await expect(ctx.service.rotate(apiKey.id, { gracePeriod: Number.MAX_SAFE_INTEGER })).rejects.toMatchObject({

@@ -9,6 +9,7 @@ import {
 } from './api-key.store.js';
 import { findVerified, verifyRecord, type VerifiedApiKey, type VerifiedLookup } from './verified-api-key.js';
 import { compareIds, listLimit } from './list-query.js';
+import { frozenCopy } from './frozen-copy.js';
 
 const EPOCH = new Date(0);
 
@@ -98,7 +99,7 @@ export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLoo
    */
   save(record: ApiKeyRecord): void {
     const previous = this.keys.get(record.id);
-    this.keys.set(record.id, {
+    this.keys.set(record.id, stored({
       id: record.id,
       name: record.name,
       scopes: [...record.scopes],
@@ -111,7 +112,7 @@ export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLoo
       disabled: record.disabled ?? false,
       lastUsedAt: previous?.lastUsedAt ?? null,
       version: (previous?.version ?? 0) + 1,
-    });
+    }));
     this.secrets.set(record.hash, { hash: record.hash, keyId: record.id, createdAt: EPOCH, expiresAt: record.secretExpiresAt ?? null });
   }
 
@@ -125,7 +126,7 @@ export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLoo
   insert(key: StoredApiKey, secret: StoredApiKeySecret): Promise<void> {
     if (this.keys.has(key.id)) return Promise.reject(new Error(`a key with id "${key.id}" already exists`));
     if (this.secrets.has(secret.hash) || secret.keyId !== key.id) return Promise.reject(new Error('the secret exists already or belongs to another key'));
-    this.keys.set(key.id, { ...key });
+    this.keys.set(key.id, stored(key));
     this.secrets.set(secret.hash, { ...secret });
     return Promise.resolve();
   }
@@ -148,7 +149,7 @@ export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLoo
     const key = this.keys.get(id);
     if (!key || key.version !== expectedVersion) return Promise.resolve(null);
     const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
-    const updated: StoredApiKey = { ...key, ...defined, version: key.version + 1 };
+    const updated = stored({ ...key, ...defined, version: key.version + 1 });
     this.keys.set(id, updated);
     return Promise.resolve(updated);
   }
@@ -164,7 +165,7 @@ export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLoo
       }
     }
     this.secrets.set(secret.hash, { ...secret });
-    const updated: StoredApiKey = { ...key, updatedAt: secret.createdAt, version: key.version + 1 };
+    const updated = stored({ ...key, updatedAt: secret.createdAt, version: key.version + 1 });
     this.keys.set(id, updated);
     return Promise.resolve(updated);
   }
@@ -173,8 +174,17 @@ export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLoo
   touch(lastUsed: ReadonlyMap<string, Date>): Promise<void> {
     for (const [id, at] of lastUsed) {
       const key = this.keys.get(id);
-      if (key && (key.lastUsedAt === null || key.lastUsedAt < at)) this.keys.set(id, { ...key, lastUsedAt: at });
+      if (key && (key.lastUsedAt === null || key.lastUsedAt < at)) this.keys.set(id, stored({ ...key, lastUsedAt: at }));
     }
     return Promise.resolve();
   }
+}
+
+/**
+ * A key as the store keeps it: frozen, with frozen copies of its scopes and metadata. `findById`
+ * and `list` hand out these objects themselves, so a caller cannot change a stored key (or the
+ * lookup entries that assume an unchanged object is an unchanged key) by writing to one.
+ */
+function stored(key: StoredApiKey): StoredApiKey {
+  return Object.freeze({ ...key, scopes: frozenCopy(key.scopes), metadata: frozenCopy(key.metadata) });
 }

@@ -2,6 +2,7 @@ import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
 import type { ApiKeyRecord } from './api-key-record.interface.js';
 import type { ApiKeyVerification } from './api-key-verification.interface.js';
 import { ApiKeyHasher } from './api-key.hasher.js';
+import { frozenCopy } from './frozen-copy.js';
 
 /**
  * A key record validated once, in the form verification reads on every request: the frozen
@@ -91,7 +92,7 @@ export function verifyRecord(value: unknown, hash: string, issuer: object): Veri
     if (!valid) return undefined;
     const limited = expiresAt !== null || revokedAt !== null || secretExpiresAt !== null || disabled === true;
     return {
-      principal: issuePrincipal(issuer, id, name, sharedScopes(scopes), ownerId ? sharedOwner(ownerId) : null, metadata ? { ...(metadata as object) } : null),
+      principal: issuePrincipal(issuer, id, name, sharedScopes(scopes), ownerId ? sharedOwner(ownerId) : null, (metadata as Record<string, unknown> | null | undefined) ?? null),
       state: limited ? { expiresAt, revokedAt, disabled: disabled === true, secretExpiresAt } : null,
     };
   } catch {
@@ -100,9 +101,10 @@ export function verifyRecord(value: unknown, hash: string, issuer: object): Veri
 }
 
 /**
- * A principal of a static key or a verified record: frozen, with the scopes array and metadata
- * object given to it (copies it owns) frozen in place, and marked as issued by `issuer` (the
- * store the record came from, or the authenticator for its static keys).
+ * A principal of a static key or a verified record: frozen, with the scopes array given to it (a
+ * copy it owns) frozen in place and a deep, frozen copy of `metadata` (plain objects and arrays
+ * all the way down, so no handler can change what later requests read), and marked as issued by
+ * `issuer` (the store the record came from, or the authenticator for its static keys).
  */
 export function issuePrincipal(
   issuer: object,
@@ -112,7 +114,7 @@ export function issuePrincipal(
   ownerId: string | null,
   metadata: Record<string, unknown> | null,
 ): ApiKeyPrincipal {
-  return new IssuedPrincipal(ISSUING, issuer, id, name, Object.freeze(scopes), ownerId, metadata ? Object.freeze(metadata) : NO_METADATA);
+  return new IssuedPrincipal(ISSUING, issuer, id, name, Object.freeze(scopes), ownerId, metadata ? frozenCopy(metadata) : NO_METADATA);
 }
 
 /** What {@link IssuedPrincipal}'s constructor asks for, so nothing outside this module can build one (even through `principal.constructor`). */
