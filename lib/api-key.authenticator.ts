@@ -183,9 +183,10 @@ export class ApiKeyAuthenticator {
         throw this.unavailable(error);
       }
       if (!(found instanceof Promise)) return found;
-      found.catch(() => undefined); // answered through the shared lookup below, which may be another's
-      return this.findShared(hash, () => found).then(
-        (stored) => stored as VerifiedApiKey | null,
+      // Not shared here: such a store (the cache) shares its own lookups and stops sharing one
+      // when a write or change notice invalidates it, which a second sharing here would outlive.
+      return this.timeout.race(found).then(
+        (stored) => stored,
         (error: unknown) => Promise.reject(this.unavailable(error)),
       );
     }

@@ -7,6 +7,8 @@ import { ApiKeyStore, type ApiKeyPatch, type StoredApiKey } from './api-key.stor
 import { Test } from '@nestjs/testing';
 import { ApiKeyConfigurationError } from './api-key-configuration.error.js';
 import { ResolvedApiKeyOptions } from './api-key-options.js';
+import { ApiKeyAuthenticator } from './api-key.authenticator.js';
+import { ApiKeyHasher } from './api-key.hasher.js';
 import { ApiKeyModule } from './api-key.module.js';
 import { API_KEY_CACHE_DEFAULTS, CachedApiKeyStore } from './cached-api-key.store.js';
 
@@ -166,6 +168,34 @@ describe('CachedApiKeyStore', () => {
     expect((await inFlight)?.revokedAt).toBeUndefined();
     expect((await cache.findByHash(HASH))?.revokedAt).toEqual(new Date(1));
     expect(inner.calls).toBe(2);
+  });
+
+  it('a change notice applies to the next verification through the authenticator, even with a lookup of the old state in flight', async () => {
+    const options = new ResolvedApiKeyOptions({});
+    const hasher = new ApiKeyHasher(options.peppers);
+    const key = 'notice-test-key-0000000001';
+    const inner = new CountingStore();
+    inner.current = record({ hash: hasher.hash(key) });
+    const cache = new CachedApiKeyStore(inner);
+    const authenticator = new ApiKeyAuthenticator(options, hasher, cache);
+    let releaseLate!: () => void;
+    const gate = new Promise<void>((resolve) => (releaseLate = resolve));
+    const staleRead = inner.current;
+    inner.findByHash = async () => {
+      inner.calls++;
+      if (inner.calls === 1) {
+        await gate;
+        return staleRead;
+      }
+      return inner.current;
+    };
+    const inFlight = authenticator.verify(key);
+    inner.current = { ...inner.current, revokedAt: new Date(1) }; // written by another instance
+    inner.listeners.forEach((listener) => listener('k-1'));
+    expect(await authenticator.verify(key)).toMatchObject({ valid: false, reason: 'revoked' });
+    releaseLate();
+    expect(await inFlight).toMatchObject({ valid: true }); // it started before the change
+    await cache.close();
   });
 
   it('drops a key when its change feed reports it, and everything on a null notice', async () => {
