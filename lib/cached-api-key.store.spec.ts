@@ -54,6 +54,25 @@ class CountingStore extends ApiKeyStore implements ApiKeyChangeFeed {
   touch = async () => undefined;
 }
 
+/**
+ * Makes `inner`'s first lookup read its record now but answer only when the returned function is
+ * called; later lookups answer at once with the record as it is then.
+ */
+function holdFirstLookup(inner: CountingStore): () => void {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const staleRead = inner.current;
+  inner.findByHash = async () => {
+    inner.calls++;
+    if (inner.calls === 1) {
+      await gate;
+      return staleRead;
+    }
+    return inner.current;
+  };
+  return release;
+}
+
 describe('CachedApiKeyStore', () => {
   it('coalesces concurrent lookups of one hash into one storage call, then serves it from memory', async () => {
     const inner = new ControlledRepository();
@@ -149,17 +168,7 @@ describe('CachedApiKeyStore', () => {
   it('a write through the cache applies to the very next lookup, even with a lookup of the old state in flight', async () => {
     const inner = new CountingStore();
     const cache = new CachedApiKeyStore(inner);
-    let releaseLate!: () => void;
-    const gate = new Promise<void>((resolve) => (releaseLate = resolve));
-    const staleRead = inner.current;
-    inner.findByHash = async () => {
-      inner.calls++;
-      if (inner.calls === 1) {
-        await gate;
-        return staleRead;
-      }
-      return inner.current;
-    };
+    const releaseLate = holdFirstLookup(inner);
     const inFlight = cache.findByHash(HASH);
     await cache.update('k-1', 1, { revokedAt: new Date(1), updatedAt: new Date(1) });
     const next = await cache.findByHash(HASH);
@@ -178,17 +187,7 @@ describe('CachedApiKeyStore', () => {
     inner.current = record({ hash: hasher.hash(key) });
     const cache = new CachedApiKeyStore(inner);
     const authenticator = new ApiKeyAuthenticator(options, hasher, cache);
-    let releaseLate!: () => void;
-    const gate = new Promise<void>((resolve) => (releaseLate = resolve));
-    const staleRead = inner.current;
-    inner.findByHash = async () => {
-      inner.calls++;
-      if (inner.calls === 1) {
-        await gate;
-        return staleRead;
-      }
-      return inner.current;
-    };
+    const releaseLate = holdFirstLookup(inner);
     const inFlight = authenticator.verify(key);
     inner.current = { ...inner.current, revokedAt: new Date(1) }; // written by another instance
     inner.listeners.forEach((listener) => listener('k-1'));
