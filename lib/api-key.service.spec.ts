@@ -227,6 +227,15 @@ describe('ApiKeyService', () => {
     expect(await ctx.service.verify(key)).toMatchObject({ valid: true, principal: { scopes: ['a'], metadata: { limits: { rpm: 10 }, tenants: ['t1'] } } });
   });
 
+  it('answers ids and list queries no store could hold with not_found or invalid_input, the same on every store', async () => {
+    await expect(ctx.service.get('a\u0000')).rejects.toMatchObject({ code: 'not_found' });
+    await expect(ctx.service.revoke('a\u0000')).rejects.toMatchObject({ code: 'not_found' });
+    await expect(ctx.service.get(42 as unknown as string)).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(ctx.service.list({ after: ['a', 'b'] as unknown as string })).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(ctx.service.list({ after: '\u0000' })).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(ctx.service.list({ ownerId: 'team\ud800' })).rejects.toMatchObject({ code: 'invalid_input' });
+  });
+
   it('refuses a grace period that ends past the latest Date, writing nothing', async () => {
     const { key, apiKey } = await ctx.service.create({ name: 'x' });
     await expect(ctx.service.rotate(apiKey.id, { gracePeriod: Number.MAX_SAFE_INTEGER })).rejects.toMatchObject({

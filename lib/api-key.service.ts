@@ -135,11 +135,17 @@ export class ApiKeyService {
    */
   async list(query: ApiKeyListQuery = {}): Promise<StoredApiKey[]> {
     if (query.limit !== undefined && (!Number.isSafeInteger(query.limit) || query.limit <= 0)) invalid('limit must be a positive integer');
+    for (const field of ['after', 'ownerId'] as const) {
+      const value = query[field];
+      if (value !== undefined && (typeof value !== 'string' || !isStorableText(value))) invalid(`${field} must be a string without NUL characters or unpaired surrogates`);
+    }
     return this.store().list(query);
   }
 
   /** The key with this id; throws `not_found` when there is none. */
   async get(id: string): Promise<StoredApiKey> {
+    if (typeof id !== 'string') invalid('id must be a string');
+    if (!isStorableText(id)) notFound(JSON.stringify(id).slice(1, -1)); // no store holds such an id
     const key = await this.store().findById(id);
     if (!key) notFound(id);
     return key;

@@ -68,6 +68,8 @@ describe('runCli', () => {
       [['create', '--name', 'x', '--bogus'], 2, "Unknown option '--bogus'"],
       [['create', '--name', 'x', '--expires', 'tomorrow'], 2, '--expires must be an ISO 8601 date'],
       [['create', '--name', 'x', '--expires', '2001-01-01'], 2, 'expiresAt must be in the future'],
+      [['create', '--name', 'x', '--expires', '2027-04-31T00:00:00Z'], 2, '--expires names a day that does not exist (2027-04-31)'],
+      [['create', '--name', 'x', '--expires', '2027-02-29'], 2, '--expires names a day that does not exist'],
       [['create', '--name', 'x', '--metadata', '{'], 2, '--metadata must be JSON'],
       [['create', '--name', 'x', '--prefix', 'bad-prefix'], 2, 'keyPrefix must be'],
       [['show'], 2, 'show needs a key id'],
@@ -112,6 +114,18 @@ describe('runCli', () => {
     expect(stderr.pop()).toContain('no store: pass --database <url> or set DATABASE_URL');
     expect(await runCli(['list', '--database', 'nosuch://x'], { ...io, env: {} })).toBe(1);
     expect(stderr.pop()).toContain('no store for database URL scheme "nosuch"; known schemes: memory:');
+  });
+
+  it('answers a failed migration with its exit code and message, after which the store is closed', async () => {
+    const io = { stdout: (t: string) => void stdout.push(t), stderr: (t: string) => void stderr.push(t) };
+    expect(await runCli(['migrate', '--database', 'memory:'], { ...io, env: {} })).toBe(2);
+    expect(stderr.pop()).toContain('this store has no schema to migrate');
+    let closed = false;
+    registerApiKeyStoreFactory('failing-migration', () =>
+      Promise.resolve({ store, ready: () => Promise.resolve(), close: () => Promise.resolve(void (closed = true)), migrate: () => Promise.reject(new Error('connection refused')) }),
+    );
+    expect(await runCli(['migrate', '--database', 'failing-migration://x'], { ...io, env: {} })).toBe(1);
+    expect([stderr.pop(), closed]).toEqual([expect.stringContaining('connection refused'), true]);
   });
 
   it('warns when creating a key without a pepper', async () => {

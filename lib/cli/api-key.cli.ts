@@ -95,7 +95,7 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
       if (!url) throw new UsageError('no store: pass --database <url> or set DATABASE_URL');
       opened = await openApiKeyStore(url);
       store = opened.store;
-      if (command === 'migrate') return migrate(opened, out, values.json === true);
+      if (command === 'migrate') return await migrate(opened, out, values.json === true); // awaited: its failure is this try's
       await opened.ready();
     } else if (command === 'migrate') {
       throw new UsageError('migrate needs a store URL (--database or DATABASE_URL)');
@@ -212,7 +212,12 @@ function instant(text: string, now: Date): Date {
     return date;
   }
   const date = new Date(text);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(date.getTime())) throw new UsageError('--expires must be an ISO 8601 date (2027-01-31T00:00:00Z) or a duration (30d)');
+  const day = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
+  if (!day || Number.isNaN(date.getTime())) throw new UsageError('--expires must be an ISO 8601 date (2027-01-31T00:00:00Z) or a duration (30d)');
+  // Date rolls an impossible day over (2027-02-30 becomes March 2nd): refuse it instead.
+  const [year, month, dayOfMonth] = [Number(day[1]), Number(day[2]), Number(day[3])];
+  const calendar = new Date(Date.UTC(year, month - 1, dayOfMonth));
+  if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== dayOfMonth) throw new UsageError(`--expires names a day that does not exist (${day[0]})`);
   return date;
 }
 

@@ -30,6 +30,7 @@ describe('ResolvedRateLimitOptions', () => {
     [{ limit: false, whenUnavailable: 'open' }, '"whenUnavailable" must be "reject" or "allow"'],
     [{ limit: false, planOf: 'plan' }, '"planOf" must be a function'],
     [{ limit: false, timeoutMs: 0 }, 'timeoutMs must be a positive integer'],
+    [{ limit: false, headers: 'false' }, '"headers" must be a boolean'],
     [{ limit: false, timeoutMs: 2 ** 31 }, 'timeoutMs must be at most 2147483647 ms'],
   ])('refuses %j at bootstrap', (options, message) => {
     expect(() => resolve(options)).toThrow(ApiKeyConfigurationError);

@@ -75,6 +75,7 @@ export class ResolvedRateLimitOptions {
       throw new ApiKeyConfigurationError('rate limit option "whenUnavailable" must be "reject" or "allow"');
     }
     this.whenUnavailable = options.whenUnavailable ?? 'reject';
+    if (options.headers !== undefined && typeof options.headers !== 'boolean') throw new ApiKeyConfigurationError('rate limit option "headers" must be a boolean');
     this.headers = options.headers ?? true;
     this.clock = fn(options.clock, 'clock') ?? (() => new Date());
   }

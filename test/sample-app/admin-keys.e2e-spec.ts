@@ -41,6 +41,9 @@ describe.each(['express', 'fastify'])('sample app admin key API on %s', (adapter
     await admin(http().post('/admin/keys')).send({ name: 'x', expiresAt: '2001-01-01T00:00:00Z' }).expect(400);
     await admin(http().post('/admin/keys/nope/revoke')).expect(404);
     await admin(http().post('/admin/keys/nope/rotate')).send({ gracePeriodSeconds: 'soon' }).expect(400);
+    await admin(http().post('/admin/keys/nope/rotate')).send({ gracePeriodSeconds: 1e15 }).expect(400); // ends past the latest Date
+    await admin(http().get('/admin/keys?after=a&after=b')).expect(400);
+    await admin(http().post('/admin/keys/%00/revoke')).expect(404);
   });
 
   it('answers a write the store failed with a generic 503, without the store’s error text', async () => {
