@@ -1,4 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
+import { ModulesContainer } from '@nestjs/core';
 import { DECORATORS, SwaggerModule, type OpenAPIObject, type SwaggerDocumentOptions } from '@nestjs/swagger';
 import { ResolvedApiKeyOptions } from '../api-key-options.js';
 import { applyApiKeySecurity } from './api-key-security.document.js';
@@ -57,10 +58,24 @@ export function createApiKeyDocument(
   );
 }
 
+/**
+ * The options of the app's `ApiKeyModule`. Several instances must read keys from the same
+ * sources: the document has one set of schemes for every guarded operation, and a scheme of one
+ * instance on another's routes would make Swagger UI send the wrong credential.
+ */
 function resolvedOptionsOf(app: INestApplication): ResolvedApiKeyOptions {
-  try {
-    return app.get(ResolvedApiKeyOptions, { strict: false });
-  } catch {
-    throw new Error('nestjs-api-key/swagger: ApiKeyModule is not imported in this application (ResolvedApiKeyOptions not found)');
+  const instances = new Set<ResolvedApiKeyOptions>();
+  for (const module of app.get(ModulesContainer).values()) {
+    const instance: unknown = module.providers.get(ResolvedApiKeyOptions)?.instance;
+    if (instance instanceof ResolvedApiKeyOptions) instances.add(instance);
   }
+  const [first, ...others] = instances;
+  if (!first) throw new Error('nestjs-api-key/swagger: ApiKeyModule is not imported in this application (ResolvedApiKeyOptions not found)');
+  if (others.some((other) => other.header !== first.header || other.bearer !== first.bearer || other.cookie !== first.cookie || other.query !== first.query)) {
+    throw new Error(
+      'nestjs-api-key/swagger: the ApiKeyModule instances of this application read keys from different sources; ' +
+        'the document has one set of security schemes, so give every instance the same `sources`',
+    );
+  }
+  return first;
 }

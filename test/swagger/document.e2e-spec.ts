@@ -1,6 +1,6 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { INestApplication } from '@nestjs/common';
+import { Module, type INestApplication } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { DECORATORS, DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { ApiKeyGuard, ApiKeyModule } from 'nestjs-api-key';
@@ -256,6 +256,25 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
       expect(() => createApiKeyDocument(app, config30())).toThrow(/InheritedOpenController\.list is inherited by controllers that guard it differently/);
     } finally {
       await app.close();
+    }
+  });
+
+  it('refuses two ApiKeyModule instances that read keys from different sources, and documents two that agree', async () => {
+    @Module({ imports: [ApiKeyModule.forRoot({ keys: [READER], sources: { header: 'X-Partner-Key' } })], controllers: [MethodGuardedController] })
+    class PartnerModule {}
+    @Module({ imports: [ApiKeyModule.forRoot({ keys: [READER] })], controllers: [ClassGuardedController] })
+    class SameSourcesModule {}
+    const differing = await startApp({ imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, isGlobal: true }), PartnerModule] }, platform);
+    try {
+      expect(() => createApiKeyDocument(differing, config30())).toThrow(/instances of this application read keys from different sources/);
+    } finally {
+      await differing.close();
+    }
+    const agreeing = await startApp({ imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, isGlobal: true }), SameSourcesModule] }, platform);
+    try {
+      expect(Object.keys(createApiKeyDocument(agreeing, config30()).components?.securitySchemes ?? {})).toEqual(['api-key']);
+    } finally {
+      await agreeing.close();
     }
   });
 
