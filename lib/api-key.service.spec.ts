@@ -225,6 +225,12 @@ describe('ApiKeyService', () => {
     expect(() => (shown.scopes as string[]).push('admin:*')).toThrow(TypeError);
     expect(() => ((shown as { disabled: boolean }).disabled = true)).toThrow(TypeError);
     expect(await ctx.service.verify(key)).toMatchObject({ valid: true, principal: { scopes: ['a'], metadata: { limits: { rpm: 10 }, tenants: ['t1'] } } });
+    const expiresAt = new Date(ctx.clock.now().getTime() + 60_000);
+    const dated = await ctx.service.create({ name: 'dated', expiresAt });
+    expiresAt.setTime(0); // the caller's own Date: the stored key has its own copy
+    (await ctx.service.get(dated.apiKey.id)).expiresAt!.setTime(0); // and hands out one nothing reads back
+    expect(await ctx.service.verify(dated.key)).toMatchObject({ valid: true });
+    expect((await ctx.service.get(dated.apiKey.id)).expiresAt).toEqual(new Date(ctx.clock.now().getTime() + 60_000));
   });
 
   it('answers ids and list queries no store could hold with not_found or invalid_input, the same on every store', async () => {

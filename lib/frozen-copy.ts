@@ -3,10 +3,13 @@
  * holds the copy can change what another holder reads; other values (dates, class instances) as
  * they are. For metadata and scopes that principals and stored keys share between requests.
  */
-export function frozenCopy<T>(value: T): T {
-  if (Array.isArray(value)) return Object.freeze(value.map(frozenCopy)) as T;
+export function frozenCopy<T>(value: T, within: ReadonlySet<object> = new Set()): T {
   if (typeof value !== 'object' || value === null) return value;
+  const array = Array.isArray(value);
   const prototype: unknown = Object.getPrototypeOf(value);
-  if (prototype !== Object.prototype && prototype !== null) return value;
-  return Object.freeze(Object.fromEntries(Object.entries(value).map(([key, item]) => [key, frozenCopy(item)]))) as T;
+  if (!array && prototype !== Object.prototype && prototype !== null) return value;
+  if (within.has(value)) throw new TypeError('nestjs-api-key: metadata must not contain itself (a cycle cannot be stored)');
+  const inside = new Set(within).add(value);
+  if (array) return Object.freeze(value.map((item) => frozenCopy(item, inside))) as T;
+  return Object.freeze(Object.fromEntries(Object.entries(value).map(([key, item]) => [key, frozenCopy(item, inside)]))) as T;
 }

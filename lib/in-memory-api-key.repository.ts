@@ -133,7 +133,8 @@ export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLoo
 
   /** @inheritdoc */
   findById(id: string): Promise<StoredApiKey | null> {
-    return Promise.resolve(this.keys.get(id) ?? null);
+    const key = this.keys.get(id);
+    return Promise.resolve(key ? handedOut(key) : null);
   }
 
   /** @inheritdoc */
@@ -141,7 +142,7 @@ export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLoo
     const keys = [...this.keys.values()]
       .filter((key) => (query.ownerId === undefined || key.ownerId === query.ownerId) && (query.after === undefined || compareIds(key.id, query.after) > 0))
       .sort((a, b) => compareIds(a.id, b.id));
-    return Promise.resolve(keys.slice(0, listLimit(query)));
+    return Promise.resolve(keys.slice(0, listLimit(query)).map(handedOut));
   }
 
   /** @inheritdoc */
@@ -151,7 +152,7 @@ export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLoo
     const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
     const updated = stored({ ...key, ...defined, version: key.version + 1 });
     this.keys.set(id, updated);
-    return Promise.resolve(updated);
+    return Promise.resolve(handedOut(updated));
   }
 
   /** @inheritdoc */
@@ -167,7 +168,7 @@ export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLoo
     this.secrets.set(secret.hash, { ...secret });
     const updated = stored({ ...key, updatedAt: secret.createdAt, version: key.version + 1 });
     this.keys.set(id, updated);
-    return Promise.resolve(updated);
+    return Promise.resolve(handedOut(updated));
   }
 
   /** @inheritdoc Last use is bookkeeping, not a management write: it leaves `version` alone. */
@@ -181,10 +182,32 @@ export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLoo
 }
 
 /**
- * A key as the store keeps it: frozen, with frozen copies of its scopes and metadata. `findById`
- * and `list` hand out these objects themselves, so a caller cannot change a stored key (or the
- * lookup entries that assume an unchanged object is an unchanged key) by writing to one.
+ * A key as the store keeps it: frozen, with frozen copies of its scopes and metadata and its own
+ * copies of the dates, so no caller's object is the stored one.
  */
 function stored(key: StoredApiKey): StoredApiKey {
-  return Object.freeze({ ...key, scopes: frozenCopy(key.scopes), metadata: frozenCopy(key.metadata) });
+  return Object.freeze({ ...key, scopes: frozenCopy(key.scopes), metadata: frozenCopy(key.metadata), ...datesOf(key) });
+}
+
+/**
+ * A stored key as `findById`, `list`, `update` and `rotate` return it: frozen, sharing the frozen
+ * scopes and metadata, with copies of the dates (a `Date` cannot be frozen), so writing to it
+ * changes nothing the store or verification reads.
+ */
+function handedOut(key: StoredApiKey): StoredApiKey {
+  return Object.freeze({ ...key, ...datesOf(key) });
+}
+
+function datesOf(key: StoredApiKey): Pick<StoredApiKey, 'createdAt' | 'updatedAt' | 'expiresAt' | 'revokedAt' | 'lastUsedAt'> {
+  return {
+    createdAt: new Date(key.createdAt),
+    updatedAt: new Date(key.updatedAt),
+    expiresAt: dateCopy(key.expiresAt),
+    revokedAt: dateCopy(key.revokedAt),
+    lastUsedAt: dateCopy(key.lastUsedAt),
+  };
+}
+
+function dateCopy(date: Date | null): Date | null {
+  return date === null ? null : new Date(date);
 }

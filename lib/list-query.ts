@@ -15,5 +15,19 @@ export function listLimit(query: ApiKeyListQuery): number {
  * before `！`.
  */
 export function compareIds(a: string, b: string): number {
-  return a === b ? 0 : Buffer.compare(Buffer.from(a), Buffer.from(b));
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return utf8Rank(x) - utf8Rank(y);
+  }
+  return a.length - b.length;
+}
+
+/**
+ * A UTF-16 unit's rank in UTF-8 byte order: surrogates (U+D800–DFFF, which encode code points
+ * above U+FFFF) sort after U+E000–FFFF, without allocating the bytes.
+ */
+function utf8Rank(unit: number): number {
+  return unit < 0xd800 ? unit : unit < 0xe000 ? unit + 0x2000 : unit - 0x800;
 }

@@ -137,7 +137,6 @@ export async function initialised<S extends SqlApiKeyStore>(store: S): Promise<S
   return store;
 }
 
-
 const KEY_COLUMN_NAMES = ['id', 'name', 'scopes', 'owner_id', 'metadata', 'created_at', 'updated_at', 'expires_at', 'revoked_at', 'disabled', 'last_used_at', 'version'];
 
 /** The key columns every select returns, for {@link rowToKey}, optionally qualified (`k.`). */

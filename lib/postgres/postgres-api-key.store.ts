@@ -256,6 +256,7 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
         release = () => pooled.release(true);
       }
     } catch (error) {
+      if (generation !== this.listenGeneration) return; // a newer listen() or a stop took over
       return this.reconnectLater(error);
     }
     // Checked before this connection becomes the one stopListening() stops: a stale one that

@@ -71,7 +71,7 @@ function resolvedOptionsOf(app: INestApplication): ResolvedApiKeyOptions {
   }
   const [first, ...others] = instances;
   if (!first) throw new Error('nestjs-api-key/swagger: ApiKeyModule is not imported in this application (ResolvedApiKeyOptions not found)');
-  if (others.some((other) => other.header !== first.header || other.bearer !== first.bearer || other.cookie !== first.cookie || other.query !== first.query)) {
+  if (others.some((other) => other.header?.toLowerCase() !== first.header?.toLowerCase() || other.bearer !== first.bearer || other.cookie !== first.cookie || other.query !== first.query)) {
     throw new Error(
       'nestjs-api-key/swagger: the ApiKeyModule instances of this application read keys from different sources; ' +
         'the document has one set of security schemes, so give every instance the same `sources`',

@@ -123,16 +123,17 @@ describe('PostgreSQL migrations', () => {
     expect(await sessionsNamed(schema)).toBe(0);
   });
 
-  it('leaves no change listener behind when the last one leaves and another comes while it connects', async () => {
+  it.each(['connects', 'fails to connect'])('leaves no change listener behind when the last one leaves and another comes while it connects (and then %s late)', async (outcome) => {
     const schema = newSchema();
-    // The next connection opened connects 300 ms late: the stale listener connects after the current one.
+    // The next connection opened connects (or fails) 300 ms late: after the current listener's.
     let delayNext = false;
     const stream = () => {
       const socket = new Socket();
       if (delayNext) {
         delayNext = false;
         const connect = socket.connect.bind(socket) as (...args: unknown[]) => Socket;
-        socket.connect = ((...args: unknown[]) => (setTimeout(() => connect(...args), 300), socket)) as typeof socket.connect;
+        const late = outcome === 'connects' ? (args: unknown[]) => connect(...args) : () => socket.destroy(new Error('connection refused'));
+        socket.connect = ((...args: unknown[]) => (setTimeout(() => late(args), 300), socket)) as typeof socket.connect;
       }
       return socket;
     };
@@ -141,7 +142,7 @@ describe('PostgreSQL migrations', () => {
     store.watchChanges(() => undefined)();
     store.watchChanges(() => undefined);
     await until(async () => (await sessionsNamed(schema, 'LISTEN%')) === 1);
-    await new Promise((resolve) => setTimeout(resolve, 500)); // the late connection is up by now
+    await new Promise((resolve) => setTimeout(resolve, 700)); // the late connection is up (or failed, and any retry made) by now
     expect(await sessionsNamed(schema, 'LISTEN%')).toBe(1);
     await store.close();
     expect(await sessionsNamed(schema)).toBe(0);

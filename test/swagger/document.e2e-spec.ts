@@ -262,7 +262,7 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
   it('refuses two ApiKeyModule instances that read keys from different sources, and documents two that agree', async () => {
     @Module({ imports: [ApiKeyModule.forRoot({ keys: [READER], sources: { header: 'X-Partner-Key' } })], controllers: [MethodGuardedController] })
     class PartnerModule {}
-    @Module({ imports: [ApiKeyModule.forRoot({ keys: [READER] })], controllers: [ClassGuardedController] })
+    @Module({ imports: [ApiKeyModule.forRoot({ keys: [READER], sources: { header: 'x-api-key' } })], controllers: [ClassGuardedController] })
     class SameSourcesModule {}
     const differing = await startApp({ imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, isGlobal: true }), PartnerModule] }, platform);
     try {
