@@ -185,10 +185,9 @@ export class ApiKeyAuthenticator {
       if (!(found instanceof Promise)) return found;
       // Not shared here: such a store (the cache) shares its own lookups and stops sharing one
       // when a write or change notice invalidates it, which a second sharing here would outlive.
-      return this.timeout.race(found).then(
-        (stored) => stored,
-        (error: unknown) => Promise.reject(this.unavailable(error)),
-      );
+      return this.timeout.race(found).catch((error: unknown) => {
+        throw this.unavailable(error);
+      });
     }
     return this.findShared(hash, () => this.repository.findByHash(hash)).then(
       (found) => {

@@ -58,16 +58,12 @@ export function readPresentedKey(request: RawHttpRequest, sources: ApiKeySourceS
 /** Adds the non-empty `values` of one source to what was `found`; throws on a second credential. */
 function take(found: PresentedApiKey | null, source: ApiKeySource, values: readonly string[]): PresentedApiKey | null {
   for (const raw of values) {
-    const value = hasOuterWhitespace(raw) ? trimOws(raw) : raw;
+    const value = trimOws(raw);
     if (value === '') continue;
     if (found) throw new ApiKeyConflictException();
     found = { source, value };
   }
   return found;
-}
-
-function hasOuterWhitespace(value: string): boolean {
-  return value !== '' && (isOws(value.charCodeAt(0)) || isOws(value.charCodeAt(value.length - 1)));
 }
 
 /**
@@ -79,7 +75,7 @@ function trimOws(value: string): string {
   let end = value.length;
   while (start < end && isOws(value.charCodeAt(start))) start++;
   while (end > start && isOws(value.charCodeAt(end - 1))) end--;
-  return value.slice(start, end);
+  return start === 0 && end === value.length ? value : value.slice(start, end);
 }
 
 function isOws(code: number): boolean {

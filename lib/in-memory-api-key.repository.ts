@@ -102,9 +102,9 @@ export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLoo
     this.keys.set(record.id, stored({
       id: record.id,
       name: record.name,
-      scopes: [...record.scopes],
+      scopes: record.scopes as string[], // stored() copies it, and the metadata
       ownerId: record.ownerId ?? null,
-      metadata: { ...(record.metadata ?? {}) },
+      metadata: record.metadata ?? {},
       createdAt: previous?.createdAt ?? EPOCH,
       updatedAt: previous?.updatedAt ?? EPOCH,
       expiresAt: record.expiresAt ?? null,

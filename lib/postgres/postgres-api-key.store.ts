@@ -214,11 +214,11 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     if (lastUsed.size === 0) return;
     // In id order: instances flushing overlapping batches then lock rows in the same order (in
     // each Map's own order, two of them could deadlock).
-    const batch = [...lastUsed].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const ids = [...lastUsed.keys()].sort();
     await this.pool.query(
       `UPDATE ${this.t.keys} k SET last_used_at = v.at FROM unnest($1::text[], $2::timestamptz[]) AS v(id, at)
        WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.at)`,
-      [batch.map(([id]) => id), batch.map(([, at]) => at)],
+      [ids, ids.map((id) => lastUsed.get(id))],
     );
   }
 

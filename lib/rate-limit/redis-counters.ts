@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { RateLimiterRedis, type RateLimiterRes } from 'rate-limiter-flexible';
+import { FixedTimeout } from '../fixed-timeout.js';
 import type { CounterState, RateLimitCounters } from './rate-limit.counters.js';
 
 /**
@@ -9,12 +10,15 @@ import type { CounterState, RateLimitCounters } from './rate-limit.counters.js';
  */
 export class RedisCounters implements RateLimitCounters {
   private readonly limiters = new Map<string, RateLimiterRedis>();
+  private readonly timeout: FixedTimeout;
 
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly keyPrefix: string,
-    private readonly timeoutMs: number,
-  ) {}
+    timeoutMs: number,
+  ) {
+    this.timeout = new FixedTimeout(timeoutMs, () => new Error(`rate limit store timed out after ${timeoutMs} ms`));
+  }
 
   async add(bucket: string, duration: number, key: string, points: number): Promise<CounterState> {
     return stateOf(await this.call(this.limiter(bucket, duration).consume(key, points, { customDuration: duration })));
@@ -44,16 +48,8 @@ export class RedisCounters implements RateLimitCounters {
     return limiter;
   }
 
-  private async call<T>(operation: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`rate limit store timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
-    });
-    try {
-      return await Promise.race([operation, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  private call<T>(operation: Promise<T>): Promise<T> {
+    return this.timeout.race(operation);
   }
 }
 
