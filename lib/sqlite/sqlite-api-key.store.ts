@@ -1,6 +1,6 @@
-import Database from 'better-sqlite3';
 import type { ApiKeyRecord } from '../api-key-record.interface.js';
 import { type ApiKeyListQuery, type ApiKeyPatch, type StoredApiKey, type StoredApiKeySecret } from '../api-key.store.js';
+import { timerDelay } from '../option-checks.js';
 import {
   assertSchemaCurrent,
   initialised,
@@ -13,179 +13,171 @@ import {
   type ApiKeyTableNames,
   type KeyRow,
 } from '../sql-store.shared.js';
+import { SqliteConnection } from './sqlite.connection.js';
 import { SQLITE_MIGRATIONS } from './sqlite.migrations.js';
+import type { SqliteWriteStep } from './sqlite.worker.js';
 import { listLimit } from '../list-query.js';
-
-/** The part of a better-sqlite3 `Database` the store uses (so its types need no `@types/better-sqlite3`). */
-export interface SqliteDatabase {
-  prepare(sql: string): { get(...params: unknown[]): unknown; all(...params: unknown[]): unknown[]; run(...params: unknown[]): { changes: number } };
-  exec(sql: string): unknown;
-  close(): unknown;
-  readonly open: boolean;
-  readonly inTransaction: boolean;
-}
 
 /** Options of {@link SqliteApiKeyStore}. */
 export interface SqliteApiKeyStoreOptions {
-  /**
-   * A database file path (created if missing), or an open better-sqlite3 `Database` the
-   * application owns: the store then never closes it.
-   */
-  database: string | SqliteDatabase;
+  /** The database file (created if missing, opened in WAL mode), or `:memory:`. */
+  database: string;
   /** Table names. Default `api_keys`, `api_key_secrets`, `api_key_migrations`. */
   tables?: ApiKeyTableNames;
   /** Apply pending migrations when the store starts. Default `false`: the store checks the schema and refuses to start if it is behind. */
   migrate?: boolean;
+  /**
+   * An operation not finished within this many ms rejects (a lookup answers 503, a write fails
+   * with `store_failed`): the file locked by another process for longer, or a disk that stopped
+   * answering. Default 5000; at most 2^31 − 1.
+   */
+  timeoutMs?: number;
 }
 
 /**
  * An {@link ApiKeyStore} in a SQLite file (better-sqlite3): the embedded default, no server.
- * Each method is one transaction (`BEGIN IMMEDIATE`, so several processes on one file are
- * serialised); rotations check the key's version inside it, so of two concurrent rotations one
- * wins. A path it opens it closes on shutdown; a `Database` it was given it never closes.
+ *
+ * The database is opened and used in a worker thread of its own, so a lock held by another
+ * process (the CLI, a second instance) or a disk that stops answering never holds the
+ * application's event loop: such an operation rejects after `timeoutMs` while everything else
+ * goes on. Each write is one transaction (`BEGIN IMMEDIATE`, so several processes on one file are
+ * serialised) that resolves only once its `COMMIT` succeeded; rotations check the key's version
+ * inside it, so of two concurrent rotations one wins. If the file is deleted or replaced while
+ * the store is open, every operation fails (fail closed) and the store logs why.
  */
 export class SqliteApiKeyStore extends SqlApiKeyStore {
-  private readonly db: SqliteDatabase;
-  private readonly owned: boolean;
-  private readonly statements = new Map<string, ReturnType<SqliteDatabase['prepare']>>();
+  private readonly connection: SqliteConnection;
 
-  /** Opens (or adopts) the database; validates table names. Call {@link init} (or let Nest do it) before use. */
+  /**
+   * Validates the options; the database is opened by the first operation ({@link init}, which
+   * Nest calls at startup).
+   * @throws ApiKeyConfigurationError on invalid options or when `better-sqlite3` is not installed
+   */
   constructor(options: SqliteApiKeyStoreOptions) {
     super(SQLITE_MIGRATIONS, quoteTables(options.tables), options.migrate);
-    this.owned = typeof options.database === 'string';
-    if (typeof options.database === 'string') {
-      const db = new Database(options.database);
-      db.pragma('journal_mode = WAL');
-      db.pragma('busy_timeout = 5000');
-      this.db = db;
-    } else {
-      this.db = options.database;
-    }
+    this.connection = new SqliteConnection(options.database, timerDelay(options.timeoutMs, 'timeoutMs', 5000));
   }
 
-  /** Closes the database if the store opened it; idempotent. */
-  async close(): Promise<void> {
-    if (this.owned && this.db.open) this.db.close();
+  /** Closes the database; operations still waiting reject. Idempotent. */
+  close(): Promise<void> {
+    return this.connection.close();
   }
 
   /** Applies the pending migrations in one transaction; resolves to the versions applied. */
   async migrate(): Promise<number[]> {
-    return this.transaction(() => {
-      this.db.exec(`CREATE TABLE IF NOT EXISTS ${this.t.migrations} (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
-      const current = this.currentVersion();
+    for (;;) {
+      const current = await this.schemaVersion();
       const pending = SQLITE_MIGRATIONS.filter((migration) => migration.version > current);
+      if (pending.length === 0) return [];
+      const steps: SqliteWriteStep[] = [
+        { sql: `CREATE TABLE IF NOT EXISTS ${this.t.migrations} (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`, params: [] },
+        // Another process may have migrated since the version was read: then start again.
+        { sql: `SELECT 1 AS unchanged WHERE (SELECT coalesce(max(version), 0) FROM ${this.t.migrations}) = ?`, params: [current], requireRow: true },
+      ];
       for (const migration of pending) {
-        for (const statement of migration.up(this.t)) this.db.exec(statement);
-        this.db.prepare(`INSERT INTO ${this.t.migrations} (version, name, applied_at) VALUES (?, ?, ?)`).run(migration.version, migration.name, Date.now());
+        for (const statement of migration.up(this.t)) steps.push({ sql: statement, params: [] });
+        steps.push({ sql: `INSERT INTO ${this.t.migrations} (version, name, applied_at) VALUES (?, ?, ?)`, params: [migration.version, migration.name, Date.now()] });
       }
-      assertSchemaCurrent(this.currentVersion(), SQLITE_MIGRATIONS, this.t.label);
-      return pending.map((migration) => migration.version);
-    });
+      if ((await this.connection.write(steps)).applied) {
+        assertSchemaCurrent(await this.schemaVersion(), SQLITE_MIGRATIONS, this.t.label);
+        return pending.map((migration) => migration.version);
+      }
+    }
   }
 
   /** @inheritdoc */
   async findByHash(hash: string): Promise<ApiKeyRecord | null> {
-    const row = this.statement(
+    const [row] = (await this.connection.read(
       `SELECT ${keyColumns('k.')}, s.hash AS secret_hash, s.created_at AS secret_created_at, s.expires_at AS secret_expires_at
        FROM ${this.t.secrets} s JOIN ${this.t.keys} k ON k.id = s.key_id WHERE s.hash = ?`,
-    ).get(hash) as KeyRow | undefined;
+      [hash],
+    )) as KeyRow[];
     return row ? rowToRecord(row) : null;
   }
 
   /** @inheritdoc */
   async insert(key: StoredApiKey, secret: StoredApiKeySecret): Promise<void> {
-    this.transaction(() => {
-      this.statement(
-        `INSERT INTO ${this.t.keys} (id, name, scopes, owner_id, metadata, created_at, updated_at, expires_at, revoked_at, disabled, last_used_at, version)
+    await this.connection.write([
+      {
+        sql: `INSERT INTO ${this.t.keys} (id, name, scopes, owner_id, metadata, created_at, updated_at, expires_at, revoked_at, disabled, last_used_at, version)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        key.id, key.name, JSON.stringify(key.scopes), key.ownerId, JSON.stringify(key.metadata), ms(key.createdAt), ms(key.updatedAt),
-        ms(key.expiresAt), ms(key.revokedAt), key.disabled ? 1 : 0, ms(key.lastUsedAt), key.version,
-      );
-      this.insertSecret(secret);
-    });
+        params: [
+          key.id, key.name, JSON.stringify(key.scopes), key.ownerId, JSON.stringify(key.metadata), ms(key.createdAt), ms(key.updatedAt),
+          ms(key.expiresAt), ms(key.revokedAt), key.disabled ? 1 : 0, ms(key.lastUsedAt), key.version,
+        ],
+      },
+      this.insertSecret(secret),
+    ]);
   }
 
   /** @inheritdoc */
   async findById(id: string): Promise<StoredApiKey | null> {
-    const row = this.statement(`SELECT ${keyColumns('k.')} FROM ${this.t.keys} k WHERE k.id = ?`).get(id) as KeyRow | undefined;
+    const [row] = (await this.connection.read(`SELECT ${keyColumns('k.')} FROM ${this.t.keys} k WHERE k.id = ?`, [id])) as KeyRow[];
     return row ? rowToKey(row) : null;
   }
 
   /** @inheritdoc */
   async list(query: ApiKeyListQuery = {}): Promise<StoredApiKey[]> {
-    const rows = this.statement(
+    const rows = (await this.connection.read(
       `SELECT ${keyColumns('k.')} FROM ${this.t.keys} k WHERE (@owner IS NULL OR k.owner_id = @owner) AND (@after IS NULL OR k.id > @after) ORDER BY k.id LIMIT @limit`,
-    ).all({ owner: query.ownerId ?? null, after: query.after ?? null, limit: listLimit(query) }) as KeyRow[];
-    // Array.from, not rows.map: the driver's array may come from another realm (Jest's VM contexts).
+      [{ owner: query.ownerId ?? null, after: query.after ?? null, limit: listLimit(query) }],
+    )) as KeyRow[];
+    // Array.from, not rows.map: the rows come from the worker in the main realm, not Jest's VM context.
     return Array.from(rows, rowToKey);
   }
 
   /** @inheritdoc */
   async update(id: string, expectedVersion: number, patch: ApiKeyPatch): Promise<StoredApiKey | null> {
     const { set, values } = patchAssignments(patch, () => '?', encode);
-    const row = this
-      .statement(`UPDATE ${this.t.keys} SET ${set}, version = version + 1 WHERE id = ? AND version = ? RETURNING ${keyColumns()}`)
-      .get(...values, id, expectedVersion) as KeyRow | undefined;
-    return row ? rowToKey(row) : null;
+    const { rows, applied } = await this.connection.write([
+      {
+        sql: `UPDATE ${this.t.keys} SET ${set}, version = version + 1 WHERE id = ? AND version = ? RETURNING ${keyColumns()}`,
+        params: [...values, id, expectedVersion],
+        requireRow: true,
+      },
+    ]);
+    return applied ? rowToKey(rows[0]![0] as KeyRow) : null;
   }
 
   /** @inheritdoc */
   async rotate(id: string, expectedVersion: number, secret: StoredApiKeySecret, previousSecretsExpireAt: Date): Promise<StoredApiKey | null> {
-    return this.transaction(() => {
-      const row = this.statement(
-        `UPDATE ${this.t.keys} SET version = version + 1, updated_at = ? WHERE id = ? AND version = ? RETURNING ${keyColumns()}`,
-      ).get(ms(secret.createdAt), id, expectedVersion) as KeyRow | undefined;
-      if (!row) return null;
-      const cutoff = ms(previousSecretsExpireAt);
-      this.statement(`UPDATE ${this.t.secrets} SET expires_at = ? WHERE key_id = ? AND (expires_at IS NULL OR expires_at > ?)`).run(cutoff, id, cutoff);
-      this.insertSecret(secret);
-      return rowToKey(row);
-    });
+    const cutoff = ms(previousSecretsExpireAt);
+    const { rows, applied } = await this.connection.write([
+      {
+        sql: `UPDATE ${this.t.keys} SET version = version + 1, updated_at = ? WHERE id = ? AND version = ? RETURNING ${keyColumns()}`,
+        params: [ms(secret.createdAt), id, expectedVersion],
+        requireRow: true,
+      },
+      { sql: `UPDATE ${this.t.secrets} SET expires_at = ? WHERE key_id = ? AND (expires_at IS NULL OR expires_at > ?)`, params: [cutoff, id, cutoff] },
+      this.insertSecret(secret),
+    ]);
+    return applied ? rowToKey(rows[0]![0] as KeyRow) : null;
   }
 
   /** @inheritdoc */
   async touch(lastUsed: ReadonlyMap<string, Date>): Promise<void> {
     if (lastUsed.size === 0) return;
-    const touch = this.statement(`UPDATE ${this.t.keys} SET last_used_at = @at WHERE id = @id AND (last_used_at IS NULL OR last_used_at < @at)`);
-    this.transaction(() => {
-      for (const [id, at] of lastUsed) touch.run({ id, at: ms(at) });
-    });
+    const sql = `UPDATE ${this.t.keys} SET last_used_at = @at WHERE id = @id AND (last_used_at IS NULL OR last_used_at < @at)`;
+    await this.connection.write(Array.from(lastUsed, ([id, at]) => ({ sql, params: [{ id, at: ms(at) }] })));
   }
 
-  private insertSecret(secret: StoredApiKeySecret): void {
-    this.statement(`INSERT INTO ${this.t.secrets} (hash, key_id, created_at, expires_at) VALUES (?, ?, ?, ?)`).run(
-      secret.hash, secret.keyId, ms(secret.createdAt), ms(secret.expiresAt),
-    );
+  /** Resolves when the database answers a trivial query in time from the file the store opened; never reads a key. */
+  override checkHealth(): Promise<void> {
+    return this.connection.check();
+  }
+
+  private insertSecret(secret: StoredApiKeySecret): SqliteWriteStep {
+    return {
+      sql: `INSERT INTO ${this.t.secrets} (hash, key_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+      params: [secret.hash, secret.keyId, ms(secret.createdAt), ms(secret.expiresAt)],
+    };
   }
 
   protected async schemaVersion(): Promise<number> {
-    return this.currentVersion();
-  }
-
-  private currentVersion(): number {
-    const exists = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(this.t.migrations.slice(1, -1));
+    const [exists] = await this.connection.read(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`, [this.t.migrations.slice(1, -1)]);
     if (!exists) return 0;
-    return (this.db.prepare(`SELECT coalesce(max(version), 0) AS v FROM ${this.t.migrations}`).get() as { v: number }).v;
-  }
-
-  /** Runs `work` in a `BEGIN IMMEDIATE` transaction (the write lock is taken first, so no upgrade deadlock). */
-  private transaction<T>(work: () => T): T {
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = work();
-      this.db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      throw error;
-    }
-  }
-
-  private statement(sql: string): ReturnType<SqliteDatabase['prepare']> {
-    let statement = this.statements.get(sql);
-    if (!statement) this.statements.set(sql, (statement = this.db.prepare(sql)));
-    return statement;
+    const [row] = (await this.connection.read(`SELECT coalesce(max(version), 0) AS v FROM ${this.t.migrations}`)) as Array<{ v: number }>;
+    return row!.v;
   }
 }
 
