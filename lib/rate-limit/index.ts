@@ -1,6 +1,8 @@
 export { ApiKeyRateLimitModule } from './rate-limit.module.js';
 export { API_KEY_RATE_LIMIT_OPTIONS } from './rate-limit.module-definition.js';
 export { ApiKeyRateLimitHook } from './rate-limit.hook.js';
+export { RateLimitCounters } from './rate-limit.counters.js';
+export type { CounterState } from './rate-limit.counters.js';
 export { ResolvedRateLimitOptions } from './rate-limit-options.js';
 export type { ResolvedRateLimitPlan } from './rate-limit-options.js';
 export type {

@@ -75,4 +75,8 @@ describe('MemoryCounters', () => {
       { consumed: 601, msBeforeNext: 60_000 },
     ]);
   });
+
+  it('is always healthy', async () => {
+    await expect(counters.checkHealth()).resolves.toBeUndefined();
+  });
 });

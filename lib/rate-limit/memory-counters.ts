@@ -43,6 +43,11 @@ export class MemoryCounters implements RateLimitCounters {
     return Promise.resolve();
   }
 
+  /** Always resolves: memory is always there. */
+  checkHealth(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** Counters held, ended ones not yet dropped included. */
   get size(): number {
     return this.counters.size;

@@ -15,14 +15,19 @@ export interface CounterState {
  * per-address limit) and key. A counter starts with its first point and lasts `duration`
  * seconds. The counters count without a ceiling; the caller compares the count with its own
  * limit, so a key whose limit changes keeps its count.
+ *
+ * Also the injection token: {@link ApiKeyRateLimitModule} provides and exports the instance its
+ * options ask for.
  */
-export interface RateLimitCounters {
+export abstract class RateLimitCounters {
   /** Adds `points` to `key`'s counter in `bucket`; a new counter lives `duration` seconds. */
-  add(bucket: string, duration: number, key: string, points: number): Promise<CounterState>;
+  abstract add(bucket: string, duration: number, key: string, points: number): Promise<CounterState>;
   /** The counter's state, or `null` when it does not exist (nothing counted in the window). */
-  read(bucket: string, duration: number, key: string): Promise<CounterState | null>;
+  abstract read(bucket: string, duration: number, key: string): Promise<CounterState | null>;
   /** Takes `points` back from `key`'s counter (a request another limit refused). */
-  refund(bucket: string, duration: number, key: string, points: number): Promise<void>;
+  abstract refund(bucket: string, duration: number, key: string, points: number): Promise<void>;
+  /** Resolves when the counters can count now; rejects with an Error saying why not. */
+  abstract checkHealth(): Promise<void>;
 }
 
 /** The counters the options ask for: shared in Redis when `redis` is set, else this process's own. */

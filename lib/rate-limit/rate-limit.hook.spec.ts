@@ -3,6 +3,7 @@ import type { ExecutionContext } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
 import { ApiKeyInvalidException } from '../api-key.exceptions.js';
+import { MemoryCounters } from './memory-counters.js';
 import { ResolvedRateLimitOptions } from './rate-limit-options.js';
 import { ApiKeyRateLimitHook } from './rate-limit.hook.js';
 import { ApiKeyRateLimitedException } from './rate-limit.exceptions.js';
@@ -29,7 +30,11 @@ describe('ApiKeyRateLimitHook on the request and response the guard read', () =>
   const adapterHost = {
     httpAdapter: { setHeader: (response: object, name: string, value: string) => headers.set(response, { ...headers.get(response), [name]: value }) },
   } as unknown as HttpAdapterHost;
-  const hook = new ApiKeyRateLimitHook(new ResolvedRateLimitOptions({ limit: { points: 5, duration: 60 }, perAddress: { points: 1, duration: 60 } }), new Reflector(), adapterHost);
+  const options = new ResolvedRateLimitOptions({
+    limit: { points: 5, duration: 60 },
+    perAddress: { points: 1, duration: 60 },
+  });
+  const hook = new ApiKeyRateLimitHook(options, new Reflector(), adapterHost, new MemoryCounters());
   const principal = { id: 'k1', name: 'k1', scopes: [], metadata: {} } as unknown as ApiKeyPrincipal;
 
   it('counts failed authentications against the address of the request it is given', async () => {

@@ -5,7 +5,7 @@ import { ApiKeyGuardHook } from '../api-key-guard.hook.js';
 import { ApiKeyInvalidException } from '../api-key.exceptions.js';
 import { escapeForLog } from '../log-escape.js';
 import { quotaPeriodOf } from './quota-period.js';
-import { rateLimitCounters, type CounterState, type RateLimitCounters } from './rate-limit.counters.js';
+import { RateLimitCounters, type CounterState } from './rate-limit.counters.js';
 import { RateLimitCostMetadata, RouteRateLimitMetadata, SkipRateLimitMetadata } from './rate-limit.decorator.js';
 import { ApiKeyRateLimitedException, ApiKeyRateLimitUnavailableException } from './rate-limit.exceptions.js';
 import { rateLimitHeaders, type RateLimitPolicyState } from './rate-limit.headers.js';
@@ -36,7 +36,6 @@ interface Budget {
 @Injectable()
 export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
   private readonly logger = new Logger('ApiKeyRateLimit');
-  private readonly counters: RateLimitCounters;
   private readonly warned = new Set<string>();
   private storeDown = false;
 
@@ -44,9 +43,9 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
     private readonly options: ResolvedRateLimitOptions,
     private readonly reflector: Reflector,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly counters: RateLimitCounters,
   ) {
     super();
-    this.counters = rateLimitCounters(options);
   }
 
   /** Applies the per-address limit on failed authentications around `authenticate`. */

@@ -1,13 +1,15 @@
 import { Module } from '@nestjs/common';
 import { ApiKeyGuardHook } from '../api-key-guard.hook.js';
 import { API_KEY_RATE_LIMIT_OPTIONS, ConfigurableApiKeyRateLimitModule } from './rate-limit.module-definition.js';
+import { rateLimitCounters, RateLimitCounters } from './rate-limit.counters.js';
 import { ApiKeyRateLimitHook } from './rate-limit.hook.js';
 import type { ApiKeyRateLimitOptions } from './rate-limit-options.interface.js';
 import { ResolvedRateLimitOptions } from './rate-limit-options.js';
 
 /**
  * Per-key rate limits and quotas, and a limit on failed authentications per client address,
- * enforced by every {@link ApiKeyGuard} (the module provides its {@link ApiKeyGuardHook}).
+ * enforced by every {@link ApiKeyGuard} (the module provides its {@link ApiKeyGuardHook}). Provides and
+ * exports the counters (token {@link RateLimitCounters}), for health checks.
  * Always global. `forRoot(options)` or `forRootAsync({ imports, inject, useFactory })`;
  * invalid options throw {@link ApiKeyConfigurationError} at bootstrap.
  */
@@ -18,9 +20,10 @@ import { ResolvedRateLimitOptions } from './rate-limit-options.js';
       inject: [API_KEY_RATE_LIMIT_OPTIONS],
       useFactory: (options: ApiKeyRateLimitOptions) => new ResolvedRateLimitOptions(options),
     },
+    { provide: RateLimitCounters, inject: [ResolvedRateLimitOptions], useFactory: rateLimitCounters },
     ApiKeyRateLimitHook,
     { provide: ApiKeyGuardHook, useExisting: ApiKeyRateLimitHook },
   ],
-  exports: [ResolvedRateLimitOptions, ApiKeyRateLimitHook, ApiKeyGuardHook],
+  exports: [ResolvedRateLimitOptions, RateLimitCounters, ApiKeyRateLimitHook, ApiKeyGuardHook],
 })
 export class ApiKeyRateLimitModule extends ConfigurableApiKeyRateLimitModule {}

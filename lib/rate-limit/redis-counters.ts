@@ -1,16 +1,32 @@
+import { Logger, type OnModuleDestroy } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { RateLimiterRedis, type RateLimiterRes } from 'rate-limiter-flexible';
 import { FixedTimeout } from '../fixed-timeout.js';
 import type { CounterState, RateLimitCounters } from './rate-limit.counters.js';
 
+/** Creates the sentinel (KEYS[1]) with the value ARGV[1] unless it exists, and returns its value: one atomic step. */
+const SENTINEL_SCRIPT = "redis.call('SET', KEYS[1], ARGV[1], 'NX') return redis.call('GET', KEYS[1])";
+
 /**
  * Counters in Redis on rate-limiter-flexible, atomic across instances (a Lua script per call),
  * one limiter per bucket. Every call fails (rejects) after `timeoutMs`, and at once while Redis
  * is not connected.
+ *
+ * Counters are as durable as the Redis server's configuration: a server without persistence that
+ * restarts comes back empty, and every budget restarts. To make that visible, each connection
+ * (the first and every reconnection, never a request) reads a sentinel key, `<keyPrefix>sentinel`,
+ * which has no expiry and is created by the first instance to look. When it has vanished or changed
+ * since the last look, the counters were lost with it, and a warning says so.
  */
-export class RedisCounters implements RateLimitCounters {
+export class RedisCounters implements RateLimitCounters, OnModuleDestroy {
+  private readonly logger = new Logger('ApiKeyRateLimit');
   private readonly limiters = new Map<string, RateLimiterRedis>();
   private readonly timeout: FixedTimeout;
+  private readonly sentinelKey: string;
+  /** The sentinel's value at the last look; `undefined` until a look succeeds. */
+  private sentinel: string | undefined;
+  private readonly onReady = (): void => void this.checkSentinel();
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -18,6 +34,9 @@ export class RedisCounters implements RateLimitCounters {
     timeoutMs: number,
   ) {
     this.timeout = new FixedTimeout(timeoutMs, () => new Error(`rate limit store timed out after ${timeoutMs} ms`));
+    this.sentinelKey = `${keyPrefix}sentinel`;
+    redis.on('ready', this.onReady);
+    if (redis.status === 'ready') this.onReady();
   }
 
   async add(bucket: string, duration: number, key: string, points: number): Promise<CounterState> {
@@ -31,6 +50,23 @@ export class RedisCounters implements RateLimitCounters {
 
   async refund(bucket: string, duration: number, key: string, points: number): Promise<void> {
     await this.call(this.limiter(bucket, duration).reward(key, points));
+  }
+
+  /** Resolves when the client is ready and Redis answers a PING within `timeoutMs`. */
+  async checkHealth(): Promise<void> {
+    const status = this.redis.status;
+    if (status !== 'ready') throw new Error(`rate limit store (Redis) is not ready: client status "${status}"`);
+    try {
+      await this.call(this.redis.ping());
+    } catch (error) {
+      const reason = (error as Error)?.message ?? String(error);
+      throw new Error(`rate limit store (Redis) did not answer PING: ${reason}`, { cause: error });
+    }
+  }
+
+  /** Stops watching the client, which belongs to the application and outlives the module. */
+  onModuleDestroy(): void {
+    this.redis.off('ready', this.onReady);
   }
 
   private limiter(bucket: string, duration: number): RateLimiterRedis {
@@ -50,6 +86,24 @@ export class RedisCounters implements RateLimitCounters {
 
   private call<T>(operation: Promise<T>): Promise<T> {
     return this.timeout.race(operation);
+  }
+
+  private async checkSentinel(): Promise<void> {
+    let value: string;
+    try {
+      value = String(await this.call(this.redis.eval(SENTINEL_SCRIPT, 1, this.sentinelKey, randomUUID())));
+    } catch {
+      return; // the connection failed again: the next 'ready' looks again, and the request path reports the failure
+    }
+    if (this.sentinel !== undefined && value !== this.sentinel) {
+      this.logger.warn(
+        `Rate limit counters were lost: on reconnecting, the key "${this.sentinelKey}" was gone from Redis ` +
+          '(a restart without persistence, a failover to an empty replica, a flush or an eviction). Every budget ' +
+          'restarts: keys may spend their rate limits and quotas again in the current window and period. ' +
+          'Configure Redis persistence (appendonly yes) to keep the counters across restarts.',
+      );
+    }
+    this.sentinel = value;
   }
 }
 

@@ -30,7 +30,8 @@ describe.each(platforms)('rate-limit policies and headers on $name', (platform) 
       await burst(app, '/rl', FREE.key, 9);
       const res = await get('/rl', FREE.key).expect(429);
       const t = Number(/^"free";r=0;t=(\d+)$/.exec(res.headers['ratelimit'] as string)?.[1]);
-      expect(t).toBeGreaterThanOrEqual(58);
+      expect(t).toBeGreaterThanOrEqual(1); // the window's remainder, however long the tests before took
+      expect(t).toBeLessThanOrEqual(60);
       expect(res.headers['retry-after']).toBe(String(t));
       expect(res.headers['ratelimit-policy']).toBe('"free";q=10;w=60');
       expect(res.headers['cache-control']).toBe('no-store');

@@ -1,6 +1,10 @@
 import { Controller, Get, UseGuards, type INestApplication, type ModuleMetadata } from '@nestjs/common';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { ApiKeyGuard, ApiKeyModule, RequireScopes, type StaticApiKey } from 'nestjs-api-key';
@@ -134,4 +138,71 @@ export async function stallableRedisProxy(): Promise<{ port: number; stall: () =
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A redis-server of the test's own, as a child process: it can be killed with SIGKILL and started again. */
+export interface PrivateRedis {
+  readonly port: number;
+  /** Kills the server with SIGKILL (a crash: nothing is saved on the way out). */
+  crash(): Promise<void>;
+  /** Starts the server again on the same port and data directory. */
+  restart(): Promise<void>;
+  /** Kills the server and removes its data directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a redis-server on a free port with no snapshots, and with the append-only file (every
+ * write synced before its reply) when `appendOnly`, else nothing on disk.
+ */
+export async function startPrivateRedis(appendOnly: boolean): Promise<PrivateRedis> {
+  const port = await closedPort();
+  const dir = await mkdtemp(join(tmpdir(), 'rl-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''];
+  args.push(...(appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
+  let child = await spawnRedis(args);
+  const kill = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  };
+  return {
+    port,
+    crash: kill,
+    restart: async () => {
+      child = await spawnRedis(args);
+    },
+    stop: async () => {
+      await kill();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Spawns redis-server and resolves once it accepts connections (its data loaded). */
+function spawnRedis(args: string[]): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) resolve(child);
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      reject(new Error(`redis-server exited (${code ?? signal}) before it was ready:\n${output}`));
+    });
+  });
+}
+
+/** Resolves when `condition()` holds, checking every 20 ms; rejects with `what` after `ms`. */
+export async function eventually(condition: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
 }
