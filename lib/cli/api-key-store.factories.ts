@@ -1,6 +1,8 @@
+import { access } from 'node:fs/promises';
 import type { ApiKeyStore } from '../api-key.store.js';
 import { InMemoryApiKeyRepository } from '../in-memory-api-key.repository.js';
 import type { SqlApiKeyStore } from '../sql-store.shared.js';
+import { CliUsageError } from './api-key-cli-usage.error.js';
 
 /** A store opened by the CLI, with what it takes to check, migrate and release it. */
 export interface OpenedApiKeyStore {
@@ -13,8 +15,22 @@ export interface OpenedApiKeyStore {
   close(): Promise<void>;
 }
 
-/** Opens the store a database URL points to (`sqlite:./keys.db`, `postgres://...`). */
-export type ApiKeyStoreFactory = (url: string) => Promise<OpenedApiKeyStore>;
+/** How the CLI means to use the store it opens. */
+export interface OpenApiKeyStoreOptions {
+  /**
+   * Whether a database that does not exist yet may be created (a SQLite file). Only `migrate`
+   * asks for it: any other command on a mistyped path fails instead of leaving an empty
+   * database behind. Default `false`.
+   */
+  readonly create?: boolean;
+}
+
+/**
+ * Opens the store a database URL points to (`sqlite:./keys.db`, `postgres://...`). Throws
+ * {@link CliUsageError} for a URL it cannot parse (exit code 2); any other failure is a store
+ * error (exit code 1).
+ */
+export type ApiKeyStoreFactory = (url: string, options: OpenApiKeyStoreOptions) => Promise<OpenedApiKeyStore>;
 
 const sqlStore = (store: SqlApiKeyStore): OpenedApiKeyStore => ({
   store,
@@ -41,9 +57,14 @@ const factories = new Map<string, ApiKeyStoreFactory>([
   ['memory', () => Promise.resolve({ store: new InMemoryApiKeyRepository(), ready: () => Promise.resolve(), close: () => Promise.resolve() })],
   [
     'sqlite',
-    async (url) => {
+    async (url, { create }) => {
       const path = url.slice('sqlite:'.length).replace(/^\/\//, '');
-      if (path === '') throw new Error('a sqlite: URL needs a file path, like sqlite:./data/api-keys.db');
+      if (path === '') throw new CliUsageError('a sqlite: URL needs a file path, like sqlite:./data/api-keys.db');
+      // Opening a path creates the file: only migrate may, so check first.
+      if (!create && !(await exists(path))) {
+        const hint = 'check the path, or create it with `npx nestjs-api-key migrate`';
+        throw new Error(`no SQLite database at ${path}: ${hint}`);
+      }
       const { SqliteApiKeyStore } = await import('../sqlite/index.js');
       return sqlStore(new SqliteApiKeyStore({ database: path }));
     },
@@ -62,12 +83,29 @@ export function apiKeyStoreSchemes(): string[] {
   return [...factories.keys()].sort();
 }
 
-/** Opens the store behind `url`; rejects naming the known schemes when none matches. */
-export function openApiKeyStore(url: string): Promise<OpenedApiKeyStore> {
+/**
+ * Opens the store behind `url`; rejects with {@link CliUsageError} naming the known schemes
+ * when none matches.
+ */
+export function openApiKeyStore(url: string, options: OpenApiKeyStoreOptions = {}): Promise<OpenedApiKeyStore> {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   const factory = scheme === undefined ? undefined : factories.get(scheme);
   if (!factory) {
-    return Promise.reject(new Error(`no store for database URL scheme "${scheme ?? ''}"; known schemes: ${apiKeyStoreSchemes().map((s) => `${s}:`).join(', ')}`));
+    const known = apiKeyStoreSchemes().map((s) => `${s}:`).join(', ');
+    const message = `no store for database URL scheme "${scheme ?? ''}"; known schemes: ${known}`;
+    return Promise.reject(new CliUsageError(message));
   }
-  return factory(url);
+  return factory(url, { create: options.create === true });
+}
+
+/** Whether `path` exists; failures other than a missing file or directory (permissions) are thrown. */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw error;
+  }
 }

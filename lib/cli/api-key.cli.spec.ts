@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { ManualClock } from '../../test/support/clock.js';
+import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
 import { ApiKeyHasher } from '../api-key.hasher.js';
 import { InMemoryApiKeyRepository } from '../in-memory-api-key.repository.js';
 import { CliExitCode, runCli } from './api-key.cli.js';
@@ -62,7 +63,7 @@ describe('runCli', () => {
 
   it('exits 2 with a clear message for a bad command line, 1 for a failed operation', async () => {
     const cases: [string[], number, string][] = [
-      [[], 2, ''],
+      [[], 2, 'Usage: nestjs-api-key <command>'],
       [['frobnicate'], 2, 'unknown command "frobnicate"'],
       [['create'], 2, 'create needs --name'],
       [['create', '--name', 'x', '--bogus'], 2, "Unknown option '--bogus'"],
@@ -112,8 +113,33 @@ describe('runCli', () => {
     expect([opened, closed]).toEqual([['test-scheme://one', 'test-scheme://two'], 2]);
     expect(await runCli(['list'], { ...io, env: {} })).toBe(2);
     expect(stderr.pop()).toContain('no store: pass --database <url> or set DATABASE_URL');
-    expect(await runCli(['list', '--database', 'nosuch://x'], { ...io, env: {} })).toBe(1);
+    expect(await runCli(['list', '--database', 'nosuch://x'], { ...io, env: {} })).toBe(2);
     expect(stderr.pop()).toContain('no store for database URL scheme "nosuch"; known schemes: memory:');
+  });
+
+  it('lets only migrate create the database, and opens no store for a bad command line', async () => {
+    const requests: [string, boolean | undefined][] = [];
+    registerApiKeyStoreFactory('recording', (url, { create }) => {
+      requests.push([url, create]);
+      const done = () => Promise.resolve();
+      return Promise.resolve({ store, ready: done, migrate: () => Promise.resolve([]), close: done });
+    });
+    const io = { stdout: (t: string) => void stdout.push(t), stderr: (t: string) => void stderr.push(t), env: {} };
+    const badUsage = [['create', '--name', 'x', '--expires', 'tomorrow'], ['list', '--prefix', 'bad-']];
+    for (const argv of [['list'], ['show', 'k1'], ['migrate'], ...badUsage]) {
+      await runCli([...argv, '--database', `recording:${argv[0]}`], io);
+    }
+    expect(requests).toEqual([['recording:list', false], ['recording:show', false], ['recording:migrate', true]]);
+  });
+
+  it('answers a store whose schema is behind or ahead (ApiKeyConfigurationError from ready) with exit 1', async () => {
+    const behind = new ApiKeyConfigurationError('the api_keys tables are at schema version 0, this package needs 1');
+    registerApiKeyStoreFactory('behind', () =>
+      Promise.resolve({ store, ready: () => Promise.reject(behind), close: () => Promise.resolve() }),
+    );
+    const io = { stdout: (t: string) => void stdout.push(t), stderr: (t: string) => void stderr.push(t), env: {} };
+    expect(await runCli(['list', '--database', 'behind:'], io)).toBe(CliExitCode.Failed);
+    expect(stderr.pop()).toBe('error: the api_keys tables are at schema version 0, this package needs 1');
   });
 
   it('answers a failed migration with its exit code and message, after which the store is closed', async () => {

@@ -1,19 +1,29 @@
 import { parseArgs } from 'node:util';
 import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
 import { ApiKeyLifecycleError } from '../api-key-lifecycle.error.js';
+import type { ApiKeyModuleOptions } from '../api-key-module-options.interface.js';
+import { ResolvedApiKeyOptions } from '../api-key-options.js';
 import { ApiKeyClock, SystemApiKeyClock } from '../api-key.clock.js';
 import { ApiKeyEventSink } from '../api-key.events.js';
+import type { ApiKeyService } from '../api-key.service.js';
 import { createStandaloneApiKeyService } from '../api-key.standalone.js';
 import type { ApiKeyStore, StoredApiKey } from '../api-key.store.js';
 import { escapeForLog } from '../log-escape.js';
+import { CliUsageError } from './api-key-cli-usage.error.js';
 import { openApiKeyStore, type OpenedApiKeyStore } from './api-key-store.factories.js';
 
 /** Exit codes of the CLI. */
 export const CliExitCode = {
   Ok: 0,
-  /** The operation failed: unknown id, revoked key, concurrent change, store error. */
+  /**
+   * The operation failed: unknown id, revoked key, concurrent change, store error (unreachable,
+   * no SQLite file, tables missing or at another schema version).
+   */
   Failed: 1,
-  /** The command line is wrong: unknown command or option, missing or invalid argument. */
+  /**
+   * The command line is wrong: unknown command or option, missing or invalid argument, no store
+   * URL or one with an unknown scheme.
+   */
   Usage: 2,
 } as const;
 
@@ -48,17 +58,16 @@ Commands:
 
 Options:
   --database <url>   store URL (default: $DATABASE_URL): sqlite:<file>,
-                     postgres://user@host/db, or memory:
+                     postgres://user@host/db, or memory:; only migrate
+                     creates a missing SQLite file
   --pepper <secret>  HMAC pepper, current first, repeatable (default: $API_KEY_PEPPER);
                      must be the application's, or its keys will not verify
   --prefix <prefix>  prefix of generated keys (default: $API_KEY_PREFIX or "apikey")
   --json             machine-readable output
   --help             this text
 
-Exit codes: 0 success, 1 the operation failed, 2 invalid command line.`;
-
-/** A command-line error: shown with the usage hint, exit code 2. */
-class UsageError extends Error {}
+Exit codes: 0 success; 1 the operation failed (unknown id, revoked key, concurrent change,
+store error: unreachable, no SQLite file, tables missing or behind); 2 invalid command line.`;
 
 /** Discards events: the CLI reports each change in its own output. */
 class SilentEventSink extends ApiKeyEventSink {
@@ -68,9 +77,16 @@ class SilentEventSink extends ApiKeyEventSink {
   emit(): void {}
 }
 
+type Options = ReturnType<typeof parse>['values'];
+type Printer = ReturnType<typeof printer>;
+/** A command's work once the store is open. */
+type Operation = (service: ApiKeyService, print: Printer) => Promise<void>;
+
 /**
  * Runs the `nestjs-api-key` command line (`argv` without `node` and the script) and resolves
- * to its exit code. It never calls `process.exit`, so it can run in-process in tests.
+ * to its exit code. It never calls `process.exit`, so it can run in-process in tests. The
+ * command line is checked before the store is opened, so a bad one exits 2 whatever the store's
+ * state, and touches nothing.
  */
 export async function runCli(argv: readonly string[], context: CliContext = {}): Promise<number> {
   const out = context.stdout ?? ((text: string) => void process.stdout.write(`${text}\n`));
@@ -80,89 +96,133 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
   try {
     const { values, positionals } = parse(argv);
     const [command, ...rest] = positionals;
-    if (values.help || command === undefined || command === 'help') {
+    if (values.help || command === 'help') {
       out(USAGE);
-      return command === undefined && !values.help ? CliExitCode.Usage : CliExitCode.Ok;
+      return CliExitCode.Ok;
     }
-    if (!COMMANDS.has(command)) throw new UsageError(`unknown command "${escapeForLog(command, 40)}"`);
+    if (command === undefined) {
+      err(USAGE);
+      return CliExitCode.Usage;
+    }
+    if (!isCommand(command)) throw new CliUsageError(`unknown command "${escapeForLog(command, 40)}"`);
     const needsId = command !== 'create' && command !== 'list' && command !== 'migrate';
-    if (needsId && rest.length === 0) throw new UsageError(`${command} needs a key id`);
-    if (rest.length > (needsId ? 1 : 0)) throw new UsageError(`unexpected argument "${escapeForLog(rest[needsId ? 1 : 0]!, 40)}"`);
-    const id = rest[0];
-    let store = context.store;
-    if (!store) {
-      const url = values.database ?? env.DATABASE_URL;
-      if (!url) throw new UsageError('no store: pass --database <url> or set DATABASE_URL');
-      opened = await openApiKeyStore(url);
-      store = opened.store;
-      if (command === 'migrate') return await migrate(opened, out, values.json === true); // awaited: its failure is this try's
-      await opened.ready();
-    } else if (command === 'migrate') {
-      throw new UsageError('migrate needs a store URL (--database or DATABASE_URL)');
+    if (needsId && rest.length === 0) throw new CliUsageError(`${command} needs a key id`);
+    if (rest.length > (needsId ? 1 : 0)) throw new CliUsageError(`unexpected argument "${escapeForLog(rest[needsId ? 1 : 0]!, 40)}"`);
+    const url = context.store ? undefined : values.database ?? env.DATABASE_URL;
+    if (!context.store && !url) throw new CliUsageError('no store: pass --database <url> or set DATABASE_URL');
+    if (command === 'migrate') {
+      if (url === undefined) throw new CliUsageError('migrate needs a store URL (--database or DATABASE_URL)');
+      opened = await openApiKeyStore(url, { create: true });
+      return await migrate(opened, out, values.json === true); // awaited: its failure is this try's
     }
+    const clock = context.clock ?? new SystemApiKeyClock();
+    const operation = operationOf(command, rest[0], values, clock.now());
     const peppers = values.pepper?.length ? values.pepper : env.API_KEY_PEPPER ? [env.API_KEY_PEPPER] : undefined;
+    const settings = { pepper: peppers, keyPrefix: values.prefix ?? env.API_KEY_PREFIX };
+    checkSettings(settings);
     if (!peppers && (command === 'create' || command === 'rotate')) {
       err('warning: no pepper (--pepper or API_KEY_PEPPER): the key is hashed with plain SHA-256 and verifies only in an application without a pepper');
     }
-    const clock = context.clock ?? new SystemApiKeyClock();
-    const { service } = createStandaloneApiKeyService({ repository: store, pepper: peppers, keyPrefix: values.prefix ?? env.API_KEY_PREFIX, clock, events: new SilentEventSink() });
-    const print = printer(out, values.json === true, clock.now());
-    switch (command) {
-      case 'create': {
-        if (values.name === undefined) throw new UsageError('create needs --name');
-        const issued = await service.create({
-          name: values.name,
-          scopes: (values.scope ?? []).flatMap((s) => s.split(',')).filter((s) => s !== ''),
-          ownerId: values.owner ?? null,
-          metadata: values.metadata === undefined ? {} : json(values.metadata, '--metadata'),
-          expiresAt: values.expires === undefined ? null : instant(values.expires, clock.now()),
-        });
-        print.issued(issued.key, issued.apiKey);
-        break;
-      }
-      case 'list': {
-        const limit = values.limit === undefined ? undefined : Number(values.limit);
-        print.list(await service.list({ ownerId: values.owner, after: values.after, limit }));
-        break;
-      }
-      case 'show':
-        print.one(await service.get(id!));
-        break;
-      case 'revoke':
-      case 'disable':
-      case 'enable':
-        print.one(await service[command](id!));
-        break;
-      case 'rotate': {
-        const gracePeriod = values.grace === undefined ? 0 : duration(values.grace, '--grace');
-        if (Number.isNaN(new Date(clock.now().getTime() + gracePeriod).getTime())) throw new UsageError('--grace is too long');
-        const rotated = await service.rotate(id!, { gracePeriod });
-        print.issued(rotated.key, rotated.apiKey, rotated.previousSecretsExpireAt);
-        break;
-      }
+    let store = context.store;
+    if (url !== undefined) {
+      opened = await openApiKeyStore(url);
+      store = opened.store;
+      await opened.ready();
     }
+    const events = new SilentEventSink();
+    const { service } = createStandaloneApiKeyService({ repository: store!, ...settings, clock, events });
+    await operation(service, printer(out, values.json === true, clock.now()));
     return CliExitCode.Ok;
   } catch (error) {
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      err(`error: ${(error as Error).message}\nRun "nestjs-api-key --help" for usage.`);
-      return CliExitCode.Usage;
-    }
-    if (error instanceof ApiKeyConfigurationError || (error instanceof ApiKeyLifecycleError && error.code === 'invalid_input')) {
-      err(`error: ${error.message.replace(/^nestjs-api-key: /, '')}`);
-      return CliExitCode.Usage;
-    }
-    err(`error: ${escapeForLog(String((error as Error)?.message ?? error), 500).replace(/^nestjs-api-key: /, '')}`);
-    return CliExitCode.Failed;
+    return report(error, err);
   } finally {
     await opened?.close();
   }
 }
 
-const COMMANDS = new Set(['create', 'list', 'show', 'revoke', 'disable', 'enable', 'rotate', 'migrate']);
+/**
+ * Checks the command's arguments and returns what it does with the store. Input the service
+ * validates itself (ids, `--limit`, an expiry in the past) is checked when the command runs.
+ */
+function operationOf(
+  command: Exclude<Command, 'migrate'>,
+  id: string | undefined,
+  values: Options,
+  now: Date,
+): Operation {
+  switch (command) {
+    case 'create': {
+      if (values.name === undefined) throw new CliUsageError('create needs --name');
+      const input = {
+        name: values.name,
+        scopes: (values.scope ?? []).flatMap((s) => s.split(',')).filter((s) => s !== ''),
+        ownerId: values.owner ?? null,
+        metadata: values.metadata === undefined ? {} : json(values.metadata, '--metadata'),
+        expiresAt: values.expires === undefined ? null : instant(values.expires, now),
+      };
+      return async (service, print) => {
+        const issued = await service.create(input);
+        print.issued(issued.key, issued.apiKey);
+      };
+    }
+    case 'list': {
+      const limit = values.limit === undefined ? undefined : Number(values.limit);
+      const query = { ownerId: values.owner, after: values.after, limit };
+      return async (service, print) => print.list(await service.list(query));
+    }
+    case 'show':
+      return async (service, print) => print.one(await service.get(id!));
+    case 'revoke':
+    case 'disable':
+    case 'enable':
+      return async (service, print) => print.one(await service[command](id!));
+    case 'rotate': {
+      const gracePeriod = values.grace === undefined ? 0 : duration(values.grace, '--grace');
+      if (Number.isNaN(new Date(now.getTime() + gracePeriod).getTime())) throw new CliUsageError('--grace is too long');
+      return async (service, print) => {
+        const rotated = await service.rotate(id!, { gracePeriod });
+        print.issued(rotated.key, rotated.apiKey, rotated.previousSecretsExpireAt);
+      };
+    }
+  }
+}
+
+/** Checks `--pepper` and `--prefix` (or their variables) the way the service will, before the store is opened. */
+function checkSettings(settings: Pick<ApiKeyModuleOptions, 'pepper' | 'keyPrefix'>): void {
+  try {
+    new ResolvedApiKeyOptions(settings);
+  } catch (error) {
+    if (error instanceof ApiKeyConfigurationError) throw new CliUsageError(withoutPrefix(error.message));
+    throw error;
+  }
+}
+
+/** Prints why the command failed and returns its exit code: 2 for a bad command line, 1 otherwise. */
+function report(error: unknown, err: (text: string) => void): number {
+  // By code, not class: parseArgs's TypeError may come from another realm (Jest's VM contexts).
+  const parseArgsError = String((error as NodeJS.ErrnoException | null)?.code).startsWith('ERR_PARSE_ARGS');
+  if (error instanceof CliUsageError || parseArgsError) {
+    err(`error: ${(error as Error).message}\nRun "nestjs-api-key --help" for usage.`);
+    return CliExitCode.Usage;
+  }
+  if (error instanceof ApiKeyLifecycleError && error.code === 'invalid_input') {
+    err(`error: ${withoutPrefix(error.message)}`);
+    return CliExitCode.Usage;
+  }
+  // Store errors (unreachable, tables missing or behind) and refused operations.
+  err(`error: ${withoutPrefix(escapeForLog(String((error as Error | null)?.message ?? error), 500))}`);
+  return CliExitCode.Failed;
+}
+
+const withoutPrefix = (message: string): string => message.replace(/^nestjs-api-key: /, '');
+
+const COMMANDS = ['create', 'list', 'show', 'revoke', 'disable', 'enable', 'rotate', 'migrate'] as const;
+type Command = (typeof COMMANDS)[number];
+const isCommand = (text: string): text is Command => (COMMANDS as readonly string[]).includes(text);
 
 /** `migrate`: applies the store's pending schema migrations and says which. */
 async function migrate(opened: OpenedApiKeyStore, out: (text: string) => void, asJson: boolean): Promise<number> {
-  if (!opened.migrate) throw new UsageError('this store has no schema to migrate');
+  if (!opened.migrate) throw new CliUsageError('this store has no schema to migrate');
   const applied = await opened.migrate();
   if (asJson) out(JSON.stringify({ applied }));
   else out(applied.length ? `Applied migration(s) ${applied.join(', ')}.` : 'The schema is up to date; nothing to apply.');
@@ -198,9 +258,9 @@ const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000,
 function duration(text: string, option: string): number {
   const match = /^(\d+)(ms|s|m|h|d)$/.exec(text);
   if (text === '0') return 0;
-  if (!match) throw new UsageError(`${option} must be 0 or a number with a unit (ms, s, m, h, d), like 24h`);
+  if (!match) throw new CliUsageError(`${option} must be 0 or a number with a unit (ms, s, m, h, d), like 24h`);
   const ms = Number(match[1]) * UNITS[match[2]!]!;
-  if (!Number.isSafeInteger(ms)) throw new UsageError(`${option} is too long`);
+  if (!Number.isSafeInteger(ms)) throw new CliUsageError(`${option} is too long`);
   return ms;
 }
 
@@ -208,16 +268,16 @@ function duration(text: string, option: string): number {
 function instant(text: string, now: Date): Date {
   if (/^\d+(ms|s|m|h|d)$/.test(text)) {
     const date = new Date(now.getTime() + duration(text, '--expires'));
-    if (Number.isNaN(date.getTime())) throw new UsageError('--expires is too far in the future');
+    if (Number.isNaN(date.getTime())) throw new CliUsageError('--expires is too far in the future');
     return date;
   }
   const date = new Date(text);
   const day = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
-  if (!day || Number.isNaN(date.getTime())) throw new UsageError('--expires must be an ISO 8601 date (2027-01-31T00:00:00Z) or a duration (30d)');
+  if (!day || Number.isNaN(date.getTime())) throw new CliUsageError('--expires must be an ISO 8601 date (2027-01-31T00:00:00Z) or a duration (30d)');
   // Date rolls an impossible day over (2027-02-30 becomes March 2nd): refuse it instead.
   const [year, month, dayOfMonth] = [Number(day[1]), Number(day[2]), Number(day[3])];
   const calendar = new Date(Date.UTC(year, month - 1, dayOfMonth));
-  if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== dayOfMonth) throw new UsageError(`--expires names a day that does not exist (${day[0]})`);
+  if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== dayOfMonth) throw new CliUsageError(`--expires names a day that does not exist (${day[0]})`);
   return date;
 }
 
@@ -225,7 +285,7 @@ function json(text: string, option: string): Record<string, unknown> {
   try {
     return JSON.parse(text) as Record<string, unknown>;
   } catch {
-    throw new UsageError(`${option} must be JSON`);
+    throw new CliUsageError(`${option} must be JSON`);
   }
 }
 

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
+import Database from 'better-sqlite3';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import request from 'supertest';
@@ -31,6 +33,15 @@ function exec(args: string[], env: Record<string, string> = {}): Promise<{ code:
       resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
     });
   });
+}
+
+/** A loopback port nothing listens on: bound, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 describe('the nestjs-api-key executable', () => {
@@ -91,9 +102,9 @@ describe.each([
   });
   afterAll(() => target.cleanup());
 
-  it('refuses to work on missing tables, naming migrate; migrate applies once, then reports nothing to do', async () => {
+  it('refuses missing tables with exit 1, naming migrate; migrate applies once, then has nothing to do', async () => {
     const before = await exec(['list', '--database', target.url]);
-    expect(before.code).not.toBe(0);
+    expect(before.code).toBe(1);
     expect(before.stderr).toContain('npx nestjs-api-key migrate');
     expect(await exec(['migrate', '--database', target.url])).toEqual({ code: 0, stdout: 'Applied migration(s) 1.\n', stderr: '' });
     expect(await exec(['migrate', '--database', target.url, '--json'])).toEqual({ code: 0, stdout: '{"applied":[]}\n', stderr: '' });
@@ -109,5 +120,88 @@ describe.each([
     const revoked = await exec(['revoke', apiKey.id, '--json'], env);
     expect(JSON.parse(revoked.stdout).revokedAt).not.toBeNull();
     expect(JSON.parse((await exec(['show', apiKey.id, '--json'], env)).stdout).version).toBe(3);
+  });
+});
+
+describe('exit codes of the executable: 2 for a bad command line, 1 for a store error', () => {
+  const dir = tempDir();
+  afterAll(() => dir.remove());
+  const READS = [['list'], ['show', 'k1']];
+  const WRITES = [['create', '--name', 'x'], ['rotate', 'k1'], ['revoke', 'k1'], ['disable', 'k1'], ['enable', 'k1']];
+  const migrateHint = 'check the path, or create it with `npx nestjs-api-key migrate`';
+
+  it('creates no SQLite file for any command but migrate: exit 1, naming the path and migrate', async () => {
+    const empty = join(dir.path, 'untouched');
+    mkdirSync(empty);
+    for (const url of [`sqlite:${join(empty, 'keys.db')}`, `sqlite:${join(empty, 'no-such-dir', 'keys.db')}`]) {
+      for (const argv of [...READS, ...WRITES]) {
+        const result = await exec([...argv, '--database', url], { API_KEY_PEPPER: PEPPER });
+        expect([argv, result.code, result.stdout]).toEqual([argv, 1, '']);
+        expect(result.stderr).toBe(`error: no SQLite database at ${url.slice('sqlite:'.length)}: ${migrateHint}\n`);
+      }
+    }
+    expect(readdirSync(empty)).toEqual([]);
+    const migrated = await exec(['migrate', '--database', `sqlite:${join(empty, 'keys.db')}`]);
+    expect([migrated.code, migrated.stderr]).toEqual([0, '']);
+    expect(readdirSync(empty)).toContain('keys.db');
+  });
+
+  it('exits 1 on an existing SQLite file whose tables are missing, or newer than the package', async () => {
+    const bare = join(dir.path, 'bare.db');
+    writeFileSync(bare, '');
+    const missing = await exec(['list', '--database', `sqlite:${bare}`]);
+    const behind = 'schema version 0, this package needs 1: run `npx nestjs-api-key migrate`';
+    expect([missing.code, missing.stderr]).toEqual([1, expect.stringContaining(behind)]);
+    const newer = join(dir.path, 'newer.db');
+    expect((await exec(['migrate', '--database', `sqlite:${newer}`])).code).toBe(0);
+    const db = new Database(newer);
+    db.prepare('INSERT INTO api_key_migrations (version, name, applied_at) VALUES (99, ?, 0)').run('from the future');
+    db.close();
+    const ahead = 'schema version 99, newer than this package supports (1): upgrade nestjs-api-key';
+    for (const argv of READS) {
+      const result = await exec([...argv, '--database', `sqlite:${newer}`]);
+      expect([result.code, result.stderr]).toEqual([1, expect.stringContaining(ahead)]);
+    }
+  });
+
+  it('exits 1 when PostgreSQL is unreachable, for every command', async () => {
+    const url = `postgres://postgres@127.0.0.1:${await closedPort()}/test`;
+    for (const argv of [...READS, ...WRITES, ['migrate']]) {
+      const result = await exec([...argv, '--database', url], { API_KEY_PEPPER: PEPPER });
+      expect([argv, result.code, result.stderr]).toEqual([argv, 1, expect.stringContaining('ECONNREFUSED')]);
+    }
+  });
+
+  it('exits 2 on a bad command line before touching the store, even an unreachable one', async () => {
+    const url = `postgres://postgres@127.0.0.1:${await closedPort()}/test`;
+    const cases: [string[], string][] = [
+      [['create', '--name', 'x', '--expires', 'tomorrow'], '--expires must be an ISO 8601 date'],
+      [['create', '--name', 'x', '--metadata', '{'], '--metadata must be JSON'],
+      [['create'], 'create needs --name'],
+      [['rotate', 'k1', '--grace', 'soon'], '--grace must be 0 or a number with a unit'],
+      [['create', '--name', 'x', '--prefix', 'bad-prefix'], 'keyPrefix must be'],
+      [['list', '--pepper', 'short'], 'pepper must be a string'],
+    ];
+    for (const [argv, message] of cases) {
+      const result = await exec([...argv, '--database', url]);
+      expect([argv, result.code, result.stdout]).toEqual([argv, 2, '']);
+      expect(result.stderr).toContain(message);
+      expect(result.stderr).not.toContain('ECONNREFUSED');
+    }
+    const untouched = join(dir.path, 'bad-usage');
+    mkdirSync(untouched);
+    expect((await exec(['migrate', 'extra', '--database', `sqlite:${join(untouched, 'keys.db')}`])).code).toBe(2);
+    expect(readdirSync(untouched)).toEqual([]);
+  });
+
+  it('exits 2 for a database URL no store understands, and for no command, with the reason on stderr', async () => {
+    const scheme = await exec(['list', '--database', 'mysql://localhost/keys']);
+    const unknown = 'no store for database URL scheme "mysql"; known schemes: memory:, postgres:';
+    expect([scheme.code, scheme.stderr]).toEqual([2, expect.stringContaining(unknown)]);
+    const noPath = await exec(['list', '--database', 'sqlite:']);
+    expect([noPath.code, noPath.stderr]).toEqual([2, expect.stringContaining('a sqlite: URL needs a file path')]);
+    const bare = await exec([]);
+    expect([bare.code, bare.stdout]).toEqual([2, '']);
+    expect(bare.stderr).toContain('Usage: nestjs-api-key <command>');
   });
 });
