@@ -16,4 +16,10 @@ export abstract class ApiKeyRepository {
    * Throwing or never settling makes the request fail closed with 503.
    */
   abstract findByHash(hash: string): Promise<ApiKeyRecord | null>;
+
+  /**
+   * Optional: resolves when the storage answers now (a trivial query within a bound, never
+   * touching a key), rejects with an `Error` saying why not. Health indicators call it.
+   */
+  checkHealth?(): Promise<void>;
 }

@@ -35,6 +35,7 @@ class CountingStore extends ApiKeyStore implements ApiKeyChangeFeed {
   calls = 0;
   current: ApiKeyRecord = record();
   listeners: Array<(keyId: string | null) => void> = [];
+  listening = true;
   async findByHash(hash: string) {
     this.calls++;
     return hash === this.current.hash ? this.current : null;
@@ -42,6 +43,14 @@ class CountingStore extends ApiKeyStore implements ApiKeyChangeFeed {
   watchChanges(listener: (keyId: string | null) => void) {
     this.listeners.push(listener);
     return () => (this.listeners = this.listeners.filter((l) => l !== listener));
+  }
+  isListening() {
+    return this.listening;
+  }
+  /** Listens again and announces it, as a feed does after reconnecting. */
+  listenAgain() {
+    this.listening = true;
+    this.listeners.forEach((listener) => listener(null));
   }
   async update(_id: string, _version: number, patch: ApiKeyPatch): Promise<StoredApiKey | null> {
     this.current = { ...this.current, ...patch };
@@ -215,6 +224,68 @@ describe('CachedApiKeyStore', () => {
     expect(inner.calls).toBe(5);
     await cache.close();
     expect(inner.listeners).toEqual([]);
+  });
+
+  it('neither serves nor fills while its change feed is not listening: every lookup asks storage', async () => {
+    const inner = new CountingStore();
+    const cache = new CachedApiKeyStore(inner);
+    await cache.findByHash(HASH);
+    await cache.findByHash(UNKNOWN);
+    expect(inner.calls).toBe(2);
+    inner.listening = false; // the feed's connection was lost: changes are not heard
+    inner.current = { ...inner.current, revokedAt: new Date(1) }; // written by another instance meanwhile
+    expect((await cache.findByHash(HASH))?.revokedAt).toEqual(new Date(1));
+    expect(await cache.findByHash(UNKNOWN)).toBeNull();
+    await Promise.all([cache.findByHash(HASH), cache.findByHash(HASH)]);
+    expect(inner.calls).toBe(6); // not even concurrent lookups share a call
+    inner.listenAgain();
+    await cache.findByHash(HASH);
+    await cache.findByHash(HASH);
+    expect(inner.calls).toBe(7); // cached again
+    await cache.close();
+  });
+
+  it('while its change feed is not listening, the authenticator gets every verification from storage', async () => {
+    const options = new ResolvedApiKeyOptions({});
+    const hasher = new ApiKeyHasher(options.peppers);
+    const key = 'deaf-feed-test-key-000001';
+    const inner = new CountingStore();
+    inner.current = record({ hash: hasher.hash(key) });
+    const cache = new CachedApiKeyStore(inner);
+    const authenticator = new ApiKeyAuthenticator(options, hasher, cache);
+    expect(await authenticator.verify(key)).toMatchObject({ valid: true });
+    inner.listening = false;
+    inner.current = { ...inner.current, revokedAt: new Date(1) }; // written by another instance meanwhile
+    expect(await authenticator.verify(key)).toMatchObject({ valid: false, reason: 'revoked' });
+    expect(inner.calls).toBe(2);
+    await cache.close();
+  });
+
+  it('keeps nothing from a lookup during which its change feed stopped listening', async () => {
+    const inner = new CountingStore();
+    const cache = new CachedApiKeyStore(inner);
+    const releaseLate = holdFirstLookup(inner);
+    const inFlight = cache.findByHash(HASH);
+    inner.listening = false;
+    releaseLate();
+    await inFlight;
+    inner.listening = true; // without the null notice a feed sends when it listens again
+    await cache.findByHash(HASH);
+    expect(inner.calls).toBe(2);
+    await cache.close();
+  });
+
+  it('refuses a change feed that cannot say whether it listens', () => {
+    const inner = new CountingStore() as Partial<CountingStore>;
+    inner.isListening = undefined;
+    expect(() => new CachedApiKeyStore(inner as CountingStore)).toThrow('watchChanges() but no isListening()');
+  });
+
+  it('checks health through the wrapped repository, and is healthy when it has no check', async () => {
+    await expect(new CachedApiKeyStore(new CountingStore()).checkHealth()).resolves.toBeUndefined();
+    const down = () => Promise.reject(new Error('database down'));
+    const failing = Object.assign(new CountingStore(), { checkHealth: down });
+    await expect(new CachedApiKeyStore(failing).checkHealth()).rejects.toThrow('database down');
   });
 
   it('refuses writes when the wrapped repository is not a store', async () => {

@@ -1,5 +1,6 @@
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { ApiKeyChangeFeed } from './api-key-change-feed.interface.js';
+import { ApiKeyConfigurationError } from './api-key-configuration.error.js';
 import type { ApiKeyCacheOptions } from './api-key-module-options.interface.js';
 import type { ApiKeyRecord } from './api-key-record.interface.js';
 import { ApiKeyRepository } from './api-key.repository.js';
@@ -44,18 +45,26 @@ type Lifecycle = Partial<OnModuleInit & OnApplicationShutdown> & { close?(): unk
  * their callers but no longer refill the cache, and new lookups do not join them. When the
  * wrapped store is an {@link ApiKeyChangeFeed} (PostgreSQL), changes made on other instances
  * invalidate too; otherwise `ttlMs` bounds how long another instance may serve a stale key.
+ *
+ * A change feed that is not listening (its connection was lost and is not back yet) would miss
+ * changes, so meanwhile the cache neither serves nor fills: every lookup goes to the wrapped
+ * store, on its own. The feed announces `null` when it listens again, which empties the cache
+ * and starts a new epoch: what is served from memory was always looked up while every change
+ * since was heard.
  */
 export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, OnModuleInit, OnApplicationShutdown {
   private readonly found: ExpiringCache<VerifiedApiKey & ExpiringEntry>;
   private readonly unknown: ExpiringCache<ExpiringEntry>;
   private readonly inFlight = new Map<string, Promise<Loaded>>();
   private readonly lookupTimeoutMs: number;
+  private readonly feed: ApiKeyChangeFeed | undefined;
   private readonly unsubscribe: (() => void) | undefined;
   private epoch = 0;
 
   /**
    * Wraps `inner`; subscribes to its changes when it is an {@link ApiKeyChangeFeed}. Throws
-   * `ApiKeyConfigurationError` when a setting is not a positive integer.
+   * `ApiKeyConfigurationError` when a setting is not a positive integer, or when `inner` has
+   * `watchChanges` without `isListening`.
    */
   constructor(
     private readonly inner: ApiKeyRepository,
@@ -67,7 +76,14 @@ export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, On
     this.unknown = new ExpiringCache(settings.max, settings.negativeTtlMs);
     this.lookupTimeoutMs = settings.lookupTimeoutMs;
     const feed = inner as Partial<ApiKeyChangeFeed>;
-    this.unsubscribe = typeof feed.watchChanges === 'function' ? feed.watchChanges((keyId) => this.invalidate(keyId)) : undefined;
+    if (typeof feed.watchChanges === 'function') {
+      if (typeof feed.isListening !== 'function') {
+        const missing = 'the cached repository has watchChanges() but no isListening()';
+        throw new ApiKeyConfigurationError(`${missing}: implement the whole ApiKeyChangeFeed`);
+      }
+      this.feed = feed as ApiKeyChangeFeed;
+      this.unsubscribe = this.feed.watchChanges((keyId) => this.invalidate(keyId));
+    }
   }
 
   /**
@@ -75,6 +91,7 @@ export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, On
    * Rejects, and caches nothing, when the wrapped store returns a malformed or mismatching record.
    */
   async findByHash(hash: string): Promise<ApiKeyRecord | null> {
+    if (!this.caching()) return (await this.lookUp(hash)).record;
     const hit = this.found.get(hash);
     if (hit) return recordOf(hit, hash);
     return this.unknown.get(hash) ? null : (await this.loadShared(hash)).record;
@@ -82,6 +99,7 @@ export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, On
 
   /** @internal The verified record: at once on a hit (see {@link VerifiedLookup}), else from the wrapped store. */
   [findVerified](hash: string): VerifiedApiKey | null | Promise<VerifiedApiKey | null> {
+    if (!this.caching()) return this.lookUp(hash).then((loaded) => loaded.verified);
     const hit = this.found.get(hash);
     if (hit) return hit;
     return this.unknown.get(hash) ? null : this.loadShared(hash).then((loaded) => loaded.verified);
@@ -130,6 +148,11 @@ export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, On
     return this.store().touch(lastUsed);
   }
 
+  /** Resolves when the wrapped repository's {@link ApiKeyRepository.checkHealth} does, at once when it has none. */
+  override async checkHealth(): Promise<void> {
+    await this.inner.checkHealth?.();
+  }
+
   /** @internal Nest lifecycle hook, forwarded to the wrapped repository. */
   async onModuleInit(): Promise<void> {
     await (this.inner as Lifecycle).onModuleInit?.();
@@ -147,38 +170,50 @@ export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, On
     await (this.inner as Lifecycle).close?.();
   }
 
-  /** The wrapped store's lookup of `hash`, one at a time per hash. */
+  /** Whether memory may answer: without a change feed always (`ttlMs` bounds it), else only while it listens. */
+  private caching(): boolean {
+    return this.feed?.isListening() ?? true;
+  }
+
+  /**
+   * The wrapped store's lookup of `hash`, one at a time per hash; fills the cache unless an
+   * invalidation came first or the change feed stopped listening meanwhile.
+   */
   private loadShared(hash: string): Promise<Loaded> {
     const pending = this.inFlight.get(hash);
     if (pending) return pending;
-    const lookup = this.load(hash);
-    this.inFlight.set(hash, lookup);
-    return lookup;
-  }
-
-  private load(hash: string): Promise<Loaded> {
     const epoch = this.epoch;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`lookup timed out after ${this.lookupTimeoutMs} ms`)), this.lookupTimeoutMs);
-    });
-    const lookup: Promise<Loaded> = Promise.race([new Promise<ApiKeyRecord | null>((resolve) => resolve(this.inner.findByHash(hash))), timeout])
-      .then((found) => {
-        const record = found ?? null;
-        const verified = record === null ? null : verifyRecord(record, hash, this);
-        if (verified === undefined) throw new Error('the store returned a malformed or mismatching record');
-        if (epoch === this.epoch) {
+    const lookup: Promise<Loaded> = this.lookUp(hash)
+      .then((loaded) => {
+        const { verified } = loaded;
+        if (epoch === this.epoch && this.caching()) {
           // One object per cached key: the verified record and the cache's own two fields.
           if (verified) this.found.set(hash, { principal: verified.principal, state: verified.state, expiresAt: 0, read: false });
           else this.unknown.set(hash, { expiresAt: 0, read: false });
         }
-        return { record, verified };
+        return loaded;
       })
       .finally(() => {
-        clearTimeout(timer);
         if (this.inFlight.get(hash) === lookup) this.inFlight.delete(hash);
       });
+    this.inFlight.set(hash, lookup);
     return lookup;
+  }
+
+  /** The wrapped store's lookup of `hash`, verified, within `lookupTimeoutMs`; caches nothing. */
+  private lookUp(hash: string): Promise<Loaded> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`lookup timed out after ${this.lookupTimeoutMs} ms`)), this.lookupTimeoutMs);
+    });
+    return Promise.race([new Promise<ApiKeyRecord | null>((resolve) => resolve(this.inner.findByHash(hash))), timeout])
+      .then((found) => {
+        const record = found ?? null;
+        const verified = record === null ? null : verifyRecord(record, hash, this);
+        if (verified === undefined) throw new Error('the store returned a malformed or mismatching record');
+        return { record, verified };
+      })
+      .finally(() => clearTimeout(timer));
   }
 
   private async write<T>(keyId: string, work: (store: ApiKeyStore) => Promise<T>): Promise<T> {

@@ -4,6 +4,7 @@ import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
 import type { ApiKeyChangeFeed } from '../api-key-change-feed.interface.js';
 import type { ApiKeyRecord } from '../api-key-record.interface.js';
 import { type ApiKeyListQuery, type ApiKeyPatch, type StoredApiKey, type StoredApiKeySecret } from '../api-key.store.js';
+import { FixedTimeout } from '../fixed-timeout.js';
 import { escapeForLog } from '../log-escape.js';
 import {
   assertSchemaCurrent,
@@ -67,12 +68,14 @@ export interface PostgresApiKeyStoreOptions {
 
 const NOTIFY_PAYLOAD_MAX = 1000;
 const RECONNECT_MAX_DELAY_MS = 5000;
+const HEALTH_TIMEOUT_MS = 2000;
 
 /**
  * An {@link ApiKeyStore} in PostgreSQL (`pg`), for deployments with several instances. Each
  * write is one transaction that also sends a `NOTIFY` (delivered on commit), and the store is an
  * {@link ApiKeyChangeFeed}: a cache in front of it on every instance `LISTEN`s on one dedicated
- * connection, reconnecting and re-subscribing after a drop. A URL or configuration it was given
+ * connection, reconnecting and re-subscribing after a drop (with backoff, cut short once per
+ * outage by the first query the database answers again). A URL or configuration it was given
  * it turns into a pool it ends on shutdown; a `Pool` it was given it never ends.
  */
 export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeFeed {
@@ -85,8 +88,14 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
   private stopListener?: () => boolean;
   private reconnectTimer?: NodeJS.Timeout;
   private reconnectDelay = 0;
+  private retriedEarly = false;
   private listenGeneration = 0;
+  private listening = false;
   private closed = false;
+  private readonly healthTimeout = new FixedTimeout(
+    HEALTH_TIMEOUT_MS,
+    () => new Error(`no answer in ${HEALTH_TIMEOUT_MS} ms`),
+  );
 
   /** Creates (or adopts) the pool; validates names. Call {@link init} (or let Nest do it) before use. */
   constructor(private readonly options: PostgresApiKeyStoreOptions) {
@@ -146,7 +155,7 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
 
   /** @inheritdoc */
   async findByHash(hash: string): Promise<ApiKeyRecord | null> {
-    const { rows } = await this.pool.query(
+    const { rows } = await this.query(
       `SELECT ${keyColumns('k.')}, s.hash AS secret_hash, s.created_at AS secret_created_at, s.expires_at AS secret_expires_at
        FROM ${this.t.secrets} s JOIN ${this.t.keys} k ON k.id = s.key_id WHERE s.hash = $1`,
       [hash],
@@ -169,13 +178,13 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
 
   /** @inheritdoc */
   async findById(id: string): Promise<StoredApiKey | null> {
-    const { rows } = await this.pool.query(`SELECT ${keyColumns('k.')} FROM ${this.t.keys} k WHERE k.id = $1`, [id]);
+    const { rows } = await this.query(`SELECT ${keyColumns('k.')} FROM ${this.t.keys} k WHERE k.id = $1`, [id]);
     return rows[0] ? rowToKey(rows[0]) : null;
   }
 
   /** @inheritdoc */
   async list(query: ApiKeyListQuery = {}): Promise<StoredApiKey[]> {
-    const { rows } = await this.pool.query(
+    const { rows } = await this.query(
       `SELECT ${keyColumns('k.')} FROM ${this.t.keys} k
        WHERE ($1::text IS NULL OR k.owner_id = $1) AND ($2::text IS NULL OR k.id > $2) ORDER BY k.id LIMIT $3`,
       [query.ownerId ?? null, query.after ?? null, listLimit(query)],
@@ -186,7 +195,7 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
   /** @inheritdoc */
   async update(id: string, expectedVersion: number, patch: ApiKeyPatch): Promise<StoredApiKey | null> {
     const { set, values } = patchAssignments(patch, (index) => `$${index + 4}`, encode);
-    const { rows } = await this.pool.query(
+    const { rows } = await this.query(
       `WITH k AS (UPDATE ${this.t.keys} SET ${set}, version = version + 1 WHERE id = $1 AND version = $2 RETURNING *)
        SELECT ${keyColumns('k.')}, pg_notify($3, ${this.payload('k.id')}) FROM k`,
       [id, expectedVersion, this.channel, ...values],
@@ -215,11 +224,29 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     // In id order: instances flushing overlapping batches then lock rows in the same order (in
     // each Map's own order, two of them could deadlock).
     const ids = [...lastUsed.keys()].sort();
-    await this.pool.query(
+    await this.query(
       `UPDATE ${this.t.keys} k SET last_used_at = v.at FROM unnest($1::text[], $2::timestamptz[]) AS v(id, at)
        WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.at)`,
       [ids, ids.map((id) => lastUsed.get(id))],
     );
+  }
+
+  /**
+   * Resolves when PostgreSQL answers `SELECT 1` through the pool within 2 s; rejects with an
+   * `Error` saying why otherwise. Never reads a key.
+   */
+  override async checkHealth(): Promise<void> {
+    try {
+      await this.healthTimeout.race(this.query('SELECT 1'));
+    } catch (error) {
+      const reason = (error as Error)?.message ?? String(error);
+      throw new Error(`PostgreSQL did not answer a health check: ${reason}`, { cause: error });
+    }
+  }
+
+  /** @inheritdoc */
+  isListening(): boolean {
+    return this.listening;
   }
 
   /** @inheritdoc */
@@ -266,7 +293,10 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     const stop = () => {
       if (released) return false;
       released = true;
-      if (this.stopListener === stop) this.stopListener = undefined;
+      if (this.stopListener === stop) {
+        this.stopListener = undefined;
+        this.listening = false;
+      }
       release();
       return true;
     };
@@ -284,24 +314,49 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     } catch (error) {
       return drop(error);
     }
+    if (released) return; // stopped while subscribing
+    this.listening = true;
+    this.reconnectDelay = 0;
+    this.retriedEarly = false;
     // Changes made before this connection listened (while the application started, or while a
     // lost connection was down) were not heard: anything cached until now may be stale.
     this.emit(null);
-    this.reconnectDelay = 0;
   }
 
   private reconnectLater(error: unknown): void {
     if (this.closed || this.listeners.size === 0) return;
     this.reconnectDelay = Math.min(Math.max(this.reconnectDelay * 2, 100), RECONNECT_MAX_DELAY_MS);
     this.logger.warn(`Change notifications interrupted (${escapeForLog(String((error as Error)?.message ?? error))}); reconnecting in ${this.reconnectDelay} ms`);
-    this.reconnectTimer = setTimeout(() => void this.listen(), this.reconnectDelay);
+    this.reconnectTimer = setTimeout(() => this.reconnectNow(), this.reconnectDelay);
     this.reconnectTimer.unref();
+  }
+
+  private reconnectNow(): void {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    void this.listen();
   }
 
   private stopListening(): void {
     this.listenGeneration++;
     clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
     this.stopListener?.();
+  }
+
+  /**
+   * A query through the pool. While the listener waits out its reconnect backoff, the database
+   * answering means it is back: the first such answer of an outage makes the listener retry at
+   * once (a cache serves nothing from memory until it listens; later attempts keep the backoff,
+   * so a listener that cannot connect while the pool can never retries in a loop).
+   */
+  private async query(text: string, values?: unknown[]): Promise<PostgresQueryResult> {
+    const result = await this.pool.query(text, values);
+    if (this.reconnectTimer !== undefined && !this.retriedEarly) {
+      this.retriedEarly = true;
+      this.reconnectNow();
+    }
+    return result;
   }
 
   private emit(keyId: string | null): void {
