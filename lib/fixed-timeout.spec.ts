@@ -1,4 +1,5 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { performance } from 'node:perf_hooks';
 import { FixedTimeout } from './fixed-timeout.js';
 
 const never = new Promise<never>(() => undefined);
@@ -6,6 +7,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('FixedTimeout', () => {
   const timeout = () => new FixedTimeout(40, () => new Error('timed out'));
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
 
   it('settles like the raced promise when it settles in time', async () => {
     const races = timeout();
@@ -23,16 +27,21 @@ describe('FixedTimeout', () => {
   });
 
   it('gives each race its own deadline when they start at different times', async () => {
-    const races = new FixedTimeout(400, () => new Error('timed out')); // deadlines 200 ms apart: wider than a stall
-    const first = races.race(never);
-    await sleep(200);
+    // FixedTimeout reads its deadlines from performance.now(), driven here; its timer stays real.
+    const time = { at: 0 };
+    jest.spyOn(performance, 'now').mockImplementation(() => time.at);
+    const races = timeout();
+    const first = races.race(never); // deadline 40
+    time.at = 20;
     let secondSettled = false;
     const second = races.race(never).catch((error: Error) => {
       secondSettled = true;
       throw error;
-    });
+    }); // deadline 60
+    time.at = 40;
     await expect(first).rejects.toThrow('timed out');
     expect(secondSettled).toBe(false);
+    time.at = 60;
     await expect(second).rejects.toThrow('timed out');
   });
 

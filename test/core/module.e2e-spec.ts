@@ -191,19 +191,19 @@ describe.each(platforms)('ApiKeyModule configuration on $name', (platform) => {
       @Get('closed')
       @UseGuards(ApiKeyGuard)
       closed(@Req() req: RequestWithApiKey, @ApiKey('id') id: string) {
+        if (id === 'writer') markWriterHandled();
         return { principal: req.apiKey?.id, decorator: id };
       }
     }
-    // The reader's lookup answers last, so the writer's request is authenticated while the reader's waits.
+    // Once `writerHandled` is set, the reader's lookup answers only after a writer's request has
+    // reached its handler: the writer is authenticated while the reader's request waits.
+    let writerHandled: Promise<void> | undefined;
+    let markWriterHandled: () => void = () => undefined;
     const hasher = new ApiKeyHasher();
-    const delays = new Map([
-      [hasher.hash(READER.key), 40],
-      [hasher.hash(WRITER.key), 5],
-    ]);
     class SlowRepository extends ApiKeyRepository {
       async findByHash(hash: string): Promise<ApiKeyRecord | null> {
-        await new Promise((resolve) => setTimeout(resolve, delays.get(hash) ?? 0));
         const id = hash === hasher.hash(READER.key) ? 'reader' : hash === hasher.hash(WRITER.key) ? 'writer' : null;
+        if (id === 'reader') await writerHandled;
         return id && { id, name: id, hash, scopes: [] };
       }
     }
@@ -212,6 +212,7 @@ describe.each(platforms)('ApiKeyModule configuration on $name', (platform) => {
     await request(server).get('/each/open').expect(200, { principal: null });
     await request(server).get('/each/closed').set('X-API-Key', READER.key).expect(200, { principal: 'reader', decorator: 'reader' });
     await request(server).get('/each/open').expect(200, { principal: null });
+    writerHandled = new Promise((resolve) => (markWriterHandled = resolve));
     const together = await Promise.all([
       request(server).get('/each/closed').set('X-API-Key', READER.key),
       request(server).get('/each/closed').set('X-API-Key', WRITER.key),
