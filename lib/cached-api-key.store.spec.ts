@@ -281,8 +281,10 @@ describe('CachedApiKeyStore', () => {
     expect(() => new CachedApiKeyStore(inner as CountingStore)).toThrow('watchChanges() but no isListening()');
   });
 
-  it('checks health through the wrapped repository, and is healthy when it has no check', async () => {
-    await expect(new CachedApiKeyStore(new CountingStore()).checkHealth()).resolves.toBeUndefined();
+  it('checks health through the wrapped repository, and reports one without a check as unchecked', async () => {
+    await expect(new CachedApiKeyStore(new CountingStore()).checkHealth()).rejects.toThrow('has no checkHealth()');
+    const up = () => Promise.resolve();
+    await expect(new CachedApiKeyStore(Object.assign(new CountingStore(), { checkHealth: up })).checkHealth()).resolves.toBeUndefined();
     const down = () => Promise.reject(new Error('database down'));
     const failing = Object.assign(new CountingStore(), { checkHealth: down });
     await expect(new CachedApiKeyStore(failing).checkHealth()).rejects.toThrow('database down');

@@ -57,7 +57,8 @@ export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, On
   private readonly unknown: ExpiringCache<ExpiringEntry>;
   private readonly inFlight = new Map<string, Promise<Loaded>>();
   private readonly lookupTimeoutMs: number;
-  private readonly feed: ApiKeyChangeFeed | undefined;
+  /** The wrapped repository when it is an {@link ApiKeyChangeFeed} (the cache listens to it), else `undefined`. */
+  readonly changeFeed: ApiKeyChangeFeed | undefined;
   private readonly unsubscribe: (() => void) | undefined;
   private epoch = 0;
 
@@ -81,8 +82,8 @@ export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, On
         const missing = 'the cached repository has watchChanges() but no isListening()';
         throw new ApiKeyConfigurationError(`${missing}: implement the whole ApiKeyChangeFeed`);
       }
-      this.feed = feed as ApiKeyChangeFeed;
-      this.unsubscribe = this.feed.watchChanges((keyId) => this.invalidate(keyId));
+      this.changeFeed = feed as ApiKeyChangeFeed;
+      this.unsubscribe = this.changeFeed.watchChanges((keyId) => this.invalidate(keyId));
     }
   }
 
@@ -148,9 +149,12 @@ export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, On
     return this.store().touch(lastUsed);
   }
 
-  /** Resolves when the wrapped repository's {@link ApiKeyRepository.checkHealth} does, at once when it has none. */
+  /** Resolves when the wrapped repository's {@link ApiKeyRepository.checkHealth} does; rejects when it has none. */
   override async checkHealth(): Promise<void> {
-    await this.inner.checkHealth?.();
+    if (typeof this.inner.checkHealth !== 'function') {
+      throw new Error('the key store has no checkHealth(): it cannot be checked without reading a key');
+    }
+    await this.inner.checkHealth();
   }
 
   /** @internal Nest lifecycle hook, forwarded to the wrapped repository. */
@@ -172,7 +176,7 @@ export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, On
 
   /** Whether memory may answer: without a change feed always (`ttlMs` bounds it), else only while it listens. */
   private caching(): boolean {
-    return this.feed?.isListening() ?? true;
+    return this.changeFeed?.isListening() ?? true;
   }
 
   /**

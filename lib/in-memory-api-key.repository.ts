@@ -66,6 +66,11 @@ export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLoo
     return Promise.resolve(entry ? (entry.record ??= toApiKeyRecord(entry.key, entry.secret)) : null);
   }
 
+  /** @inheritdoc Always resolves: the keys are in this process's memory. */
+  override checkHealth(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** @internal The verified record, at once (see {@link VerifiedLookup}); throws when the saved record is malformed. */
   [findVerified](hash: string): VerifiedApiKey | null {
     const entry = this.entry(hash);

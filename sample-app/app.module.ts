@@ -1,14 +1,17 @@
-import { Module } from '@nestjs/common';
+import { Module, type OnApplicationShutdown } from '@nestjs/common';
 import { ConfigModule, ConfigService, type ConfigType } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
 import { ApiKeyGuard, ApiKeyModule } from 'nestjs-api-key';
-import { ApiKeyRateLimitModule } from 'nestjs-api-key/rate-limit';
+import { ApiKeyHealthIndicator } from 'nestjs-api-key/health';
+import { ApiKeyRateLimitModule, ResolvedRateLimitOptions } from 'nestjs-api-key/rate-limit';
 import { AccountController } from './account.controller.js';
 import { AdminController } from './admin.controller.js';
 import { AdminKeysController } from './admin-keys.controller.js';
 import { apiKeyConfig } from './api-key.config.js';
 import { CatalogueController } from './catalogue.controller.js';
 import { FirstAdminKey } from './first-admin-key.js';
+import { HealthController } from './health.controller.js';
 import { sampleKeyStore } from './key-store.js';
 import { rateLimitConfig, redisFromEnvironment } from './rate-limit.config.js';
 
@@ -28,8 +31,16 @@ import { rateLimitConfig, redisFromEnvironment } from './rate-limit.config.js';
       inject: [rateLimitConfig.KEY],
       useFactory: async (options: ConfigType<typeof rateLimitConfig>) => ({ ...options, redis: await redisFromEnvironment() }),
     }),
+    TerminusModule,
   ],
-  controllers: [CatalogueController, AccountController, AdminController, AdminKeysController],
-  providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }, FirstAdminKey],
+  controllers: [CatalogueController, AccountController, AdminController, AdminKeysController, HealthController],
+  providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }, FirstAdminKey, ApiKeyHealthIndicator],
 })
-export class AppModule {}
+export class AppModule implements OnApplicationShutdown {
+  constructor(private readonly rateLimit: ResolvedRateLimitOptions) {}
+
+  /** The Redis client is the app's own (the rate limiter never closes it): it goes with the app. */
+  onApplicationShutdown(): void {
+    this.rateLimit.redis?.disconnect();
+  }
+}

@@ -1,7 +1,3 @@
-import { MemoryCounters } from './memory-counters.js';
-import { RedisCounters } from './redis-counters.js';
-import type { ResolvedRateLimitOptions } from './rate-limit-options.js';
-
 /** A counter's state after an operation. */
 export interface CounterState {
   /** Points consumed in the current window, this request's included. */
@@ -28,9 +24,4 @@ export abstract class RateLimitCounters {
   abstract refund(bucket: string, duration: number, key: string, points: number): Promise<void>;
   /** Resolves when the counters can count now; rejects with an Error saying why not. */
   abstract checkHealth(): Promise<void>;
-}
-
-/** The counters the options ask for: shared in Redis when `redis` is set, else this process's own. */
-export function rateLimitCounters(options: ResolvedRateLimitOptions): RateLimitCounters {
-  return options.redis ? new RedisCounters(options.redis, options.keyPrefix, options.timeoutMs) : new MemoryCounters();
 }

@@ -1,7 +1,9 @@
 import { Module } from '@nestjs/common';
 import { ApiKeyGuardHook } from '../api-key-guard.hook.js';
 import { API_KEY_RATE_LIMIT_OPTIONS, ConfigurableApiKeyRateLimitModule } from './rate-limit.module-definition.js';
-import { rateLimitCounters, RateLimitCounters } from './rate-limit.counters.js';
+import { MemoryCounters } from './memory-counters.js';
+import { RateLimitCounters } from './rate-limit.counters.js';
+import { RedisCounters } from './redis-counters.js';
 import { ApiKeyRateLimitHook } from './rate-limit.hook.js';
 import type { ApiKeyRateLimitOptions } from './rate-limit-options.interface.js';
 import { ResolvedRateLimitOptions } from './rate-limit-options.js';
@@ -27,3 +29,8 @@ import { ResolvedRateLimitOptions } from './rate-limit-options.js';
   exports: [ResolvedRateLimitOptions, RateLimitCounters, ApiKeyRateLimitHook, ApiKeyGuardHook],
 })
 export class ApiKeyRateLimitModule extends ConfigurableApiKeyRateLimitModule {}
+
+/** The counters the options ask for: shared in Redis when `redis` is set, else this process's own. */
+function rateLimitCounters(options: ResolvedRateLimitOptions): RateLimitCounters {
+  return options.redis ? new RedisCounters(options.redis, options.keyPrefix, options.timeoutMs) : new MemoryCounters();
+}

@@ -35,3 +35,11 @@ describe.each(optionalPeers)('the optional peer %s', (peer) => {
     expect(reached.has(peer)).toBe(false);
   });
 });
+
+describe('the health entry point (lib/health/index.ts)', () => {
+  it('reaches no optional peer but @nestjs/terminus, so it loads without rate limiting or Swagger installed', () => {
+    const reached = packagesReachedFrom(join(root, 'lib/health/index.ts'));
+    expect(reached.has('@nestjs/terminus')).toBe(true); // the walk does follow the imports
+    expect(optionalPeers.filter((peer) => peer !== '@nestjs/terminus' && reached.has(peer))).toEqual([]);
+  });
+});
