@@ -14,8 +14,11 @@ export default {
   roots: ['<rootDir>/lib', '<rootDir>/test'],
   testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
   extensionsToTreatAsEsm: ['.ts'],
+  moduleFileExtensions: ['ts', 'cts', 'js', 'mjs', 'cjs', 'json', 'node'],
   transform: {
     '^.+\\.ts$': ['@swc/jest', swc],
+    // The few CommonJS sources (.cts: they read __dirname and require) stay CommonJS.
+    '^.+\\.cts$': ['@swc/jest', { ...swc, module: { type: 'commonjs' } }],
     // @fastify/static (CommonJS, needed by Swagger UI on Fastify) requires the ESM-only
     // content-disposition, which Jest's module system cannot require on Node 20: compile it to CommonJS.
     '/node_modules/content-disposition/.+\\.js$': ['@swc/jest', { module: { type: 'commonjs' } }],
@@ -25,6 +28,7 @@ export default {
     '^nestjs-api-key$': '<rootDir>/lib/index.ts',
     '^nestjs-api-key/(.*)$': '<rootDir>/lib/$1/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
+    '^(\\.{1,2}/.*)\\.cjs$': '$1.cts',
   },
   testTimeout: 30000,
 };

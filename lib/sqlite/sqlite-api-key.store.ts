@@ -13,9 +13,8 @@ import {
   type ApiKeyTableNames,
   type KeyRow,
 } from '../sql-store.shared.js';
-import { SqliteConnection } from './sqlite.connection.js';
+import { SqliteConnection, type SqliteWriteStep } from './sqlite.connection.js';
 import { SQLITE_MIGRATIONS } from './sqlite.migrations.js';
-import type { SqliteWriteStep } from './sqlite.worker.js';
 import { listLimit } from '../list-query.js';
 
 /** Options of {@link SqliteApiKeyStore}. */
@@ -65,7 +64,8 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
 
   /** Applies the pending migrations in one transaction; resolves to the versions applied. */
   async migrate(): Promise<number[]> {
-    for (;;) {
+    // Another process may migrate at the same time: a few tries, each reading the version afresh.
+    for (let attempt = 0; attempt < 3; attempt++) {
       const current = await this.schemaVersion();
       const pending = SQLITE_MIGRATIONS.filter((migration) => migration.version > current);
       if (pending.length === 0) return [];
@@ -83,6 +83,7 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
         return pending.map((migration) => migration.version);
       }
     }
+    throw new Error(`the ${this.t.label} schema version changed during each of three migration attempts`);
   }
 
   /** @inheritdoc */
@@ -174,7 +175,7 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
   }
 
   protected async schemaVersion(): Promise<number> {
-    const [exists] = await this.connection.read(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`, [this.t.migrations.slice(1, -1)]);
+    const [exists] = await this.connection.read(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE`, [this.t.migrations.slice(1, -1)]);
     if (!exists) return 0;
     const [row] = (await this.connection.read(`SELECT coalesce(max(version), 0) AS v FROM ${this.t.migrations}`)) as Array<{ v: number }>;
     return row!.v;

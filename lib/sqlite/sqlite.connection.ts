@@ -1,17 +1,29 @@
 import { Logger } from '@nestjs/common';
-import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
-import type { Worker } from 'node:worker_threads';
+import { resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
 import { escapeForLog } from '../log-escape.js';
-import {
-  startSqliteWorker,
-  type SqlParams,
-  type SqliteFailureKind,
-  type SqliteRequest,
-  type SqliteResponse,
-  type SqliteWriteStep,
-} from './sqlite.worker.js';
+import { SQLITE_WORKER_FILE, sqliteDriverInstalled } from './sqlite.worker-file.cjs';
+
+/** Parameters of one statement: positional values, or one object of named ones. */
+export type SqlParams = readonly unknown[];
+
+/** One statement of a write transaction. */
+export interface SqliteWriteStep {
+  readonly sql: string;
+  readonly params: SqlParams;
+  /** When this statement returns no row, the transaction is rolled back and reported not applied. */
+  readonly requireRow?: boolean;
+}
+
+/** The outcome of a write transaction: each step's rows, and whether it was committed. */
+export interface SqliteWriteResult {
+  readonly rows: readonly unknown[][];
+  readonly applied: boolean;
+}
+
+/** Why an operation failed: not done within the timeout, the file replaced, or SQLite's own error. */
+export type SqliteFailureKind = 'busy' | 'replaced' | 'sqlite';
 
 /**
  * A SQLite operation that failed. `kind` is `busy` when it did not finish within the store's
@@ -29,11 +41,21 @@ export class SqliteStoreError extends Error {
   }
 }
 
-/** The outcome of a write transaction: each step's rows, and whether it was committed. */
-export interface SqliteWriteResult {
-  readonly rows: readonly unknown[][];
-  readonly applied: boolean;
-}
+/** A request to the worker (sqlite.worker.cjs). `deadline` is on the monotonic clock, in ms. */
+type SqliteRequest = { readonly id: number; readonly deadline: number } & (
+  | { readonly kind: 'read'; readonly sql: string; readonly params: SqlParams }
+  | { readonly kind: 'write'; readonly steps: readonly SqliteWriteStep[] }
+  | { readonly kind: 'check' }
+  | { readonly kind: 'close' }
+);
+
+/** A request as the store writes it; the connection adds its id and deadline. */
+type RequestBody = SqliteRequest extends infer R ? (R extends SqliteRequest ? Omit<R, 'id' | 'deadline'> : never) : never;
+
+/** What the worker sends: the identity of the file it opened, or the answer to one request. */
+type SqliteMessage =
+  | { readonly opened: string }
+  | ({ readonly id: number } & (SqliteWriteResult | { readonly failure: SqliteFailureKind; readonly message: string; readonly code?: string }));
 
 interface Pending {
   readonly resolve: (answer: SqliteWriteResult) => void;
@@ -41,29 +63,42 @@ interface Pending {
   readonly timer: NodeJS.Timeout;
 }
 
-/** A request as the store writes it; the connection adds its id and deadline. */
-type RequestBody = SqliteRequest extends infer R ? (R extends SqliteRequest ? Omit<R, 'id' | 'deadline'> : never) : never;
+/** Milliseconds on the monotonic clock, read the same way by the worker. */
+const nowMs = () => Number(process.hrtime.bigint() / 1000000n);
 
 /**
- * The application's side of the SQLite worker ({@link startSqliteWorker}): sends each operation
- * to it and settles the operation's promise with its answer, or rejects it after `timeoutMs`
- * whatever the worker is doing. The worker starts on the first operation and never keeps the
- * process alive by itself (a pending operation's timer does, until it settles).
+ * The application's side of the SQLite worker: sends each operation to it and settles the
+ * operation's promise with its answer, or rejects it after `timeoutMs` whatever the worker is
+ * doing. The worker starts on the first operation and never keeps the process alive by itself (a
+ * pending operation's timer does, until it settles). A worker that stops is replaced on the next
+ * operation, and opens only the file the first one opened.
  */
 export class SqliteConnection {
   private readonly logger = new Logger('SqliteApiKeyStore');
   private readonly pending = new Map<number, Pending>();
+  private readonly path: string;
   private worker?: Worker;
+  /** Device and inode of the file the first worker opened. */
+  private identity?: string;
   private nextId = 0;
   private closed = false;
   private replacedLogged = false;
 
-  /** @throws ApiKeyConfigurationError when `better-sqlite3` is not installed */
+  /**
+   * @param database the file (made absolute now, so a later `process.chdir` changes nothing), or `:memory:`
+   * @throws ApiKeyConfigurationError when `better-sqlite3` is not installed
+   */
   constructor(
-    private readonly path: string,
+    database: string,
     private readonly timeoutMs: number,
-    private readonly driver = resolveDriver(),
-  ) {}
+  ) {
+    if (!sqliteDriverInstalled()) {
+      throw new ApiKeyConfigurationError(
+        'The "better-sqlite3" package is missing. Please, make sure to install it to use SqliteApiKeyStore (npm i better-sqlite3)',
+      );
+    }
+    this.path = database === ':memory:' || database === '' ? database : resolve(database);
+  }
 
   /** The rows `sql` returns. */
   async read(sql: string, params: SqlParams = []): Promise<unknown[]> {
@@ -81,17 +116,24 @@ export class SqliteConnection {
     await this.request({ kind: 'check' });
   }
 
-  /** Closes the database and stops the worker; operations still waiting reject. Idempotent. */
+  /**
+   * Closes the database and stops the worker; operations still waiting reject at once.
+   * Idempotent. A worker blocked on a disk that stopped answering is left to end when the disk
+   * answers (no thread can be stopped inside a system call): `close()` resolves after
+   * `timeoutMs` all the same.
+   */
   async close(): Promise<void> {
     this.closed = true;
     const worker = this.worker;
     if (!worker) return;
-    const exited = new Promise<void>((done) => worker.once('exit', () => done()));
+    this.worker = undefined;
+    this.rejectPending(new SqliteStoreError('sqlite', 'The database connection is not open (the store was closed)'));
+    let timer: NodeJS.Timeout | undefined;
+    const exited = new Promise<boolean>((done) => worker.once('exit', () => done(true)));
+    const waited = new Promise<boolean>((done) => (timer = setTimeout(() => done(false), this.timeoutMs)));
     worker.postMessage({ kind: 'close', id: 0, deadline: 0 } satisfies SqliteRequest);
-    // A worker stuck in a disk that stopped answering cannot close: stop waiting for it.
-    const stuck = setTimeout(() => void worker.terminate(), this.timeoutMs);
-    await exited;
-    clearTimeout(stuck);
+    if (!(await Promise.race([exited, waited]))) void worker.terminate();
+    clearTimeout(timer);
   }
 
   private request(body: RequestBody): Promise<SqliteWriteResult> {
@@ -104,62 +146,53 @@ export class SqliteConnection {
         reject(new SqliteStoreError('busy', `SQLite did not answer within ${this.timeoutMs} ms (the database is locked by another process, or its disk does not respond)`));
       }, this.timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      worker.postMessage({ ...body, id, deadline: Date.now() + this.timeoutMs } as SqliteRequest);
+      worker.postMessage({ ...body, id, deadline: nowMs() + this.timeoutMs } as SqliteRequest);
     });
   }
 
   private start(): Worker {
-    const worker = startSqliteWorker({ driver: this.driver, path: this.path });
-    worker.unref();
-    worker.on('message', (answer: SqliteResponse) => this.settle(answer));
+    const worker = new Worker(SQLITE_WORKER_FILE, { workerData: { path: this.path, identity: this.identity } });
+    worker.on('message', (message: SqliteMessage) => this.receive(message));
     worker.on('error', (error: Error) => this.lose(worker, new SqliteStoreError('sqlite', error.message, (error as { code?: string }).code)));
     worker.on('exit', () => this.lose(worker, new SqliteStoreError('sqlite', 'The database connection is not open (the SQLite worker stopped)')));
+    // After the listeners: adding a 'message' listener makes a worker keep the process alive again.
+    worker.unref();
     this.worker = worker;
     return worker;
   }
 
-  private settle(answer: SqliteResponse): void {
-    const pending = this.pending.get(answer.id);
+  private receive(message: SqliteMessage): void {
+    if ('opened' in message) {
+      this.identity ??= message.opened;
+      return;
+    }
+    const pending = this.pending.get(message.id);
     if (!pending) return; // it timed out meanwhile
-    this.pending.delete(answer.id);
+    this.pending.delete(message.id);
     clearTimeout(pending.timer);
-    if ('rows' in answer) return pending.resolve(answer);
-    if (answer.failure === 'replaced' && !this.replacedLogged) {
+    if ('rows' in message) return pending.resolve(message);
+    if (message.failure === 'replaced' && !this.replacedLogged) {
       this.replacedLogged = true;
       this.logger.error(
         `The SQLite database file ${escapeForLog(this.path)} was deleted or replaced while the application ran: ` +
           'every lookup answers 503 and every write fails with store_failed until the application is restarted on the right file',
       );
     }
-    pending.reject(new SqliteStoreError(answer.failure, answer.message, answer.code));
+    pending.reject(new SqliteStoreError(message.failure, message.message, message.code));
   }
 
   /** The worker stopped or failed to start: every operation waiting on it fails; the next one starts a new worker. */
   private lose(worker: Worker, error: Error): void {
     if (this.worker !== worker) return;
     this.worker = undefined;
+    this.rejectPending(error);
+  }
+
+  private rejectPending(error: Error): void {
     for (const [id, pending] of this.pending) {
       this.pending.delete(id);
       clearTimeout(pending.timer);
       pending.reject(error);
     }
   }
-}
-
-/**
- * The path of the `better-sqlite3` package the application installed, for the worker to load:
- * resolved from the application's entry script, then from the working directory.
- */
-function resolveDriver(): string {
-  const bases = [process.argv[1], join(process.cwd(), 'index.js')].filter((base): base is string => typeof base === 'string' && base !== '');
-  for (const base of bases) {
-    try {
-      return createRequire(resolve(base)).resolve('better-sqlite3');
-    } catch {
-      // try the next base
-    }
-  }
-  throw new ApiKeyConfigurationError(
-    'The "better-sqlite3" package is missing. Please, make sure to install it to use SqliteApiKeyStore (npm i better-sqlite3)',
-  );
 }

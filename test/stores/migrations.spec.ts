@@ -22,6 +22,15 @@ const newSchema = () => {
 const LATEST = 1;
 
 describe('SQLite migrations', () => {
+  it('finds a migrations table whatever the case of its name, as SQLite does (migrate() looped for ever)', async () => {
+    const path = join(dir.path, 'case.db');
+    const first = await createSqliteApiKeyStore({ database: path, migrate: true, tables: { migrations: 'api_key_migrations' } });
+    await first.close();
+    const store = await createSqliteApiKeyStore({ database: path, migrate: true, tables: { migrations: 'API_KEY_MIGRATIONS' } });
+    expect(await store.migrate()).toEqual([]);
+    await store.close();
+  });
+
   it('refuses to start on an unmigrated database, naming the command to run', async () => {
     const attempt = createSqliteApiKeyStore({ database: join(dir.path, 'empty.db') });
     await expect(attempt).rejects.toThrow(ApiKeyConfigurationError);

@@ -1,8 +1,9 @@
-import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Controller, Get, type INestApplication } from '@nestjs/common';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import request from 'supertest';
@@ -61,7 +62,10 @@ async function outcome(promise: Promise<unknown>): Promise<string> {
 }
 
 describe('SQLite store on a full filesystem', () => {
-  const fs = smallTmpfs(1024);
+  let fs: ReturnType<typeof smallTmpfs>;
+  beforeAll(() => {
+    fs = smallTmpfs(1024);
+  });
   afterAll(() => fs.remove());
 
   it('never reports a write that did not happen: revoke, disable, update and rotate reject with store_failed, the key is unchanged', async () => {
@@ -149,7 +153,10 @@ describe('SQLite store while another process holds the write lock', () => {
 });
 
 describe('SQLite store on a disk that stops answering (fsfreeze)', () => {
-  const disk = freezableExt4();
+  let disk: ReturnType<typeof freezableExt4>;
+  beforeAll(() => {
+    disk = freezableExt4();
+  });
   afterAll(() => disk.remove());
 
   it('fails writes with store_failed after timeoutMs while other requests are answered; works again once the disk answers', async () => {
@@ -177,7 +184,7 @@ describe('SQLite store on a disk that stops answering (fsfreeze)', () => {
       expect([...new Set(keyed)].every((status) => status === 200 || status === 503)).toBe(true);
       expect(delay.max / 1e6).toBeLessThan(1000);
     } finally {
-      disk.thaw();
+      await disk.thaw();
     }
     // The write was reported failed; whether it was applied once the disk answered is unknown to
     // its caller, as store_failed says: the service reads the key afresh either way.
@@ -186,6 +193,20 @@ describe('SQLite store on a disk that stops answering (fsfreeze)', () => {
     await whoami(app, issued.key).expect(key.revokedAt === null ? 200 : 401);
     await service.revoke(issued.apiKey.id);
     await whoami(app, issued.key).expect(401);
+  }, 30_000);
+
+  it('closes while a write waits on the frozen disk: close() resolves and the waiting write rejects', async () => {
+    const store = new SqliteApiKeyStore({ database: join(disk.path, 'closing.db'), migrate: true, timeoutMs: 500 });
+    await store.init();
+    disk.freeze();
+    try {
+      const write = store.touch(new Map([['any', new Date()]]));
+      const refused = expect(write).rejects.toThrow(/not open|did not answer/);
+      await store.close();
+      await refused;
+    } finally {
+      await disk.thaw();
+    }
   }, 30_000);
 });
 
@@ -206,4 +227,31 @@ describe('SQLite file deleted or replaced while the app runs', () => {
     expect(await outcome(service.revoke(issued.apiKey.id))).toBe('SqliteStoreError');
     await expect(store.checkHealth()).rejects.toThrow(/deleted or replaced/);
   });
+});
+
+describe('SQLite store from the built package', () => {
+  const built = (format: 'esm' | 'cjs') => join(process.cwd(), 'dist', format, 'sqlite', 'index.js');
+
+  it.each(['esm', 'cjs'] as const)(
+    'opens a store through %s from another directory, and a process that never closes it still exits',
+    async (format) => {
+      const database = join(dir.path, `built-${format}.db`);
+      const load = format === 'esm' ? `await import(${JSON.stringify(built(format))})` : `require(${JSON.stringify(built(format))})`;
+      const script = `(async () => {
+        const { createSqliteApiKeyStore } = ${load};
+        const store = await createSqliteApiKeyStore({ database: ${JSON.stringify(database)}, migrate: true });
+        console.log(JSON.stringify(await store.list()));
+      })();`;
+      const child = spawn(process.execPath, ['-e', script], { cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      // Bounded only so that a hang fails the test instead of the run.
+      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+      clearTimeout(killer);
+      expect({ code, signal, output: output.trim() }).toEqual({ code: 0, signal: null, output: '[]' });
+    },
+    30_000,
+  );
 });

@@ -1,4 +1,5 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,10 +37,13 @@ export function smallTmpfs(sizeKb: number): { path: string; fill(): void; free()
 
 /**
  * A 16 MiB ext4 filesystem on a loop device. `freeze()` makes every write to it block until
- * `thaw()`; a detached watchdog process thaws it after `watchdogMs` whatever happens to the test
- * process (a thread blocked on a frozen disk cannot run the test's own clean-up).
+ * `thaw()`. The thaw is done by a process started at freeze time, told through a pipe: while a
+ * thread of the test process is blocked on the frozen disk inside a page fault (SQLite maps its
+ * WAL index), the kernel also holds that process's memory map lock, so the test process cannot
+ * start a new process until the disk answers. The same process thaws the disk by itself after
+ * `watchdogMs`, whatever happens to the test process.
  */
-export function freezableExt4(watchdogMs = 60_000): { path: string; freeze(): void; thaw(): void; remove(): void } {
+export function freezableExt4(watchdogMs = 60_000): { path: string; freeze(): void; thaw(): Promise<void>; remove(): Promise<void> } {
   const root = mkdtempSync(join(tmpdir(), 'nestjs-api-key-frozen-'));
   const image = join(root, 'disk.img');
   const path = join(root, 'mnt');
@@ -48,26 +52,29 @@ export function freezableExt4(watchdogMs = 60_000): { path: string; freeze(): vo
   execFileSync('truncate', ['-s', '16M', image]);
   execFileSync('mkfs.ext4', ['-q', image]);
   execFileSync('mount', ['-o', 'loop', image, path]);
-  let frozen = false;
-  const thaw = () => {
-    if (!frozen) return;
-    frozen = false;
-    execFileSync('fsfreeze', ['-u', path]);
+  let thawer: ChildProcess | undefined;
+  const thaw = async () => {
+    const process = thawer;
+    if (!process) return;
+    thawer = undefined;
+    if (process.exitCode !== null || process.signalCode !== null) return;
+    const exited = once(process, 'exit');
+    process.stdin!.end('thaw\n');
+    await exited;
   };
   return {
     path,
     freeze() {
-      const watchdog = spawn('sh', ['-c', `sleep ${Math.ceil(watchdogMs / 1000)}; fsfreeze -u '${path}' 2>/dev/null`], {
+      thawer = spawn('bash', ['-c', `read -t ${Math.ceil(watchdogMs / 1000)} line; fsfreeze -u '${path}'`], {
         detached: true,
-        stdio: 'ignore',
+        stdio: ['pipe', 'ignore', 'ignore'],
       });
-      watchdog.unref();
       execFileSync('fsfreeze', ['-f', path]);
-      frozen = true;
     },
     thaw,
-    remove() {
-      thaw();
+    async remove() {
+      await thaw();
+      // Thawed first: a frozen filesystem, once detached, could not be thawed by its path any more.
       execFileSync('umount', ['-l', path]);
       rmSync(root, { recursive: true, force: true });
     },
