@@ -4,7 +4,7 @@
 // Run: npm run build && node bench/lifecycle-verify.mjs
 import 'reflect-metadata';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { ApiKeyEventSink, createStandaloneApiKeyService, InMemoryApiKeyRepository, ResolvedApiKeyOptions } from '../dist/esm/index.js';
+import { ApiKeyEventSink, createStandaloneApiKeyService, InMemoryApiKeyStore, ResolvedApiKeyOptions } from '../dist/esm/index.js';
 
 const STATIC_KEY = 'static-key-of-any-format-0001';
 
@@ -18,7 +18,7 @@ class EmitterSink extends ApiKeyEventSink {
 
 async function setup() {
   const sink = new EmitterSink();
-  const repository = new InMemoryApiKeyRepository();
+  const repository = new InMemoryApiKeyStore();
   const { service, authenticator, usage } = createStandaloneApiKeyService({
     repository,
     events: sink,

@@ -10,15 +10,15 @@ import { Socket } from 'node:net';
 import {
   ApiKeyAuthenticator,
   ApiKeyGuard,
-  InMemoryApiKeyRepository,
+  InMemoryApiKeyStore,
   RequireScopes,
   ResolvedApiKeyOptions,
   satisfiesScopes,
   type ApiKeyPrincipal,
 } from 'nestjs-api-key';
 // Internal steps, read from the build (they are not public API).
-import { readPresentedKey } from '../../dist/esm/api-key.credentials.js';
-import { attachPrincipal, rememberedPrincipal } from '../../dist/esm/api-key.request.js';
+import { readPresentedKey } from '../../dist/esm/guard/api-key.credentials.js';
+import { attachPrincipal, rememberedPrincipal } from '../../dist/esm/guard/api-key.request.js';
 import { MemoryCounters } from '../../dist/esm/rate-limit/memory-counters.js';
 import { benchKey, benchKeySet, BENCH_PEPPER, BENCH_SCOPE, BENCH_VALID_KEY } from './keys.js';
 import { measureCases, type MicroCase } from './measure.js';
@@ -36,14 +36,14 @@ class MicroController {
 /** Runs the micro-benchmark; returns the report section (markdown). */
 export async function runMicro(rounds: number, iterations: number): Promise<string> {
   const keys = benchKeySet();
-  const repository = new InMemoryApiKeyRepository(keys.records);
+  const repository = new InMemoryApiKeyStore(keys.records);
   const options = new ResolvedApiKeyOptions({ pepper: BENCH_PEPPER, repository });
   const authenticator = new ApiKeyAuthenticator(options, keys.hasher, repository);
   const staticOptions = new ResolvedApiKeyOptions({
     pepper: BENCH_PEPPER,
     keys: keys.records.map((record, i) => ({ id: record.id, name: record.name, key: benchKey(i), scopes: [...record.scopes] })),
   });
-  const staticAuthenticator = new ApiKeyAuthenticator(staticOptions, keys.hasher, new InMemoryApiKeyRepository());
+  const staticAuthenticator = new ApiKeyAuthenticator(staticOptions, keys.hasher, new InMemoryApiKeyStore());
   const adapterHost = new HttpAdapterHost();
   adapterHost.httpAdapter = { setHeader: () => undefined } as unknown as HttpAdapterHost['httpAdapter'];
   const guard = new ApiKeyGuard(new Reflector(), options, authenticator, adapterHost);
@@ -75,7 +75,7 @@ export async function runMicro(rounds: number, iterations: number): Promise<stri
     { name: 'primitive: crypto.hash SHA-256 one-shot', run: () => hash('sha256', BENCH_VALID_KEY, 'base64url') },
     { name: 'step: read credential (readPresentedKey)', run: () => readPresentedKey({ headers }, options) },
     { name: 'step: hash (ApiKeyHasher.hash, HMAC)', run: () => keys.hasher.hash(BENCH_VALID_KEY) },
-    { name: 'step: lookup (InMemoryApiKeyRepository.findByHash)', run: () => repository.findByHash(keys.records[5000]!.hash), async: true },
+    { name: 'step: lookup (InMemoryApiKeyStore.findByHash)', run: () => repository.findByHash(keys.records[5000]!.hash), async: true },
     { name: 'step: scope check (satisfiesScopes)', run: () => satisfiesScopes(principal.scopes, requirement) },
     { name: 'ref: new IncomingMessage', run: () => new IncomingMessage(socket) },
     { name: 'step: new IncomingMessage + request.apiKey = principal', run: () => ((new IncomingMessage(socket) as unknown as { apiKey: unknown }).apiKey = principal) },

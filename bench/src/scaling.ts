@@ -2,9 +2,9 @@
 // in-memory repository and in the cache (CachedApiKeyStore, every key cached). Run as its own
 // process with --expose-gc; prints a markdown section.
 import 'reflect-metadata';
-import { ApiKeyAuthenticator, ApiKeyHasher, ApiKeyRepository, CachedApiKeyStore, InMemoryApiKeyRepository, ResolvedApiKeyOptions, type ApiKeyRecord } from 'nestjs-api-key';
+import { ApiKeyAuthenticator, ApiKeyHasher, ApiKeyRepository, CachedApiKeyStore, InMemoryApiKeyStore, ResolvedApiKeyOptions, type ApiKeyRecord } from 'nestjs-api-key';
 // The stores' internal lookup (not public API), read from the build: what the authenticator asks.
-import { findVerified, type VerifiedLookup } from '../../dist/esm/verified-api-key.js';
+import { findVerified, type VerifiedLookup } from '../../dist/esm/storage/verified-api-key.js';
 import { benchKey, benchRecord, BENCH_PEPPER } from './keys.js';
 import { measureCases, type MicroCase } from './measure.js';
 import { fixed, median, table } from './stats.js';
@@ -92,9 +92,9 @@ for (const size of sizes) {
   const copies = Math.max(1, Math.ceil(100_000 / size));
   const hashes = Array.from({ length: size }, (_, i) => hasher.hash(benchKey(i)));
   const before = heapUsed();
-  const repositories: InMemoryApiKeyRepository[] = [];
+  const repositories: InMemoryApiKeyStore[] = [];
   for (let copy = 0; copy < copies; copy++) {
-    const repository = new InMemoryApiKeyRepository();
+    const repository = new InMemoryApiKeyStore();
     for (let i = 0; i < size; i++) repository.save(benchRecord(hasher, i));
     repositories.push(repository);
   }
@@ -150,7 +150,7 @@ const rows = sets.map((set, i) => {
   ];
 });
 process.stdout.write(
-  'InMemoryApiKeyRepository holding the key set (records with id, name, hash, two scopes, owner), every key ' +
+  'InMemoryApiKeyStore holding the key set (records with id, name, hash, two scopes, owner), every key ' +
     'looked up once before the measurement (in key order), as a server whose clients use every key leaves it; ' +
     '`verifyInline()` (`verify()` without its promise, so the loop leaves little garbage for the collector to ' +
     'drop on one case or another) of keys spread over the whole set, CPU µs per call (median of interleaved rounds); ' +

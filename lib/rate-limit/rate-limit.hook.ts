@@ -1,7 +1,7 @@
 import { Injectable, Logger, type ExecutionContext } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
-import { ApiKeyGuardHook } from '../api-key-guard.hook.js';
+import { ApiKeyGuardHook } from '../guard/api-key-guard.hook.js';
 import { ApiKeyInvalidException } from '../api-key.exceptions.js';
 import { escapeForLog } from '../log-escape.js';
 import { quotaPeriodOf } from './quota-period.js';

@@ -9,7 +9,7 @@ import {
   ApiKeyModule,
   ApiKeyRepository,
   ApiKeyService,
-  InMemoryApiKeyRepository,
+  InMemoryApiKeyStore,
   type ApiKeyEvent,
   type ApiKeyRecord,
 } from 'nestjs-api-key';
@@ -111,7 +111,7 @@ describe.each(platforms)('key lifecycle over HTTP on $name', (platform) => {
   });
 
   it('refuses a key with a bad checksum without touching storage', async () => {
-    const store = app.get(ApiKeyRepository) as InMemoryApiKeyRepository;
+    const store = app.get(ApiKeyRepository) as InMemoryApiKeyStore;
     const { key } = await service.create({ name: 'typo', scopes: ['orders:read'] });
     let lookups = 0;
     const findByHash = store.findByHash.bind(store);
@@ -144,7 +144,7 @@ describe.each(platforms)('key lifecycle over HTTP on $name', (platform) => {
     const { key, apiKey } = await service.create({ name: 'used', scopes: ['orders:read'] });
     for (let i = 0; i < 5; i++) await call(key).expect(200);
     expect((await service.get(apiKey.id)).lastUsedAt).toBeNull();
-    const store = app.get(ApiKeyRepository) as InMemoryApiKeyRepository;
+    const store = app.get(ApiKeyRepository) as InMemoryApiKeyStore;
     await app.close();
     expect((await store.findById(apiKey.id))?.lastUsedAt).toEqual(clock.now());
   });
@@ -162,7 +162,7 @@ describe.each(platforms)('events without @nestjs/event-emitter on $name', (platf
   const evilKey = 'evil-record-key-000000000001';
   let app: INestApplication;
   beforeAll(async () => {
-    const repository = new InMemoryApiKeyRepository([{ id: 'evil\r\nFAKE login ok', name: 'evil', hash: hasher.hash(evilKey), scopes: [], disabled: true }]);
+    const repository = new InMemoryApiKeyStore([{ id: 'evil\r\nFAKE login ok', name: 'evil', hash: hasher.hash(evilKey), scopes: [], disabled: true }]);
     app = await start({ imports: [ApiKeyModule.forRoot({ pepper: PEPPER, repository })], controllers: [OrdersController] }, platform, clock, logger);
   });
   afterAll(() => app.close());

@@ -1,6 +1,6 @@
 import {
   ApiKeyStore,
-  InMemoryApiKeyRepository,
+  InMemoryApiKeyStore,
   type ApiKeyListQuery,
   type ApiKeyPatch,
   type ApiKeyRecord,
@@ -27,7 +27,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * before, after or halfway through acting ({@link WriteFault}).
  */
 export class FaultStore extends ApiKeyStore {
-  readonly inner = new InMemoryApiKeyRepository();
+  readonly inner = new InMemoryApiKeyStore();
   lookupDelayMs = 0;
   writeDelayMs = 0;
   /** Storage calls of any kind, lookups included. */

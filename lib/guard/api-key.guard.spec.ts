@@ -1,12 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ExecutionContext } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
-import { ApiKeyAuthenticator } from './api-key.authenticator.js';
-import { ApiKeyInvalidException, ApiKeyMissingException } from './api-key.exceptions.js';
+import { ApiKeyAuthenticator } from '../verification/api-key.authenticator.js';
+import { ApiKeyInvalidException, ApiKeyMissingException } from '../api-key.exceptions.js';
 import { ApiKeyGuard } from './api-key.guard.js';
-import { ApiKeyHasher } from './api-key.hasher.js';
-import { ResolvedApiKeyOptions } from './api-key-options.js';
-import { InMemoryApiKeyRepository } from './in-memory-api-key.repository.js';
+import { ApiKeyHasher } from '../keys/api-key.hasher.js';
+import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
+import { InMemoryApiKeyStore } from '../storage/in-memory-api-key.store.js';
 import { RequireScopes } from './require-scopes.decorator.js';
 
 const KEY = 'unit-test-key-000000000001';
@@ -22,7 +22,7 @@ function makeGuard<T extends ApiKeyGuard>(Guard: new (...args: ConstructorParame
   const hasher = new ApiKeyHasher(options.peppers);
   const headers: Record<string, string> = {};
   const adapterHost = { httpAdapter: { setHeader: (_: unknown, name: string, value: string) => (headers[name] = value) } } as unknown as HttpAdapterHost;
-  return new Guard(new Reflector(), options, new ApiKeyAuthenticator(options, hasher, new InMemoryApiKeyRepository()), adapterHost);
+  return new Guard(new Reflector(), options, new ApiKeyAuthenticator(options, hasher, new InMemoryApiKeyStore()), adapterHost);
 }
 
 function context(type: string, request: object, handler: keyof Handlers = 'plain'): ExecutionContext {
@@ -60,7 +60,7 @@ describe('ApiKeyGuard steps', () => {
     const guard = makeGuard(ApiKeyGuard);
     expect(guard.canActivate(context('http', { headers: { 'x-api-key': KEY } }))).toBe(true);
     expect(() => guard.canActivate(context('http', { headers: {} }))).toThrow(ApiKeyMissingException);
-    const slow = new (class extends InMemoryApiKeyRepository {
+    const slow = new (class extends InMemoryApiKeyStore {
       override findByHash() {
         return new Promise<null>((resolve) => setTimeout(() => resolve(null), 5));
       }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { isWellFormedKey, readPresentedKey, type ApiKeySourceSettings, type RawHttpRequest } from './api-key.credentials.js';
-import { ApiKeyConflictException } from './api-key.exceptions.js';
+import { ApiKeyConflictException } from '../api-key.exceptions.js';
 
 const ALL: ApiKeySourceSettings = { header: 'X-API-Key', bearer: true, cookie: 'sid', query: 'key' };
 

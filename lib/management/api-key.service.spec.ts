@@ -1,15 +1,15 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
-import { ManualClock } from '../test/support/clock.js';
-import { ApiKeyLifecycleError } from './api-key-lifecycle.error.js';
-import { ResolvedApiKeyOptions } from './api-key-options.js';
-import type { ApiKeyRecord } from './api-key-record.interface.js';
-import { ApiKeyAuthenticator } from './api-key.authenticator.js';
-import { ApiKeyEventSink, type ApiKeyEvent } from './api-key.events.js';
-import { ApiKeyHasher } from './api-key.hasher.js';
-import { ApiKeyRepository } from './api-key.repository.js';
+import { ManualClock } from '../../test/support/clock.js';
+import { ApiKeyLifecycleError } from '../api-key-lifecycle.error.js';
+import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
+import type { ApiKeyRecord } from '../storage/api-key-record.interface.js';
+import { ApiKeyAuthenticator } from '../verification/api-key.authenticator.js';
+import { ApiKeyEventSink, type ApiKeyEvent } from '../api-key.events.js';
+import { ApiKeyHasher } from '../keys/api-key.hasher.js';
+import { ApiKeyRepository } from '../storage/api-key.repository.js';
 import { ApiKeyService } from './api-key.service.js';
-import { ApiKeyUsageTracker } from './api-key.usage-tracker.js';
-import { InMemoryApiKeyRepository } from './in-memory-api-key.repository.js';
+import { ApiKeyLastUsedRecorder } from '../verification/api-key-last-used.recorder.js';
+import { InMemoryApiKeyStore } from '../storage/in-memory-api-key.store.js';
 import { createStandaloneApiKeyService, type StandaloneApiKeyOptions } from './api-key.standalone.js';
 
 class RecordingSink extends ApiKeyEventSink {
@@ -20,7 +20,7 @@ class RecordingSink extends ApiKeyEventSink {
 }
 
 /** Counts every storage call, to prove what never reaches storage. */
-class CountingStore extends InMemoryApiKeyRepository {
+class CountingStore extends InMemoryApiKeyStore {
   calls = 0;
   override findByHash(hash: string): Promise<ApiKeyRecord | null> {
     this.calls++;
@@ -44,7 +44,7 @@ function setup(repository: ApiKeyRepository = new CountingStore(), extra: Partia
   const options = { repository, clock, events: sink, pepper: 'unit-test-pepper-000001', keyPrefix: 'sk_test', lastUsedIntervalMs: 1000, ...extra };
   const hasher = new CountingHasher(typeof options.pepper === 'string' ? [options.pepper] : options.pepper);
   const resolved = new ResolvedApiKeyOptions(options);
-  const usage = new ApiKeyUsageTracker(resolved, repository);
+  const usage = new ApiKeyLastUsedRecorder(resolved, repository);
   const authenticator = new ApiKeyAuthenticator(resolved, hasher, repository, clock, sink, usage);
   const service = new ApiKeyService(resolved, hasher, repository, authenticator, clock, sink);
   return { service, clock, sink, usage, hasher, repository, options: resolved };
@@ -284,7 +284,7 @@ describe('ApiKeyService', () => {
   });
 
   it('coalesces lastUsedAt: no storage write per verification, one touch per key per interval', async () => {
-    const store = ctx.repository as InMemoryApiKeyRepository;
+    const store = ctx.repository as InMemoryApiKeyStore;
     const touches: number[] = [];
     const touch = store.touch.bind(store);
     store.touch = (batch) => (touches.push(batch.size), touch(batch));
@@ -305,7 +305,7 @@ describe('ApiKeyService', () => {
   });
 
   it('keeps a failed lastUsedAt write for the next flush', async () => {
-    const store = ctx.repository as InMemoryApiKeyRepository;
+    const store = ctx.repository as InMemoryApiKeyStore;
     const { key, apiKey } = await ctx.service.create({ name: 'a' });
     await ctx.service.verify(key);
     const touch = store.touch.bind(store);
@@ -356,12 +356,12 @@ describe('ApiKeyService', () => {
 
   it('is built without Nest by createStandaloneApiKeyService, with the module options validation', async () => {
     const sink = new RecordingSink();
-    const { service, usage } = createStandaloneApiKeyService({ repository: new InMemoryApiKeyRepository(), events: sink, pepper: 'standalone-pepper-0001' });
+    const { service, usage } = createStandaloneApiKeyService({ repository: new InMemoryApiKeyStore(), events: sink, pepper: 'standalone-pepper-0001' });
     const { key } = await service.create({ name: 's' });
     expect(await service.verify(key)).toMatchObject({ valid: true });
     await usage.flush();
     expect(sink.events.map((e) => e.type)).toEqual(['api-key.created', 'api-key.authenticated']);
-    expect(() => createStandaloneApiKeyService({ repository: new InMemoryApiKeyRepository(), events: sink, pepper: 'short' })).toThrow('pepper must be');
+    expect(() => createStandaloneApiKeyService({ repository: new InMemoryApiKeyStore(), events: sink, pepper: 'short' })).toThrow('pepper must be');
   });
 
   it('verifies a key issued by an earlier version from its stored record alone (fixed vector)', async () => {

@@ -1,5 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
+import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
 import { principalOf } from './api-key.request.js';
 
 /**

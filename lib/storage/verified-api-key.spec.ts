@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
+import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
 import { issuePrincipal, issuerOf } from './verified-api-key.js';
 
 describe('issued principals', () => {

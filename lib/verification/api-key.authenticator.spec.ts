@@ -1,13 +1,13 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { Logger } from '@nestjs/common';
-import type { ApiKeyRecord } from './api-key-record.interface.js';
+import type { ApiKeyRecord } from '../storage/api-key-record.interface.js';
 import { ApiKeyAuthenticator } from './api-key.authenticator.js';
-import { ApiKeyStoreUnavailableException } from './api-key.exceptions.js';
-import { ApiKeyHasher } from './api-key.hasher.js';
-import { ApiKeyRepository } from './api-key.repository.js';
-import { ResolvedApiKeyOptions } from './api-key-options.js';
-import { CachedApiKeyStore } from './cached-api-key.store.js';
-import { InMemoryApiKeyRepository } from './in-memory-api-key.repository.js';
+import { ApiKeyStoreUnavailableException } from '../api-key.exceptions.js';
+import { ApiKeyHasher } from '../keys/api-key.hasher.js';
+import { ApiKeyRepository } from '../storage/api-key.repository.js';
+import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
+import { CachedApiKeyStore } from '../storage/cached-api-key.store.js';
+import { InMemoryApiKeyStore } from '../storage/in-memory-api-key.store.js';
 
 const KEY = 'unit-test-key-000000000001';
 
@@ -75,7 +75,7 @@ describe('ApiKeyAuthenticator lookups', () => {
     const [current, previous] = ['pepper-current-00000000001', 'pepper-previous-0000000001'];
     const options = new ResolvedApiKeyOptions({ pepper: [current, previous] });
     const hasher = new ApiKeyHasher(options.peppers);
-    const store = new InMemoryApiKeyRepository([{ id: 'k1', name: 'k1', hash: new ApiKeyHasher([previous]).hash(KEY), scopes: [] }]);
+    const store = new InMemoryApiKeyStore([{ id: 'k1', name: 'k1', hash: new ApiKeyHasher([previous]).hash(KEY), scopes: [] }]);
     const authenticator = new ApiKeyAuthenticator(options, hasher, store);
     for (let i = 0; i < 2; i++) expect(await authenticator.verify(KEY)).toMatchObject({ valid: true, principal: { id: 'k1' } });
     store.delete(new ApiKeyHasher([previous]).hash(KEY));
@@ -88,7 +88,7 @@ describe('ApiKeyAuthenticator lookups', () => {
   it('reads the time from a clock given as a plain { now } object, as tests replace it', async () => {
     const options = new ResolvedApiKeyOptions({});
     const hasher = new ApiKeyHasher(options.peppers);
-    const store = new InMemoryApiKeyRepository([{ id: 'k1', name: 'k1', hash: hasher.hash(KEY), scopes: [], expiresAt: new Date(1_000) }]);
+    const store = new InMemoryApiKeyStore([{ id: 'k1', name: 'k1', hash: hasher.hash(KEY), scopes: [], expiresAt: new Date(1_000) }]);
     let now = 999;
     const clock = { now: () => new Date(now) } as unknown as ConstructorParameters<typeof ApiKeyAuthenticator>[3];
     const authenticator = new ApiKeyAuthenticator(options, hasher, store, clock);
@@ -115,9 +115,9 @@ describe('ApiKeyAuthenticator.issued', () => {
     const build = (options: ConstructorParameters<typeof ResolvedApiKeyOptions>[0], repository: ApiKeyRepository) =>
       new ApiKeyAuthenticator(new ResolvedApiKeyOptions(options), hasher, repository);
     const authenticators = [
-      build({ keys: [{ name: 'k1', key: KEY }] }, new InMemoryApiKeyRepository()),
+      build({ keys: [{ name: 'k1', key: KEY }] }, new InMemoryApiKeyStore()),
       build({}, new PlainRepository()),
-      build({}, new InMemoryApiKeyRepository([record])),
+      build({}, new InMemoryApiKeyStore([record])),
       build({}, new CachedApiKeyStore(new PlainRepository(), { max: 10, ttlMs: 60_000 })),
     ];
     const principals = await Promise.all(authenticators.map((authenticator) => principalOf(authenticator)));
@@ -128,8 +128,8 @@ describe('ApiKeyAuthenticator.issued', () => {
   });
 
   it('shares what a store issues between the authenticators of that one store, whatever the store', async () => {
-    for (const store of [new InMemoryApiKeyRepository([record]), new PlainRepository()]) {
-      const [one, two, other] = [store, store, new InMemoryApiKeyRepository([record])].map(
+    for (const store of [new InMemoryApiKeyStore([record]), new PlainRepository()]) {
+      const [one, two, other] = [store, store, new InMemoryApiKeyStore([record])].map(
         (repository) => new ApiKeyAuthenticator(new ResolvedApiKeyOptions({}), hasher, repository),
       );
       const principal = await principalOf(one!);
@@ -142,7 +142,7 @@ describe('ApiKeyAuthenticator static keys', () => {
   it('gives their principals a frozen copy of the configured metadata, nested objects included', async () => {
     const metadata = { plan: { tier: 'free' }, regions: ['eu'] };
     const options = new ResolvedApiKeyOptions({ keys: [{ name: 'static', key: KEY, metadata }] });
-    const authenticator = new ApiKeyAuthenticator(options, new ApiKeyHasher(options.peppers), new InMemoryApiKeyRepository());
+    const authenticator = new ApiKeyAuthenticator(options, new ApiKeyHasher(options.peppers), new InMemoryApiKeyStore());
     const result = await authenticator.verify(KEY);
     if (!result.valid) throw new Error('the static key should verify');
     const seen = result.principal.metadata as typeof metadata;

@@ -1,4 +1,4 @@
-import { ApiKeyConflictException } from './api-key.exceptions.js';
+import { ApiKeyConflictException } from '../api-key.exceptions.js';
 
 /** Where in the request a key was found. */
 export type ApiKeySource = 'header' | 'bearer' | 'cookie' | 'query';

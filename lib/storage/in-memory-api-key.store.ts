@@ -48,7 +48,7 @@ class CountedMap<K, V> extends Map<K, V> {
  * implements the whole {@link ApiKeyStore} contract, so `ApiKeyService` and the CLI can manage
  * keys in it. Its contents are lost when the process exits.
  */
-export class InMemoryApiKeyRepository extends ApiKeyStore implements VerifiedLookup {
+export class InMemoryApiKeyStore extends ApiKeyStore implements VerifiedLookup {
   private readonly keys = new CountedMap<string, StoredApiKey>();
   private readonly secrets = new CountedMap<string, StoredApiKeySecret>();
   /** Lookup entries: the immutable key and secret objects of a hash, and its record and verified form once asked for. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { PrefixedSha256 } from './prefixed-sha256.js';
+import { PrefixedSha256 } from '../keys/prefixed-sha256.js';
 
 /** How many verified keys {@link HashMemo} remembers by default. */
 export const HASH_MEMO_CAPACITY = 10_000;

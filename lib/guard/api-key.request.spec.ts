@@ -2,9 +2,9 @@ import { describe, expect, it } from '@jest/globals';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
-import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
+import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
 import { attachPrincipal, principalOf, rememberedPrincipal } from './api-key.request.js';
-import { issuePrincipal, issuerOf } from './verified-api-key.js';
+import { issuePrincipal, issuerOf } from '../storage/verified-api-key.js';
 
 describe('the principal on request.apiKey', () => {
   const issuer = {};

@@ -1,9 +1,9 @@
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { ResolvedApiKeyOptions } from './api-key-options.js';
-import { ApiKeyRepository } from './api-key.repository.js';
-import { isApiKeyStore } from './api-key-store.predicate.js';
-import type { ApiKeyStore } from './api-key.store.js';
-import { escapeForLog } from './log-escape.js';
+import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
+import { ApiKeyRepository } from '../storage/api-key.repository.js';
+import { isApiKeyStore } from '../storage/api-key-store.predicate.js';
+import type { ApiKeyStore } from '../storage/api-key.store.js';
+import { escapeForLog } from '../log-escape.js';
 
 /**
  * Tracks `lastUsedAt` without a storage write per request: uses are collected in memory and
@@ -12,8 +12,8 @@ import { escapeForLog } from './log-escape.js';
  * is destroyed (`app.close()`, shutdown hooks). With a lookup-only repository it does nothing.
  */
 @Injectable()
-export class ApiKeyUsageTracker implements OnModuleDestroy {
-  private readonly logger = new Logger(ApiKeyUsageTracker.name);
+export class ApiKeyLastUsedRecorder implements OnModuleDestroy {
+  private readonly logger = new Logger(ApiKeyLastUsedRecorder.name);
   private readonly store: ApiKeyStore | null;
   /** Last use per key id, in epoch ms. */
   private pending = new Map<string, number>();

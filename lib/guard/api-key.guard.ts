@@ -1,9 +1,9 @@
 import { Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { ServerResponse } from 'node:http';
-import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
-import type { ApiKeyVerification } from './api-key-verification.interface.js';
-import { ApiKeyAuthenticator } from './api-key.authenticator.js';
+import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
+import type { ApiKeyVerification } from '../verification/api-key-verification.interface.js';
+import { ApiKeyAuthenticator } from '../verification/api-key.authenticator.js';
 import { ApiKeyGuardHook } from './api-key-guard.hook.js';
 import { readPresentedKey, type PresentedApiKey } from './api-key.credentials.js';
 import {
@@ -12,8 +12,8 @@ import {
   ApiKeyMissingException,
   withoutStackTrace,
   type ApiKeyHttpException,
-} from './api-key.exceptions.js';
-import { ResolvedApiKeyOptions } from './api-key-options.js';
+} from '../api-key.exceptions.js';
+import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
 import { attachPrincipal, rawRequestOf, rememberedPrincipal } from './api-key.request.js';
 import { satisfiesScopes, type ScopeRequirement } from './api-key.scopes.js';
 import { PublicMetadata } from './public.decorator.js';

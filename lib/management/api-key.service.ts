@@ -1,16 +1,16 @@
 import { Injectable } from '@nestjs/common';
-import type { ApiKeyVerification } from './api-key-verification.interface.js';
-import { ApiKeyLifecycleError } from './api-key-lifecycle.error.js';
-import { ResolvedApiKeyOptions } from './api-key-options.js';
-import { isApiKeyStore } from './api-key-store.predicate.js';
-import { ApiKeyAuthenticator } from './api-key.authenticator.js';
-import { ApiKeyClock } from './api-key.clock.js';
-import { ApiKeyEventSink, ApiKeyEventType, type ApiKeyLifecycleEvent } from './api-key.events.js';
-import { ApiKeyFormat } from './api-key.format.js';
-import { ApiKeyHasher } from './api-key.hasher.js';
-import { ApiKeyRepository } from './api-key.repository.js';
-import { escapeForLog } from './log-escape.js';
-import type { ApiKeyListQuery, ApiKeyPatch, ApiKeyStore, StoredApiKey } from './api-key.store.js';
+import type { ApiKeyVerification } from '../verification/api-key-verification.interface.js';
+import { ApiKeyLifecycleError } from '../api-key-lifecycle.error.js';
+import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
+import { isApiKeyStore } from '../storage/api-key-store.predicate.js';
+import { ApiKeyAuthenticator } from '../verification/api-key.authenticator.js';
+import { ApiKeyClock } from '../verification/api-key.clock.js';
+import { ApiKeyEventSink, ApiKeyEventType, type ApiKeyLifecycleEvent } from '../api-key.events.js';
+import { ApiKeyFormat } from '../keys/api-key.format.js';
+import { ApiKeyHasher } from '../keys/api-key.hasher.js';
+import { ApiKeyRepository } from '../storage/api-key.repository.js';
+import { escapeForLog } from '../log-escape.js';
+import type { ApiKeyListQuery, ApiKeyPatch, ApiKeyStore, StoredApiKey } from '../storage/api-key.store.js';
 
 /** What {@link ApiKeyService.create} needs. */
 export interface CreateApiKeyInput {

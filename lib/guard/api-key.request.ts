@@ -1,7 +1,7 @@
 import { IncomingMessage } from 'node:http';
-import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
+import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
 import type { RawHttpRequest } from './api-key.credentials.js';
-import type { ApiKeyAuthenticator } from './api-key.authenticator.js';
+import type { ApiKeyAuthenticator } from '../verification/api-key.authenticator.js';
 
 /** A request object (Express's, or Fastify's wrapper) once the guard has authenticated it. */
 export interface RequestWithApiKey {

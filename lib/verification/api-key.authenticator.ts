@@ -1,18 +1,18 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
-import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
+import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
 import type { ApiKeyVerification } from './api-key-verification.interface.js';
-import { isWellFormedKey } from './api-key.credentials.js';
+import { isWellFormedKey } from '../guard/api-key.credentials.js';
 import { ApiKeyClock, SystemApiKeyClock } from './api-key.clock.js';
-import { ApiKeyEventSink, ApiKeyEventType } from './api-key.events.js';
-import { ApiKeyStoreUnavailableException } from './api-key.exceptions.js';
-import { ApiKeyHasher } from './api-key.hasher.js';
-import { ApiKeyRepository } from './api-key.repository.js';
-import { ResolvedApiKeyOptions } from './api-key-options.js';
-import { ApiKeyUsageTracker } from './api-key.usage-tracker.js';
-import { escapeForLog } from './log-escape.js';
+import { ApiKeyEventSink, ApiKeyEventType } from '../api-key.events.js';
+import { ApiKeyStoreUnavailableException } from '../api-key.exceptions.js';
+import { ApiKeyHasher } from '../keys/api-key.hasher.js';
+import { ApiKeyRepository } from '../storage/api-key.repository.js';
+import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
+import { ApiKeyLastUsedRecorder } from './api-key-last-used.recorder.js';
+import { escapeForLog } from '../log-escape.js';
 import { FixedTimeout } from './fixed-timeout.js';
 import { HashMemo } from './hash-memo.js';
-import { findVerified, issuePrincipal, issuerOf, pairedFindByHash, refusalOf, verifyRecord, type VerifiedApiKey, type VerifiedLookup } from './verified-api-key.js';
+import { findVerified, issuePrincipal, issuerOf, pairedFindByHash, refusalOf, verifyRecord, type VerifiedApiKey, type VerifiedLookup } from '../storage/verified-api-key.js';
 
 const MALFORMED: ApiKeyVerification & { valid: false } = Object.freeze({ valid: false, reason: 'malformed' });
 const NOT_FOUND: ApiKeyVerification & { valid: false } = Object.freeze({ valid: false, reason: 'not_found' });
@@ -44,7 +44,7 @@ export class ApiKeyAuthenticator {
     private readonly repository: ApiKeyRepository,
     @Optional() private readonly clock: ApiKeyClock = new SystemApiKeyClock(),
     @Optional() private readonly events?: ApiKeyEventSink,
-    @Optional() private readonly usage?: ApiKeyUsageTracker,
+    @Optional() private readonly usage?: ApiKeyLastUsedRecorder,
   ) {
     const ms = options.lookupTimeoutMs;
     this.timeout = new FixedTimeout(ms, () => new Error(`lookup timed out after ${ms} ms`));

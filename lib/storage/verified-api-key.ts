@@ -1,7 +1,7 @@
-import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
+import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
 import type { ApiKeyRecord } from './api-key-record.interface.js';
-import type { ApiKeyVerification } from './api-key-verification.interface.js';
-import { ApiKeyHasher } from './api-key.hasher.js';
+import type { ApiKeyVerification } from '../verification/api-key-verification.interface.js';
+import { ApiKeyHasher } from '../keys/api-key.hasher.js';
 import { frozenCopy } from './frozen-copy.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
+import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
 
 /** Why a key was refused. For logs, events and admin tools; never sent to the client. */
 export type ApiKeyFailureReason = 'malformed' | 'not_found' | 'expired' | 'revoked' | 'disabled';

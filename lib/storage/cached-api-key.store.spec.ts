@@ -5,11 +5,11 @@ import type { ApiKeyRecord } from './api-key-record.interface.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { ApiKeyStore, type ApiKeyPatch, type StoredApiKey } from './api-key.store.js';
 import { Test } from '@nestjs/testing';
-import { ApiKeyConfigurationError } from './api-key-configuration.error.js';
-import { ResolvedApiKeyOptions } from './api-key-options.js';
-import { ApiKeyAuthenticator } from './api-key.authenticator.js';
-import { ApiKeyHasher } from './api-key.hasher.js';
-import { ApiKeyModule } from './api-key.module.js';
+import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
+import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
+import { ApiKeyAuthenticator } from '../verification/api-key.authenticator.js';
+import { ApiKeyHasher } from '../keys/api-key.hasher.js';
+import { ApiKeyModule } from '../api-key.module.js';
 import { API_KEY_CACHE_DEFAULTS, CachedApiKeyStore } from './cached-api-key.store.js';
 
 const HASH = 'x'.repeat(43);

@@ -1,12 +1,12 @@
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { ApiKeyChangeFeed } from './api-key-change-feed.interface.js';
-import { ApiKeyConfigurationError } from './api-key-configuration.error.js';
-import type { ApiKeyCacheOptions } from './api-key-module-options.interface.js';
+import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
+import type { ApiKeyCacheOptions } from '../api-key-module-options.interface.js';
 import type { ApiKeyRecord } from './api-key-record.interface.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { ApiKeyStore, type ApiKeyListQuery, type ApiKeyPatch, type StoredApiKey, type StoredApiKeySecret } from './api-key.store.js';
 import { ExpiringCache, type ExpiringEntry } from './expiring-cache.js';
-import { positiveInteger, timerDelay } from './option-checks.js';
+import { positiveInteger, timerDelay } from '../option-checks.js';
 import { findVerified, recordOf, verifyRecord, type VerifiedApiKey, type VerifiedLookup } from './verified-api-key.js';
 
 /** Defaults of {@link ApiKeyCacheOptions}. */

@@ -1,4 +1,4 @@
-import { ApiKeyConfigurationError } from './api-key-configuration.error.js';
+import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
 import type { ApiKeyRecord } from './api-key-record.interface.js';
 import { ApiKeyStore, toApiKeyRecord, type ApiKeyPatch, type StoredApiKey } from './api-key.store.js';
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';

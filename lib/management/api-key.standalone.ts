@@ -1,13 +1,13 @@
-import type { ApiKeyModuleOptions } from './api-key-module-options.interface.js';
-import { ApiKeyConfigurationError } from './api-key-configuration.error.js';
-import { ResolvedApiKeyOptions } from './api-key-options.js';
-import { ApiKeyAuthenticator } from './api-key.authenticator.js';
-import { ApiKeyClock, SystemApiKeyClock } from './api-key.clock.js';
-import type { ApiKeyEventSink } from './api-key.events.js';
-import { ApiKeyHasher } from './api-key.hasher.js';
+import type { ApiKeyModuleOptions } from '../api-key-module-options.interface.js';
+import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
+import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
+import { ApiKeyAuthenticator } from '../verification/api-key.authenticator.js';
+import { ApiKeyClock, SystemApiKeyClock } from '../verification/api-key.clock.js';
+import type { ApiKeyEventSink } from '../api-key.events.js';
+import { ApiKeyHasher } from '../keys/api-key.hasher.js';
 import { ApiKeyService } from './api-key.service.js';
-import { ApiKeyUsageTracker } from './api-key.usage-tracker.js';
-import type { ApiKeyRepository } from './api-key.repository.js';
+import { ApiKeyLastUsedRecorder } from '../verification/api-key-last-used.recorder.js';
+import type { ApiKeyRepository } from '../storage/api-key.repository.js';
 
 /** Options of {@link createStandaloneApiKeyService}: the module's, with instances only. */
 export interface StandaloneApiKeyOptions extends Omit<ApiKeyModuleOptions, 'repository' | 'events'> {
@@ -24,7 +24,7 @@ export interface StandaloneApiKeyServices {
   readonly service: ApiKeyService;
   readonly authenticator: ApiKeyAuthenticator;
   /** Call `flush()` before the process exits, or last-used times recorded since the last write are lost. */
-  readonly usage: ApiKeyUsageTracker;
+  readonly usage: ApiKeyLastUsedRecorder;
 }
 
 /**
@@ -37,7 +37,7 @@ export function createStandaloneApiKeyService(options: StandaloneApiKeyOptions):
   const { clock = new SystemApiKeyClock(), events, ...moduleOptions } = options;
   const resolved = new ResolvedApiKeyOptions(moduleOptions);
   const hasher = new ApiKeyHasher(resolved.peppers);
-  const usage = new ApiKeyUsageTracker(resolved, options.repository);
+  const usage = new ApiKeyLastUsedRecorder(resolved, options.repository);
   const authenticator = new ApiKeyAuthenticator(resolved, hasher, options.repository, clock, events, usage);
   return { service: new ApiKeyService(resolved, hasher, options.repository, authenticator, clock, events), authenticator, usage };
 }

@@ -1,5 +1,5 @@
 import type { ExecutionContext } from '@nestjs/common';
-import type { ApiKeyPrincipal } from './api-key-principal.interface.js';
+import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
 
 /**
  * Extension point of {@link ApiKeyGuard}, for integrations that must run at fixed points of

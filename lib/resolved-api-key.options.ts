@@ -1,11 +1,11 @@
 import type { Type } from '@nestjs/common';
 import { ApiKeyConfigurationError } from './api-key-configuration.error.js';
 import type { ApiKeyCacheOptions, ApiKeyModuleOptions, StaticApiKey } from './api-key-module-options.interface.js';
-import { ApiKeyRepository } from './api-key.repository.js';
-import { isWellFormedKey } from './api-key.credentials.js';
+import { ApiKeyRepository } from './storage/api-key.repository.js';
+import { isWellFormedKey } from './guard/api-key.credentials.js';
 import type { ApiKeyEventSink } from './api-key.events.js';
-import { ApiKeyFormat, DEFAULT_API_KEY_PREFIX } from './api-key.format.js';
-import { resolveCacheSettings } from './cached-api-key.store.js';
+import { ApiKeyFormat, DEFAULT_API_KEY_PREFIX } from './keys/api-key.format.js';
+import { resolveCacheSettings } from './storage/cached-api-key.store.js';
 import { kindOf, positiveInteger, timerDelay } from './option-checks.js';
 
 const TOKEN_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
