@@ -5,11 +5,11 @@ import { EventEmitterModule, OnEvent } from '@nestjs/event-emitter';
 import { ApiKeyClock, ApiKeyFormat, ApiKeyGuard, ApiKeyHasher, ApiKeyModule, ApiKeyService, InMemoryApiKeyStore, type ApiKeyEvent, type ApiKeyRecord } from 'nestjs-api-key';
 import { ManualClock } from '../support/clock.js';
 import { platforms } from '../support/platforms.js';
-import { FaultRepository } from './support/fault-repository.js';
-import { LeakRecorder } from './support/leak-recorder.js';
-import { send } from './support/raw-http.js';
-import { startSecurityApp, type SecurityApp } from './support/security-app.js';
-import { EVERY_SOURCE, sources } from './support/sources.js';
+import { FaultRepository } from '../support/fault-repository.js';
+import { LeakRecorder } from '../support/leak-recorder.js';
+import { send } from '../support/raw-http.js';
+import { startSecurityApp, type SecurityApp } from '../support/security-app.js';
+import { EVERY_SOURCE, sources } from '../support/sources.js';
 
 const leaks = new LeakRecorder();
 const hasher = new ApiKeyHasher();

@@ -1,7 +1,7 @@
 import type { INestApplication, ModuleMetadata } from '@nestjs/common';
 import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import type { Server } from 'node:http';
-import type { Platform } from '../../support/platforms.js';
+import type { Platform } from './platforms.js';
 import type { LeakRecorder } from './leak-recorder.js';
 
 /** A started app, listening on a loopback port, and its base URL for supertest or raw clients. */
