@@ -3,7 +3,7 @@ import pg from 'pg';
 import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
 import type { ApiKeyChangeFeed } from '../storage/api-key-change-feed.interface.js';
 import type { ApiKeyRecord } from '../storage/api-key-record.interface.js';
-import { type ApiKeyListQuery, type ApiKeyPatch, type StoredApiKey, type StoredApiKeySecret } from '../storage/api-key.store.js';
+import type { ApiKeyListQuery, ApiKeyPatch, StoredApiKey, StoredApiKeySecret } from '../storage/api-key.store.js';
 import { FixedTimeout } from '../verification/fixed-timeout.js';
 import { escapeForLog } from '../log-escape.js';
 import {

@@ -1,5 +1,5 @@
 import type { ApiKeyRecord } from '../storage/api-key-record.interface.js';
-import { type ApiKeyListQuery, type ApiKeyPatch, type StoredApiKey, type StoredApiKeySecret } from '../storage/api-key.store.js';
+import type { ApiKeyListQuery, ApiKeyPatch, StoredApiKey, StoredApiKeySecret } from '../storage/api-key.store.js';
 import { timerDelay } from '../option-checks.js';
 import {
   assertSchemaCurrent,

@@ -63,6 +63,7 @@ describe.each(platforms)('storage faults on $name', (platform) => {
     }],
     ['rejects with a string', () => Promise.reject('not an error')],
     ['rejects with undefined', () => Promise.reject(undefined)],
+    // oxlint-disable-next-line unicorn/no-thenable -- a thenable that never settles is the fault under test
     ['returns a thenable that never settles', () => ({ then: () => undefined })],
     ['returns a record without scopes', (hash) => Promise.resolve({ id: 'x', name: 'x', hash })],
     ['returns a record for another hash', () => Promise.resolve(record(OTHER))],
