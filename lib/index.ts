@@ -21,7 +21,7 @@ export { InMemoryApiKeyStore } from './storage/in-memory-api-key.store.js';
 export { RequireScopes, RequireAnyScope } from './guard/require-scopes.decorator.js';
 export { Public } from './guard/public.decorator.js';
 export { ApiKey } from './guard/api-key.decorator.js';
-export { grantsScope, satisfiesScopes } from './guard/api-key.scopes.js';
+export { satisfiesScopes } from './guard/api-key.scopes.js';
 export {
   ApiKeyErrorCode,
   ApiKeyMissingException,
@@ -34,8 +34,7 @@ export type { ApiKeyErrorBody, ApiKeyHttpException } from './api-key.exceptions.
 export { ApiKeyClock, SystemApiKeyClock } from './verification/api-key.clock.js';
 export { ApiKeyFormat, DEFAULT_API_KEY_PREFIX } from './keys/api-key.format.js';
 export type { RandomBytesSource } from './keys/api-key.format.js';
-export { isApiKeyStore } from './storage/api-key-store.predicate.js';
-export { ApiKeyEventSink, ApiKeyEventType, DefaultApiKeyEventSink } from './api-key.events.js';
+export { ApiKeyEventSink, ApiKeyEventType } from './api-key.events.js';
 export type {
   ApiKeyEvent,
   ApiKeyLifecycleEvent,
@@ -55,4 +54,4 @@ export { clientAddressOf } from './guard/client-address.js';
 export { apiKeyTracker } from './guard/api-key.tracker.js';
 export type { ApiKeyCacheOptions } from './api-key-module-options.interface.js';
 export type { ApiKeyChangeFeed } from './storage/api-key-change-feed.interface.js';
-export { CachedApiKeyStore, API_KEY_CACHE_DEFAULTS } from './storage/cached-api-key.store.js';
+export { CachedApiKeyStore } from './storage/cached-api-key.store.js';
