@@ -3,7 +3,7 @@
 // (own pool, own listening connection), one schema. For each of N keys: instance B caches the
 // key, instance A revokes it, and B is polled every 0.5 ms until its lookup returns the revoked
 // record. Prints the distribution in ms. Run after `npm run build`:
-//   node bench/store-propagation.mjs [N]   (TEST_POSTGRES_URL overrides the server)
+//   node bench/scripts/store-propagation.mjs [N]   (TEST_POSTGRES_URL overrides the server)
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { CachedApiKeyStore } from 'nestjs-api-key';
@@ -14,7 +14,9 @@ const rounds = Number(process.argv[2] ?? 100);
 const schema = `stores_bench_${process.pid}`;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const a = new CachedApiKeyStore(await createPostgresApiKeyStore({ connection: url, schema, migrate: true }), { ttlMs: 600_000 });
+const a = new CachedApiKeyStore(await createPostgresApiKeyStore({ connection: url, schema, migrate: true }), {
+  ttlMs: 600_000,
+});
 const b = new CachedApiKeyStore(await createPostgresApiKeyStore({ connection: url, schema }), { ttlMs: 600_000 });
 await sleep(200); // both listening
 const samples = [];
@@ -22,7 +24,20 @@ try {
   for (let i = 0; i < rounds; i++) {
     const now = new Date();
     const hash = Buffer.alloc(32, i + 1).toString('base64url');
-    const key = { id: `bench-${i}`, name: 'bench', scopes: [], ownerId: null, metadata: {}, createdAt: now, updatedAt: now, expiresAt: null, revokedAt: null, disabled: false, lastUsedAt: null, version: 1 };
+    const key = {
+      id: `bench-${i}`,
+      name: 'bench',
+      scopes: [],
+      ownerId: null,
+      metadata: {},
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: null,
+      revokedAt: null,
+      disabled: false,
+      lastUsedAt: null,
+      version: 1,
+    };
     await a.insert(key, { hash, keyId: key.id, createdAt: now, expiresAt: null });
     await sleep(20); // let the insert's own notification pass
     if ((await b.findByHash(hash))?.revokedAt !== null) throw new Error('B should see the live key');
@@ -44,4 +59,6 @@ try {
 }
 samples.sort((x, y) => x - y);
 const at = (q) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))].toFixed(2);
-console.log(`revocations propagated: ${samples.length}; after A's write resolved, B refused it within ms: p50 ${at(0.5)}, p95 ${at(0.95)}, p99 ${at(0.99)}, max ${samples[samples.length - 1].toFixed(2)}`);
+console.log(
+  `revocations propagated: ${samples.length}; after A's write resolved, B refused it within ms: p50 ${at(0.5)}, p95 ${at(0.95)}, p99 ${at(0.99)}, max ${samples[samples.length - 1].toFixed(2)}`,
+);
