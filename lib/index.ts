@@ -12,7 +12,6 @@ export { ResolvedApiKeyOptions } from './resolved-api-key.options.js';
 export { ApiKeyConfigurationError } from './api-key-configuration.error.js';
 export { ApiKeyGuard } from './guard/api-key.guard.js';
 export { ApiKeyAuthenticator } from './verification/api-key.authenticator.js';
-export type { ApiKeyVerificationResult } from './verification/api-key.authenticator.js';
 export { ApiKeyHasher } from './keys/api-key.hasher.js';
 export { ApiKeyRepository } from './storage/api-key.repository.js';
 export { ApiKeyStore, toApiKeyRecord } from './storage/api-key.store.js';

@@ -56,10 +56,10 @@ describe('ApiKeyGuard steps', () => {
     );
   });
 
-  it('answers without a promise when the key is decided from memory, and with one while the store is asked', async () => {
+  it('admits a valid key and refuses a missing or unknown one, from memory or from the store', async () => {
     const guard = makeGuard(ApiKeyGuard);
-    expect(guard.canActivate(context('http', { headers: { 'x-api-key': KEY } }))).toBe(true);
-    expect(() => guard.canActivate(context('http', { headers: {} }))).toThrow(ApiKeyMissingException);
+    await expect(guard.canActivate(context('http', { headers: { 'x-api-key': KEY } }))).resolves.toBe(true);
+    await expect(guard.canActivate(context('http', { headers: {} }))).rejects.toBeInstanceOf(ApiKeyMissingException);
     const slow = new (class extends InMemoryApiKeyStore {
       override findByHash() {
         return new Promise<null>((resolve) => setTimeout(() => resolve(null), 5));
@@ -70,7 +70,6 @@ describe('ApiKeyGuard steps', () => {
     const pending = new ApiKeyGuard(new Reflector(), options, new ApiKeyAuthenticator(options, new ApiKeyHasher(), slow), adapterHost).canActivate(
       context('http', { headers: { 'x-api-key': KEY } }),
     );
-    expect(pending).toBeInstanceOf(Promise);
     await expect(pending).rejects.toBeInstanceOf(ApiKeyInvalidException);
   });
 

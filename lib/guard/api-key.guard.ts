@@ -2,7 +2,6 @@ import { Injectable, Optional, type CanActivate, type ExecutionContext } from '@
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { ServerResponse } from 'node:http';
 import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
-import type { ApiKeyVerification } from '../verification/api-key-verification.interface.js';
 import { ApiKeyAuthenticator } from '../verification/api-key.authenticator.js';
 import { ApiKeyGuardHook } from './api-key-guard.hook.js';
 import { readPresentedKey, type PresentedApiKey } from './api-key.credentials.js';
@@ -25,7 +24,8 @@ import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
  * Use it with `@UseGuards(ApiKeyGuard)` or register it globally
  * (`{ provide: APP_GUARD, useClass: ApiKeyGuard }`) and mark open routes `@Public()`.
  * Every step is a protected method, so a subclass can adapt one (for instance
- * {@link getRequestResponse} for GraphQL) without copying the rest.
+ * {@link getRequestResponse} for GraphQL, or {@link throwRefusal} for another error body)
+ * without copying the rest.
  *
  * Outcomes: 401 (missing or invalid key, with `WWW-Authenticate`), 400 (more than one key),
  * 403 (missing scope), 503 (key store failure). It throws rather than returning `false`, and
@@ -36,7 +36,6 @@ export class ApiKeyGuard implements CanActivate {
   /** The 401s, built once: they carry nothing of a request, so every refusal throws the same one. */
   private readonly missing: ApiKeyMissingException;
   private readonly invalid: ApiKeyInvalidException;
-  private readonly routes = new WeakMap<object, RouteMetadata>();
 
   constructor(
     protected readonly reflector: Reflector,
@@ -49,55 +48,59 @@ export class ApiKeyGuard implements CanActivate {
     this.invalid = withoutStackTrace(() => new ApiKeyInvalidException(challengeFor(options, true)));
   }
 
-  /**
-   * Runs the steps below in order; see the class description for the outcomes. Answers at once
-   * (without a promise) when the key is decided without waiting for storage.
-   */
-  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+  /** Runs the steps below in order; see the class description for the outcomes. */
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     if (this.isPublic(context)) return true;
     const http = this.getRequestResponse(context);
     if (!http) return false;
+    const { request, response } = http;
     try {
-      const remembered = rememberedPrincipal(http.request, this.authenticator);
-      if (remembered) return this.admit(context, http.response, remembered, false);
-      const principal = this.authenticateFirstPass(context, http.request);
-      const admitted = principal instanceof Promise ? principal.then((p) => this.admit(context, http.response, p, true)) : this.admit(context, http.response, principal, true);
-      return admitted instanceof Promise ? admitted.catch((error: unknown) => this.refuse(http.response, error)) : admitted;
+      const remembered = this.getRememberedPrincipal(request);
+      if (remembered) {
+        // A second pass (a global guard plus `@UseGuards`): the first one attached it and ran the hook.
+        this.authorize(remembered, this.getScopeRequirement(context));
+      } else {
+        const principal = await this.authenticateFirstPass(context, request);
+        this.authorize(principal, this.getScopeRequirement(context));
+        this.attachPrincipal(request, principal);
+        await this.hook?.authorized(context, principal, response);
+      }
+      this.setHeader(response, 'Cache-Control', 'no-store');
+      return true;
     } catch (error) {
-      return this.refuse(http.response, error);
+      this.setRefusalHeaders(response, error);
+      return this.throwRefusal(error, context);
     }
   }
 
   /** Whether the handler or its controller is marked `@Public()`. */
   protected isPublic(context: ExecutionContext): boolean {
-    return this.routeMetadata(context).isPublic;
+    return this.reflector.getAllAndOverride(PublicMetadata, [context.getHandler(), context.getClass()]) === true;
   }
 
   /** The request and response objects, or `undefined` for a context this guard cannot handle. */
   protected getRequestResponse(context: ExecutionContext): { request: object; response: object } | undefined {
     if (context.getType() !== 'http') return undefined;
-    // What switchToHttp() reads, without the accessor closures it builds on every call.
-    return { request: context.getArgByIndex(0), response: context.getArgByIndex(1) };
+    const http = context.switchToHttp();
+    return { request: http.getRequest<object>(), response: http.getResponse<object>() };
   }
 
-  /** Authenticates a request on the guard's first pass over it, through the {@link ApiKeyGuardHook} when one is provided. */
-  protected authenticateFirstPass(context: ExecutionContext, request: object): MaybePromise<ApiKeyPrincipal> {
-    return this.hook ? this.hook.authenticate(context, async () => this.authenticateRequest(request), request) : this.authenticateRequest(request);
+  /** The principal an earlier pass of a guard of this module attached to the request, if any. */
+  protected getRememberedPrincipal(request: object): ApiKeyPrincipal | undefined {
+    return rememberedPrincipal(request, this.authenticator);
   }
 
-  /** Reads, verifies and attaches the request's key; throws 400, 401 or 503 as it fails. */
-  protected authenticateRequest(request: object): MaybePromise<ApiKeyPrincipal> {
+  /** Reads and verifies the request's key, through the {@link ApiKeyGuardHook} when one is provided. */
+  protected authenticateFirstPass(context: ExecutionContext, request: object): Promise<ApiKeyPrincipal> {
+    if (!this.hook) return this.authenticateRequest(request);
+    return this.hook.authenticate(context, () => this.authenticateRequest(request), request);
+  }
+
+  /** Reads and verifies the request's key; throws 400, 401 or 503 as it fails. */
+  protected async authenticateRequest(request: object): Promise<ApiKeyPrincipal> {
     const presented = this.readKey(request);
     if (!presented) throw this.missing;
-    const principal = this.authenticate(presented);
-    if (principal instanceof Promise) {
-      return principal.then((verified) => {
-        this.attachPrincipal(request, verified);
-        return verified;
-      });
-    }
-    this.attachPrincipal(request, principal);
-    return principal;
+    return this.authenticate(presented);
   }
 
   /** The one key the request presents, or `null`; throws 400 when it presents more than one. */
@@ -106,66 +109,15 @@ export class ApiKeyGuard implements CanActivate {
   }
 
   /** Verifies the key; throws 401 when it is not valid and 503 when the store fails. */
-  protected authenticate(presented: PresentedApiKey): MaybePromise<ApiKeyPrincipal> {
-    const result = this.authenticator.verifyInline(presented.value);
-    return result instanceof Promise ? result.then((verification) => this.acceptedPrincipal(verification)) : this.acceptedPrincipal(result);
-  }
-
-  /** The principal of a valid verification; throws the 401 otherwise. */
-  private acceptedPrincipal(verification: ApiKeyVerification): ApiKeyPrincipal {
+  protected async authenticate(presented: PresentedApiKey): Promise<ApiKeyPrincipal> {
+    const verification = await this.authenticator.verify(presented.value);
     if (!verification.valid) throw this.invalid;
     return verification.principal;
   }
 
-  /** Checks the route's scopes, runs the hook's `authorized` on a first pass and marks the response uncacheable. */
-  private admit(context: ExecutionContext, response: object, principal: ApiKeyPrincipal, firstPass: boolean): MaybePromise<boolean> {
-    this.authorize(principal, this.getScopeRequirement(context));
-    if (firstPass && this.hook) return this.hook.authorized(context, principal, response).then(() => this.admitted(response));
-    return this.admitted(response);
-  }
-
-  private admitted(response: object): true {
-    this.setHeader(response, 'Cache-Control', 'no-store');
-    return true;
-  }
-
-  /** Sets the headers an HTTP exception carries (`WWW-Authenticate`, ...) and rethrows it. */
-  private refuse(response: object, error: unknown): never {
-    const headers = (error as Partial<ApiKeyHttpException>)?.headers;
-    if (headers) for (const name in headers) this.setHeader(response, name, headers[name]!);
-    throw error;
-  }
-
   /** The route's scope requirement: the handler's if it has one, else the controller's. */
   protected getScopeRequirement(context: ExecutionContext): ScopeRequirement | undefined {
-    return this.routeMetadata(context).requirement;
-  }
-
-  /** The route's decorator metadata, read once per handler and controller (it is static). */
-  private routeMetadata(context: ExecutionContext): RouteMetadata {
-    const handler = context.getHandler();
-    const type = context.getClass();
-    const first = this.routes.get(handler);
-    if (first?.type === type) return first;
-    // A handler inherited by several controllers: one entry per controller class.
-    if (first) {
-      let other = first.others.get(type);
-      if (!other) first.others.set(type, (other = this.readRouteMetadata(handler, type)));
-      return other;
-    }
-    const metadata = this.readRouteMetadata(handler, type);
-    this.routes.set(handler, metadata);
-    return metadata;
-  }
-
-  private readRouteMetadata(handler: object, type: object): RouteMetadata {
-    const targets = [handler, type] as Parameters<Reflector['getAllAndOverride']>[1];
-    return {
-      type,
-      isPublic: this.reflector.getAllAndOverride(PublicMetadata, targets) === true,
-      requirement: this.reflector.getAllAndOverride(ScopeRequirementMetadata, targets),
-      others: new WeakMap(),
-    };
+    return this.reflector.getAllAndOverride(ScopeRequirementMetadata, [context.getHandler(), context.getClass()]);
   }
 
   /** Throws 403 when the principal does not satisfy the requirement. */
@@ -177,10 +129,32 @@ export class ApiKeyGuard implements CanActivate {
 
   /**
    * Puts the principal on the request, where `@ApiKey()` finds it (`request.apiKey`) and where a
-   * second guard pass over the request finds it authenticated.
+   * second guard pass over the request finds it authenticated. Runs only once the route's scopes
+   * are satisfied: a refused request carries no principal.
    */
   protected attachPrincipal(request: object, principal: ApiKeyPrincipal): void {
     attachPrincipal(request, principal);
+  }
+
+  /**
+   * Throws the refusal: every 400, 401, 403 and 503 of the steps above, and any error the
+   * {@link ApiKeyGuardHook} throws (a 429), passes through here. Override it to reshape the
+   * answer (another body, another exception class), as `handleRequest` in `@nestjs/passport`.
+   * The refusal's headers (`WWW-Authenticate`, `Retry-After`, ...) are already set on the
+   * response when it is called. It must throw: a guard that returned `false` would answer a
+   * plain 403 for every refusal.
+   *
+   * @param error what the failing step threw (an {@link ApiKeyHttpException} for the guard's own refusals)
+   * @param _context the execution context of the refused request
+   */
+  protected throwRefusal(error: unknown, _context: ExecutionContext): never {
+    throw error;
+  }
+
+  /** Sets the headers a refusal carries (its `headers` record, as {@link ApiKeyHttpException} has). */
+  private setRefusalHeaders(response: object, error: unknown): void {
+    const headers = (error as Partial<ApiKeyHttpException> | undefined)?.headers;
+    if (headers) for (const [name, value] of Object.entries(headers)) this.setHeader(response, name, value);
   }
 
   /**
@@ -191,17 +165,6 @@ export class ApiKeyGuard implements CanActivate {
     if (response instanceof ServerResponse) response.setHeader(name, value);
     else this.adapterHost.httpAdapter.setHeader(response, name, value);
   }
-}
-
-type MaybePromise<T> = T | Promise<T>;
-
-interface RouteMetadata {
-  /** The controller class the metadata was read for. */
-  readonly type: object;
-  readonly isPublic: boolean;
-  readonly requirement: ScopeRequirement | undefined;
-  /** The same handler's metadata under other controller classes. */
-  readonly others: WeakMap<object, RouteMetadata>;
 }
 
 function challengeFor(options: ResolvedApiKeyOptions, invalid: boolean): string {

@@ -7,7 +7,7 @@ import { ApiKeyRepository } from './api-key.repository.js';
 import { ApiKeyStore, type ApiKeyListQuery, type ApiKeyPatch, type StoredApiKey, type StoredApiKeySecret } from './api-key.store.js';
 import { ExpiringCache, type ExpiringEntry } from './expiring-cache.js';
 import { positiveInteger, timerDelay } from '../option-checks.js';
-import { findVerified, recordOf, verifyRecord, type VerifiedApiKey, type VerifiedLookup } from './verified-api-key.js';
+import { offerVerifiedLookup, recordOf, verifyRecord, type VerifiedApiKey } from './verified-api-key.js';
 
 /** Defaults of {@link ApiKeyCacheOptions}. */
 export const API_KEY_CACHE_DEFAULTS: Readonly<Required<ApiKeyCacheOptions>> = Object.freeze({
@@ -52,7 +52,7 @@ type Lifecycle = Partial<OnModuleInit & OnApplicationShutdown> & { close?(): unk
  * and starts a new epoch: what is served from memory was always looked up while every change
  * since was heard.
  */
-export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, OnModuleInit, OnApplicationShutdown {
+export class CachedApiKeyStore extends ApiKeyStore implements OnModuleInit, OnApplicationShutdown {
   private readonly found: ExpiringCache<VerifiedApiKey & ExpiringEntry>;
   private readonly unknown: ExpiringCache<ExpiringEntry>;
   private readonly inFlight = new Map<string, Promise<Loaded>>();
@@ -71,6 +71,7 @@ export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, On
     options: ApiKeyCacheOptions = {},
   ) {
     super();
+    offerVerifiedLookup(this, CachedApiKeyStore.prototype.findByHash, (hash) => this.findVerified(hash));
     const settings = resolveCacheSettings(options, API_KEY_CACHE_DEFAULTS.lookupTimeoutMs);
     this.found = new ExpiringCache(settings.max, settings.ttlMs);
     this.unknown = new ExpiringCache(settings.max, settings.negativeTtlMs);
@@ -97,8 +98,8 @@ export class CachedApiKeyStore extends ApiKeyStore implements VerifiedLookup, On
     return this.unknown.get(hash) ? null : (await this.loadShared(hash)).record;
   }
 
-  /** @internal The verified record: at once on a hit (see {@link VerifiedLookup}), else from the wrapped store. */
-  [findVerified](hash: string): VerifiedApiKey | null | Promise<VerifiedApiKey | null> {
+  /** The verified record (see `offerVerifiedLookup`): at once on a hit, else from the wrapped store. */
+  private findVerified(hash: string): VerifiedApiKey | null | Promise<VerifiedApiKey | null> {
     if (!this.caching()) return this.lookUp(hash).then((loaded) => loaded.verified);
     const hit = this.found.get(hash);
     if (hit) return hit;

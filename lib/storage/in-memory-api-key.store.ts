@@ -7,7 +7,7 @@ import {
   type StoredApiKey,
   type StoredApiKeySecret,
 } from './api-key.store.js';
-import { findVerified, verifyRecord, type VerifiedApiKey, type VerifiedLookup } from './verified-api-key.js';
+import { offerVerifiedLookup, verifyRecord, type VerifiedApiKey } from './verified-api-key.js';
 import { compareIds, listLimit } from './list-query.js';
 import { frozenCopy } from './frozen-copy.js';
 
@@ -48,7 +48,7 @@ class CountedMap<K, V> extends Map<K, V> {
  * implements the whole {@link ApiKeyStore} contract, so `ApiKeyService` and the CLI can manage
  * keys in it. Its contents are lost when the process exits.
  */
-export class InMemoryApiKeyStore extends ApiKeyStore implements VerifiedLookup {
+export class InMemoryApiKeyStore extends ApiKeyStore {
   private readonly keys = new CountedMap<string, StoredApiKey>();
   private readonly secrets = new CountedMap<string, StoredApiKeySecret>();
   /** Lookup entries: the immutable key and secret objects of a hash, and its record and verified form once asked for. */
@@ -57,6 +57,7 @@ export class InMemoryApiKeyStore extends ApiKeyStore implements VerifiedLookup {
   /** Creates a store holding the given records (see {@link save}). */
   constructor(records: Iterable<ApiKeyRecord> = []) {
     super();
+    offerVerifiedLookup(this, InMemoryApiKeyStore.prototype.findByHash, (hash) => this.findVerified(hash));
     for (const record of records) this.save(record);
   }
 
@@ -66,8 +67,8 @@ export class InMemoryApiKeyStore extends ApiKeyStore implements VerifiedLookup {
     return Promise.resolve(entry ? (entry.record ??= toApiKeyRecord(entry.key, entry.secret)) : null);
   }
 
-  /** @internal The verified record, at once (see {@link VerifiedLookup}); throws when the saved record is malformed. */
-  [findVerified](hash: string): VerifiedApiKey | null {
+  /** The verified record (see `offerVerifiedLookup`); throws when the saved record is malformed. */
+  private findVerified(hash: string): VerifiedApiKey | null {
     const entry = this.entry(hash);
     if (!entry) return null;
     const verified = entry.verified ?? verifyRecord(entry.record ?? toApiKeyRecord(entry.key, entry.secret), hash, this);

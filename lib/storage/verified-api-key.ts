@@ -24,38 +24,41 @@ export interface ApiKeyState {
   readonly secretExpiresAt: number | null;
 }
 
-/**
- * The internal lookup of stores that keep verified records in memory (the in-memory store, the
- * cache): the record for `hash` at once when it is in memory, a promise otherwise. Throws (or
- * rejects) when the stored record is unusable. A symbol, so it is not part of the public API.
- */
-export const findVerified: unique symbol = Symbol('nestjs-api-key.findVerified');
+/** The lookup a store keeps of its verified records: at once when in memory, a promise otherwise. */
+export type VerifiedLookup = (hash: string) => VerifiedApiKey | null | Promise<VerifiedApiKey | null>;
 
-/** A store with the {@link findVerified} lookup. */
-export interface VerifiedLookup {
-  [findVerified](hash: string): VerifiedApiKey | null | Promise<VerifiedApiKey | null>;
+/** The verified lookups stores offered, with the `findByHash` each stands for. */
+const verifiedLookups = new WeakMap<object, { readonly findByHash: unknown; readonly lookup: VerifiedLookup }>();
+
+/**
+ * Offers the authenticator `store`'s lookup of the verified records it keeps in memory (the
+ * in-memory store, the cache), so verification does not re-validate a record the store has
+ * validated already. `findByHash` is the class's own method the lookup stands for.
+ */
+export function offerVerifiedLookup(store: object, findByHash: unknown, lookup: VerifiedLookup): void {
+  verifiedLookups.set(store, { findByHash, lookup });
 }
 
 /**
- * The `findByHash` that `repository`'s {@link findVerified} lookup stands for (the one of the
- * class that defines both), or `undefined` when it has no such lookup. The authenticator uses
- * the lookup only while the repository's `findByHash` is still that one: a subclass or an
- * instance that replaces `findByHash` (to count, log or fail lookups) is asked through it.
+ * The verified lookup `repository` offered, while its `findByHash` is still the one the lookup
+ * stands for; `undefined` otherwise. A subclass or an instance that replaces `findByHash` (to
+ * count, log or fail lookups) is asked through it.
  */
-export function pairedFindByHash(repository: object): unknown {
-  for (let proto: object | null = repository; proto !== null; proto = Object.getPrototypeOf(proto) as object | null) {
-    if (Object.prototype.hasOwnProperty.call(proto, findVerified)) return (proto as { findByHash?: unknown }).findByHash;
-  }
-  return undefined;
+export function verifiedLookupOf(repository: { readonly findByHash: unknown }): VerifiedLookup | undefined {
+  const offered = verifiedLookups.get(repository);
+  return offered && repository.findByHash === offered.findByHash ? offered.lookup : undefined;
 }
+
+/** The issuer of every principal this library built (see {@link issuePrincipal}). */
+const issuers = new WeakMap<object, object>();
 
 /**
  * Who issued `value` (the store or authenticator given to {@link issuePrincipal}) when it is a
- * principal this library built, `undefined` for anything else: a principal a middleware or the
- * client's data made up has no issuer.
+ * principal this library built, `undefined` for anything else: a copy, or a principal a
+ * middleware or the client's data made up, has no issuer.
  */
 export function issuerOf(value: unknown): object | undefined {
-  return typeof value === 'object' && value !== null ? readIssuer(value) : undefined;
+  return typeof value === 'object' && value !== null ? issuers.get(value) : undefined;
 }
 
 /** The shared frozen metadata of principals without any. */
@@ -92,7 +95,7 @@ export function verifyRecord(value: unknown, hash: string, issuer: object): Veri
     if (!valid) return undefined;
     const limited = expiresAt !== null || revokedAt !== null || secretExpiresAt !== null || disabled === true;
     return {
-      principal: issuePrincipal(issuer, id, name, sharedScopes(scopes), ownerId ? sharedOwner(ownerId) : null, (metadata as Record<string, unknown> | null | undefined) ?? null),
+      principal: issuePrincipal(issuer, id, name, scopes, ownerId ?? null, (metadata as Record<string, unknown>) ?? null),
       state: limited ? { expiresAt, revokedAt, disabled: disabled === true, secretExpiresAt } : null,
     };
   } catch {
@@ -103,8 +106,8 @@ export function verifyRecord(value: unknown, hash: string, issuer: object): Veri
 /**
  * A principal of a static key or a verified record: frozen, with the scopes array given to it (a
  * copy it owns) frozen in place and a deep, frozen copy of `metadata` (plain objects and arrays
- * all the way down, so no handler can change what later requests read), and marked as issued by
- * `issuer` (the store the record came from, or the authenticator for its static keys).
+ * all the way down, so no handler can change what later requests read), and recorded as issued
+ * by `issuer` (the store the record came from, or the authenticator for its static keys).
  */
 export function issuePrincipal(
   issuer: object,
@@ -114,56 +117,16 @@ export function issuePrincipal(
   ownerId: string | null,
   metadata: Record<string, unknown> | null,
 ): ApiKeyPrincipal {
-  return new IssuedPrincipal(ISSUING, issuer, id, name, Object.freeze(scopes), ownerId, metadata ? frozenCopy(metadata) : NO_METADATA);
+  const principal: ApiKeyPrincipal = Object.freeze({
+    id,
+    name,
+    scopes: Object.freeze(scopes),
+    ownerId,
+    metadata: metadata ? frozenCopy(metadata) : NO_METADATA,
+  });
+  issuers.set(principal, issuer);
+  return principal;
 }
-
-/** What {@link IssuedPrincipal}'s constructor asks for, so nothing outside this module can build one (even through `principal.constructor`). */
-const ISSUING: unique symbol = Symbol('nestjs-api-key.issuing');
-
-/** `value.#issuer` when `#issuer in value`, captured where the private name is in scope (a static method could be replaced). */
-let readIssuer: (value: object) => object | undefined;
-
-/**
- * The principals this library issues. The private field is the mark: only this class's
- * constructor puts it on an object and nothing can copy it, so `#issuer in value` tells an
- * issued principal from any look-alike, and it says which store or authenticator issued it, at
- * the cost of one field per principal. The constructor checks its token before it assigns
- * anything, so no setter on a `Reflect.construct` target's prototype ever sees a marked object;
- * the class and its prototype are frozen.
- */
-class IssuedPrincipal implements ApiKeyPrincipal {
-  readonly #issuer: object;
-  readonly id: string;
-  readonly name: string;
-  readonly scopes: readonly string[];
-  readonly ownerId: string | null;
-  readonly metadata: Readonly<Record<string, unknown>>;
-
-  static {
-    readIssuer = (value) => (#issuer in value ? value.#issuer : undefined);
-  }
-
-  constructor(
-    issuing: symbol,
-    issuer: object,
-    id: string,
-    name: string,
-    scopes: readonly string[],
-    ownerId: string | null,
-    metadata: Readonly<Record<string, unknown>>,
-  ) {
-    if (issuing !== ISSUING) throw new TypeError('API key principals are issued by nestjs-api-key only');
-    this.#issuer = issuer;
-    this.id = id;
-    this.name = name;
-    this.scopes = scopes;
-    this.ownerId = ownerId;
-    this.metadata = metadata;
-    Object.freeze(this);
-  }
-}
-Object.freeze(IssuedPrincipal.prototype);
-Object.freeze(IssuedPrincipal);
 
 /**
  * Why the key is refused at `now` (epoch ms), or `undefined` when it is valid then. A revoked
@@ -196,32 +159,6 @@ export function recordOf(key: VerifiedApiKey, hash: string): ApiKeyRecord {
     disabled: state?.disabled ?? false,
     secretExpiresAt: dateOf(state?.secretExpiresAt ?? null),
   };
-}
-
-/** How many distinct scope lists and owners {@link sharedScopes} and {@link sharedOwner} keep. */
-const SHARED_LIMIT = 4096;
-const scopeLists = new Map<string, readonly string[]>();
-const owners = new Map<string, string>();
-
-/**
- * One frozen array per distinct scope list: keys usually share a few lists, and a store returns
- * fresh strings for every row, so a cache of many keys would otherwise hold as many copies.
- * Up to {@link SHARED_LIMIT} lists are shared; past that, each key keeps its own.
- */
-function sharedScopes(scopes: string[]): string[] {
-  const id = JSON.stringify(scopes);
-  const shared = scopeLists.get(id);
-  if (shared) return shared as string[];
-  if (scopeLists.size < SHARED_LIMIT) scopeLists.set(id, Object.freeze(scopes));
-  return scopes;
-}
-
-/** One string per distinct owner id, as {@link sharedScopes} does for scope lists. */
-function sharedOwner(ownerId: string): string {
-  const shared = owners.get(ownerId);
-  if (shared !== undefined) return shared;
-  if (owners.size < SHARED_LIMIT) owners.set(ownerId, ownerId);
-  return ownerId;
 }
 
 /** Epoch ms of an optional valid date; `null` when absent, `undefined` when it is not one. */

@@ -11,14 +11,17 @@ import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
 import { ApiKeyLastUsedRecorder } from './api-key-last-used.recorder.js';
 import { escapeForLog } from '../log-escape.js';
 import { FixedTimeout } from './fixed-timeout.js';
-import { HashMemo } from './hash-memo.js';
-import { findVerified, issuePrincipal, issuerOf, pairedFindByHash, refusalOf, verifyRecord, type VerifiedApiKey, type VerifiedLookup } from '../storage/verified-api-key.js';
+import {
+  issuePrincipal,
+  issuerOf,
+  refusalOf,
+  verifiedLookupOf,
+  verifyRecord,
+  type VerifiedApiKey,
+} from '../storage/verified-api-key.js';
 
 const MALFORMED: ApiKeyVerification & { valid: false } = Object.freeze({ valid: false, reason: 'malformed' });
 const NOT_FOUND: ApiKeyVerification & { valid: false } = Object.freeze({ valid: false, reason: 'not_found' });
-
-/** A verification that is known at once, or one waiting for the repository. */
-export type ApiKeyVerificationResult = ApiKeyVerification | Promise<ApiKeyVerification>;
 
 /**
  * Verifies presented keys: shape check (and, for generated keys, format and checksum), keyed
@@ -34,9 +37,6 @@ export class ApiKeyAuthenticator {
   private readonly staticKeys = new Map<string, ApiKeyPrincipal>();
   private readonly inFlight = new Map<string, Promise<unknown>>();
   private readonly timeout: FixedTimeout;
-  private readonly memo = new HashMemo();
-  /** The `findByHash` behind the repository's in-memory lookup, if it has one (see {@link pairedFindByHash}). */
-  private readonly fastFindByHash: unknown;
 
   constructor(
     private readonly options: ResolvedApiKeyOptions,
@@ -48,7 +48,6 @@ export class ApiKeyAuthenticator {
   ) {
     const ms = options.lookupTimeoutMs;
     this.timeout = new FixedTimeout(ms, () => new Error(`lookup timed out after ${ms} ms`));
-    this.fastFindByHash = pairedFindByHash(repository);
     for (const entry of options.keys) {
       // A copy of the configured scopes, so the frozen principal owns it (issuePrincipal copies the metadata).
       const principal = issuePrincipal(this, entry.id ?? entry.name, entry.name, [...(entry.scopes ?? [])], entry.ownerId ?? null, entry.metadata ?? null);
@@ -63,18 +62,16 @@ export class ApiKeyAuthenticator {
    * out or returns an unusable record: callers must fail closed.
    */
   async verify(key: string, now?: Date): Promise<ApiKeyVerification> {
-    return this.verifyInline(key, now);
-  }
-
-  /**
-   * {@link verify} without a promise when none is needed: when the outcome is known without
-   * waiting for storage (a malformed or static key, a key the in-memory store or the cache holds)
-   * it returns the verification itself, otherwise a promise of it. Throws (or rejects) with
-   * {@link ApiKeyStoreUnavailableException} as `verify` rejects. The guard uses it, so a request
-   * whose key is answered from memory does not wait for the microtask queue.
-   */
-  verifyInline(key: string, now?: Date): ApiKeyVerificationResult {
-    return this.verifyAt(key, now?.getTime() ?? this.currentTime());
+    const at = now?.getTime() ?? this.currentTime();
+    if (!this.isWellFormed(key)) return this.refused(MALFORMED, at);
+    const candidates = this.hasher.candidates(key);
+    const known = this.staticKeys.get(candidates[0]!);
+    if (known) return this.accepted(known, at);
+    for (const hash of candidates) {
+      const stored = await this.lookup(hash);
+      if (stored) return this.outcome(stored, at);
+    }
+    return this.refused(NOT_FOUND, at);
   }
 
   /** The clock's time in epoch ms; a clock given as a plain `{ now }` object (in tests) has no `nowMs`. */
@@ -83,54 +80,15 @@ export class ApiKeyAuthenticator {
     return clock.nowMs ? clock.nowMs() : clock.now().getTime();
   }
 
-  /** {@link verifyInline} at `now`, in epoch ms. */
-  private verifyAt(key: string, now: number): ApiKeyVerificationResult {
-    const { format } = this.options;
-    if (!isWellFormedKey(key, this.options.maxKeyLength) || (format.claims(key) ? format.parse(key) === null : this.options.onlyGeneratedKeys)) {
-      return this.refused(MALFORMED, now);
-    }
-    const digest = this.memo.digest(key);
-    const remembered = this.memo.get(digest);
-    if (remembered !== undefined) {
-      const known = this.staticKeys.get(remembered);
-      return known ? this.accepted(known, now) : this.verifyStored([remembered], 0, now, digest, key);
-    }
-    const candidates = this.hasher.candidates(key);
-    const known = this.staticKeys.get(candidates[0]!);
-    if (known) {
-      this.memo.remember(digest, candidates[0]!);
-      return this.accepted(known, now);
-    }
-    return this.verifyStored(candidates, 0, now, digest);
+  /** The shape check, and for keys in the configured format (or when only those are accepted) its parse. */
+  private isWellFormed(key: string): boolean {
+    const { format, maxKeyLength, onlyGeneratedKeys } = this.options;
+    if (!isWellFormedKey(key, maxKeyLength)) return false;
+    return format.claims(key) ? format.parse(key) !== null : !onlyGeneratedKeys;
   }
 
-  /**
-   * Looks the candidate hashes up from `index` on, synchronously for as long as the store
-   * answers so, and remembers the one that finds a record. `retry` is the key when the only
-   * candidate is the memo's (already remembered): if it finds nothing, the key is forgotten and
-   * every hash tried.
-   */
-  private verifyStored(candidates: readonly string[], index: number, now: number, digest: string, retry?: string): ApiKeyVerificationResult {
-    // A hash that came from the memo is remembered already.
-    const unremembered = retry === undefined ? digest : undefined;
-    for (let i = index; i < candidates.length; i++) {
-      const hash = candidates[i]!;
-      const found = this.lookup(hash);
-      if (found instanceof Promise) {
-        return found.then((stored) => (stored ? this.outcome(stored, hash, unremembered, now) : this.verifyStored(candidates, i + 1, now, digest, retry)));
-      }
-      if (found) return this.outcome(found, hash, unremembered, now);
-    }
-    if (retry !== undefined) {
-      this.memo.forget(digest);
-      return this.verifyStored(this.hasher.candidates(retry), 0, now, digest);
-    }
-    return this.refused(NOT_FOUND, now);
-  }
-
-  /** The verification of a found record; remembers its hash under `digest` when one is given. */
-  private outcome(stored: VerifiedApiKey, hash: string, digest: string | undefined, now: number): ApiKeyVerification {
-    if (digest !== undefined) this.memo.remember(digest, hash);
+  /** The verification of a found record at `now`; records the key's use when it is valid. */
+  private outcome(stored: VerifiedApiKey, now: number): ApiKeyVerification {
     const refusal = refusalOf(stored, now);
     if (refusal) return this.refused(refusal, now);
     this.usage?.record(stored.principal.id, now);
@@ -170,35 +128,34 @@ export class ApiKeyAuthenticator {
   }
 
   /**
-   * The verified record stored under `hash`, or `null`: at once when the store holds it in
-   * memory, otherwise through a shared, timed lookup. Fails with
+   * The verified record stored under `hash`, or `null`: through the store's own verified lookup
+   * when it offers one (see `offerVerifiedLookup`), otherwise through a shared, timed
+   * `findByHash` whose record is validated here. Fails with
    * {@link ApiKeyStoreUnavailableException} when the store fails or returns an unusable record.
    */
-  private lookup(hash: string): VerifiedApiKey | null | Promise<VerifiedApiKey | null> {
-    if (this.fastFindByHash !== undefined && this.repository.findByHash === this.fastFindByHash) {
-      let found: VerifiedApiKey | null | Promise<VerifiedApiKey | null>;
+  private async lookup(hash: string): Promise<VerifiedApiKey | null> {
+    const verifiedLookup = verifiedLookupOf(this.repository);
+    if (verifiedLookup) {
+      // Not shared here: such a store (the cache) shares its own lookups and stops sharing one
+      // when a write or change notice invalidates it, which a second sharing here would outlive.
       try {
-        found = (this.repository as unknown as VerifiedLookup)[findVerified](hash);
+        const found = verifiedLookup(hash);
+        return found instanceof Promise ? await this.timeout.race(found) : found;
       } catch (error) {
         throw this.unavailable(error);
       }
-      if (!(found instanceof Promise)) return found;
-      // Not shared here: such a store (the cache) shares its own lookups and stops sharing one
-      // when a write or change notice invalidates it, which a second sharing here would outlive.
-      return this.timeout.race(found).catch((error: unknown) => {
-        throw this.unavailable(error);
-      });
     }
-    return this.findShared(hash, () => this.repository.findByHash(hash)).then(
-      (found) => {
-        if (found === null || found === undefined) return null;
-        const stored = verifyRecord(found, hash, this.repository);
-        if (stored) return stored;
-        this.logger.error('Key repository returned a malformed or mismatching record');
-        throw new ApiKeyStoreUnavailableException();
-      },
-      (error: unknown) => Promise.reject(this.unavailable(error)),
-    );
+    let found: unknown;
+    try {
+      found = await this.findShared(hash, () => this.repository.findByHash(hash));
+    } catch (error) {
+      throw this.unavailable(error);
+    }
+    if (found === null || found === undefined) return null;
+    const stored = verifyRecord(found, hash, this.repository);
+    if (stored) return stored;
+    this.logger.error('Key repository returned a malformed or mismatching record');
+    throw new ApiKeyStoreUnavailableException();
   }
 
   private unavailable(error: unknown): ApiKeyStoreUnavailableException {
