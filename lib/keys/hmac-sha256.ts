@@ -13,14 +13,15 @@ const DIGEST_SIZE = 32;
  */
 export class HmacSha256 {
   /** The inner pad block, followed by room for the message. */
-  private inner: Buffer;
+  private inner = Buffer.alloc(BLOCK_SIZE + 256);
+  /** The views of {@link inner} hashed for each message length, made once. */
+  private views: Buffer[] = [];
   /** The outer pad block, followed by room for the inner digest. */
   private readonly outer = Buffer.alloc(BLOCK_SIZE + DIGEST_SIZE);
 
   constructor(secret: Buffer) {
     const key = Buffer.alloc(BLOCK_SIZE);
     (secret.length > BLOCK_SIZE ? createHash('sha256').update(secret).digest() : secret).copy(key);
-    this.inner = Buffer.alloc(BLOCK_SIZE + 256);
     for (let i = 0; i < BLOCK_SIZE; i++) {
       this.inner[i] = key[i]! ^ 0x36;
       this.outer[i] = key[i]! ^ 0x5c;
@@ -34,10 +35,12 @@ export class HmacSha256 {
       const grown = Buffer.alloc(BLOCK_SIZE + message.length * 3);
       this.inner.copy(grown, 0, 0, BLOCK_SIZE);
       this.inner = grown;
+      this.views = [];
     }
     const length = this.inner.write(message, BLOCK_SIZE, 'utf8');
-    const innerDigest = oneShotHash('sha256', this.inner.subarray(0, BLOCK_SIZE + length), 'buffer');
-    innerDigest.copy(this.outer, BLOCK_SIZE);
+    const view = (this.views[length] ??= this.inner.subarray(0, BLOCK_SIZE + length));
+    // 'latin1' is one character per byte: the inner digest is written back as the same bytes.
+    this.outer.write(oneShotHash('sha256', view, 'latin1'), BLOCK_SIZE, 'latin1');
     return oneShotHash('sha256', this.outer, 'base64url');
   }
 }
