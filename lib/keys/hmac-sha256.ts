@@ -39,8 +39,8 @@ export class HmacSha256 {
     }
     const length = this.inner.write(message, BLOCK_SIZE, 'utf8');
     const view = (this.views[length] ??= this.inner.subarray(0, BLOCK_SIZE + length));
-    // 'latin1' is one character per byte: the inner digest is written back as the same bytes.
-    this.outer.write(oneShotHash('sha256', view, 'latin1'), BLOCK_SIZE, 'latin1');
+    // 'binary' (latin1) is one character per byte: the inner digest is written back as the same bytes.
+    this.outer.write(oneShotHash('sha256', view, 'binary'), BLOCK_SIZE, 'latin1');
     return oneShotHash('sha256', this.outer, 'base64url');
   }
 }
