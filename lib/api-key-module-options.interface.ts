@@ -1,6 +1,6 @@
 import type { Type } from '@nestjs/common';
 import type { ApiKeyEventSink } from './api-key.events.js';
-import type { ApiKeyRepository } from './api-key.repository.js';
+import type { ApiKeyRepository } from './storage/api-key.repository.js';
 
 /**
  * Where the guard looks for a key. Exactly one credential may be present in a request:
@@ -61,7 +61,7 @@ export interface ApiKeyModuleOptions {
   /**
    * Key storage: a class (instantiated through dependency injection in the module's context,
    * so its dependencies must be visible there: `imports` of `forRootAsync` or global modules)
-   * or a ready instance. Default: a new {@link InMemoryApiKeyRepository}.
+   * or a ready instance. Default: a new {@link InMemoryApiKeyStore}.
    */
   repository?: Type<ApiKeyRepository> | ApiKeyRepository;
   /**

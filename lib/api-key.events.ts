@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import type { ApiKeyFailureReason } from './api-key-verification.interface.js';
+import type { ApiKeyFailureReason } from './verification/api-key-verification.interface.js';
 import { escapeForLog } from './log-escape.js';
 
 /** Names of the events the library emits (the `type` of each {@link ApiKeyEvent}). */

@@ -1,18 +1,18 @@
 import { Module, type Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { ResolvedApiKeyOptions } from './api-key-options.js';
+import { ResolvedApiKeyOptions } from './resolved-api-key.options.js';
 import type { ApiKeyModuleOptions } from './api-key-module-options.interface.js';
-import { ApiKeyAuthenticator } from './api-key.authenticator.js';
-import { ApiKeyClock, SystemApiKeyClock } from './api-key.clock.js';
+import { ApiKeyAuthenticator } from './verification/api-key.authenticator.js';
+import { ApiKeyClock, SystemApiKeyClock } from './verification/api-key.clock.js';
 import { ApiKeyEventSink, DefaultApiKeyEventSink } from './api-key.events.js';
-import { ApiKeyGuard } from './api-key.guard.js';
-import { ApiKeyHasher } from './api-key.hasher.js';
+import { ApiKeyGuard } from './guard/api-key.guard.js';
+import { ApiKeyHasher } from './keys/api-key.hasher.js';
 import { API_KEY_MODULE_OPTIONS, ConfigurableApiKeyModule } from './api-key.module-definition.js';
-import { ApiKeyRepository } from './api-key.repository.js';
-import { ApiKeyService } from './api-key.service.js';
-import { ApiKeyUsageTracker } from './api-key.usage-tracker.js';
-import { InMemoryApiKeyRepository } from './in-memory-api-key.repository.js';
-import { CachedApiKeyStore } from './cached-api-key.store.js';
+import { ApiKeyRepository } from './storage/api-key.repository.js';
+import { ApiKeyService } from './management/api-key.service.js';
+import { ApiKeyLastUsedRecorder } from './verification/api-key-last-used.recorder.js';
+import { InMemoryApiKeyStore } from './storage/in-memory-api-key.store.js';
+import { CachedApiKeyStore } from './storage/cached-api-key.store.js';
 
 /**
  * API key authentication for a Nest application.
@@ -43,7 +43,7 @@ import { CachedApiKeyStore } from './cached-api-key.store.js';
         const { repository, cache } = options;
         const inner =
           repository === undefined
-            ? new InMemoryApiKeyRepository()
+            ? new InMemoryApiKeyStore()
             : typeof repository === 'function'
               ? await moduleRef.create(repository as Type<ApiKeyRepository>)
               : repository;
@@ -60,7 +60,7 @@ import { CachedApiKeyStore } from './cached-api-key.store.js';
         return typeof events === 'function' ? moduleRef.create(events as Type<ApiKeyEventSink>) : events;
       },
     },
-    ApiKeyUsageTracker,
+    ApiKeyLastUsedRecorder,
     ApiKeyAuthenticator,
     ApiKeyGuard,
     ApiKeyService,
@@ -73,7 +73,7 @@ import { CachedApiKeyStore } from './cached-api-key.store.js';
     ApiKeyGuard,
     ApiKeyClock,
     ApiKeyEventSink,
-    ApiKeyUsageTracker,
+    ApiKeyLastUsedRecorder,
     ApiKeyService,
   ],
 })

@@ -2,9 +2,7 @@
 // in-memory repository and in the cache (CachedApiKeyStore, every key cached). Run as its own
 // process with --expose-gc; prints a markdown section.
 import 'reflect-metadata';
-import { ApiKeyAuthenticator, ApiKeyHasher, ApiKeyRepository, CachedApiKeyStore, InMemoryApiKeyRepository, ResolvedApiKeyOptions, type ApiKeyRecord } from 'nestjs-api-key';
-// The stores' internal lookup (not public API), read from the build: what the authenticator asks.
-import { findVerified, type VerifiedLookup } from '../../dist/esm/verified-api-key.js';
+import { ApiKeyAuthenticator, ApiKeyHasher, ApiKeyRepository, CachedApiKeyStore, InMemoryApiKeyStore, ResolvedApiKeyOptions, type ApiKeyRecord } from 'nestjs-api-key';
 import { benchKey, benchRecord, BENCH_PEPPER } from './keys.js';
 import { measureCases, type MicroCase } from './measure.js';
 import { fixed, median, table } from './stats.js';
@@ -92,20 +90,23 @@ for (const size of sizes) {
   const copies = Math.max(1, Math.ceil(100_000 / size));
   const hashes = Array.from({ length: size }, (_, i) => hasher.hash(benchKey(i)));
   const before = heapUsed();
-  const repositories: InMemoryApiKeyRepository[] = [];
+  const repositories: InMemoryApiKeyStore[] = [];
   for (let copy = 0; copy < copies; copy++) {
-    const repository = new InMemoryApiKeyRepository();
+    const repository = new InMemoryApiKeyStore();
     for (let i = 0; i < size; i++) repository.save(benchRecord(hasher, i));
     repositories.push(repository);
   }
   const savedBytesPerKey = (heapUsed() - before) / (size * copies);
-  // Every key looked up once, as a server whose clients use every key leaves the store (with a
-  // fresh hash string, as each request computes); in key order, so the sample's records lie as
-  // far apart in memory as their keys in the set.
-  for (const repository of repositories) for (const hash of hashes) (repository as unknown as VerifiedLookup)[findVerified](fresh(hash));
+  // Every key verified once, as a server whose clients use every key leaves the store; in key
+  // order, so the sample's records lie as far apart in memory as their keys in the set.
+  const authenticators = repositories.map(
+    (repository) =>
+      new ApiKeyAuthenticator(new ResolvedApiKeyOptions({ pepper: BENCH_PEPPER, repository }), hasher, repository),
+  );
+  for (const authenticator of authenticators) for (let i = 0; i < size; i++) await authenticator.verify(benchKey(i));
   const bytesPerKey = (heapUsed() - before) / (size * copies);
   const repository = repositories[0]!;
-  const authenticator = new ApiKeyAuthenticator(new ResolvedApiKeyOptions({ pepper: BENCH_PEPPER, repository }), hasher, repository);
+  const authenticator = authenticators[0]!;
   const sample = Array.from({ length: 1024 }, (_, i) => benchKey(Math.floor(((i % SPREAD) * 7919 * size) / SPREAD) % size));
   (globalThis as { keep?: unknown[] }).keep = [...((globalThis as { keep?: unknown[] }).keep ?? []), repositories];
   const map = (repository as unknown as { secrets: Map<string, unknown> }).secrets;
@@ -126,10 +127,16 @@ for (const size of sizes) {
   });
 }
 
+/** Verifying one of the set's sample keys with `authenticator`. */
+const verifying = (name: string, authenticator: ApiKeyAuthenticator, sample: readonly string[]): MicroCase => ({
+  name,
+  run: (i: number) => authenticator.verify(sample[i & 1023]!),
+  async: true,
+});
 const cases: MicroCase[] = sets.flatMap((set) => [
-  { name: `${set.size.toLocaleString('en')} keys`, run: (i: number) => set.authenticator.verifyInline(set.sample[i & 1023]!) },
+  verifying(`${set.size.toLocaleString('en')} keys`, set.authenticator, set.sample),
   { name: `Map.get ${set.size}`, run: (i: number) => set.map.get(set.sampleHashes[i & 1023]!) },
-  ...(set.cached ? [{ name: `cached ${set.size}`, run: (i: number) => set.cached!.authenticator.verifyInline(set.sample[i & 1023]!) }] : []),
+  ...(set.cached ? [verifying(`cached ${set.size}`, set.cached.authenticator, set.sample)] : []),
 ]);
 const perSet = withCache ? 3 : 2;
 const results = await measureCases(cases, Number(process.env.BENCH_ROUNDS_MICRO ?? 9), Number(process.env.BENCH_ITERATIONS ?? 20_000));
@@ -150,10 +157,9 @@ const rows = sets.map((set, i) => {
   ];
 });
 process.stdout.write(
-  'InMemoryApiKeyRepository holding the key set (records with id, name, hash, two scopes, owner), every key ' +
-    'looked up once before the measurement (in key order), as a server whose clients use every key leaves it; ' +
-    '`verifyInline()` (`verify()` without its promise, so the loop leaves little garbage for the collector to ' +
-    'drop on one case or another) of keys spread over the whole set, CPU µs per call (median of interleaved rounds); ' +
+  'InMemoryApiKeyStore holding the key set (records with id, name, hash, two scopes, owner), every key ' +
+    'verified once before the measurement (in key order), as a server whose clients use every key leaves it; ' +
+    '`verify()` of keys spread over the whole set, CPU µs per call (median of interleaved rounds); ' +
     'heap bytes per key from `process.memoryUsage().heapUsed` after forced GC (sets under 100,000 keys built ' +
     'several times over), as saved and once every key was looked up (the store then keeps its verified form). ' +
     'The bare `Map.get` of a precomputed hash on the repository\'s own Map shows what ' +
@@ -167,7 +173,7 @@ function cacheSection(): string {
   return (
     '\nThe cache (`CachedApiKeyStore`, `max` = the number of keys) in front of a store returning a fresh ' +
     'record per lookup (fresh strings and dates, as a SQL driver does), every key looked up once so every key ' +
-    'is cached; `verifyInline()` through the cache (all hits). Heap per cached key, the store excluded: what filling ' +
+    'is cached; `verify()` through the cache (all hits). Heap per cached key, the store excluded: what filling ' +
     'adds (the entries: key string, principal, the entry with its expiry and mark) and in all (with what an empty ' +
     'cache already holds: at 10 keys, mostly the fixed cost of a cache instance).\n\n' +
     table(

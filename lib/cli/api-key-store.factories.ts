@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
-import type { ApiKeyStore } from '../api-key.store.js';
-import { InMemoryApiKeyRepository } from '../in-memory-api-key.repository.js';
-import type { SqlApiKeyStore } from '../sql-store.shared.js';
+import type { ApiKeyStore } from '../storage/api-key.store.js';
+import { InMemoryApiKeyStore } from '../storage/in-memory-api-key.store.js';
+import type { SqlApiKeyStore } from '../storage/sql-api-key.store.js';
 import { CliUsageError } from './api-key-cli-usage.error.js';
 
 /** A store opened by the CLI, with what it takes to check, migrate and release it. */
@@ -54,7 +54,7 @@ const openPostgres: ApiKeyStoreFactory = async (url) => {
  *   out, and for tests; keys created there vanish when the command exits).
  */
 const factories = new Map<string, ApiKeyStoreFactory>([
-  ['memory', () => Promise.resolve({ store: new InMemoryApiKeyRepository(), ready: () => Promise.resolve(), close: () => Promise.resolve() })],
+  ['memory', () => Promise.resolve({ store: new InMemoryApiKeyStore(), ready: () => Promise.resolve(), close: () => Promise.resolve() })],
   [
     'sqlite',
     async (url, { create }) => {

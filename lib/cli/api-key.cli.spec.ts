@@ -1,15 +1,15 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { ManualClock } from '../../test/support/clock.js';
 import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
-import { ApiKeyHasher } from '../api-key.hasher.js';
-import { InMemoryApiKeyRepository } from '../in-memory-api-key.repository.js';
+import { ApiKeyHasher } from '../keys/api-key.hasher.js';
+import { InMemoryApiKeyStore } from '../storage/in-memory-api-key.store.js';
 import { CliExitCode, runCli } from './api-key.cli.js';
 import { apiKeyStoreSchemes, registerApiKeyStoreFactory } from './api-key-store.factories.js';
 
 const PEPPER = 'cli-test-pepper-00000001';
 
 describe('runCli', () => {
-  let store: InMemoryApiKeyRepository;
+  let store: InMemoryApiKeyStore;
   let clock: ManualClock;
   let stdout: string[];
   let stderr: string[];
@@ -20,7 +20,7 @@ describe('runCli', () => {
     return JSON.parse(stdout.pop()!) as { key: string; apiKey: { id: string } };
   };
   beforeEach(() => {
-    store = new InMemoryApiKeyRepository();
+    store = new InMemoryApiKeyStore();
     clock = new ManualClock();
     stdout = [];
     stderr = [];

@@ -1,7 +1,7 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import { ApiKeyRepository } from '../api-key.repository.js';
-import { CachedApiKeyStore } from '../cached-api-key.store.js';
+import { ApiKeyRepository } from '../storage/api-key.repository.js';
+import { CachedApiKeyStore } from '../storage/cached-api-key.store.js';
 import { timerDelay } from '../option-checks.js';
 import { RateLimitCounters } from '../rate-limit/rate-limit.counters.js';
 

@@ -1,10 +1,10 @@
 import { Logger } from '@nestjs/common';
 import pg from 'pg';
 import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
-import type { ApiKeyChangeFeed } from '../api-key-change-feed.interface.js';
-import type { ApiKeyRecord } from '../api-key-record.interface.js';
-import { type ApiKeyListQuery, type ApiKeyPatch, type StoredApiKey, type StoredApiKeySecret } from '../api-key.store.js';
-import { FixedTimeout } from '../fixed-timeout.js';
+import type { ApiKeyChangeFeed } from '../storage/api-key-change-feed.interface.js';
+import type { ApiKeyRecord } from '../storage/api-key-record.interface.js';
+import type { ApiKeyListQuery, ApiKeyPatch, StoredApiKey, StoredApiKeySecret } from '../storage/api-key.store.js';
+import { FixedTimeout } from '../verification/fixed-timeout.js';
 import { escapeForLog } from '../log-escape.js';
 import {
   assertSchemaCurrent,
@@ -17,9 +17,9 @@ import {
   SqlApiKeyStore,
   type ApiKeyTableNames,
   type KeyRow,
-} from '../sql-store.shared.js';
+} from '../storage/sql-api-key.store.js';
 import { POSTGRES_MIGRATIONS } from './postgres.migrations.js';
-import { listLimit } from '../list-query.js';
+import { listLimit } from '../storage/list-query.js';
 
 /** What the store needs of a query result. */
 export interface PostgresQueryResult {

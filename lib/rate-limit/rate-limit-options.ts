@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
 import { positiveInteger, timerDelay } from '../option-checks.js';
 import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
-import { clientAddressOf } from '../client-address.js';
+import { clientAddressOf } from '../guard/client-address.js';
 import type {
   ApiKeyRateLimitOptions,
   QuotaSettings,

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type ExecutionContext } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
-import { ApiKeyGuardHook } from '../api-key-guard.hook.js';
+import { ApiKeyGuardHook } from '../guard/api-key-guard.hook.js';
 import { ApiKeyInvalidException } from '../api-key.exceptions.js';
 import { escapeForLog } from '../log-escape.js';
 import { quotaPeriodOf } from './quota-period.js';
@@ -49,11 +49,14 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
   }
 
   /** Applies the per-address limit on failed authentications around `authenticate`. */
-  async authenticate(context: ExecutionContext, authenticate: () => Promise<ApiKeyPrincipal>, request?: object): Promise<ApiKeyPrincipal> {
+  async authenticate(
+    _context: ExecutionContext,
+    authenticate: () => Promise<ApiKeyPrincipal>,
+    request: object,
+  ): Promise<ApiKeyPrincipal> {
     const window = this.options.perAddress;
     if (!window) return authenticate();
-    // A guard subclass written before the request was passed calls without it: the HTTP request.
-    const address = this.options.clientAddress(request ?? context.switchToHttp().getRequest());
+    const address = this.options.clientAddress(request);
     const budget: Budget = { name: 'address', points: window.points, window: window.duration, bucket: `address:${window.duration}`, key: address, ttl: window.duration };
     const state = await this.guarded(() => this.counters.read(budget.bucket, budget.ttl, budget.key));
     if (state && state.consumed >= budget.points) throw this.refusal(budget, state);
@@ -68,7 +71,7 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
   }
 
   /** Consumes the route's cost from the key's rate limit and quota; throws 429 or 503. */
-  async authorized(context: ExecutionContext, principal: ApiKeyPrincipal, response?: object): Promise<void> {
+  async authorized(context: ExecutionContext, principal: ApiKeyPrincipal, response: object): Promise<void> {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride(SkipRateLimitMetadata, targets)) return;
     const cost = this.reflector.getAllAndOverride(RateLimitCostMetadata, targets) ?? 1;
@@ -91,8 +94,9 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
     }
     if (this.options.headers && passed.length > 0) {
       const headers = rateLimitHeaders(passed.map(({ budget, state }) => this.policyState(budget, state)));
-      const target = response ?? context.switchToHttp().getResponse();
-      for (const [name, value] of Object.entries(headers)) this.adapterHost.httpAdapter.setHeader(target, name, value);
+      for (const [name, value] of Object.entries(headers)) {
+        this.adapterHost.httpAdapter.setHeader(response, name, value);
+      }
     }
   }
 

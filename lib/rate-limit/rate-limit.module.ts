@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { ApiKeyGuardHook } from '../api-key-guard.hook.js';
+import { ApiKeyGuardHook } from '../guard/api-key-guard.hook.js';
 import { API_KEY_RATE_LIMIT_OPTIONS, ConfigurableApiKeyRateLimitModule } from './rate-limit.module-definition.js';
 import { MemoryCounters } from './memory-counters.js';
 import { RateLimitCounters } from './rate-limit.counters.js';

@@ -2,7 +2,7 @@ import { Logger, type OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { RateLimiterRedis, type RateLimiterRes } from 'rate-limiter-flexible';
-import { FixedTimeout } from '../fixed-timeout.js';
+import { FixedTimeout } from '../verification/fixed-timeout.js';
 import type { CounterState, RateLimitCounters } from './rate-limit.counters.js';
 
 /** Creates the sentinel (KEYS[1]) with the value ARGV[1] unless it exists, and returns its value: one atomic step. */

@@ -1,5 +1,5 @@
-import type { ApiKeyRecord } from '../api-key-record.interface.js';
-import { type ApiKeyListQuery, type ApiKeyPatch, type StoredApiKey, type StoredApiKeySecret } from '../api-key.store.js';
+import type { ApiKeyRecord } from '../storage/api-key-record.interface.js';
+import type { ApiKeyListQuery, ApiKeyPatch, StoredApiKey, StoredApiKeySecret } from '../storage/api-key.store.js';
 import { timerDelay } from '../option-checks.js';
 import {
   assertSchemaCurrent,
@@ -12,10 +12,10 @@ import {
   SqlApiKeyStore,
   type ApiKeyTableNames,
   type KeyRow,
-} from '../sql-store.shared.js';
+} from '../storage/sql-api-key.store.js';
 import { SqliteConnection, type SqliteWriteStep } from './sqlite.connection.js';
 import { SQLITE_MIGRATIONS } from './sqlite.migrations.js';
-import { listLimit } from '../list-query.js';
+import { listLimit } from '../storage/list-query.js';
 
 /** Options of {@link SqliteApiKeyStore}. */
 export interface SqliteApiKeyStoreOptions {

@@ -1,4 +1,4 @@
-import type { SqlMigration } from '../sql-store.shared.js';
+import type { SqlMigration } from '../storage/sql-api-key.store.js';
 
 /**
  * Schema versions of the SQLite store, applied in order by {@link SqliteApiKeyStore.migrate}.

@@ -1,7 +1,7 @@
 import type { OpenAPIObject, OperationObject, SecuritySchemeObject } from '@nestjs/swagger';
 import { ApiKeyErrorCode } from '../api-key.exceptions.js';
-import type { ResolvedApiKeyOptions } from '../api-key-options.js';
-import type { ScopeRequirement } from '../api-key.scopes.js';
+import type { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
+import type { ScopeRequirement } from '../guard/api-key.scopes.js';
 import type { GuardedHandler } from './guarded-handlers.scanner.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { DECORATORS, SwaggerModule, type OpenAPIObject, type SwaggerDocumentOptions } from '@nestjs/swagger';
-import { ResolvedApiKeyOptions } from '../api-key-options.js';
+import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
 import { applyApiKeySecurity } from './api-key-security.document.js';
 import { findGuardedHandlers } from './guarded-handlers.scanner.js';
 

@@ -1,9 +1,9 @@
 import type { CanActivate, INestApplicationContext, Type } from '@nestjs/common';
 import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
-import { ApiKeyGuard } from '../api-key.guard.js';
-import type { ScopeRequirement } from '../api-key.scopes.js';
-import { PublicMetadata } from '../public.decorator.js';
-import { ScopeRequirementMetadata } from '../require-scopes.decorator.js';
+import { ApiKeyGuard } from '../guard/api-key.guard.js';
+import type { ScopeRequirement } from '../guard/api-key.scopes.js';
+import { PublicMetadata } from '../guard/public.decorator.js';
+import { ScopeRequirementMetadata } from '../guard/require-scopes.decorator.js';
 import { ApiKeyAuthMetadata } from './api-key-auth.decorator.js';
 
 /** `@UseGuards` metadata key of `@nestjs/common` (stable since Nest 5, not exported from its root). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { ApiKeyStore, toApiKeyRecord, type StoredApiKey, type StoredApiKeySecret } from '../api-key.store.js';
+import { ApiKeyStore, toApiKeyRecord, type StoredApiKey, type StoredApiKeySecret } from '../storage/api-key.store.js';
 
 /** The test functions the suite registers its cases with: Jest's and Vitest's have this shape. */
 export interface ConformanceTestApi {

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import request from 'supertest';
-import { ApiKeyModule, InMemoryApiKeyRepository } from 'nestjs-api-key';
+import { ApiKeyModule, InMemoryApiKeyStore } from 'nestjs-api-key';
 import { runCli } from 'nestjs-api-key/cli';
 import { POSTGRES_URL, dropSchema, tempDir, uniqueSchema } from '../support/databases.js';
 import { platforms, startApp } from '../support/platforms.js';
@@ -63,7 +63,7 @@ describe('the nestjs-api-key executable', () => {
 });
 
 describe.each(platforms)('keys managed by the CLI, used over HTTP on $name', (platform) => {
-  const store = new InMemoryApiKeyRepository();
+  const store = new InMemoryApiKeyStore();
   const out: string[] = [];
   const cli = (...argv: string[]) => runCli(argv, { store, env: { API_KEY_PEPPER: PEPPER }, stdout: (t) => void out.push(t), stderr: () => undefined });
   let app: INestApplication;

@@ -44,8 +44,11 @@ describe.each(platforms)('response contract on $name', (platform) => {
 @Catch()
 class RecordingFilter implements ExceptionFilter {
   static seen: ApiKeyHttpException | undefined;
+  /** Whether the refused request carried `apiKey`, as the filter found it. */
+  static requestHadApiKey: boolean | undefined;
   catch(exception: ApiKeyHttpException, host: ArgumentsHost) {
     RecordingFilter.seen = exception;
+    RecordingFilter.requestHadApiKey = 'apiKey' in host.switchToHttp().getRequest<object>();
     const response = host.switchToHttp().getResponse();
     const status = exception.getStatus();
     const body = { problem: exception.code };
@@ -70,5 +73,11 @@ describe.each(platforms)('application exception filters on $name', (platform) =>
     expect(res.body).toEqual({ problem: 'API_KEY_MISSING' });
     expect(res.headers['www-authenticate']).toBe('ApiKey realm="api"');
     expect(RecordingFilter.seen?.headers['WWW-Authenticate']).toBe('ApiKey realm="api"');
+  });
+
+  it('see no principal on a request refused for a missing scope (403)', async () => {
+    const res = await request(app.getHttpServer()).get('/orders/write').set('X-API-Key', READER.key);
+    expect([res.status, res.body]).toEqual([403, { problem: 'API_KEY_INSUFFICIENT_SCOPE' }]);
+    expect(RecordingFilter.requestHadApiKey).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { Controller, Get, Injectable, Module, Req, UseGuards, type INestApplication } from '@nestjs/common';
 import { ConfigModule, ConfigService, registerAs } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
@@ -11,7 +11,7 @@ import {
   ApiKeyModule,
   ApiKeyRepository,
   ApiKeyHasher,
-  InMemoryApiKeyRepository,
+  InMemoryApiKeyStore,
   type ApiKeyModuleOptions,
   type ApiKeyPrincipal,
   type ApiKeyRecord,
@@ -143,7 +143,7 @@ describe.each(platforms)('ApiKeyModule configuration on $name', (platform) => {
   it('accepts a repository instance, and keeps no plaintext or hash on the principal', async () => {
     const hasher = new ApiKeyHasher();
     const key = 'instance-key-0000000000000001';
-    const repository = new InMemoryApiKeyRepository([{ id: 'k2', name: 'instance', hash: hasher.hash(key), scopes: ['a'], metadata: { tier: 'gold' } }]);
+    const repository = new InMemoryApiKeyStore([{ id: 'k2', name: 'instance', hash: hasher.hash(key), scopes: ['a'], metadata: { tier: 'gold' } }]);
     const app = await start({ imports: [ApiKeyModule.forRoot({ repository })], controllers: [OrdersController] }, platform);
     const res = await whoami(app, key).expect(200);
     expect(res.body).toEqual({ id: 'k2', name: 'instance', scopes: ['a'], ownerId: null, metadata: { tier: 'gold' } });

@@ -2,14 +2,14 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { Controller, Get, Injectable, Module, UseGuards, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import request from 'supertest';
-import { ApiKey, ApiKeyGuard, ApiKeyHasher, ApiKeyModule, InMemoryApiKeyRepository, RequireScopes, type ApiKeyPrincipal, type ApiKeyRecord } from 'nestjs-api-key';
+import { ApiKey, ApiKeyGuard, ApiKeyHasher, ApiKeyModule, InMemoryApiKeyStore, RequireScopes, type ApiKeyPrincipal, type ApiKeyRecord } from 'nestjs-api-key';
 import { platforms, startApp } from '../support/platforms.js';
 
 const PEPPER = 'second-pass-pepper-0000001';
 const KEY = 'second-pass-reader-key-0001';
 
 /** Counts the store's lookups, to show how often a request is verified. */
-class CountingRepository extends InMemoryApiKeyRepository {
+class CountingRepository extends InMemoryApiKeyStore {
   lookups = 0;
   override findByHash(hash: string): Promise<ApiKeyRecord | null> {
     this.lookups++;

@@ -6,7 +6,7 @@ import {
   ApiKeyHasher,
   ApiKeyModule,
   ApiKeyRepository,
-  InMemoryApiKeyRepository,
+  InMemoryApiKeyStore,
   type ApiKeyChangeFeed,
   type ApiKeyModuleOptions,
   type ApiKeyRecord,
@@ -37,7 +37,7 @@ class HealthController {
 }
 
 /** The in-memory store, counting every call that could read or write a key. */
-class CountingRepository extends InMemoryApiKeyRepository {
+class CountingRepository extends InMemoryApiKeyStore {
   static keyCalls = 0;
   override findByHash(hash: string) {
     CountingRepository.keyCalls++;
@@ -79,7 +79,7 @@ class StalledRepository extends LookupOnlyRepository {
 }
 
 /** A store with a change feed of its own (as a custom shared store has), its listening state set by the test. */
-class FeedRepository extends InMemoryApiKeyRepository implements ApiKeyChangeFeed {
+class FeedRepository extends InMemoryApiKeyStore implements ApiKeyChangeFeed {
   listening = true;
   watchChanges(): () => void {
     return () => undefined;

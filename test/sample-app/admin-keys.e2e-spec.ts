@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { ApiKeyRepository, type InMemoryApiKeyRepository } from 'nestjs-api-key';
+import { ApiKeyRepository, type InMemoryApiKeyStore } from 'nestjs-api-key';
 import { DEMO_KEYS } from '../../sample-app/api-key.config.js';
 import { useSampleApp } from '../support/sample-app.js';
 
@@ -48,7 +48,7 @@ describe.each(['express', 'fastify'])('sample app admin key API on %s', (adapter
 
   it('answers a write the store failed with a generic 503, without the store’s error text', async () => {
     const { apiKey } = (await admin(http().post('/admin/keys')).send({ name: 'store fails' }).expect(201)).body;
-    const store = app().get(ApiKeyRepository) as InMemoryApiKeyRepository;
+    const store = app().get(ApiKeyRepository) as InMemoryApiKeyStore;
     const update = store.update.bind(store);
     store.update = () => Promise.reject(new Error('connection reset by db-internal-7'));
     try {

@@ -14,12 +14,12 @@ import { ManualClock } from '../support/clock.js';
 import { FREE, RateLimitedController, RL_KEYS } from '../rate-limit/support.js';
 import { platforms } from '../support/platforms.js';
 import { OrdersController } from '../support/test-controllers.js';
-import { FaultRepository } from './support/fault-repository.js';
-import { FaultStore } from './support/fault-store.js';
-import { LeakRecorder } from './support/leak-recorder.js';
-import { send } from './support/raw-http.js';
-import { startSecurityApp, type SecurityApp } from './support/security-app.js';
-import { EVERY_SOURCE, sources } from './support/sources.js';
+import { FaultRepository } from '../support/fault-repository.js';
+import { FaultStore } from '../support/fault-store.js';
+import { LeakRecorder } from '../support/leak-recorder.js';
+import { send } from '../support/raw-http.js';
+import { startSecurityApp, type SecurityApp } from '../support/security-app.js';
+import { EVERY_SOURCE, sources } from '../support/sources.js';
 
 const leaks = new LeakRecorder();
 const hasher = new ApiKeyHasher();

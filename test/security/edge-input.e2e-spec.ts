@@ -4,11 +4,11 @@ import { ApiKeyGuard, ApiKeyHasher, ApiKeyModule } from 'nestjs-api-key';
 import { READER, TEST_KEYS } from '../support/keys.js';
 import { platforms } from '../support/platforms.js';
 import { OrdersController } from '../support/test-controllers.js';
-import { FaultRepository } from './support/fault-repository.js';
-import { LeakRecorder } from './support/leak-recorder.js';
-import { send, type RawResponse } from './support/raw-http.js';
-import { startSecurityApp, type SecurityApp } from './support/security-app.js';
-import { CHALLENGE, EVERY_SOURCE, sources } from './support/sources.js';
+import { FaultRepository } from '../support/fault-repository.js';
+import { LeakRecorder } from '../support/leak-recorder.js';
+import { send, type RawResponse } from '../support/raw-http.js';
+import { startSecurityApp, type SecurityApp } from '../support/security-app.js';
+import { CHALLENGE, EVERY_SOURCE, sources } from '../support/sources.js';
 
 const leaks = new LeakRecorder();
 

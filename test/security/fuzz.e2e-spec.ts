@@ -15,11 +15,11 @@ import {
 } from 'nestjs-api-key';
 import { TEST_KEYS } from '../support/keys.js';
 import { platforms } from '../support/platforms.js';
-import { FaultRepository } from './support/fault-repository.js';
-import { LeakRecorder } from './support/leak-recorder.js';
-import { send, type RawRequest, type RawResponse } from './support/raw-http.js';
-import { startSecurityApp, type SecurityApp } from './support/security-app.js';
-import { CHALLENGE, EVERY_SOURCE } from './support/sources.js';
+import { FaultRepository } from '../support/fault-repository.js';
+import { LeakRecorder } from '../support/leak-recorder.js';
+import { send, type RawRequest, type RawResponse } from '../support/raw-http.js';
+import { startSecurityApp, type SecurityApp } from '../support/security-app.js';
+import { CHALLENGE, EVERY_SOURCE } from '../support/sources.js';
 
 /** Property runs per platform and requests per run: 2 platforms × 2 properties × 50 × 50 = 10,000 inputs. */
 const RUNS = 50;

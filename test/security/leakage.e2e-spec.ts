@@ -2,14 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Catch, Controller, Get, Injectable, Req, UseGuards, type ArgumentsHost } from '@nestjs/common';
 import { APP_FILTER, BaseExceptionFilter } from '@nestjs/core';
 import { EventEmitterModule, OnEvent } from '@nestjs/event-emitter';
-import { ApiKeyClock, ApiKeyFormat, ApiKeyGuard, ApiKeyHasher, ApiKeyModule, ApiKeyService, InMemoryApiKeyRepository, type ApiKeyEvent, type ApiKeyRecord } from 'nestjs-api-key';
+import { ApiKeyClock, ApiKeyFormat, ApiKeyGuard, ApiKeyHasher, ApiKeyModule, ApiKeyService, InMemoryApiKeyStore, type ApiKeyEvent, type ApiKeyRecord } from 'nestjs-api-key';
 import { ManualClock } from '../support/clock.js';
 import { platforms } from '../support/platforms.js';
-import { FaultRepository } from './support/fault-repository.js';
-import { LeakRecorder } from './support/leak-recorder.js';
-import { send } from './support/raw-http.js';
-import { startSecurityApp, type SecurityApp } from './support/security-app.js';
-import { EVERY_SOURCE, sources } from './support/sources.js';
+import { FaultRepository } from '../support/fault-repository.js';
+import { LeakRecorder } from '../support/leak-recorder.js';
+import { send } from '../support/raw-http.js';
+import { startSecurityApp, type SecurityApp } from '../support/security-app.js';
+import { EVERY_SOURCE, sources } from '../support/sources.js';
 
 const leaks = new LeakRecorder();
 const hasher = new ApiKeyHasher();
@@ -115,7 +115,7 @@ describe.each(platforms)('events through EventEmitter2 on $name', (platform) => 
   beforeAll(async () => {
     server = await startSecurityApp(
       {
-        imports: [EventEmitterModule.forRoot({ wildcard: true }), ApiKeyModule.forRoot({ repository: new InMemoryApiKeyRepository(), sources: EVERY_SOURCE })],
+        imports: [EventEmitterModule.forRoot({ wildcard: true }), ApiKeyModule.forRoot({ repository: new InMemoryApiKeyStore(), sources: EVERY_SOURCE })],
         controllers: [PrincipalController],
         providers: [RecordingListener],
       },

@@ -2,14 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApiKeyHasher, ApiKeyModule, type ApiKeyRecord } from 'nestjs-api-key';
 import { platforms } from '../support/platforms.js';
 import { OrdersController } from '../support/test-controllers.js';
-import { FaultRepository } from './support/fault-repository.js';
-import { LeakRecorder } from './support/leak-recorder.js';
-import { send } from './support/raw-http.js';
-import { startSecurityApp, type SecurityApp } from './support/security-app.js';
-import { EVERY_SOURCE, sources } from './support/sources.js';
+import { FaultRepository } from '../support/fault-repository.js';
+import { LeakRecorder } from '../support/leak-recorder.js';
+import { send } from '../support/raw-http.js';
+import { startSecurityApp, type SecurityApp } from '../support/security-app.js';
+import { EVERY_SOURCE, sources } from '../support/sources.js';
 
 // Scope semantics (all-of, any-of, namespaces, case, class vs handler) are in test/core/scopes.e2e-spec.ts
-// and lib/api-key.scopes.spec.ts; this file covers what depends on the source and on stored keys.
+// and lib/guard/api-key.scopes.spec.ts; this file covers what depends on the source and on stored keys.
 const leaks = new LeakRecorder();
 const hasher = new ApiKeyHasher();
 const KEY = 'scoped-key-of-valid-shape-00001';

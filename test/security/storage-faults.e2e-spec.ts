@@ -4,12 +4,12 @@ import { ApiKeyHasher, ApiKeyModule, ApiKeyService, type ApiKeyRecord } from 'ne
 import { READER, TEST_KEYS } from '../support/keys.js';
 import { platforms } from '../support/platforms.js';
 import { OrdersController } from '../support/test-controllers.js';
-import { FaultRepository, type Fault } from './support/fault-repository.js';
-import { FaultStore } from './support/fault-store.js';
-import { LeakRecorder } from './support/leak-recorder.js';
-import { send, type RawResponse } from './support/raw-http.js';
-import { startSecurityApp, type SecurityApp } from './support/security-app.js';
-import { EVERY_SOURCE, sources } from './support/sources.js';
+import { FaultRepository, type Fault } from '../support/fault-repository.js';
+import { FaultStore } from '../support/fault-store.js';
+import { LeakRecorder } from '../support/leak-recorder.js';
+import { send, type RawResponse } from '../support/raw-http.js';
+import { startSecurityApp, type SecurityApp } from '../support/security-app.js';
+import { EVERY_SOURCE, sources } from '../support/sources.js';
 
 const leaks = new LeakRecorder();
 const hasher = new ApiKeyHasher();
@@ -63,6 +63,7 @@ describe.each(platforms)('storage faults on $name', (platform) => {
     }],
     ['rejects with a string', () => Promise.reject('not an error')],
     ['rejects with undefined', () => Promise.reject(undefined)],
+    // oxlint-disable-next-line unicorn/no-thenable -- a thenable that never settles is the fault under test
     ['returns a thenable that never settles', () => ({ then: () => undefined })],
     ['returns a record without scopes', (hash) => Promise.resolve({ id: 'x', name: 'x', hash })],
     ['returns a record for another hash', () => Promise.resolve(record(OTHER))],

@@ -1,7 +1,7 @@
 import { afterAll } from '@jest/globals';
 import { join } from 'node:path';
 import pg from 'pg';
-import { CachedApiKeyStore, InMemoryApiKeyRepository, type ApiKeyStore } from 'nestjs-api-key';
+import { CachedApiKeyStore, InMemoryApiKeyStore, type ApiKeyStore } from 'nestjs-api-key';
 import { createPostgresApiKeyStore, type PostgresApiKeyStore } from 'nestjs-api-key/postgres';
 import { createSqliteApiKeyStore, type SqliteApiKeyStore } from 'nestjs-api-key/sqlite';
 import { describeApiKeyStoreConformance } from 'nestjs-api-key/testing';
@@ -57,4 +57,4 @@ describeApiKeyStoreConformance('CachedApiKeyStore over SQLite', {
   destroy: (store) => (store as CachedApiKeyStore).close(),
 });
 
-describeApiKeyStoreConformance('in memory', { create: () => new InMemoryApiKeyRepository() });
+describeApiKeyStoreConformance('in memory', { create: () => new InMemoryApiKeyStore() });

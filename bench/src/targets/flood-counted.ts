@@ -1,10 +1,10 @@
-import { InMemoryApiKeyRepository, type ApiKeyRecord } from 'nestjs-api-key';
+import { InMemoryApiKeyStore, type ApiKeyRecord } from 'nestjs-api-key';
 import { guardedModule } from '../guarded-app.js';
 import type { BenchKeySet } from '../keys.js';
 import type { BenchTarget } from '../target.js';
 
 /** The in-memory repository, counting lookups of hashes it does not hold (the flood's keys). */
-class CountingRepository extends InMemoryApiKeyRepository {
+class CountingRepository extends InMemoryApiKeyStore {
   lookups = 0;
   misses = 0;
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import { InMemoryApiKeyRepository, type ApiKeyAuthenticatedEvent } from 'nestjs-api-key';
+import { InMemoryApiKeyStore, type ApiKeyAuthenticatedEvent } from 'nestjs-api-key';
 import { guardedModule, withEventEmitter } from '../guarded-app.js';
 import type { BenchKeySet } from '../keys.js';
 import type { BenchTarget } from '../target.js';
@@ -23,6 +23,6 @@ class AuthenticatedListener {
 const target: BenchTarget = {
   name: 'guard-full-onevent',
   description: 'guard-full with the listener subscribed with `@OnEvent` (@nestjs/event-emitter wraps each call in an async function)',
-  module: (keys: BenchKeySet) => withEventEmitter(guardedModule({ repository: new InMemoryApiKeyRepository(keys.records) }), AuthenticatedListener),
+  module: (keys: BenchKeySet) => withEventEmitter(guardedModule({ repository: new InMemoryApiKeyStore(keys.records) }), AuthenticatedListener),
 };
 export default target;

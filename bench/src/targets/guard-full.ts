@@ -1,6 +1,6 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { InMemoryApiKeyRepository, type ApiKeyAuthenticatedEvent } from 'nestjs-api-key';
+import { InMemoryApiKeyStore, type ApiKeyAuthenticatedEvent } from 'nestjs-api-key';
 import { guardedModule, withEventEmitter } from '../guarded-app.js';
 import type { BenchKeySet } from '../keys.js';
 import type { BenchTarget } from '../target.js';
@@ -27,6 +27,6 @@ class AuthenticatedListener implements OnModuleInit {
 const target: BenchTarget = {
   name: 'guard-full',
   description: 'guard-memory with every feature on: an event per request through the default sink (EventEmitter2, one listener subscribed with `on`), last-used tracking into the store',
-  module: (keys: BenchKeySet) => withEventEmitter(guardedModule({ repository: new InMemoryApiKeyRepository(keys.records) }), AuthenticatedListener),
+  module: (keys: BenchKeySet) => withEventEmitter(guardedModule({ repository: new InMemoryApiKeyStore(keys.records) }), AuthenticatedListener),
 };
 export default target;

@@ -1,4 +1,4 @@
-import { InMemoryApiKeyRepository } from 'nestjs-api-key';
+import { InMemoryApiKeyStore } from 'nestjs-api-key';
 import { guardedModule } from '../guarded-app.js';
 import type { BenchKeySet } from '../keys.js';
 import type { BenchTarget } from '../target.js';
@@ -6,7 +6,7 @@ import type { BenchTarget } from '../target.js';
 /** Our guard over the in-memory repository holding the whole key set. */
 const target: BenchTarget = {
   name: 'guard-memory',
-  description: 'ApiKeyGuard + InMemoryApiKeyRepository (the key set), @RequireScopes, @ApiKey() principal',
-  module: (keys: BenchKeySet) => guardedModule({ repository: new InMemoryApiKeyRepository(keys.records) }),
+  description: 'ApiKeyGuard + InMemoryApiKeyStore (the key set), @RequireScopes, @ApiKey() principal',
+  module: (keys: BenchKeySet) => guardedModule({ repository: new InMemoryApiKeyStore(keys.records) }),
 };
 export default target;

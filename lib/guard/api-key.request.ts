@@ -1,0 +1,40 @@
+import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
+import type { RawHttpRequest } from './api-key.credentials.js';
+import type { ApiKeyAuthenticator } from '../verification/api-key.authenticator.js';
+
+/** A request object (Express's, or Fastify's wrapper) once the guard has authenticated it. */
+export interface RequestWithApiKey {
+  /** The principal of the key that authenticated the request. */
+  apiKey?: ApiKeyPrincipal;
+}
+
+/**
+ * Puts the principal on the request as `request.apiKey`, an ordinary own property, where
+ * `@ApiKey()` and a second guard pass find it.
+ */
+export function attachPrincipal(request: object, principal: ApiKeyPrincipal): void {
+  (request as RequestWithApiKey).apiKey = principal;
+}
+
+/** The principal on `request.apiKey`, if any. */
+export function principalOf(request: unknown): ApiKeyPrincipal | undefined {
+  return (request as RequestWithApiKey | undefined)?.apiKey;
+}
+
+/** Node's own request behind a platform's request object (Express's is one, Fastify wraps it in `raw`). */
+export function rawRequestOf(request: unknown): RawHttpRequest {
+  return ((request as { raw?: RawHttpRequest }).raw ?? request) as RawHttpRequest;
+}
+
+/**
+ * The principal a previous guard pass authenticated this request with, if any: `request.apiKey`
+ * when it holds a principal `authenticator` gives out. Nothing the client sends, no object a
+ * middleware makes up and no principal of another module instance's keys can pose as one.
+ */
+export function rememberedPrincipal(
+  request: object,
+  authenticator: Pick<ApiKeyAuthenticator, 'issued'>,
+): ApiKeyPrincipal | undefined {
+  const principal = principalOf(request);
+  return authenticator.issued(principal) ? principal : undefined;
+}

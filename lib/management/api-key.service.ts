@@ -1,0 +1,336 @@
+import { Injectable } from '@nestjs/common';
+import type { ApiKeyVerification } from '../verification/api-key-verification.interface.js';
+import { ApiKeyLifecycleError } from '../api-key-lifecycle.error.js';
+import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
+import { isApiKeyStore } from '../storage/api-key-store.predicate.js';
+import { ApiKeyAuthenticator } from '../verification/api-key.authenticator.js';
+import { ApiKeyClock } from '../verification/api-key.clock.js';
+import { ApiKeyEventSink, ApiKeyEventType, type ApiKeyLifecycleEvent } from '../api-key.events.js';
+import { ApiKeyFormat } from '../keys/api-key.format.js';
+import { ApiKeyHasher } from '../keys/api-key.hasher.js';
+import { ApiKeyRepository } from '../storage/api-key.repository.js';
+import { escapeForLog } from '../log-escape.js';
+import type { ApiKeyListQuery, ApiKeyPatch, ApiKeyStore, StoredApiKey } from '../storage/api-key.store.js';
+
+/** What {@link ApiKeyService.create} needs. */
+export interface CreateApiKeyInput {
+  /** Human-readable name ("billing-service"). */
+  readonly name: string;
+  /** Scopes granted. Default: none. */
+  readonly scopes?: readonly string[];
+  /** Owner (user, team or service id). Default `null`. */
+  readonly ownerId?: string | null;
+  /** Application data exposed on the principal. Default `{}`. */
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  /** The key stops working at this instant (inclusive). Must be in the future. Default: never. */
+  readonly expiresAt?: Date | null;
+}
+
+/** Fields {@link ApiKeyService.update} may change; absent fields are kept. */
+export interface UpdateApiKeyInput {
+  readonly name?: string;
+  readonly scopes?: readonly string[];
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  /** A new expiry (`null`: never). */
+  readonly expiresAt?: Date | null;
+}
+
+/** Options of {@link ApiKeyService.rotate}. */
+export interface RotateApiKeyOptions {
+  /**
+   * How long the previous secret keeps working, in ms: a whole number ≥ 0 whose end is a valid
+   * `Date` (before year 275760), else `rotate` throws `invalid_input`. `0` revokes it at once (a
+   * leaked key). The new secret works from the moment `rotate` resolves.
+   */
+  readonly gracePeriod: number;
+}
+
+/** A key as issued: the plaintext, shown exactly once, and the stored record. */
+export interface IssuedApiKey {
+  /** The plaintext key. It is not stored anywhere: hand it to its user now. */
+  readonly key: string;
+  /** The stored key (without any secret). */
+  readonly apiKey: StoredApiKey;
+}
+
+/** The result of a rotation. */
+export interface RotatedApiKey extends IssuedApiKey {
+  /** When the previous secret(s) stop working. */
+  readonly previousSecretsExpireAt: Date;
+}
+
+const WRITE_ATTEMPTS = 3;
+const OPERATIONS: Record<ApiKeyLifecycleEvent['type'], string> = {
+  [ApiKeyEventType.Created]: 'create',
+  [ApiKeyEventType.Updated]: 'update',
+  [ApiKeyEventType.Revoked]: 'revoke',
+  [ApiKeyEventType.Disabled]: 'disable',
+  [ApiKeyEventType.Enabled]: 'enable',
+};
+
+/**
+ * Manages keys: creates them (the plaintext is returned once), verifies, lists, updates,
+ * revokes, disables and enables them, and rotates their secret with a grace period. Writes
+ * are version-conditional: a concurrent change is retried (updates) or reported as a
+ * `conflict` {@link ApiKeyLifecycleError} (rotations). Every change applies to the next
+ * request on this instance (lookups in flight are not reused) and emits an event. A write the
+ * store fails rejects with `store_failed` (it may still have been applied).
+ *
+ * Management needs the repository to be an {@link ApiKeyStore} (the default in-memory one is);
+ * with a lookup-only repository every method but `verify` throws `store_required`.
+ */
+@Injectable()
+export class ApiKeyService {
+  private readonly format: ApiKeyFormat;
+
+  constructor(
+    options: ResolvedApiKeyOptions,
+    private readonly hasher: ApiKeyHasher,
+    private readonly repository: ApiKeyRepository,
+    private readonly authenticator: ApiKeyAuthenticator,
+    private readonly clock: ApiKeyClock,
+    private readonly events: ApiKeyEventSink,
+  ) {
+    this.format = options.format;
+  }
+
+  /** Creates a key. Resolves to its plaintext (returned this once, never stored) and record. */
+  async create(input: CreateApiKeyInput): Promise<IssuedApiKey> {
+    const store = this.store();
+    const now = this.clock.now();
+    if (input === null || typeof input !== 'object') invalid('create() needs { name, scopes?, ownerId?, metadata?, expiresAt? }');
+    const expiresAt = expiryOf(input.expiresAt, now);
+    const { key, id } = this.format.generate();
+    const apiKey: StoredApiKey = {
+      id,
+      name: nameOf(input.name),
+      scopes: scopesOf(input.scopes ?? []),
+      ownerId: ownerOf(input.ownerId),
+      metadata: metadataOf(input.metadata ?? {}),
+      createdAt: now,
+      updatedAt: now,
+      expiresAt,
+      revokedAt: null,
+      disabled: false,
+      lastUsedAt: null,
+      version: 1,
+    };
+    await this.write(OPERATIONS[ApiKeyEventType.Created], id, () => store.insert(apiKey, { hash: this.hasher.hash(key), keyId: id, createdAt: now, expiresAt: null }));
+    this.emit(ApiKeyEventType.Created, id, now);
+    return { key, apiKey };
+  }
+
+  /**
+   * Verifies a presented key at the clock's time: the principal, or why it was refused
+   * (`malformed`, `not_found`, `expired`, `revoked`, `disabled`). The reason is for logs and
+   * admin tools, never for an HTTP response. Rejects when the store fails.
+   */
+  verify(key: string): Promise<ApiKeyVerification> {
+    return this.authenticator.verify(key);
+  }
+
+  /**
+   * Keys ordered by id (byte-wise in UTF-8), optionally filtered by owner and paged (`after`,
+   * `limit`); the package's stores return at most 1,000 per call, also by default.
+   */
+  async list(query: ApiKeyListQuery = {}): Promise<StoredApiKey[]> {
+    if (query.limit !== undefined && (!Number.isSafeInteger(query.limit) || query.limit <= 0)) invalid('limit must be a positive integer');
+    for (const field of ['after', 'ownerId'] as const) {
+      const value = query[field];
+      if (value !== undefined && (typeof value !== 'string' || !isStorableText(value))) invalid(`${field} must be a string without NUL characters or unpaired surrogates`);
+    }
+    return this.store().list(query);
+  }
+
+  /** The key with this id; throws `not_found` when there is none. */
+  async get(id: string): Promise<StoredApiKey> {
+    if (typeof id !== 'string') invalid('id must be a string');
+    if (!isStorableText(id)) notFound(JSON.stringify(id).slice(1, -1)); // no store holds such an id
+    const key = await this.store().findById(id);
+    if (!key) notFound(id);
+    return key;
+  }
+
+  /** Changes a key's name, scopes, metadata or expiry. Throws `not_found` or `revoked`. */
+  async update(id: string, input: UpdateApiKeyInput): Promise<StoredApiKey> {
+    if (input === null || typeof input !== 'object') invalid('update() needs { name?, scopes?, metadata?, expiresAt? }');
+    return this.change(id, ApiKeyEventType.Updated, (key, now) => {
+      refuseRevoked(key);
+      return {
+        name: input.name === undefined ? undefined : nameOf(input.name),
+        scopes: input.scopes === undefined ? undefined : scopesOf(input.scopes),
+        metadata: input.metadata === undefined ? undefined : metadataOf(input.metadata),
+        expiresAt: input.expiresAt === undefined ? undefined : expiryOf(input.expiresAt, now),
+        updatedAt: now,
+      };
+    });
+  }
+
+  /** Revokes a key for good, every secret at once. Revoking a revoked key changes nothing. */
+  revoke(id: string): Promise<StoredApiKey> {
+    return this.change(id, ApiKeyEventType.Revoked, (key, now) => (key.revokedAt ? null : { revokedAt: now, updatedAt: now }));
+  }
+
+  /** Refuses the key until {@link enable}. Throws `revoked` for a revoked key. */
+  disable(id: string): Promise<StoredApiKey> {
+    return this.change(id, ApiKeyEventType.Disabled, (key, now) => (refuseRevoked(key), key.disabled ? null : { disabled: true, updatedAt: now }));
+  }
+
+  /** Lets a disabled key work again. Throws `revoked` for a revoked key. */
+  enable(id: string): Promise<StoredApiKey> {
+    return this.change(id, ApiKeyEventType.Enabled, (key, now) => (refuseRevoked(key), key.disabled ? { disabled: false, updatedAt: now } : null));
+  }
+
+  /**
+   * Gives the key a new secret: same id, scopes, owner, metadata and history. The new key works
+   * as soon as this resolves; the previous secret(s) keep working until `gracePeriod` ms from
+   * now and stop exactly then (`0`: at once). The store swaps them atomically, so there is no
+   * moment without a valid secret. Of two concurrent rotations one wins, the other throws
+   * `conflict`. Throws `not_found` or `revoked` too, and `invalid_input` for a bad `gracePeriod`
+   * (nothing is written then).
+   */
+  async rotate(id: string, options: RotateApiKeyOptions): Promise<RotatedApiKey> {
+    const store = this.store();
+    const grace = options?.gracePeriod;
+    if (typeof grace !== 'number' || !Number.isSafeInteger(grace) || grace < 0) invalid('gracePeriod must be a whole number of milliseconds >= 0');
+    const current = await this.get(id);
+    refuseRevoked(current);
+    if (!ApiKeyFormat.isValidId(id)) invalid(`key "${id}" has an id that cannot be embedded in a generated key (1 to 64 letters and digits)`);
+    const now = this.clock.now();
+    const previousSecretsExpireAt = new Date(now.getTime() + grace);
+    if (Number.isNaN(previousSecretsExpireAt.getTime())) invalid('gracePeriod is too long: it would end past the latest date a Date can hold');
+    const { key } = this.format.generate(id);
+    const secret = { hash: this.hasher.hash(key), keyId: id, createdAt: now, expiresAt: null };
+    const apiKey = await this.write('rotate', id, () => store.rotate(id, current.version, secret, previousSecretsExpireAt));
+    if (!apiKey) {
+      if (!(await store.findById(id))) notFound(id);
+      throw new ApiKeyLifecycleError('conflict', `key "${id}" changed during the rotation (another rotation or update won); nothing was rotated`);
+    }
+    this.events.emit({ type: ApiKeyEventType.Rotated, keyId: id, at: now, previousSecretsExpireAt });
+    return { key, apiKey, previousSecretsExpireAt };
+  }
+
+  /** Applies `build`'s patch with a version-conditional write, retrying on a concurrent change. */
+  private async change(
+    id: string,
+    type: ApiKeyLifecycleEvent['type'],
+    build: (key: StoredApiKey, now: Date) => ApiKeyPatch | null,
+  ): Promise<StoredApiKey> {
+    const store = this.store();
+    for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+      const key = await this.get(id);
+      const now = this.clock.now();
+      const patch = build(key, now);
+      if (!patch) return key;
+      const updated = await this.write(OPERATIONS[type], id, () => store.update(id, key.version, patch));
+      if (updated) {
+        this.emit(type, id, now);
+        return updated;
+      }
+    }
+    throw new ApiKeyLifecycleError('conflict', `key "${id}" kept changing concurrently; gave up after ${WRITE_ATTEMPTS} attempts`);
+  }
+
+  /**
+   * Runs one store write. Whatever its outcome, later verifications read the store afresh (a
+   * write that failed may still have been applied, a lost acknowledgement). A failure is
+   * reported as a `store_failed` {@link ApiKeyLifecycleError} naming the operation and the key,
+   * with the store's error as `cause`; no event is emitted for it.
+   */
+  private async write<T>(operation: string, id: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw new ApiKeyLifecycleError(
+        'store_failed',
+        `${operation} of key "${id}" failed in the store (${escapeForLog(String((error as Error)?.message ?? error), 200)}); ` +
+          `it may or may not have been applied: read the key with get() before retrying`,
+        { cause: error },
+      );
+    } finally {
+      this.authenticator.invalidate();
+    }
+  }
+
+  private emit(type: ApiKeyLifecycleEvent['type'], keyId: string, at: Date): void {
+    this.events.emit({ type, keyId, at });
+  }
+
+  private store(): ApiKeyStore {
+    if (!isApiKeyStore(this.repository)) {
+      throw new ApiKeyLifecycleError(
+        'store_required',
+        `ApiKeyService needs a repository that implements ApiKeyStore (insert, findById, list, update, rotate, touch); ` +
+          `the configured ${this.repository.constructor?.name ?? 'repository'} only looks keys up`,
+      );
+    }
+    return this.repository;
+  }
+}
+
+function invalid(message: string): never {
+  throw new ApiKeyLifecycleError('invalid_input', message);
+}
+
+function notFound(id: string): never {
+  throw new ApiKeyLifecycleError('not_found', `no key with id "${id}"`);
+}
+
+function refuseRevoked(key: StoredApiKey): void {
+  if (key.revokedAt) throw new ApiKeyLifecycleError('revoked', `key "${key.id}" is revoked; create a new key instead`);
+}
+
+function nameOf(name: unknown): string {
+  if (typeof name !== 'string' || name.trim() === '' || name.length > 200) invalid('name must be a non-empty string of at most 200 characters');
+  if (!isStorableText(name)) invalid(unstorable('name'));
+  return name;
+}
+
+function scopesOf(scopes: unknown): string[] {
+  if (!Array.isArray(scopes) || scopes.some((scope) => typeof scope !== 'string' || !/^[\x21-\x7e]{1,200}$/.test(scope))) {
+    invalid('scopes must be an array of non-empty strings of visible ASCII characters without spaces');
+  }
+  return [...new Set(scopes as string[])];
+}
+
+function ownerOf(ownerId: unknown): string | null {
+  if (ownerId === undefined || ownerId === null) return null;
+  if (typeof ownerId !== 'string' || ownerId === '') invalid('ownerId must be a non-empty string or null');
+  if (!isStorableText(ownerId)) invalid(unstorable('ownerId'));
+  return ownerId;
+}
+
+function metadataOf(metadata: unknown): Record<string, unknown> {
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) invalid('metadata must be a plain object');
+  try {
+    JSON.stringify(metadata); // stores keep metadata as JSON: a cycle or a BigInt cannot be kept
+  } catch {
+    invalid('metadata must be serialisable as JSON');
+  }
+  if (!storableJson(metadata)) invalid(unstorable('metadata (its keys and strings)'));
+  return { ...(metadata as Record<string, unknown>) };
+}
+
+function unstorable(field: string): string {
+  return `${field} must not contain NUL characters or unpaired UTF-16 surrogates (PostgreSQL cannot store them)`;
+}
+
+/** Whether every store can keep `text`: no NUL, no unpaired surrogate (PostgreSQL refuses both). */
+function isStorableText(text: string): boolean {
+  return !/\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
+}
+
+/** {@link isStorableText} for every key and string of a JSON-serialisable value. */
+function storableJson(value: unknown): boolean {
+  if (typeof value === 'string') return isStorableText(value);
+  if (value === null || typeof value !== 'object') return true;
+  if (Array.isArray(value)) return value.every(storableJson);
+  return Object.entries(value).every(([key, item]) => isStorableText(key) && storableJson(item));
+}
+
+function expiryOf(expiresAt: unknown, now: Date): Date | null {
+  if (expiresAt === undefined || expiresAt === null) return null;
+  if (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime())) invalid('expiresAt must be a valid Date or null');
+  if (expiresAt.getTime() <= now.getTime()) invalid('expiresAt must be in the future');
+  return expiresAt;
+}

@@ -1,0 +1,166 @@
+import type { Type } from '@nestjs/common';
+import { ApiKeyConfigurationError } from './api-key-configuration.error.js';
+import type { ApiKeyCacheOptions, ApiKeyModuleOptions, StaticApiKey } from './api-key-module-options.interface.js';
+import { ApiKeyRepository } from './storage/api-key.repository.js';
+import { isWellFormedKey } from './guard/api-key.credentials.js';
+import type { ApiKeyEventSink } from './api-key.events.js';
+import { ApiKeyFormat, DEFAULT_API_KEY_PREFIX } from './keys/api-key.format.js';
+import { resolveCacheSettings } from './storage/cached-api-key.store.js';
+import { kindOf, positiveInteger, timerDelay } from './option-checks.js';
+
+const TOKEN_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const DEFAULT_HEADER = 'X-API-Key';
+
+/**
+ * The module's options, validated and with every default applied. Injectable: subclasses of
+ * the guard and integrations (Swagger) read their settings from here, one source of truth.
+ */
+export class ResolvedApiKeyOptions {
+  /** Header name, as configured (for display), or `null` when the header source is off. */
+  readonly header: string | null;
+  /** Whether `Authorization: Bearer` is accepted. */
+  readonly bearer: boolean;
+  /** Cookie name, or `null`. */
+  readonly cookie: string | null;
+  /** Query parameter name, or `null` (the default). */
+  readonly query: string | null;
+  /** Keys from configuration. */
+  readonly keys: readonly StaticApiKey[];
+  /** Peppers, current first. */
+  readonly peppers: readonly string[];
+  /** The configured repository (class or instance), if any. */
+  readonly repository: Type<ApiKeyRepository> | ApiKeyRepository | undefined;
+  /** `WWW-Authenticate` realm. */
+  readonly realm: string;
+  /** Longest key accepted. */
+  readonly maxKeyLength: number;
+  /** Repository lookup timeout, in ms. */
+  readonly lookupTimeoutMs: number;
+  /** Format (prefix) of generated keys. */
+  readonly format: ApiKeyFormat;
+  /** Whether only generated keys are accepted. */
+  readonly onlyGeneratedKeys: boolean;
+  /** Interval of `lastUsedAt` writes, in ms. */
+  readonly lastUsedIntervalMs: number;
+  /** The configured event sink (class or instance), if any. */
+  readonly events: Type<ApiKeyEventSink> | ApiKeyEventSink | undefined;
+  /** Cache settings with every default applied, or `null` when the cache is off. */
+  readonly cache: Readonly<Required<ApiKeyCacheOptions>> | null;
+
+  /** Validates `options`; throws {@link ApiKeyConfigurationError} naming the first problem. */
+  constructor(options: ApiKeyModuleOptions | undefined) {
+    if (options === null || typeof options !== 'object') {
+      throw new ApiKeyConfigurationError('options must be an object (did the forRootAsync factory return nothing?)');
+    }
+    const sources = options.sources ?? {};
+    this.header = sources.header === false ? null : optionalName(sources.header, 'sources.header', TOKEN_NAME) ?? DEFAULT_HEADER;
+    this.bearer = flag(sources.bearer, 'sources.bearer');
+    this.cookie = sources.cookie ? optionalName(sources.cookie, 'sources.cookie', TOKEN_NAME) ?? null : null;
+    this.query = sources.query ? optionalName(sources.query, 'sources.query', /^[A-Za-z0-9._~-]+$/) ?? null : null;
+    if (this.header !== null && /^authorization$/i.test(this.header)) {
+      throw new ApiKeyConfigurationError('sources.header cannot be "Authorization"; use sources.bearer instead');
+    }
+    if (!this.header && !this.bearer && !this.cookie && !this.query) {
+      throw new ApiKeyConfigurationError('every key source is disabled; enable at least one of header, bearer, cookie, query');
+    }
+    this.realm = optionalName(options.realm, 'realm', /^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/) ?? 'api';
+    this.maxKeyLength = positiveInteger(options.maxKeyLength, 'maxKeyLength', 256);
+    this.lookupTimeoutMs = timerDelay(options.lookupTimeoutMs, 'lookupTimeoutMs', 5000);
+    this.peppers = peppersOf(options.pepper);
+    this.repository = repositoryOf(options.repository);
+    this.lastUsedIntervalMs = timerDelay(options.lastUsedIntervalMs, 'lastUsedIntervalMs', 60_000);
+    this.events = eventsOf(options.events);
+    if (options.keyPrefix !== undefined && !ApiKeyFormat.isValidPrefix(options.keyPrefix)) {
+      throw new ApiKeyConfigurationError(`keyPrefix must be 1 to 32 letters, digits and inner single underscores, starting with a letter`);
+    }
+    this.format = new ApiKeyFormat(options.keyPrefix ?? DEFAULT_API_KEY_PREFIX);
+    this.onlyGeneratedKeys = flag(options.onlyGeneratedKeys, 'onlyGeneratedKeys');
+    this.keys = staticKeysOf(options.keys, this.maxKeyLength, this.format, this.onlyGeneratedKeys);
+    this.cache = cacheOf(options.cache, this.lookupTimeoutMs);
+  }
+}
+
+function optionalName(value: unknown, field: string, pattern: RegExp): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !pattern.test(value)) {
+    throw new ApiKeyConfigurationError(`${field} must be a non-empty string matching ${pattern}, got ${kindOf(value)}`);
+  }
+  return value;
+}
+
+function flag(value: unknown, field: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw new ApiKeyConfigurationError(`${field} must be a boolean, got ${kindOf(value)}`);
+  return value;
+}
+
+function peppersOf(value: unknown): string[] {
+  if (value === undefined) return [];
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.length === 0 || list.some((p) => typeof p !== 'string' || p.length < 16)) {
+    throw new ApiKeyConfigurationError('pepper must be a string (or a non-empty list of strings) of at least 16 characters');
+  }
+  return [...list];
+}
+
+function repositoryOf(value: unknown): Type<ApiKeyRepository> | ApiKeyRepository | undefined {
+  if (value === undefined) return undefined;
+  const isClass = typeof value === 'function' && typeof value.prototype?.findByHash === 'function';
+  const isInstance = typeof value === 'object' && value !== null && typeof (value as ApiKeyRepository).findByHash === 'function';
+  if (!isClass && !isInstance) {
+    throw new ApiKeyConfigurationError('repository must be an ApiKeyRepository class or instance (with a findByHash method)');
+  }
+  return value as Type<ApiKeyRepository> | ApiKeyRepository;
+}
+
+function eventsOf(value: unknown): Type<ApiKeyEventSink> | ApiKeyEventSink | undefined {
+  if (value === undefined) return undefined;
+  const isClass = typeof value === 'function' && typeof value.prototype?.emit === 'function';
+  const isInstance = typeof value === 'object' && value !== null && typeof (value as ApiKeyEventSink).emit === 'function';
+  if (!isClass && !isInstance) throw new ApiKeyConfigurationError('events must be an ApiKeyEventSink class or instance (with an emit method)');
+  return value as Type<ApiKeyEventSink> | ApiKeyEventSink;
+}
+
+function cacheOf(value: unknown, lookupTimeoutMs: number): Required<ApiKeyCacheOptions> | null {
+  if (value === undefined || value === false) return null;
+  if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw new ApiKeyConfigurationError(`cache must be a boolean or an object { max, ttlMs, negativeTtlMs, lookupTimeoutMs }, got ${kindOf(value)}`);
+  }
+  return resolveCacheSettings(value === true ? {} : (value as ApiKeyCacheOptions), lookupTimeoutMs);
+}
+
+function staticKeysOf(value: unknown, maxKeyLength: number, format: ApiKeyFormat, onlyGenerated: boolean): StaticApiKey[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new ApiKeyConfigurationError('keys must be an array of { key, name, scopes }');
+  const ids = new Set<string>();
+  const secrets = new Set<string>();
+  return value.map((entry: StaticApiKey, index) => {
+    const where = `keys[${index}]`;
+    if (typeof entry?.name !== 'string' || entry.name.trim() === '') {
+      throw new ApiKeyConfigurationError(`${where}.name must be a non-empty string`);
+    }
+    const label = `${where} ("${entry.name}")`;
+    if (typeof entry.key !== 'string' || entry.key.length < 16) {
+      throw new ApiKeyConfigurationError(`${label}.key must be a string of at least 16 characters (is the environment variable set?)`);
+    }
+    if (!isWellFormedKey(entry.key, maxKeyLength)) {
+      throw new ApiKeyConfigurationError(`${label}.key must be at most ${maxKeyLength} visible ASCII characters without spaces, commas or semicolons`);
+    }
+    if (format.claims(entry.key) && format.parse(entry.key) === null) {
+      throw new ApiKeyConfigurationError(`${label}.key starts with the generated-key prefix "${format.prefix}_" but is not a valid generated key (would always be refused)`);
+    }
+    if (onlyGenerated && format.parse(entry.key) === null) {
+      throw new ApiKeyConfigurationError(`${label}.key is not a generated "${format.prefix}_" key, and onlyGeneratedKeys is on (would always be refused)`);
+    }
+    if (entry.scopes !== undefined && (!Array.isArray(entry.scopes) || entry.scopes.some((s) => typeof s !== 'string' || s === ''))) {
+      throw new ApiKeyConfigurationError(`${label}.scopes must be an array of non-empty strings`);
+    }
+    const id = entry.id ?? entry.name;
+    if (ids.has(id)) throw new ApiKeyConfigurationError(`${label}: id "${id}" is used twice`);
+    if (secrets.has(entry.key)) throw new ApiKeyConfigurationError(`${label}: the same key is configured twice`);
+    ids.add(id);
+    secrets.add(entry.key);
+    return { ...entry, id };
+  });
+}
+

@@ -1,0 +1,209 @@
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ts from 'typescript';
+import * as main from 'nestjs-api-key';
+import * as cli from 'nestjs-api-key/cli';
+import * as health from 'nestjs-api-key/health';
+import * as postgres from 'nestjs-api-key/postgres';
+import * as rateLimit from 'nestjs-api-key/rate-limit';
+import * as sqlite from 'nestjs-api-key/sqlite';
+import * as swagger from 'nestjs-api-key/swagger';
+import * as testing from 'nestjs-api-key/testing';
+
+/**
+ * The names each entry point exports, runtime values and type-only names apart. A change to this
+ * list is a change to the public API: make it on purpose and record it in the CHANGELOG.
+ */
+const surface: Record<string, { module: object; values: string[]; types: string[] }> = {
+  '.': {
+    module: main,
+    values: [
+      'API_KEY_MODULE_OPTIONS',
+      'ApiKey',
+      'ApiKeyAuthenticator',
+      'ApiKeyClock',
+      'ApiKeyConfigurationError',
+      'ApiKeyConflictException',
+      'ApiKeyErrorCode',
+      'ApiKeyEventSink',
+      'ApiKeyEventType',
+      'ApiKeyFormat',
+      'ApiKeyGuard',
+      'ApiKeyGuardHook',
+      'ApiKeyHasher',
+      'ApiKeyInsufficientScopeException',
+      'ApiKeyInvalidException',
+      'ApiKeyLastUsedRecorder',
+      'ApiKeyLifecycleError',
+      'ApiKeyMissingException',
+      'ApiKeyModule',
+      'ApiKeyRepository',
+      'ApiKeyService',
+      'ApiKeyStore',
+      'ApiKeyStoreUnavailableException',
+      'CachedApiKeyStore',
+      'DEFAULT_API_KEY_PREFIX',
+      'InMemoryApiKeyStore',
+      'Public',
+      'RequireAnyScope',
+      'RequireScopes',
+      'ResolvedApiKeyOptions',
+      'SystemApiKeyClock',
+      'apiKeyTracker',
+      'clientAddressOf',
+      'createStandaloneApiKeyService',
+      'satisfiesScopes',
+      'toApiKeyRecord',
+    ],
+    types: [
+      'ApiKeyAuthenticatedEvent',
+      'ApiKeyAuthenticationFailedEvent',
+      'ApiKeyCacheOptions',
+      'ApiKeyChangeFeed',
+      'ApiKeyErrorBody',
+      'ApiKeyEvent',
+      'ApiKeyFailureReason',
+      'ApiKeyHttpException',
+      'ApiKeyLifecycleErrorCode',
+      'ApiKeyLifecycleEvent',
+      'ApiKeyListQuery',
+      'ApiKeyModuleExtras',
+      'ApiKeyModuleOptions',
+      'ApiKeyPatch',
+      'ApiKeyPrincipal',
+      'ApiKeyRecord',
+      'ApiKeyRotatedEvent',
+      'ApiKeySource',
+      'ApiKeySourcesOptions',
+      'ApiKeyVerification',
+      'CreateApiKeyInput',
+      'IssuedApiKey',
+      'PresentedApiKey',
+      'RandomBytesSource',
+      'RequestWithApiKey',
+      'RotateApiKeyOptions',
+      'RotatedApiKey',
+      'ScopeRequirement',
+      'StandaloneApiKeyOptions',
+      'StandaloneApiKeyServices',
+      'StaticApiKey',
+      'StoredApiKey',
+      'StoredApiKeySecret',
+      'UpdateApiKeyInput',
+    ],
+  },
+  './cli': {
+    module: cli,
+    values: [
+      'CliExitCode',
+      'CliUsageError',
+      'apiKeyStoreSchemes',
+      'openApiKeyStore',
+      'registerApiKeyStoreFactory',
+      'runCli',
+    ],
+    types: ['ApiKeyStoreFactory', 'CliContext', 'OpenApiKeyStoreOptions', 'OpenedApiKeyStore'],
+  },
+  './postgres': {
+    module: postgres,
+    values: ['POSTGRES_MIGRATIONS', 'PostgresApiKeyStore', 'SqlApiKeyStore', 'createPostgresApiKeyStore'],
+    types: [
+      'ApiKeyTableNames',
+      'PostgresApiKeyStoreOptions',
+      'PostgresClient',
+      'PostgresPool',
+      'PostgresPoolConfig',
+      'PostgresQueryResult',
+      'QuotedTables',
+      'SqlMigration',
+    ],
+  },
+  './rate-limit': {
+    module: rateLimit,
+    values: [
+      'API_KEY_RATE_LIMIT_OPTIONS',
+      'ApiKeyRateLimitErrorCode',
+      'ApiKeyRateLimitHook',
+      'ApiKeyRateLimitModule',
+      'ApiKeyRateLimitUnavailableException',
+      'ApiKeyRateLimitedException',
+      'RateLimit',
+      'RateLimitCost',
+      'RateLimitCounters',
+      'ResolvedRateLimitOptions',
+      'SkipRateLimit',
+    ],
+    types: [
+      'ApiKeyRateLimitOptions',
+      'ApiKeyRateLimitedBody',
+      'CounterState',
+      'QuotaPeriod',
+      'QuotaSettings',
+      'RateLimitPlan',
+      'RateLimitPolicyState',
+      'RateLimitStoreFailureMode',
+      'RateLimitWindow',
+      'ResolvedRateLimitPlan',
+      'RouteRateLimit',
+    ],
+  },
+  './health': {
+    module: health,
+    values: ['ApiKeyHealthIndicator'],
+    types: ['ApiKeyHealthCheckSettings'],
+  },
+  './sqlite': {
+    module: sqlite,
+    values: ['SQLITE_MIGRATIONS', 'SqlApiKeyStore', 'SqliteApiKeyStore', 'createSqliteApiKeyStore'],
+    types: ['ApiKeyTableNames', 'QuotedTables', 'SqlMigration', 'SqliteApiKeyStoreOptions'],
+  },
+  './swagger': {
+    module: swagger,
+    values: [
+      'API_KEY_SCOPES_EXTENSION',
+      'ApiKeyAuth',
+      'ApiKeyComponentName',
+      'ApiKeySecuritySchemeName',
+      'createApiKeyDocument',
+    ],
+    types: [],
+  },
+  './testing': {
+    module: testing,
+    values: ['describeApiKeyStoreConformance'],
+    types: ['ApiKeyStoreHarness', 'ConformanceTestApi'],
+  },
+};
+
+const root = join(import.meta.dirname, '..', '..');
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+/** The names an entry's source exports only as types (`export type { ... }` or `export { type ... }`). */
+function typeOnlyExports(entry: string): string[] {
+  const file = join(root, 'lib', entry, 'index.ts');
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
+  const names: string[] = [];
+  for (const statement of source.statements) {
+    if (!ts.isExportDeclaration(statement)) continue;
+    // `export *` would let the surface grow unseen: every entry names what it exports.
+    if (!statement.exportClause || !ts.isNamedExports(statement.exportClause)) throw new Error(`${file}: export *`);
+    for (const element of statement.exportClause.elements) {
+      if (statement.isTypeOnly || element.isTypeOnly) names.push(element.name.text);
+    }
+  }
+  return names.sort();
+}
+
+describe('public surface', () => {
+  it('lists every entry point of the exports map', () => {
+    const entries = Object.keys(manifest.exports).filter((entry) => entry !== './package.json');
+    expect(Object.keys(surface).sort()).toEqual(entries.sort());
+  });
+
+  it.each(Object.keys(surface))('%s exports exactly the listed values and types', (entry) => {
+    const { module, values, types } = surface[entry]!;
+    expect(Object.keys(module).sort()).toEqual(values);
+    expect(typeOnlyExports(entry)).toEqual(types);
+  });
+});
