@@ -8,7 +8,8 @@
  * - `store_failed`: a store write threw or rejected (`cause` is its error); it may still have been
  *   applied (a lost acknowledgement), so read the key before retrying.
  */
-export type ApiKeyLifecycleErrorCode = 'not_found' | 'conflict' | 'revoked' | 'invalid_input' | 'store_required' | 'store_failed';
+export type ApiKeyLifecycleErrorCode =
+  'not_found' | 'conflict' | 'revoked' | 'invalid_input' | 'store_required' | 'store_failed';
 
 /** Thrown by {@link ApiKeyService}'s management methods; `code` says why, for admin APIs and the CLI. */
 export class ApiKeyLifecycleError extends Error {

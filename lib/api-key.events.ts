@@ -55,7 +55,8 @@ export interface ApiKeyAuthenticationFailedEvent {
 }
 
 /** Every event the library emits. Events carry public ids and reasons, never a key or a hash. */
-export type ApiKeyEvent = ApiKeyLifecycleEvent | ApiKeyRotatedEvent | ApiKeyAuthenticatedEvent | ApiKeyAuthenticationFailedEvent;
+export type ApiKeyEvent =
+  ApiKeyLifecycleEvent | ApiKeyRotatedEvent | ApiKeyAuthenticatedEvent | ApiKeyAuthenticationFailedEvent;
 
 /**
  * Where events go, and its injection token. The default ({@link DefaultApiKeyEventSink})
@@ -117,7 +118,10 @@ export class DefaultApiKeyEventSink extends ApiKeyEventSink implements OnModuleI
    */
   override get acceptsAuthenticated(): boolean {
     const emitter = this.emitter;
-    return emitter !== null && (emitter.hasListeners?.(ApiKeyEventType.Authenticated) !== false || (emitter.listenersAny?.().length ?? 0) > 0);
+    return (
+      emitter !== null &&
+      (emitter.hasListeners?.(ApiKeyEventType.Authenticated) !== false || (emitter.listenersAny?.().length ?? 0) > 0)
+    );
   }
 
   /** @inheritdoc */
@@ -126,16 +130,23 @@ export class DefaultApiKeyEventSink extends ApiKeyEventSink implements OnModuleI
       try {
         this.emitter.emit(event.type, event);
       } catch (error) {
-        this.logger.error(`A listener of ${event.type} threw: ${escapeForLog(String((error as Error)?.message ?? error))}`);
+        this.logger.error(
+          `A listener of ${event.type} threw: ${escapeForLog(String((error as Error)?.message ?? error))}`,
+        );
       }
       return;
     }
     if (event.type === ApiKeyEventType.Authenticated) return;
     if (event.type === ApiKeyEventType.AuthenticationFailed) {
-      this.logger.warn(`${event.type} reason=${event.reason}${event.keyId === null ? '' : ` keyId=${escapeForLog(event.keyId, 100)}`}`);
+      this.logger.warn(
+        `${event.type} reason=${event.reason}${event.keyId === null ? '' : ` keyId=${escapeForLog(event.keyId, 100)}`}`,
+      );
       return;
     }
-    const until = event.type === ApiKeyEventType.Rotated ? ` previousSecretsExpireAt=${event.previousSecretsExpireAt.toISOString()}` : '';
+    const until =
+      event.type === ApiKeyEventType.Rotated
+        ? ` previousSecretsExpireAt=${event.previousSecretsExpireAt.toISOString()}`
+        : '';
     this.logger.log(`${event.type} keyId=${escapeForLog(event.keyId, 100)}${until}`);
   }
 }

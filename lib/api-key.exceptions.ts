@@ -64,7 +64,10 @@ function body(statusCode: number, error: string, code: ApiKeyErrorCode, message:
 }
 
 /** The two 401s: a challenge in `WWW-Authenticate` and `Cache-Control: no-store`. */
-abstract class ApiKeyUnauthorizedException<C extends ApiKeyErrorCode> extends UnauthorizedException implements ApiKeyHttpException {
+abstract class ApiKeyUnauthorizedException<C extends ApiKeyErrorCode>
+  extends UnauthorizedException
+  implements ApiKeyHttpException
+{
   readonly headers: Readonly<Record<string, string>>;
   protected constructor(
     readonly code: C,

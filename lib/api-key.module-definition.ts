@@ -14,5 +14,8 @@ export const {
   ASYNC_OPTIONS_TYPE: API_KEY_ASYNC_OPTIONS_TYPE,
 } = new ConfigurableModuleBuilder<ApiKeyModuleOptions>({ moduleName: 'ApiKey' })
   .setClassMethodName('forRoot')
-  .setExtras<ApiKeyModuleExtras>({ isGlobal: false }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+  .setExtras<ApiKeyModuleExtras>({ isGlobal: false }, (definition, extras) => ({
+    ...definition,
+    global: extras.isGlobal,
+  }))
   .build();

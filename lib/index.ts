@@ -43,7 +43,13 @@ export type {
 } from './api-key.events.js';
 export { ApiKeyLastUsedRecorder } from './verification/api-key-last-used.recorder.js';
 export { ApiKeyService } from './management/api-key.service.js';
-export type { CreateApiKeyInput, UpdateApiKeyInput, RotateApiKeyOptions, IssuedApiKey, RotatedApiKey } from './management/api-key.service.js';
+export type {
+  CreateApiKeyInput,
+  UpdateApiKeyInput,
+  RotateApiKeyOptions,
+  IssuedApiKey,
+  RotatedApiKey,
+} from './management/api-key.service.js';
 export { ApiKeyLifecycleError } from './api-key-lifecycle.error.js';
 export type { ApiKeyLifecycleErrorCode } from './api-key-lifecycle.error.js';
 export { createStandaloneApiKeyService } from './management/api-key.standalone.js';

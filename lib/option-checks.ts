@@ -18,7 +18,10 @@ export function positiveInteger(value: unknown, field: string, fallback?: number
 /** A timer's delay in ms: {@link positiveInteger}, and at most 2^31 − 1 (Node fires a longer timer at once). */
 export function timerDelay(value: unknown, field: string, fallback: number): number {
   const ms = positiveInteger(value, field, fallback);
-  if (ms > MAX_TIMER_MS) throw new ApiKeyConfigurationError(`${field} must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest a timer waits)`);
+  if (ms > MAX_TIMER_MS)
+    throw new ApiKeyConfigurationError(
+      `${field} must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest a timer waits)`,
+    );
   return ms;
 }
 

@@ -53,15 +53,18 @@ export class ResolvedApiKeyOptions {
       throw new ApiKeyConfigurationError('options must be an object (did the forRootAsync factory return nothing?)');
     }
     const sources = options.sources ?? {};
-    this.header = sources.header === false ? null : optionalName(sources.header, 'sources.header', TOKEN_NAME) ?? DEFAULT_HEADER;
+    this.header =
+      sources.header === false ? null : (optionalName(sources.header, 'sources.header', TOKEN_NAME) ?? DEFAULT_HEADER);
     this.bearer = flag(sources.bearer, 'sources.bearer');
-    this.cookie = sources.cookie ? optionalName(sources.cookie, 'sources.cookie', TOKEN_NAME) ?? null : null;
-    this.query = sources.query ? optionalName(sources.query, 'sources.query', /^[A-Za-z0-9._~-]+$/) ?? null : null;
+    this.cookie = sources.cookie ? (optionalName(sources.cookie, 'sources.cookie', TOKEN_NAME) ?? null) : null;
+    this.query = sources.query ? (optionalName(sources.query, 'sources.query', /^[A-Za-z0-9._~-]+$/) ?? null) : null;
     if (this.header !== null && /^authorization$/i.test(this.header)) {
       throw new ApiKeyConfigurationError('sources.header cannot be "Authorization"; use sources.bearer instead');
     }
     if (!this.header && !this.bearer && !this.cookie && !this.query) {
-      throw new ApiKeyConfigurationError('every key source is disabled; enable at least one of header, bearer, cookie, query');
+      throw new ApiKeyConfigurationError(
+        'every key source is disabled; enable at least one of header, bearer, cookie, query',
+      );
     }
     this.realm = optionalName(options.realm, 'realm', /^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/) ?? 'api';
     this.maxKeyLength = positiveInteger(options.maxKeyLength, 'maxKeyLength', 256);
@@ -71,7 +74,9 @@ export class ResolvedApiKeyOptions {
     this.lastUsedIntervalMs = timerDelay(options.lastUsedIntervalMs, 'lastUsedIntervalMs', 60_000);
     this.events = eventsOf(options.events);
     if (options.keyPrefix !== undefined && !ApiKeyFormat.isValidPrefix(options.keyPrefix)) {
-      throw new ApiKeyConfigurationError(`keyPrefix must be 1 to 32 letters, digits and inner single underscores, starting with a letter`);
+      throw new ApiKeyConfigurationError(
+        `keyPrefix must be 1 to 32 letters, digits and inner single underscores, starting with a letter`,
+      );
     }
     this.format = new ApiKeyFormat(options.keyPrefix ?? DEFAULT_API_KEY_PREFIX);
     this.onlyGeneratedKeys = flag(options.onlyGeneratedKeys, 'onlyGeneratedKeys');
@@ -90,7 +95,8 @@ function optionalName(value: unknown, field: string, pattern: RegExp): string | 
 
 function flag(value: unknown, field: string): boolean {
   if (value === undefined) return false;
-  if (typeof value !== 'boolean') throw new ApiKeyConfigurationError(`${field} must be a boolean, got ${kindOf(value)}`);
+  if (typeof value !== 'boolean')
+    throw new ApiKeyConfigurationError(`${field} must be a boolean, got ${kindOf(value)}`);
   return value;
 }
 
@@ -98,7 +104,9 @@ function peppersOf(value: unknown): string[] {
   if (value === undefined) return [];
   const list = typeof value === 'string' ? [value] : value;
   if (!Array.isArray(list) || list.length === 0 || list.some((p) => typeof p !== 'string' || p.length < 16)) {
-    throw new ApiKeyConfigurationError('pepper must be a string (or a non-empty list of strings) of at least 16 characters');
+    throw new ApiKeyConfigurationError(
+      'pepper must be a string (or a non-empty list of strings) of at least 16 characters',
+    );
   }
   return [...list];
 }
@@ -106,9 +114,12 @@ function peppersOf(value: unknown): string[] {
 function repositoryOf(value: unknown): Type<ApiKeyRepository> | ApiKeyRepository | undefined {
   if (value === undefined) return undefined;
   const isClass = typeof value === 'function' && typeof value.prototype?.findByHash === 'function';
-  const isInstance = typeof value === 'object' && value !== null && typeof (value as ApiKeyRepository).findByHash === 'function';
+  const isInstance =
+    typeof value === 'object' && value !== null && typeof (value as ApiKeyRepository).findByHash === 'function';
   if (!isClass && !isInstance) {
-    throw new ApiKeyConfigurationError('repository must be an ApiKeyRepository class or instance (with a findByHash method)');
+    throw new ApiKeyConfigurationError(
+      'repository must be an ApiKeyRepository class or instance (with a findByHash method)',
+    );
   }
   return value as Type<ApiKeyRepository> | ApiKeyRepository;
 }
@@ -116,20 +127,29 @@ function repositoryOf(value: unknown): Type<ApiKeyRepository> | ApiKeyRepository
 function eventsOf(value: unknown): Type<ApiKeyEventSink> | ApiKeyEventSink | undefined {
   if (value === undefined) return undefined;
   const isClass = typeof value === 'function' && typeof value.prototype?.emit === 'function';
-  const isInstance = typeof value === 'object' && value !== null && typeof (value as ApiKeyEventSink).emit === 'function';
-  if (!isClass && !isInstance) throw new ApiKeyConfigurationError('events must be an ApiKeyEventSink class or instance (with an emit method)');
+  const isInstance =
+    typeof value === 'object' && value !== null && typeof (value as ApiKeyEventSink).emit === 'function';
+  if (!isClass && !isInstance)
+    throw new ApiKeyConfigurationError('events must be an ApiKeyEventSink class or instance (with an emit method)');
   return value as Type<ApiKeyEventSink> | ApiKeyEventSink;
 }
 
 function cacheOf(value: unknown, lookupTimeoutMs: number): Required<ApiKeyCacheOptions> | null {
   if (value === undefined || value === false) return null;
   if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
-    throw new ApiKeyConfigurationError(`cache must be a boolean or an object { max, ttlMs, negativeTtlMs, lookupTimeoutMs }, got ${kindOf(value)}`);
+    throw new ApiKeyConfigurationError(
+      `cache must be a boolean or an object { max, ttlMs, negativeTtlMs, lookupTimeoutMs }, got ${kindOf(value)}`,
+    );
   }
   return resolveCacheSettings(value === true ? {} : (value as ApiKeyCacheOptions), lookupTimeoutMs);
 }
 
-function staticKeysOf(value: unknown, maxKeyLength: number, format: ApiKeyFormat, onlyGenerated: boolean): StaticApiKey[] {
+function staticKeysOf(
+  value: unknown,
+  maxKeyLength: number,
+  format: ApiKeyFormat,
+  onlyGenerated: boolean,
+): StaticApiKey[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw new ApiKeyConfigurationError('keys must be an array of { key, name, scopes }');
   const ids = new Set<string>();
@@ -141,18 +161,29 @@ function staticKeysOf(value: unknown, maxKeyLength: number, format: ApiKeyFormat
     }
     const label = `${where} ("${entry.name}")`;
     if (typeof entry.key !== 'string' || entry.key.length < 16) {
-      throw new ApiKeyConfigurationError(`${label}.key must be a string of at least 16 characters (is the environment variable set?)`);
+      throw new ApiKeyConfigurationError(
+        `${label}.key must be a string of at least 16 characters (is the environment variable set?)`,
+      );
     }
     if (!isWellFormedKey(entry.key, maxKeyLength)) {
-      throw new ApiKeyConfigurationError(`${label}.key must be at most ${maxKeyLength} visible ASCII characters without spaces, commas or semicolons`);
+      throw new ApiKeyConfigurationError(
+        `${label}.key must be at most ${maxKeyLength} visible ASCII characters without spaces, commas or semicolons`,
+      );
     }
     if (format.claims(entry.key) && format.parse(entry.key) === null) {
-      throw new ApiKeyConfigurationError(`${label}.key starts with the generated-key prefix "${format.prefix}_" but is not a valid generated key (would always be refused)`);
+      throw new ApiKeyConfigurationError(
+        `${label}.key starts with the generated-key prefix "${format.prefix}_" but is not a valid generated key (would always be refused)`,
+      );
     }
     if (onlyGenerated && format.parse(entry.key) === null) {
-      throw new ApiKeyConfigurationError(`${label}.key is not a generated "${format.prefix}_" key, and onlyGeneratedKeys is on (would always be refused)`);
+      throw new ApiKeyConfigurationError(
+        `${label}.key is not a generated "${format.prefix}_" key, and onlyGeneratedKeys is on (would always be refused)`,
+      );
     }
-    if (entry.scopes !== undefined && (!Array.isArray(entry.scopes) || entry.scopes.some((s) => typeof s !== 'string' || s === ''))) {
+    if (
+      entry.scopes !== undefined &&
+      (!Array.isArray(entry.scopes) || entry.scopes.some((s) => typeof s !== 'string' || s === ''))
+    ) {
       throw new ApiKeyConfigurationError(`${label}.scopes must be an array of non-empty strings`);
     }
     const id = entry.id ?? entry.name;
@@ -163,4 +194,3 @@ function staticKeysOf(value: unknown, maxKeyLength: number, format: ApiKeyFormat
     return { ...entry, id };
   });
 }
-

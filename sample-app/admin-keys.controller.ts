@@ -12,7 +12,14 @@ import {
   ServiceUnavailableException,
   UseGuards,
 } from '@nestjs/common';
-import { ApiKey, ApiKeyGuard, ApiKeyLifecycleError, ApiKeyService, RequireScopes, type StoredApiKey } from 'nestjs-api-key';
+import {
+  ApiKey,
+  ApiKeyGuard,
+  ApiKeyLifecycleError,
+  ApiKeyService,
+  RequireScopes,
+  type StoredApiKey,
+} from 'nestjs-api-key';
 
 interface CreateKeyBody {
   name?: unknown;
@@ -34,7 +41,8 @@ export class AdminKeysController {
 
   @Post()
   async create(@Body() body: CreateKeyBody, @ApiKey('id') adminId: string) {
-    const expiresAt = body?.expiresAt === undefined || body.expiresAt === null ? null : new Date(String(body.expiresAt));
+    const expiresAt =
+      body?.expiresAt === undefined || body.expiresAt === null ? null : new Date(String(body.expiresAt));
     const { key, apiKey } = await run(() =>
       this.keys.create({
         name: body?.name as string,
@@ -64,7 +72,9 @@ export class AdminKeysController {
   async rotate(@Param('id') id: string, @Body() body: { gracePeriodSeconds?: unknown }) {
     const seconds = body?.gracePeriodSeconds ?? 0;
     if (typeof seconds !== 'number') throw new BadRequestException('gracePeriodSeconds must be a number');
-    const { key, apiKey, previousSecretsExpireAt } = await run(() => this.keys.rotate(id, { gracePeriod: seconds * 1000 }));
+    const { key, apiKey, previousSecretsExpireAt } = await run(() =>
+      this.keys.rotate(id, { gracePeriod: seconds * 1000 }),
+    );
     return { key, apiKey: view(apiKey), previousSecretsExpireAt };
   }
 }
@@ -84,7 +94,8 @@ async function run<T>(call: () => Promise<T>): Promise<T> {
     if (error.code === 'not_found') throw new NotFoundException(message);
     if (error.code === 'invalid_input') throw new BadRequestException(message);
     if (error.code === 'conflict' || error.code === 'revoked') throw new ConflictException(message);
-    if (error.code === 'store_failed') throw new ServiceUnavailableException('The key store failed; the change may or may not have been applied');
+    if (error.code === 'store_failed')
+      throw new ServiceUnavailableException('The key store failed; the change may or may not have been applied');
     throw error;
   }
 }

@@ -15,16 +15,25 @@ export const DEMO_KEYS = {
 const env = (name: keyof typeof DEMO_KEYS): string => process.env[name] ?? DEMO_KEYS[name];
 
 /** The API key options, read from the environment through `@nestjs/config`. */
-export const apiKeyConfig = registerAs(
-  'apiKey',
-  (): ApiKeyModuleOptions => ({
-    pepper: process.env.API_KEY_PEPPER ?? 'demo-pepper-change-me-in-production',
-    sources: { header: 'X-API-Key', bearer: true },
-    keyPrefix: 'sample_live',
-    keys: [
-      { name: 'reader', key: env('DEMO_READER_KEY'), scopes: ['catalogue:read'], ownerId: 'demo-user', metadata: { plan: 'free' } },
-      { name: 'editor', key: env('DEMO_EDITOR_KEY'), scopes: ['catalogue:*'], ownerId: 'demo-user', metadata: { plan: 'pro' } },
-      { name: 'admin', key: env('DEMO_ADMIN_KEY'), scopes: ['admin', 'catalogue:*'], ownerId: 'demo-ops' },
-    ],
-  }),
-);
+export const apiKeyConfig = registerAs('apiKey', (): ApiKeyModuleOptions => ({
+  pepper: process.env.API_KEY_PEPPER ?? 'demo-pepper-change-me-in-production',
+  sources: { header: 'X-API-Key', bearer: true },
+  keyPrefix: 'sample_live',
+  keys: [
+    {
+      name: 'reader',
+      key: env('DEMO_READER_KEY'),
+      scopes: ['catalogue:read'],
+      ownerId: 'demo-user',
+      metadata: { plan: 'free' },
+    },
+    {
+      name: 'editor',
+      key: env('DEMO_EDITOR_KEY'),
+      scopes: ['catalogue:*'],
+      ownerId: 'demo-user',
+      metadata: { plan: 'pro' },
+    },
+    { name: 'admin', key: env('DEMO_ADMIN_KEY'), scopes: ['admin', 'catalogue:*'], ownerId: 'demo-ops' },
+  ],
+}));

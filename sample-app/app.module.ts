@@ -29,7 +29,10 @@ import { rateLimitConfig, redisFromEnvironment } from './rate-limit.config.js';
     }),
     ApiKeyRateLimitModule.forRootAsync({
       inject: [rateLimitConfig.KEY],
-      useFactory: async (options: ConfigType<typeof rateLimitConfig>) => ({ ...options, redis: await redisFromEnvironment() }),
+      useFactory: async (options: ConfigType<typeof rateLimitConfig>) => ({
+        ...options,
+        redis: await redisFromEnvironment(),
+      }),
     }),
     TerminusModule,
   ],

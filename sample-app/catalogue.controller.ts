@@ -36,7 +36,12 @@ export class CatalogueController {
   @RequireScopes('catalogue:write')
   @RateLimitCost(5) // a write costs five reads
   create(@Body() body: { name?: unknown; price?: unknown }, @ApiKey() key: ApiKeyPrincipal): Product {
-    const product = { id: this.nextId++, name: String(body?.name ?? 'unnamed'), price: Number(body?.price ?? 0), createdBy: key.name };
+    const product = {
+      id: this.nextId++,
+      name: String(body?.name ?? 'unnamed'),
+      price: Number(body?.price ?? 0),
+      createdBy: key.name,
+    };
     this.products.set(product.id, product);
     return product;
   }

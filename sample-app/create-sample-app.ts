@@ -10,8 +10,12 @@ export async function createSampleApp(
   adapter = process.env.HTTP_ADAPTER ?? 'express',
   options: NestApplicationOptions = {},
 ): Promise<INestApplication> {
-  if (adapter !== 'express' && adapter !== 'fastify') throw new Error(`HTTP_ADAPTER must be "express" or "fastify", got "${adapter}"`);
-  const app = adapter === 'fastify' ? await NestFactory.create(AppModule, new FastifyAdapter(), options) : await NestFactory.create(AppModule, options);
+  if (adapter !== 'express' && adapter !== 'fastify')
+    throw new Error(`HTTP_ADAPTER must be "express" or "fastify", got "${adapter}"`);
+  const app =
+    adapter === 'fastify'
+      ? await NestFactory.create(AppModule, new FastifyAdapter(), options)
+      : await NestFactory.create(AppModule, options);
   setupSwagger(app);
   return app;
 }

@@ -14,7 +14,11 @@ export class FirstAdminKey implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     if ((await this.keys.list({ limit: 1 })).length > 0) return;
-    const { key, apiKey } = await this.keys.create({ name: 'first-admin', scopes: ['admin', 'catalogue:*'], ownerId: 'demo-ops' });
+    const { key, apiKey } = await this.keys.create({
+      name: 'first-admin',
+      scopes: ['admin', 'catalogue:*'],
+      ownerId: 'demo-ops',
+    });
     this.logger.warn(
       `The key store was empty, so an admin key was created (id ${apiKey.id}). It is shown this once and never again; ` +
         `copy it now: ${key}  (use it as "X-API-Key: <key>" on /admin/keys; revoke it with "npx nestjs-api-key revoke ${apiKey.id}")`,

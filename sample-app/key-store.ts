@@ -14,7 +14,8 @@ export const DEFAULT_DATABASE_URL = 'sqlite:./data/sample-app.db';
  */
 export function sampleKeyStore(url: string = DEFAULT_DATABASE_URL): ApiKeyStore {
   if (/^postgres(ql)?:\/\//i.test(url)) return new PostgresApiKeyStore({ connection: url, migrate: true });
-  if (!url.startsWith('sqlite:')) throw new Error(`DATABASE_URL must start with sqlite: or postgres://, got "${url.split(':')[0]}:…"`);
+  if (!url.startsWith('sqlite:'))
+    throw new Error(`DATABASE_URL must start with sqlite: or postgres://, got "${url.split(':')[0]}:…"`);
   const file = url.slice('sqlite:'.length).replace(/^\/\//, '');
   mkdirSync(dirname(file), { recursive: true });
   return new SqliteApiKeyStore({ database: file, migrate: true });

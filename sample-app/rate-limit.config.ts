@@ -8,17 +8,14 @@ import type { ApiKeyRateLimitOptions } from 'nestjs-api-key/rate-limit';
  * without a plan get the default. Counters live in memory unless `REDIS_URL` is set, then in
  * Redis, shared by every instance of the app.
  */
-export const rateLimitConfig = registerAs(
-  'rateLimit',
-  (): ApiKeyRateLimitOptions => ({
-    limit: { points: 30, duration: 60 },
-    plans: {
-      free: { limit: { points: 10, duration: 60 }, quota: { points: 1000, period: 'day' } },
-      pro: { limit: { points: 100, duration: 60 }, quota: { points: 100_000, period: 'month' } },
-    },
-    perAddress: { points: 20, duration: 60 },
-  }),
-);
+export const rateLimitConfig = registerAs('rateLimit', (): ApiKeyRateLimitOptions => ({
+  limit: { points: 30, duration: 60 },
+  plans: {
+    free: { limit: { points: 10, duration: 60 }, quota: { points: 1000, period: 'day' } },
+    pro: { limit: { points: 100, duration: 60 }, quota: { points: 100_000, period: 'month' } },
+  },
+  perAddress: { points: 20, duration: 60 },
+}));
 
 /**
  * An ioredis client for `REDIS_URL`, or `undefined` to count in memory. ioredis is imported

@@ -11,4 +11,5 @@ for (const project of ['tsconfig.json', 'tsconfig.cjs.json']) {
 mkdirSync('dist/cjs', { recursive: true });
 writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');
 // Plain JavaScript the compiler does not copy: the SQLite worker, started by path.
-for (const format of ['esm', 'cjs']) copyFileSync('lib/sqlite/sqlite.worker.cjs', `dist/${format}/sqlite/sqlite.worker.cjs`);
+for (const format of ['esm', 'cjs'])
+  copyFileSync('lib/sqlite/sqlite.worker.cjs', `dist/${format}/sqlite/sqlite.worker.cjs`);

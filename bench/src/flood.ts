@@ -20,7 +20,13 @@ export async function runFlood(settings: FloodSettings, log: (line: string) => v
   for (const platform of settings.platforms) {
     const server = await startServer('flood-counted', platform);
     try {
-      const valid = () => load({ port: server.port, seconds: settings.seconds, connections: 10, headers: [`X-API-Key: ${BENCH_VALID_KEY}`] });
+      const valid = () =>
+        load({
+          port: server.port,
+          seconds: settings.seconds,
+          connections: 10,
+          headers: [`X-API-Key: ${BENCH_VALID_KEY}`],
+        });
       await valid(); // warm-up
       for (const kind of ['none', 'malformed', 'unknown'] as const) {
         log(`[flood] ${platform}: valid stream with ${kind === 'none' ? 'no flood' : `a flood of ${kind} keys`}`);
@@ -29,10 +35,19 @@ export async function runFlood(settings: FloodSettings, log: (line: string) => v
           valid(),
           kind === 'none'
             ? Promise.resolve(undefined)
-            : load({ port: server.port, seconds: settings.seconds, connections: settings.floodConnections, threads: 2, script, scriptArgs: [kind], expectErrors: true }),
+            : load({
+                port: server.port,
+                seconds: settings.seconds,
+                connections: settings.floodConnections,
+                threads: 2,
+                script,
+                scriptArgs: [kind],
+                expectErrors: true,
+              }),
         ]);
         const after = await server.stats();
-        if (steady.errors) throw new Error(`${platform}: ${steady.errors} valid requests failed during the ${kind} flood`);
+        if (steady.errors)
+          throw new Error(`${platform}: ${steady.errors} valid requests failed during the ${kind} flood`);
         rows.push(row(platform, kind, steady, flood, after.misses! - before.misses!));
       }
     } finally {
@@ -44,11 +59,28 @@ export async function runFlood(settings: FloodSettings, log: (line: string) => v
     `(malformed: a space, a comma, 301+ characters, non-ASCII; unknown: well-formed, in no store) beside a steady valid ` +
     `stream (10 connections), ${settings.seconds} s each, server on one core, both load generators on the other. ` +
     `"Storage calls" counts repository lookups of hashes it does not hold.\n\n` +
-    table(['platform', 'flood', 'valid req/s', 'valid p50 ms', 'valid p99 ms', 'flood requests answered', 'storage calls for flood keys'], rows)
+    table(
+      [
+        'platform',
+        'flood',
+        'valid req/s',
+        'valid p50 ms',
+        'valid p99 ms',
+        'flood requests answered',
+        'storage calls for flood keys',
+      ],
+      rows,
+    )
   );
 }
 
-function row(platform: string, kind: string, steady: LoadResult, flood: LoadResult | undefined, misses: number): string[] {
+function row(
+  platform: string,
+  kind: string,
+  steady: LoadResult,
+  flood: LoadResult | undefined,
+  misses: number,
+): string[] {
   return [
     platform,
     kind === 'none' ? 'none' : `${kind} keys`,

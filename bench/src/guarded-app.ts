@@ -1,6 +1,13 @@
 import { Controller, Get, UseGuards, type DynamicModule, type Type } from '@nestjs/common';
 import { EventEmitterModule } from '@nestjs/event-emitter';
-import { ApiKey, ApiKeyGuard, ApiKeyModule, RequireScopes, type ApiKeyModuleOptions, type ApiKeyPrincipal } from 'nestjs-api-key';
+import {
+  ApiKey,
+  ApiKeyGuard,
+  ApiKeyModule,
+  RequireScopes,
+  type ApiKeyModuleOptions,
+  type ApiKeyPrincipal,
+} from 'nestjs-api-key';
 import { BENCH_PEPPER, BENCH_SCOPE } from './keys.js';
 
 @Controller()
@@ -27,5 +34,9 @@ export function guardedModule(options: Omit<ApiKeyModuleOptions, 'pepper'>): Dyn
 
 /** `module` with the app's `EventEmitter2` (`EventEmitterModule.forRoot()`) and `listener` among its providers. */
 export function withEventEmitter(module: DynamicModule, listener: Type): DynamicModule {
-  return { ...module, imports: [...(module.imports ?? []), EventEmitterModule.forRoot()], providers: [...(module.providers ?? []), listener] };
+  return {
+    ...module,
+    imports: [...(module.imports ?? []), EventEmitterModule.forRoot()],
+    providers: [...(module.providers ?? []), listener],
+  };
 }

@@ -39,7 +39,10 @@ interface Pair {
  * request with its load result. CPU is read from every server before any load starts and after
  * all of it has ended, so no server's window is shorter than its load.
  */
-async function loadTogether(servers: readonly BenchServer[], run: (server: BenchServer) => Promise<LoadResult>): Promise<Array<{ cpu: number; result: LoadResult }>> {
+async function loadTogether(
+  servers: readonly BenchServer[],
+  run: (server: BenchServer) => Promise<LoadResult>,
+): Promise<Array<{ cpu: number; result: LoadResult }>> {
   const before = await Promise.all(servers.map((server) => server.stats()));
   const results = await Promise.all(servers.map(run));
   const after = await Promise.all(servers.map((server) => server.stats()));
@@ -70,15 +73,22 @@ export async function runHttp(settings: HttpSettings, log: (line: string) => voi
     for (const name of names) {
       const targetName = name.startsWith('unguarded') ? 'unguarded' : name;
       log(`[http] ${platform}: starting ${targetName} and its baseline`);
-      pairs.push({ name, target: await startServer(targetName, platform), baseline: await startServer('unguarded', platform), samples: [] });
+      pairs.push({
+        name,
+        target: await startServer(targetName, platform),
+        baseline: await startServer('unguarded', platform),
+        samples: [],
+      });
     }
     // The solo baseline has a server of its own: running one of the pairs' servers alone as well
     // would warm it more than its partner and bias that pair.
     const soloServer = await startServer('unguarded', platform);
     const soloBaselines: number[] = [];
     try {
-      const run = (server: BenchServer, seconds: number) => load({ port: server.port, seconds, connections: settings.connections, headers });
-      const solo = async (seconds: number): Promise<number> => (await loadTogether([soloServer], (server) => run(server, seconds)))[0]!.cpu;
+      const run = (server: BenchServer, seconds: number) =>
+        load({ port: server.port, seconds, connections: settings.connections, headers });
+      const solo = async (seconds: number): Promise<number> =>
+        (await loadTogether([soloServer], (server) => run(server, seconds)))[0]!.cpu;
       const measure = async (pair: Pair, seconds: number, soloBaseline: number): Promise<Sample> => {
         const [target, baseline] = await loadTogether([pair.target, pair.baseline], (server) => run(server, seconds));
         return {
@@ -100,7 +110,9 @@ export async function runHttp(settings: HttpSettings, log: (line: string) => voi
         for (const pair of order) {
           const sample = await measure(pair, settings.seconds, soloBaseline);
           pair.samples.push(sample);
-          log(`[http] ${platform} round ${round}/${settings.rounds} ${pair.name}: ${fixed(sample.cpuPerRequest)} vs ${fixed(sample.baselineCpuPerRequest)} µs/request, +${fixed(added(sample), 2)} µs`);
+          log(
+            `[http] ${platform} round ${round}/${settings.rounds} ${pair.name}: ${fixed(sample.cpuPerRequest)} vs ${fixed(sample.baselineCpuPerRequest)} µs/request, +${fixed(added(sample), 2)} µs`,
+          );
         }
       }
     } finally {
@@ -110,7 +122,9 @@ export async function runHttp(settings: HttpSettings, log: (line: string) => voi
         pair.baseline.stop();
       }
     }
-    const descriptions = await Promise.all(pairs.map(async (pair) => (await loadTarget(pair.target.target)).description));
+    const descriptions = await Promise.all(
+      pairs.map(async (pair) => (await loadTarget(pair.target.target)).description),
+    );
     const rows = pairs.map((pair, i) => {
       const s = pair.samples;
       const deltas = s.map(added);
@@ -130,7 +144,17 @@ export async function runHttp(settings: HttpSettings, log: (line: string) => voi
       `### ${platform}\n\n` +
         `Unguarded app alone on the core: **${fixed(median(soloBaselines))} µs** of server CPU per request (median of the rounds; range ${fixed(Math.min(...soloBaselines))} … ${fixed(Math.max(...soloBaselines))}).\n\n` +
         table(
-          ['target', 'adds µs/req (median)', 'range over rounds', 'paired ratio', 'paired CPU µs/req, target / baseline', 'req/s', 'p50 ms', 'p99 ms', 'what it does'],
+          [
+            'target',
+            'adds µs/req (median)',
+            'range over rounds',
+            'paired ratio',
+            'paired CPU µs/req, target / baseline',
+            'req/s',
+            'p50 ms',
+            'p99 ms',
+            'what it does',
+          ],
           rows,
         ),
     );

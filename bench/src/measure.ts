@@ -12,7 +12,11 @@ export interface MicroCase {
  * once per round in alternating order (ABAB...), each measurement `iterations` calls after a
  * warm-up. Returns every round's figure per case, for medians and ratios taken per round.
  */
-export async function measureCases(cases: readonly MicroCase[], rounds: number, iterations: number): Promise<Map<string, number[]>> {
+export async function measureCases(
+  cases: readonly MicroCase[],
+  rounds: number,
+  iterations: number,
+): Promise<Map<string, number[]>> {
   const results = new Map<string, number[]>(cases.map((c) => [c.name, []]));
   const once = async (c: MicroCase, n: number): Promise<number> => {
     const start = process.cpuUsage();

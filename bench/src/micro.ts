@@ -46,7 +46,12 @@ export async function runMicro(rounds: number, iterations: number): Promise<stri
   const authenticator = new ApiKeyAuthenticator(options, keys.hasher, repository);
   const staticOptions = new ResolvedApiKeyOptions({
     pepper: BENCH_PEPPER,
-    keys: keys.records.map((record, i) => ({ id: record.id, name: record.name, key: benchKey(i), scopes: [...record.scopes] })),
+    keys: keys.records.map((record, i) => ({
+      id: record.id,
+      name: record.name,
+      key: benchKey(i),
+      scopes: [...record.scopes],
+    })),
   });
   const staticAuthenticator = new ApiKeyAuthenticator(staticOptions, keys.hasher, new InMemoryApiKeyStore());
   const adapterHost = new HttpAdapterHost();
@@ -72,18 +77,33 @@ export async function runMicro(rounds: number, iterations: number): Promise<stri
   const malformed = ['bad key', 'a,b', 'x'.repeat(300), 'naïve-key'];
 
   const cases: MicroCase[] = [
-    { name: 'floor: createHmac SHA-256 + Map.get', run: () => floorMap.get(createHmac('sha256', BENCH_PEPPER).update(BENCH_VALID_KEY).digest('base64url')) },
+    {
+      name: 'floor: createHmac SHA-256 + Map.get',
+      run: () => floorMap.get(createHmac('sha256', BENCH_PEPPER).update(BENCH_VALID_KEY).digest('base64url')),
+    },
     { name: 'primitive: crypto.hash SHA-256 one-shot', run: () => hash('sha256', BENCH_VALID_KEY, 'base64url') },
     { name: 'step: read credential (readKey)', run: () => guard.read({ headers }) },
     { name: 'step: hash (ApiKeyHasher.hash, HMAC)', run: () => keys.hasher.hash(BENCH_VALID_KEY) },
-    { name: 'step: lookup (InMemoryApiKeyStore.findByHash)', run: () => repository.findByHash(keys.records[5000]!.hash), async: true },
+    {
+      name: 'step: lookup (InMemoryApiKeyStore.findByHash)',
+      run: () => repository.findByHash(keys.records[5000]!.hash),
+      async: true,
+    },
     { name: 'step: scope check (satisfiesScopes)', run: () => satisfiesScopes(principal.scopes, requirement) },
     { name: 'ref: new IncomingMessage', run: () => new IncomingMessage(socket) },
-    { name: 'step: new IncomingMessage + request.apiKey = principal', run: () => ((new IncomingMessage(socket) as unknown as { apiKey: unknown }).apiKey = principal) },
-    { name: 'ref: new IncomingMessage, re-prototyped as Express does', run: () => Object.setPrototypeOf(new IncomingMessage(socket), expressRequest) },
+    {
+      name: 'step: new IncomingMessage + request.apiKey = principal',
+      run: () => ((new IncomingMessage(socket) as unknown as { apiKey: unknown }).apiKey = principal),
+    },
+    {
+      name: 'ref: new IncomingMessage, re-prototyped as Express does',
+      run: () => Object.setPrototypeOf(new IncomingMessage(socket), expressRequest),
+    },
     {
       name: 'step: the same + request.apiKey = principal',
-      run: () => ((Object.setPrototypeOf(new IncomingMessage(socket), expressRequest) as { apiKey: unknown }).apiKey = principal),
+      run: () =>
+        ((Object.setPrototypeOf(new IncomingMessage(socket), expressRequest) as { apiKey: unknown }).apiKey =
+          principal),
     },
     { name: 'step: second-pass check (getRememberedPrincipal)', run: () => guard.remembered({ apiKey: principal }) },
     { name: 'verify: repository key', run: () => authenticator.verify(BENCH_VALID_KEY), async: true },
@@ -114,12 +134,21 @@ export async function runMicro(rounds: number, iterations: number): Promise<stri
   const at = (name: string) => median(results.get(name)!);
   const difference = (name: string, reference: string) => fixed(at(name) - at(reference), 2);
   const derived = [
-    ['request.apiKey = principal (difference)', difference('step: new IncomingMessage + request.apiKey = principal', 'ref: new IncomingMessage')],
+    [
+      'request.apiKey = principal (difference)',
+      difference('step: new IncomingMessage + request.apiKey = principal', 'ref: new IncomingMessage'),
+    ],
     [
       "request.apiKey = principal on a request re-prototyped as Express's (difference)",
-      difference('step: the same + request.apiKey = principal', 'ref: new IncomingMessage, re-prototyped as Express does'),
+      difference(
+        'step: the same + request.apiKey = principal',
+        'ref: new IncomingMessage, re-prototyped as Express does',
+      ),
     ],
-    ['whole guard, request object excluded (difference)', difference('guard: canActivate (new request, repository key)', 'ref: new request object')],
+    [
+      'whole guard, request object excluded (difference)',
+      difference('guard: canActivate (new request, repository key)', 'ref: new request object'),
+    ],
   ];
   return (
     `CPU µs per operation (median of ${rounds} interleaved rounds of ${iterations.toLocaleString('en')} calls; ` +

@@ -15,7 +15,9 @@ export interface BenchServer {
 
 /** Starts targets/<target> on `platform`, pinned (every thread) to {@link SERVER_CPU}. */
 export async function startServer(target: string, platform: string): Promise<BenchServer> {
-  const child = fork(new URL('./server.js', import.meta.url), [target, platform], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(new URL('./server.js', import.meta.url), [target, platform], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const ready = await nextMessage(child, 'ready');
   execFileSync('taskset', ['-a', '-p', '-c', SERVER_CPU, String(child.pid)], { stdio: 'ignore' });
   return {
@@ -70,7 +72,18 @@ export interface LoadOptions {
 
 /** Runs wrk against 127.0.0.1:<port>/bench, pinned to {@link LOAD_CPU}. */
 export function load(options: LoadOptions): Promise<LoadResult> {
-  const args = ['-c', LOAD_CPU, 'wrk', '--latency', '-t', String(options.threads ?? 1), '-c', String(options.connections), '-d', `${options.seconds}s`];
+  const args = [
+    '-c',
+    LOAD_CPU,
+    'wrk',
+    '--latency',
+    '-t',
+    String(options.threads ?? 1),
+    '-c',
+    String(options.connections),
+    '-d',
+    `${options.seconds}s`,
+  ];
   for (const header of options.headers ?? []) args.push('-H', header);
   if (options.script) args.push('-s', options.script);
   args.push(`http://127.0.0.1:${options.port}/bench`);
@@ -112,6 +125,8 @@ function parseWrk(out: string): LoadResult {
     requestsPerSecond: number(/Requests\/sec:\s+([\d.]+)/),
     p50Ms: latency('50'),
     p99Ms: latency('99'),
-    errors: number(/Non-2xx or 3xx responses: (\d+)/, 0) + (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0),
+    errors:
+      number(/Non-2xx or 3xx responses: (\d+)/, 0) +
+      (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0),
   };
 }

@@ -24,11 +24,14 @@ const settings = {
 const platforms = (process.env.BENCH_PLATFORMS ?? 'express,fastify').split(',');
 const only = process.env.BENCH_TARGETS?.split(',');
 const targets: string[] = [];
-for (const name of targetNames()) if ((await loadTarget(name)).compare !== false && (!only || only.includes(name))) targets.push(name);
+for (const name of targetNames())
+  if ((await loadTarget(name)).compare !== false && (!only || only.includes(name))) targets.push(name);
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 const started = new Date();
-const loadBefore = loadavg().map((n) => n.toFixed(1)).join(' ');
+const loadBefore = loadavg()
+  .map((n) => n.toFixed(1))
+  .join(' ');
 
 log('[micro] verify and guard steps');
 const micro = await runMicro(settings.microRounds, settings.iterations);
@@ -47,13 +50,18 @@ const scaling = (spread: number, cache: boolean) =>
 const scalingSpread = scaling(1024, true);
 const scalingHot = scaling(8, true);
 const http = await runHttp({ platforms, targets, ...settings }, log);
-const flood = await runFlood({ platforms, seconds: settings.floodSeconds, floodConnections: settings.floodConnections }, log);
+const flood = await runFlood(
+  { platforms, seconds: settings.floodSeconds, floodConnections: settings.floodConnections },
+  log,
+);
 
 const wrkVersion = spawnSync('wrk', ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0]!.trim(); // wrk -v exits with 1
 const report = `# nestjs-api-key benchmark report
 
 ${quick ? '**Quick run: too short to quote.**\n\n' : ''}- Date: ${started.toISOString()} (took ${Math.round((Date.now() - started.getTime()) / 1000)} s)
-- Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB; load average ${loadBefore} at the start, ${loadavg().map((n) => n.toFixed(1)).join(' ')} at the end
+- Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB; load average ${loadBefore} at the start, ${loadavg()
+  .map((n) => n.toFixed(1))
+  .join(' ')} at the end
 - Node.js ${process.version}, ${wrkVersion}; HTTP key set: ${BENCH_KEY_COUNT.toLocaleString('en')} keys
 - Command: \`npm run bench${quick ? ' -- --quick' : ''}\`; settings: ${JSON.stringify(settings)}
 

@@ -2,7 +2,15 @@
 // in-memory repository and in the cache (CachedApiKeyStore, every key cached). Run as its own
 // process with --expose-gc; prints a markdown section.
 import 'reflect-metadata';
-import { ApiKeyAuthenticator, ApiKeyHasher, ApiKeyRepository, CachedApiKeyStore, InMemoryApiKeyStore, ResolvedApiKeyOptions, type ApiKeyRecord } from 'nestjs-api-key';
+import {
+  ApiKeyAuthenticator,
+  ApiKeyHasher,
+  ApiKeyRepository,
+  CachedApiKeyStore,
+  InMemoryApiKeyStore,
+  ResolvedApiKeyOptions,
+  type ApiKeyRecord,
+} from 'nestjs-api-key';
 import { benchKey, benchRecord, BENCH_PEPPER } from './keys.js';
 import { measureCases, type MicroCase } from './measure.js';
 import { fixed, median, table } from './stats.js';
@@ -35,7 +43,11 @@ interface Sized {
   /** The repository's own Map (private; read here to measure the bare lookup). */
   readonly map: Map<string, unknown>;
   /** The same keys, every one in a cache in front of a store that returns fresh rows. */
-  readonly cached?: { readonly bytesPerKey: number; readonly entryBytes: number; readonly authenticator: ApiKeyAuthenticator };
+  readonly cached?: {
+    readonly bytesPerKey: number;
+    readonly entryBytes: number;
+    readonly authenticator: ApiKeyAuthenticator;
+  };
 }
 
 /** A fresh copy of a string (not a slice or the same object): what a database driver returns. */
@@ -54,7 +66,9 @@ class RowLikeStore extends ApiKeyRepository {
 
   constructor(size: number) {
     super();
-    this.rows = new Map(Array.from({ length: size }, (_, i) => benchRecord(hasher, i)).map((record) => [record.hash, record]));
+    this.rows = new Map(
+      Array.from({ length: size }, (_, i) => benchRecord(hasher, i)).map((record) => [record.hash, record]),
+    );
   }
 
   override async findByHash(hash: string): Promise<ApiKeyRecord | null> {
@@ -62,7 +76,16 @@ class RowLikeStore extends ApiKeyRepository {
     if (!record) return null;
     const copy: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(record)) {
-      copy[name] = typeof value === 'string' ? fresh(value) : value instanceof Date ? new Date(value.getTime()) : Array.isArray(value) ? value.map(fresh) : value && typeof value === 'object' ? { ...value } : value;
+      copy[name] =
+        typeof value === 'string'
+          ? fresh(value)
+          : value instanceof Date
+            ? new Date(value.getTime())
+            : Array.isArray(value)
+              ? value.map(fresh)
+              : value && typeof value === 'object'
+                ? { ...value }
+                : value;
     }
     return copy as unknown as ApiKeyRecord;
   }
@@ -73,16 +96,26 @@ class RowLikeStore extends ApiKeyRepository {
  * would), built several times over for small sets like the repositories above; the heap they
  * hold per cached key, and the first cache.
  */
-async function fillCaches(repository: ApiKeyRepository, hashes: readonly string[]): Promise<{ bytesPerKey: number; entryBytes: number; cache: CachedApiKeyStore }> {
+async function fillCaches(
+  repository: ApiKeyRepository,
+  hashes: readonly string[],
+): Promise<{ bytesPerKey: number; entryBytes: number; cache: CachedApiKeyStore }> {
   const size = hashes.length;
   const copies = Math.max(1, Math.ceil(100_000 / size));
   const before = heapUsed();
-  const caches = Array.from({ length: copies }, () => new CachedApiKeyStore(repository, { max: size, ttlMs: 3_600_000 }));
+  const caches = Array.from(
+    { length: copies },
+    () => new CachedApiKeyStore(repository, { max: size, ttlMs: 3_600_000 }),
+  );
   const empty = heapUsed();
   for (const cache of caches) for (const hash of hashes) await cache.findByHash(fresh(hash));
   const filled = heapUsed();
   (globalThis as { keep?: unknown[] }).keep!.push(caches);
-  return { bytesPerKey: (filled - before) / (size * copies), entryBytes: (filled - empty) / (size * copies), cache: caches[0]! };
+  return {
+    bytesPerKey: (filled - before) / (size * copies),
+    entryBytes: (filled - empty) / (size * copies),
+    cache: caches[0]!,
+  };
 }
 
 const sets: Sized[] = [];
@@ -107,7 +140,9 @@ for (const size of sizes) {
   const bytesPerKey = (heapUsed() - before) / (size * copies);
   const repository = repositories[0]!;
   const authenticator = authenticators[0]!;
-  const sample = Array.from({ length: 1024 }, (_, i) => benchKey(Math.floor(((i % SPREAD) * 7919 * size) / SPREAD) % size));
+  const sample = Array.from({ length: 1024 }, (_, i) =>
+    benchKey(Math.floor(((i % SPREAD) * 7919 * size) / SPREAD) % size),
+  );
   (globalThis as { keep?: unknown[] }).keep = [...((globalThis as { keep?: unknown[] }).keep ?? []), repositories];
   const map = (repository as unknown as { secrets: Map<string, unknown> }).secrets;
   const filled = withCache ? await fillCaches(new RowLikeStore(size), hashes) : undefined;
@@ -122,7 +157,11 @@ for (const size of sizes) {
     cached: filled && {
       bytesPerKey: filled.bytesPerKey,
       entryBytes: filled.entryBytes,
-      authenticator: new ApiKeyAuthenticator(new ResolvedApiKeyOptions({ pepper: BENCH_PEPPER, repository: filled.cache }), hasher, filled.cache),
+      authenticator: new ApiKeyAuthenticator(
+        new ResolvedApiKeyOptions({ pepper: BENCH_PEPPER, repository: filled.cache }),
+        hasher,
+        filled.cache,
+      ),
     },
   });
 }
@@ -139,7 +178,11 @@ const cases: MicroCase[] = sets.flatMap((set) => [
   ...(set.cached ? [verifying(`cached ${set.size}`, set.cached.authenticator, set.sample)] : []),
 ]);
 const perSet = withCache ? 3 : 2;
-const results = await measureCases(cases, Number(process.env.BENCH_ROUNDS_MICRO ?? 9), Number(process.env.BENCH_ITERATIONS ?? 20_000));
+const results = await measureCases(
+  cases,
+  Number(process.env.BENCH_ROUNDS_MICRO ?? 9),
+  Number(process.env.BENCH_ITERATIONS ?? 20_000),
+);
 const base = results.get(cases[0]!.name)!;
 const mapBase = results.get(cases[1]!.name)!;
 const cachedBase = withCache ? results.get(cases[2]!.name)! : [];
@@ -162,9 +205,20 @@ process.stdout.write(
     '`verify()` of keys spread over the whole set, CPU µs per call (median of interleaved rounds); ' +
     'heap bytes per key from `process.memoryUsage().heapUsed` after forced GC (sets under 100,000 keys built ' +
     'several times over), as saved and once every key was looked up (the store then keeps its verified form). ' +
-    'The bare `Map.get` of a precomputed hash on the repository\'s own Map shows what ' +
+    "The bare `Map.get` of a precomputed hash on the repository's own Map shows what " +
     'the memory hierarchy alone adds as the table outgrows the CPU caches.\n\n' +
-    table(['keys', 'verify µs', 'vs 10 keys (same round)', 'bare Map.get µs (vs 10 keys)', 'heap bytes/key as saved', 'heap bytes/key, every key looked up', 'vs 10 keys'], rows) +
+    table(
+      [
+        'keys',
+        'verify µs',
+        'vs 10 keys (same round)',
+        'bare Map.get µs (vs 10 keys)',
+        'heap bytes/key as saved',
+        'heap bytes/key, every key looked up',
+        'vs 10 keys',
+      ],
+      rows,
+    ) +
     '\n' +
     (withCache ? cacheSection() : ''),
 );
@@ -177,7 +231,14 @@ function cacheSection(): string {
     'adds (the entries: key string, principal, the entry with its expiry and mark) and in all (with what an empty ' +
     'cache already holds: at 10 keys, mostly the fixed cost of a cache instance).\n\n' +
     table(
-      ['keys in the cache', 'verify µs (cache hit)', 'vs 10 keys (same round)', 'bytes per entry (filling)', 'vs 10 keys', 'bytes per key in all'],
+      [
+        'keys in the cache',
+        'verify µs (cache hit)',
+        'vs 10 keys (same round)',
+        'bytes per entry (filling)',
+        'vs 10 keys',
+        'bytes per key in all',
+      ],
       sets.map((set, i) => {
         const values = results.get(cases[perSet * i + 2]!.name)!;
         return [

@@ -54,7 +54,15 @@ const openPostgres: ApiKeyStoreFactory = async (url) => {
  *   out, and for tests; keys created there vanish when the command exits).
  */
 const factories = new Map<string, ApiKeyStoreFactory>([
-  ['memory', () => Promise.resolve({ store: new InMemoryApiKeyStore(), ready: () => Promise.resolve(), close: () => Promise.resolve() })],
+  [
+    'memory',
+    () =>
+      Promise.resolve({
+        store: new InMemoryApiKeyStore(),
+        ready: () => Promise.resolve(),
+        close: () => Promise.resolve(),
+      }),
+  ],
   [
     'sqlite',
     async (url, { create }) => {
@@ -91,7 +99,9 @@ export function openApiKeyStore(url: string, options: OpenApiKeyStoreOptions = {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   const factory = scheme === undefined ? undefined : factories.get(scheme);
   if (!factory) {
-    const known = apiKeyStoreSchemes().map((s) => `${s}:`).join(', ');
+    const known = apiKeyStoreSchemes()
+      .map((s) => `${s}:`)
+      .join(', ');
     const message = `no store for database URL scheme "${scheme ?? ''}"; known schemes: ${known}`;
     return Promise.reject(new CliUsageError(message));
   }

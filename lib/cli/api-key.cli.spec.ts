@@ -14,7 +14,13 @@ describe('runCli', () => {
   let stdout: string[];
   let stderr: string[];
   const cli = (...argv: string[]) =>
-    runCli(argv, { store, clock, env: { API_KEY_PEPPER: PEPPER }, stdout: (t) => void stdout.push(t), stderr: (t) => void stderr.push(t) });
+    runCli(argv, {
+      store,
+      clock,
+      env: { API_KEY_PEPPER: PEPPER },
+      stdout: (t) => void stdout.push(t),
+      stderr: (t) => void stderr.push(t),
+    });
   const create = async (...extra: string[]) => {
     expect(await cli('create', '--name', 'svc', '--json', ...extra)).toBe(CliExitCode.Ok);
     return JSON.parse(stdout.pop()!) as { key: string; apiKey: { id: string } };
@@ -27,7 +33,23 @@ describe('runCli', () => {
   });
 
   it('creates a key stored under the pepper HMAC, printing the plaintext once with the record', async () => {
-    const code = await cli('create', '--name', 'billing', '--scope', 'invoices:read', '--scope', 'a,b', '--owner', 'team-a', '--metadata', '{"plan":"pro"}', '--expires', '30d', '--prefix', 'acme_live');
+    const code = await cli(
+      'create',
+      '--name',
+      'billing',
+      '--scope',
+      'invoices:read',
+      '--scope',
+      'a,b',
+      '--owner',
+      'team-a',
+      '--metadata',
+      '{"plan":"pro"}',
+      '--expires',
+      '30d',
+      '--prefix',
+      'acme_live',
+    );
     expect([code, stderr]).toEqual([0, []]);
     const [text] = stdout;
     const key = text!.split('\n')[0]!;
@@ -35,12 +57,25 @@ describe('runCli', () => {
     expect(text).toContain('Store this key now');
     expect(text).toMatch(/scopes: +invoices:read,a,b/);
     const record = await store.findByHash(new ApiKeyHasher([PEPPER]).hash(key));
-    expect(record).toMatchObject({ name: 'billing', ownerId: 'team-a', metadata: { plan: 'pro' }, expiresAt: new Date(clock.now().getTime() + 30 * 86_400_000) });
+    expect(record).toMatchObject({
+      name: 'billing',
+      ownerId: 'team-a',
+      metadata: { plan: 'pro' },
+      expiresAt: new Date(clock.now().getTime() + 30 * 86_400_000),
+    });
   });
 
   it('lists as a table and as JSON, and never prints a secret outside create and rotate', async () => {
     const { key, apiKey } = await create('--scope', 'x');
-    for (const argv of [['list'], ['list', '--json'], ['show', apiKey.id], ['show', apiKey.id, '--json'], ['disable', apiKey.id], ['enable', apiKey.id], ['revoke', apiKey.id]]) {
+    for (const argv of [
+      ['list'],
+      ['list', '--json'],
+      ['show', apiKey.id],
+      ['show', apiKey.id, '--json'],
+      ['disable', apiKey.id],
+      ['enable', apiKey.id],
+      ['revoke', apiKey.id],
+    ]) {
       expect(await cli(...argv)).toBe(0);
     }
     expect(stdout[0]).toMatch(/^ID +NAME +STATE +SCOPES +OWNER +EXPIRES +LAST USED\n/);
@@ -69,7 +104,11 @@ describe('runCli', () => {
       [['create', '--name', 'x', '--bogus'], 2, "Unknown option '--bogus'"],
       [['create', '--name', 'x', '--expires', 'tomorrow'], 2, '--expires must be an ISO 8601 date'],
       [['create', '--name', 'x', '--expires', '2001-01-01'], 2, 'expiresAt must be in the future'],
-      [['create', '--name', 'x', '--expires', '2027-04-31T00:00:00Z'], 2, '--expires names a day that does not exist (2027-04-31)'],
+      [
+        ['create', '--name', 'x', '--expires', '2027-04-31T00:00:00Z'],
+        2,
+        '--expires names a day that does not exist (2027-04-31)',
+      ],
       [['create', '--name', 'x', '--expires', '2027-02-29'], 2, '--expires names a day that does not exist'],
       [['create', '--name', 'x', '--metadata', '{'], 2, '--metadata must be JSON'],
       [['create', '--name', 'x', '--prefix', 'bad-prefix'], 2, 'keyPrefix must be'],
@@ -109,7 +148,9 @@ describe('runCli', () => {
     expect(apiKeyStoreSchemes()).toEqual(expect.arrayContaining(['memory', 'test-scheme']));
     const io = { stdout: (t: string) => void stdout.push(t), stderr: (t: string) => void stderr.push(t) };
     expect(await runCli(['list'], { ...io, env: { DATABASE_URL: 'test-scheme://one' } })).toBe(0);
-    expect(await runCli(['list', '--database', 'test-scheme://two'], { ...io, env: { DATABASE_URL: 'test-scheme://one' } })).toBe(0);
+    expect(
+      await runCli(['list', '--database', 'test-scheme://two'], { ...io, env: { DATABASE_URL: 'test-scheme://one' } }),
+    ).toBe(0);
     expect([opened, closed]).toEqual([['test-scheme://one', 'test-scheme://two'], 2]);
     expect(await runCli(['list'], { ...io, env: {} })).toBe(2);
     expect(stderr.pop()).toContain('no store: pass --database <url> or set DATABASE_URL');
@@ -125,11 +166,18 @@ describe('runCli', () => {
       return Promise.resolve({ store, ready: done, migrate: () => Promise.resolve([]), close: done });
     });
     const io = { stdout: (t: string) => void stdout.push(t), stderr: (t: string) => void stderr.push(t), env: {} };
-    const badUsage = [['create', '--name', 'x', '--expires', 'tomorrow'], ['list', '--prefix', 'bad-']];
+    const badUsage = [
+      ['create', '--name', 'x', '--expires', 'tomorrow'],
+      ['list', '--prefix', 'bad-'],
+    ];
     for (const argv of [['list'], ['show', 'k1'], ['migrate'], ...badUsage]) {
       await runCli([...argv, '--database', `recording:${argv[0]}`], io);
     }
-    expect(requests).toEqual([['recording:list', false], ['recording:show', false], ['recording:migrate', true]]);
+    expect(requests).toEqual([
+      ['recording:list', false],
+      ['recording:show', false],
+      ['recording:migrate', true],
+    ]);
   });
 
   it('answers a store whose schema is behind or ahead (ApiKeyConfigurationError from ready) with exit 1', async () => {
@@ -148,14 +196,26 @@ describe('runCli', () => {
     expect(stderr.pop()).toContain('this store has no schema to migrate');
     let closed = false;
     registerApiKeyStoreFactory('failing-migration', () =>
-      Promise.resolve({ store, ready: () => Promise.resolve(), close: () => Promise.resolve(void (closed = true)), migrate: () => Promise.reject(new Error('connection refused')) }),
+      Promise.resolve({
+        store,
+        ready: () => Promise.resolve(),
+        close: () => Promise.resolve(void (closed = true)),
+        migrate: () => Promise.reject(new Error('connection refused')),
+      }),
     );
     expect(await runCli(['migrate', '--database', 'failing-migration://x'], { ...io, env: {} })).toBe(1);
     expect([stderr.pop(), closed]).toEqual([expect.stringContaining('connection refused'), true]);
   });
 
   it('warns when creating a key without a pepper', async () => {
-    expect(await runCli(['create', '--name', 'x'], { store, stdout: (t) => void stdout.push(t), stderr: (t) => void stderr.push(t), env: {} })).toBe(0);
+    expect(
+      await runCli(['create', '--name', 'x'], {
+        store,
+        stdout: (t) => void stdout.push(t),
+        stderr: (t) => void stderr.push(t),
+        env: {},
+      }),
+    ).toBe(0);
     expect(stderr[0]).toContain('warning: no pepper');
   });
 });

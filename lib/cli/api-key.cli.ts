@@ -107,8 +107,9 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
     if (!isCommand(command)) throw new CliUsageError(`unknown command "${escapeForLog(command, 40)}"`);
     const needsId = command !== 'create' && command !== 'list' && command !== 'migrate';
     if (needsId && rest.length === 0) throw new CliUsageError(`${command} needs a key id`);
-    if (rest.length > (needsId ? 1 : 0)) throw new CliUsageError(`unexpected argument "${escapeForLog(rest[needsId ? 1 : 0]!, 40)}"`);
-    const url = context.store ? undefined : values.database ?? env.DATABASE_URL;
+    if (rest.length > (needsId ? 1 : 0))
+      throw new CliUsageError(`unexpected argument "${escapeForLog(rest[needsId ? 1 : 0]!, 40)}"`);
+    const url = context.store ? undefined : (values.database ?? env.DATABASE_URL);
     if (!context.store && !url) throw new CliUsageError('no store: pass --database <url> or set DATABASE_URL');
     if (command === 'migrate') {
       if (url === undefined) throw new CliUsageError('migrate needs a store URL (--database or DATABASE_URL)');
@@ -121,7 +122,9 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
     const settings = { pepper: peppers, keyPrefix: values.prefix ?? env.API_KEY_PREFIX };
     checkSettings(settings);
     if (!peppers && (command === 'create' || command === 'rotate')) {
-      err('warning: no pepper (--pepper or API_KEY_PEPPER): the key is hashed with plain SHA-256 and verifies only in an application without a pepper');
+      err(
+        'warning: no pepper (--pepper or API_KEY_PEPPER): the key is hashed with plain SHA-256 and verifies only in an application without a pepper',
+      );
     }
     let store = context.store;
     if (url !== undefined) {
@@ -225,7 +228,8 @@ async function migrate(opened: OpenedApiKeyStore, out: (text: string) => void, a
   if (!opened.migrate) throw new CliUsageError('this store has no schema to migrate');
   const applied = await opened.migrate();
   if (asJson) out(JSON.stringify({ applied }));
-  else out(applied.length ? `Applied migration(s) ${applied.join(', ')}.` : 'The schema is up to date; nothing to apply.');
+  else
+    out(applied.length ? `Applied migration(s) ${applied.join(', ')}.` : 'The schema is up to date; nothing to apply.');
   return CliExitCode.Ok;
 }
 
@@ -273,11 +277,13 @@ function instant(text: string, now: Date): Date {
   }
   const date = new Date(text);
   const day = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
-  if (!day || Number.isNaN(date.getTime())) throw new CliUsageError('--expires must be an ISO 8601 date (2027-01-31T00:00:00Z) or a duration (30d)');
+  if (!day || Number.isNaN(date.getTime()))
+    throw new CliUsageError('--expires must be an ISO 8601 date (2027-01-31T00:00:00Z) or a duration (30d)');
   // Date rolls an impossible day over (2027-02-30 becomes March 2nd): refuse it instead.
   const [year, month, dayOfMonth] = [Number(day[1]), Number(day[2]), Number(day[3])];
   const calendar = new Date(Date.UTC(year, month - 1, dayOfMonth));
-  if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== dayOfMonth) throw new CliUsageError(`--expires names a day that does not exist (${day[0]})`);
+  if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== dayOfMonth)
+    throw new CliUsageError(`--expires names a day that does not exist (${day[0]})`);
   return date;
 }
 
@@ -309,7 +315,13 @@ function printer(out: (text: string) => void, asJson: boolean, now: Date) {
     'last used': date(key.lastUsedAt),
   });
   const details = (key: StoredApiKey) =>
-    Object.entries({ ...row(key), created: date(key.createdAt), updated: date(key.updatedAt), revoked: date(key.revokedAt), metadata: escapeForLog(JSON.stringify(key.metadata), 200) })
+    Object.entries({
+      ...row(key),
+      created: date(key.createdAt),
+      updated: date(key.updatedAt),
+      revoked: date(key.revokedAt),
+      metadata: escapeForLog(JSON.stringify(key.metadata), 200),
+    })
       .map(([field, value]) => `${`${field}:`.padEnd(11)} ${value}`)
       .join('\n');
   return {
@@ -322,9 +334,20 @@ function printer(out: (text: string) => void, asJson: boolean, now: Date) {
       out(table(keys.map(row)));
     },
     issued(plaintext: string, key: StoredApiKey, previousSecretsExpireAt?: Date): void {
-      if (asJson) return out(JSON.stringify({ key: plaintext, apiKey: key, ...(previousSecretsExpireAt ? { previousSecretsExpireAt } : {}) }, null, 2));
-      const previous = previousSecretsExpireAt ? `\nThe previous key stops working at ${previousSecretsExpireAt.toISOString()}.` : '';
-      out(`${plaintext}\n\nStore this key now: it is not kept anywhere and cannot be shown again.${previous}\n\n${details(key)}`);
+      if (asJson)
+        return out(
+          JSON.stringify(
+            { key: plaintext, apiKey: key, ...(previousSecretsExpireAt ? { previousSecretsExpireAt } : {}) },
+            null,
+            2,
+          ),
+        );
+      const previous = previousSecretsExpireAt
+        ? `\nThe previous key stops working at ${previousSecretsExpireAt.toISOString()}.`
+        : '';
+      out(
+        `${plaintext}\n\nStore this key now: it is not kept anywhere and cannot be shown again.${previous}\n\n${details(key)}`,
+      );
     },
   };
 }
@@ -332,6 +355,10 @@ function printer(out: (text: string) => void, asJson: boolean, now: Date) {
 function table(rows: Record<string, string>[]): string {
   const columns = Object.keys(rows[0]!);
   const widths = columns.map((column) => Math.max(column.length, ...rows.map((r) => r[column]!.length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(columns.map((c) => c.toUpperCase())), ...rows.map((r) => line(columns.map((c) => r[c]!)))].join('\n');
 }

@@ -21,7 +21,11 @@ export abstract class ApiKeyGuardHook {
    * read the key from (its `getRequestResponse`, so also in a GraphQL or RPC subclass): use it
    * rather than `context.switchToHttp()`.
    */
-  abstract authenticate(context: ExecutionContext, authenticate: () => Promise<ApiKeyPrincipal>, request: object): Promise<ApiKeyPrincipal>;
+  abstract authenticate(
+    context: ExecutionContext,
+    authenticate: () => Promise<ApiKeyPrincipal>,
+    request: object,
+  ): Promise<ApiKeyPrincipal>;
 
   /**
    * Runs once the principal has passed the route's scope check, just before the guard admits the

@@ -1,12 +1,19 @@
 import { describe, expect, it } from '@jest/globals';
-import { isWellFormedKey, readPresentedKey, type ApiKeySourceSettings, type RawHttpRequest } from './api-key.credentials.js';
+import {
+  isWellFormedKey,
+  readPresentedKey,
+  type ApiKeySourceSettings,
+  type RawHttpRequest,
+} from './api-key.credentials.js';
 import { ApiKeyConflictException } from '../api-key.exceptions.js';
 
 const ALL: ApiKeySourceSettings = { header: 'X-API-Key', bearer: true, cookie: 'sid', query: 'key' };
 
 function req(headers: Record<string, string | string[]>, url = '/'): RawHttpRequest {
   const distinct = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
-  const joined = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? (k === 'authorization' ? v[0] : v.join(', ')) : v]));
+  const joined = Object.fromEntries(
+    Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? (k === 'authorization' ? v[0] : v.join(', ')) : v]),
+  );
   return { headers: joined, headersDistinct: distinct, url };
 }
 
@@ -38,8 +45,14 @@ describe('readPresentedKey', () => {
 
   it('trims only the spaces and tabs around a value, in time linear in a run of inner spaces', () => {
     const run = ' '.repeat(1_000_000); // a backtracking trim would take minutes here
-    expect(readPresentedKey(req({ authorization: `Bearer a${run}b \t` }), ALL)).toEqual({ source: 'bearer', value: `a${run}b` });
-    expect(readPresentedKey(req({}, `/x?key=a${'+'.repeat(1_000_000)}b+`), ALL)).toEqual({ source: 'query', value: `a${run}b` });
+    expect(readPresentedKey(req({ authorization: `Bearer a${run}b \t` }), ALL)).toEqual({
+      source: 'bearer',
+      value: `a${run}b`,
+    });
+    expect(readPresentedKey(req({}, `/x?key=a${'+'.repeat(1_000_000)}b+`), ALL)).toEqual({
+      source: 'query',
+      value: `a${run}b`,
+    });
     expect(readPresentedKey(req({ cookie: `sid="a${run}b "` }), ALL)).toEqual({ source: 'cookie', value: `a${run}b` });
     expect(readPresentedKey(req({ 'x-api-key': '\t k1\t ' }), ALL)).toEqual({ source: 'header', value: 'k1' });
   });
@@ -50,7 +63,9 @@ describe('readPresentedKey', () => {
       rawHeaders: [':method', 'GET', ...values.flatMap((value) => [name, value])],
     });
     expect(() => readPresentedKey(http2('x-api-key', ['k1', 'k2']), ALL)).toThrow(ApiKeyConflictException);
-    expect(() => readPresentedKey(http2('authorization', ['Bearer k1', 'Bearer k2']), ALL)).toThrow(ApiKeyConflictException);
+    expect(() => readPresentedKey(http2('authorization', ['Bearer k1', 'Bearer k2']), ALL)).toThrow(
+      ApiKeyConflictException,
+    );
     expect(readPresentedKey(http2('x-api-key', ['k1,k2']), ALL)).toEqual({ source: 'header', value: 'k1,k2' });
   });
 });
@@ -59,6 +74,7 @@ describe('isWellFormedKey', () => {
   it('accepts visible ASCII up to the maximum and nothing else', () => {
     expect(isWellFormedKey('sk_live_ABC123', 20)).toBe(true);
     expect(isWellFormedKey('x'.repeat(21), 20)).toBe(false);
-    for (const bad of ['', 'a b', 'a,b', 'a;b', 'a"b', 'a\\b', 'é', 'a\u0000b', 'a\nb']) expect(isWellFormedKey(bad, 20)).toBe(false);
+    for (const bad of ['', 'a b', 'a,b', 'a;b', 'a"b', 'a\\b', 'é', 'a\u0000b', 'a\nb'])
+      expect(isWellFormedKey(bad, 20)).toBe(false);
   });
 });

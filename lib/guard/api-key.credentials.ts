@@ -99,21 +99,25 @@ function headerValues(request: RawHttpRequest, name: string): readonly string[] 
   if (value === undefined) return [];
   // Node joins a repeated header into "a, b"; only then is the slower distinct view needed.
   if (typeof value === 'string' && !value.includes(',')) return [value];
-  return request.headersDistinct?.[name] ?? rawValues(request.rawHeaders, name) ?? (Array.isArray(value) ? value : [value]);
+  return (
+    request.headersDistinct?.[name] ?? rawValues(request.rawHeaders, name) ?? (Array.isArray(value) ? value : [value])
+  );
 }
 
 /** Every value of header `name` in Node's `rawHeaders` (HTTP/2 requests have no `headersDistinct`). */
 function rawValues(rawHeaders: readonly string[] | undefined, name: string): string[] | undefined {
   if (!rawHeaders) return undefined;
   const values: string[] = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === name) values.push(rawHeaders[i + 1]!);
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2)
+    if (rawHeaders[i]!.toLowerCase() === name) values.push(rawHeaders[i + 1]!);
   return values;
 }
 
 function bearerValues(request: RawHttpRequest): readonly string[] {
   if (request.headers.authorization === undefined) return [];
   // Node keeps only the first Authorization header; the distinct view shows every one.
-  const values = request.headersDistinct?.authorization ?? rawValues(request.rawHeaders, 'authorization') ?? [String(request.headers.authorization)];
+  const values = request.headersDistinct?.authorization ??
+    rawValues(request.rawHeaders, 'authorization') ?? [String(request.headers.authorization)];
   const keys: string[] = [];
   for (const value of values) {
     const match = BEARER.exec(trimOws(value));

@@ -10,10 +10,8 @@ import { principalOf } from './api-key.request.js';
  *
  * @example `find(@ApiKey() key: ApiKeyPrincipal)` or `find(@ApiKey('ownerId') owner: string)`
  */
-export const ApiKey = createParamDecorator(
-  (field: keyof ApiKeyPrincipal | undefined, context: ExecutionContext) => {
-    // The request, as switchToHttp().getRequest() reads it, without the closures that call builds.
-    const principal = principalOf(context.getArgByIndex(0));
-    return field ? principal?.[field] : principal;
-  },
-);
+export const ApiKey = createParamDecorator((field: keyof ApiKeyPrincipal | undefined, context: ExecutionContext) => {
+  // The request, as switchToHttp().getRequest() reads it, without the closures that call builds.
+  const principal = principalOf(context.getArgByIndex(0));
+  return field ? principal?.[field] : principal;
+});

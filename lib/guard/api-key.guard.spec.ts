@@ -17,12 +17,22 @@ class Handlers {
   plain() {}
 }
 
-function makeGuard<T extends ApiKeyGuard>(Guard: new (...args: ConstructorParameters<typeof ApiKeyGuard>) => T, sources = {}): T {
+function makeGuard<T extends ApiKeyGuard>(
+  Guard: new (...args: ConstructorParameters<typeof ApiKeyGuard>) => T,
+  sources = {},
+): T {
   const options = new ResolvedApiKeyOptions({ keys: [{ name: 'worker', key: KEY, scopes: ['jobs:run'] }], sources });
   const hasher = new ApiKeyHasher(options.peppers);
   const headers: Record<string, string> = {};
-  const adapterHost = { httpAdapter: { setHeader: (_: unknown, name: string, value: string) => (headers[name] = value) } } as unknown as HttpAdapterHost;
-  return new Guard(new Reflector(), options, new ApiKeyAuthenticator(options, hasher, new InMemoryApiKeyStore()), adapterHost);
+  const adapterHost = {
+    httpAdapter: { setHeader: (_: unknown, name: string, value: string) => (headers[name] = value) },
+  } as unknown as HttpAdapterHost;
+  return new Guard(
+    new Reflector(),
+    options,
+    new ApiKeyAuthenticator(options, hasher, new InMemoryApiKeyStore()),
+    adapterHost,
+  );
 }
 
 function context(type: string, request: object, handler: keyof Handlers = 'plain'): ExecutionContext {
@@ -38,7 +48,9 @@ function context(type: string, request: object, handler: keyof Handlers = 'plain
 
 describe('ApiKeyGuard steps', () => {
   it('denies a context it cannot read a request from, rather than allowing it', async () => {
-    await expect(async () => makeGuard(ApiKeyGuard).canActivate(context('rpc', { headers: { 'x-api-key': KEY } }))).resolves.toBe(false);
+    await expect(async () =>
+      makeGuard(ApiKeyGuard).canActivate(context('rpc', { headers: { 'x-api-key': KEY } })),
+    ).resolves.toBe(false);
   });
 
   it('lets a subclass supply the request for another context, reusing every other step', async () => {
@@ -50,10 +62,12 @@ describe('ApiKeyGuard steps', () => {
     const message: { headers: Record<string, string>; apiKey?: unknown } = { headers: { 'x-api-key': KEY } };
     await expect(async () => makeGuard(RpcGuard).canActivate(context('rpc', message, 'run'))).resolves.toBe(true);
     expect(message.apiKey).toMatchObject({ name: 'worker', scopes: ['jobs:run'] });
-    await expect(async () => makeGuard(RpcGuard).canActivate(context('rpc', { headers: {} }))).rejects.toBeInstanceOf(ApiKeyMissingException);
-    await expect(async () => makeGuard(RpcGuard).canActivate(context('rpc', { headers: { 'x-api-key': 'wrong-key-00000000001' } }))).rejects.toBeInstanceOf(
-      ApiKeyInvalidException,
+    await expect(async () => makeGuard(RpcGuard).canActivate(context('rpc', { headers: {} }))).rejects.toBeInstanceOf(
+      ApiKeyMissingException,
     );
+    await expect(async () =>
+      makeGuard(RpcGuard).canActivate(context('rpc', { headers: { 'x-api-key': 'wrong-key-00000000001' } })),
+    ).rejects.toBeInstanceOf(ApiKeyInvalidException);
   });
 
   it('admits a valid key and refuses a missing or unknown one, from memory or from the store', async () => {
@@ -67,9 +81,12 @@ describe('ApiKeyGuard steps', () => {
     })();
     const options = new ResolvedApiKeyOptions({ repository: slow });
     const adapterHost = { httpAdapter: { setHeader: () => undefined } } as unknown as HttpAdapterHost;
-    const pending = new ApiKeyGuard(new Reflector(), options, new ApiKeyAuthenticator(options, new ApiKeyHasher(), slow), adapterHost).canActivate(
-      context('http', { headers: { 'x-api-key': KEY } }),
-    );
+    const pending = new ApiKeyGuard(
+      new Reflector(),
+      options,
+      new ApiKeyAuthenticator(options, new ApiKeyHasher(), slow),
+      adapterHost,
+    ).canActivate(context('http', { headers: { 'x-api-key': KEY } }));
     await expect(pending).rejects.toBeInstanceOf(ApiKeyInvalidException);
   });
 

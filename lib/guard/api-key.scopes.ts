@@ -12,7 +12,12 @@ export interface ScopeRequirement {
 export function grantsScope(granted: readonly string[], required: string): boolean {
   for (const scope of granted) {
     if (scope === required) return true;
-    if (scope.length > 2 && scope.endsWith(':*') && required.length > scope.length - 1 && required.startsWith(scope.slice(0, -1))) {
+    if (
+      scope.length > 2 &&
+      scope.endsWith(':*') &&
+      required.length > scope.length - 1 &&
+      required.startsWith(scope.slice(0, -1))
+    ) {
       return true;
     }
   }

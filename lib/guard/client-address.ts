@@ -11,7 +11,10 @@ import { rawRequestOf } from './api-key.request.js';
  */
 export function clientAddressOf(request: object): string {
   const ip = (request as { ip?: unknown }).ip;
-  const address = typeof ip === 'string' && ip !== '' ? ip : (rawRequestOf(request) as { socket?: { remoteAddress?: string } }).socket?.remoteAddress;
+  const address =
+    typeof ip === 'string' && ip !== ''
+      ? ip
+      : (rawRequestOf(request) as { socket?: { remoteAddress?: string } }).socket?.remoteAddress;
   if (!address) return 'unknown';
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped) return mapped[1]!;

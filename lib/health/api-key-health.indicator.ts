@@ -71,7 +71,8 @@ export class ApiKeyHealthIndicator {
     key: Key = 'api-key-change-feed' as Key,
   ): HealthIndicatorResult<Key> {
     const session = this.indicators.check(key);
-    if (!(this.store instanceof CachedApiKeyStore)) return session.up({ message: 'no cache: nothing uses the change feed' });
+    if (!(this.store instanceof CachedApiKeyStore))
+      return session.up({ message: 'no cache: nothing uses the change feed' });
     const feed = this.store.changeFeed;
     if (!feed) return session.up({ message: 'the key store has no change feed' });
     return feed.isListening() ? session.up() : session.down({ message: 'not listening for changes: reconnecting' });

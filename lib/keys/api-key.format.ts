@@ -39,7 +39,9 @@ export class ApiKeyFormat {
     private readonly random: RandomBytesSource = randomBytes,
   ) {
     if (!ApiKeyFormat.isValidPrefix(prefix)) {
-      throw new TypeError(`key prefix must be 1 to 32 letters, digits and inner single underscores, starting with a letter; got ${JSON.stringify(prefix)}`);
+      throw new TypeError(
+        `key prefix must be 1 to 32 letters, digits and inner single underscores, starting with a letter; got ${JSON.stringify(prefix)}`,
+      );
     }
     this.start = `${prefix}_`;
   }
@@ -56,7 +58,8 @@ export class ApiKeyFormat {
 
   /** A new key and its public id: a new random id, or the given one (a rotation). */
   generate(id?: string): { key: string; id: string } {
-    if (id !== undefined && !ApiKeyFormat.isValidId(id)) throw new TypeError('a key id must be 1 to 64 letters and digits');
+    if (id !== undefined && !ApiKeyFormat.isValidId(id))
+      throw new TypeError('a key id must be 1 to 64 letters and digits');
     const text = this.randomText(id === undefined ? ID_LENGTH + SECRET_LENGTH : SECRET_LENGTH);
     const keyId = id ?? text.slice(0, ID_LENGTH);
     const body = `${this.start}${keyId}_${text.slice(-SECRET_LENGTH)}`;

@@ -41,7 +41,15 @@ const HOUR = 3_600_000;
 function setup(repository: ApiKeyRepository = new CountingStore(), extra: Partial<StandaloneApiKeyOptions> = {}) {
   const clock = new ManualClock();
   const sink = new RecordingSink();
-  const options = { repository, clock, events: sink, pepper: 'unit-test-pepper-000001', keyPrefix: 'sk_test', lastUsedIntervalMs: 1000, ...extra };
+  const options = {
+    repository,
+    clock,
+    events: sink,
+    pepper: 'unit-test-pepper-000001',
+    keyPrefix: 'sk_test',
+    lastUsedIntervalMs: 1000,
+    ...extra,
+  };
   const hasher = new CountingHasher(typeof options.pepper === 'string' ? [options.pepper] : options.pepper);
   const resolved = new ResolvedApiKeyOptions(options);
   const usage = new ApiKeyLastUsedRecorder(resolved, repository);
@@ -57,13 +65,37 @@ describe('ApiKeyService', () => {
   });
 
   it('creates a key, returns the plaintext once with the record, and stores only its keyed hash', async () => {
-    const { key, apiKey } = await ctx.service.create({ name: 'billing', scopes: ['invoices:read'], ownerId: 'team-a', metadata: { plan: 'pro' } });
+    const { key, apiKey } = await ctx.service.create({
+      name: 'billing',
+      scopes: ['invoices:read'],
+      ownerId: 'team-a',
+      metadata: { plan: 'pro' },
+    });
     expect(key).toMatch(/^sk_test_[0-9A-Za-z]{12}_[0-9A-Za-z]{38}$/);
     expect(key.split('_')[2]).toBe(apiKey.id);
-    expect(apiKey).toMatchObject({ name: 'billing', scopes: ['invoices:read'], ownerId: 'team-a', metadata: { plan: 'pro' }, revokedAt: null, disabled: false, version: 1 });
+    expect(apiKey).toMatchObject({
+      name: 'billing',
+      scopes: ['invoices:read'],
+      ownerId: 'team-a',
+      metadata: { plan: 'pro' },
+      revokedAt: null,
+      disabled: false,
+      version: 1,
+    });
     expect(JSON.stringify(await ctx.service.get(apiKey.id))).not.toContain(key.slice(-38));
-    expect(await ctx.service.verify(key)).toEqual({ valid: true, principal: { id: apiKey.id, name: 'billing', scopes: ['invoices:read'], ownerId: 'team-a', metadata: { plan: 'pro' } } });
-    const record = await (ctx.repository as CountingStore).findByHash(new ApiKeyHasher(['unit-test-pepper-000001']).hash(key));
+    expect(await ctx.service.verify(key)).toEqual({
+      valid: true,
+      principal: {
+        id: apiKey.id,
+        name: 'billing',
+        scopes: ['invoices:read'],
+        ownerId: 'team-a',
+        metadata: { plan: 'pro' },
+      },
+    });
+    const record = await (ctx.repository as CountingStore).findByHash(
+      new ApiKeyHasher(['unit-test-pepper-000001']).hash(key),
+    );
     expect(record?.id).toBe(apiKey.id);
   });
 
@@ -73,7 +105,12 @@ describe('ApiKeyService', () => {
     store.calls = 0;
     ctx.hasher.calls = 0;
     const typo = key.slice(0, -7) + (key.at(-7) === 'a' ? 'b' : 'a') + key.slice(-6);
-    for (const presented of [typo, key.slice(0, -1), 'sk_test_random_string', `sk_test_${'A'.repeat(12)}_${'B'.repeat(38)}`]) {
+    for (const presented of [
+      typo,
+      key.slice(0, -1),
+      'sk_test_random_string',
+      `sk_test_${'A'.repeat(12)}_${'B'.repeat(38)}`,
+    ]) {
       expect(await ctx.service.verify(presented)).toEqual({ valid: false, reason: 'malformed' });
     }
     expect([store.calls, ctx.hasher.calls]).toEqual([0, 0]);
@@ -97,7 +134,12 @@ describe('ApiKeyService', () => {
     expect(await ctx.service.verify(key)).toEqual({ valid: false, reason: 'revoked', keyId: apiKey.id });
     ctx.clock.advance(1000);
     expect((await ctx.service.revoke(apiKey.id)).revokedAt).toEqual(revoked.revokedAt);
-    for (const action of [() => ctx.service.enable(apiKey.id), () => ctx.service.disable(apiKey.id), () => ctx.service.rotate(apiKey.id, { gracePeriod: 0 }), () => ctx.service.update(apiKey.id, { name: 'x' })]) {
+    for (const action of [
+      () => ctx.service.enable(apiKey.id),
+      () => ctx.service.disable(apiKey.id),
+      () => ctx.service.rotate(apiKey.id, { gracePeriod: 0 }),
+      () => ctx.service.update(apiKey.id, { name: 'x' }),
+    ]) {
       await expect(action()).rejects.toMatchObject({ code: 'revoked' });
     }
   });
@@ -148,17 +190,25 @@ describe('ApiKeyService', () => {
 
   it('lets exactly one of two concurrent rotations win; the other throws conflict and changes nothing', async () => {
     const { apiKey } = await ctx.service.create({ name: 'raced' });
-    const results = await Promise.allSettled([ctx.service.rotate(apiKey.id, { gracePeriod: 0 }), ctx.service.rotate(apiKey.id, { gracePeriod: 0 })]);
+    const results = await Promise.allSettled([
+      ctx.service.rotate(apiKey.id, { gracePeriod: 0 }),
+      ctx.service.rotate(apiKey.id, { gracePeriod: 0 }),
+    ]);
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
     const winner = results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ key: string }>;
-    expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toMatchObject({ code: 'conflict' });
+    expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toMatchObject({
+      code: 'conflict',
+    });
     expect(await ctx.service.verify(winner.value.key)).toMatchObject({ valid: true });
     expect((await ctx.service.get(apiKey.id)).version).toBe(2);
   });
 
   it('retries an update that lost a race instead of overwriting the other change', async () => {
     const { apiKey } = await ctx.service.create({ name: 'n', scopes: ['a'] });
-    const [renamed, rescoped] = await Promise.all([ctx.service.update(apiKey.id, { name: 'renamed' }), ctx.service.update(apiKey.id, { scopes: ['b'] })]);
+    const [renamed, rescoped] = await Promise.all([
+      ctx.service.update(apiKey.id, { name: 'renamed' }),
+      ctx.service.update(apiKey.id, { scopes: ['b'] }),
+    ]);
     expect(renamed.version + rescoped.version).toBe(2 + 3);
     expect(await ctx.service.get(apiKey.id)).toMatchObject({ name: 'renamed', scopes: ['b'], version: 3 });
   });
@@ -167,8 +217,16 @@ describe('ApiKeyService', () => {
     const { key, apiKey } = await ctx.service.create({ name: 'n', scopes: ['a', 'b'] });
     ctx.clock.advance(10);
     const updated = await ctx.service.update(apiKey.id, { name: 'm', scopes: ['a'], metadata: { tier: 2 } });
-    expect(updated).toMatchObject({ name: 'm', scopes: ['a'], metadata: { tier: 2 }, updatedAt: ctx.clock.now(), createdAt: apiKey.createdAt });
-    expect(await ctx.service.verify(key)).toMatchObject({ principal: { name: 'm', scopes: ['a'], metadata: { tier: 2 } } });
+    expect(updated).toMatchObject({
+      name: 'm',
+      scopes: ['a'],
+      metadata: { tier: 2 },
+      updatedAt: ctx.clock.now(),
+      createdAt: apiKey.createdAt,
+    });
+    expect(await ctx.service.verify(key)).toMatchObject({
+      principal: { name: 'm', scopes: ['a'], metadata: { tier: 2 } },
+    });
   });
 
   it('lists keys by id with owner filter and keyset paging', async () => {
@@ -182,12 +240,19 @@ describe('ApiKeyService', () => {
   });
 
   it('answers not_found and invalid_input clearly', async () => {
-    await expect(ctx.service.get('nope')).rejects.toMatchObject({ code: 'not_found', message: 'nestjs-api-key: no key with id "nope"' });
+    await expect(ctx.service.get('nope')).rejects.toMatchObject({
+      code: 'not_found',
+      message: 'nestjs-api-key: no key with id "nope"',
+    });
     await expect(ctx.service.revoke('nope')).rejects.toMatchObject({ code: 'not_found' });
     await expect(ctx.service.rotate('nope', { gracePeriod: 0 })).rejects.toMatchObject({ code: 'not_found' });
     await expect(ctx.service.create({ name: '' })).rejects.toMatchObject({ code: 'invalid_input' });
-    await expect(ctx.service.create({ name: 'x', scopes: ['has space'] })).rejects.toMatchObject({ code: 'invalid_input' });
-    await expect(ctx.service.create({ name: 'x', expiresAt: ctx.clock.now() })).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(ctx.service.create({ name: 'x', scopes: ['has space'] })).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
+    await expect(ctx.service.create({ name: 'x', expiresAt: ctx.clock.now() })).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
     const { apiKey } = await ctx.service.create({ name: 'x' });
     for (const gracePeriod of [-1, 1.5, Number.NaN, Infinity]) {
       await expect(ctx.service.rotate(apiKey.id, { gracePeriod })).rejects.toBeInstanceOf(ApiKeyLifecycleError);
@@ -211,11 +276,17 @@ describe('ApiKeyService', () => {
     expect(await ctx.service.list()).toEqual([]);
     const { apiKey } = await ctx.service.create({ name: 'emoji 😀', metadata: { note: 'ok 😀', list: ['é'] } });
     expect(apiKey.name).toBe('emoji 😀');
-    await expect(ctx.service.update(apiKey.id, { metadata: { note: '\ud83d' } })).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(ctx.service.update(apiKey.id, { metadata: { note: '\ud83d' } })).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
   });
 
   it('hands out principals and stored keys no caller can change, nested metadata included', async () => {
-    const { key, apiKey } = await ctx.service.create({ name: 'deep', scopes: ['a'], metadata: { limits: { rpm: 10 }, tenants: ['t1'] } });
+    const { key, apiKey } = await ctx.service.create({
+      name: 'deep',
+      scopes: ['a'],
+      metadata: { limits: { rpm: 10 }, tenants: ['t1'] },
+    });
     const first = await ctx.service.verify(key);
     if (!first.valid) throw new Error('the key should verify');
     const metadata = first.principal.metadata as { limits: { rpm: number }; tenants: string[] };
@@ -224,7 +295,10 @@ describe('ApiKeyService', () => {
     const shown = await ctx.service.get(apiKey.id);
     expect(() => (shown.scopes as string[]).push('admin:*')).toThrow(TypeError);
     expect(() => ((shown as { disabled: boolean }).disabled = true)).toThrow(TypeError);
-    expect(await ctx.service.verify(key)).toMatchObject({ valid: true, principal: { scopes: ['a'], metadata: { limits: { rpm: 10 }, tenants: ['t1'] } } });
+    expect(await ctx.service.verify(key)).toMatchObject({
+      valid: true,
+      principal: { scopes: ['a'], metadata: { limits: { rpm: 10 }, tenants: ['t1'] } },
+    });
     const expiresAt = new Date(ctx.clock.now().getTime() + 60_000);
     const dated = await ctx.service.create({ name: 'dated', expiresAt });
     expiresAt.setTime(0); // the caller's own Date: the stored key has its own copy
@@ -237,7 +311,9 @@ describe('ApiKeyService', () => {
     await expect(ctx.service.get('a\u0000')).rejects.toMatchObject({ code: 'not_found' });
     await expect(ctx.service.revoke('a\u0000')).rejects.toMatchObject({ code: 'not_found' });
     await expect(ctx.service.get(42 as unknown as string)).rejects.toMatchObject({ code: 'invalid_input' });
-    await expect(ctx.service.list({ after: ['a', 'b'] as unknown as string })).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(ctx.service.list({ after: ['a', 'b'] as unknown as string })).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
     await expect(ctx.service.list({ after: '\u0000' })).rejects.toMatchObject({ code: 'invalid_input' });
     await expect(ctx.service.list({ ownerId: 'team\ud800' })).rejects.toMatchObject({ code: 'invalid_input' });
   });
@@ -346,29 +422,52 @@ describe('ApiKeyService', () => {
 
   it('accepts static keys of any format next to generated ones, and refuses a prefixed static key with a bad checksum at startup', async () => {
     const generated = setup().options.format.generate().key;
-    const { service } = setup(new CountingStore(), { keys: [{ name: 'legacy', key: 'legacy-static-key-0000001' }, { name: 'generated', key: generated }] });
-    expect(await service.verify('legacy-static-key-0000001')).toMatchObject({ valid: true, principal: { id: 'legacy' } });
+    const { service } = setup(new CountingStore(), {
+      keys: [
+        { name: 'legacy', key: 'legacy-static-key-0000001' },
+        { name: 'generated', key: generated },
+      ],
+    });
+    expect(await service.verify('legacy-static-key-0000001')).toMatchObject({
+      valid: true,
+      principal: { id: 'legacy' },
+    });
     expect(await service.verify(generated)).toMatchObject({ valid: true, principal: { id: 'generated' } });
-    expect(() => setup(new CountingStore(), { keys: [{ name: 'broken', key: `${generated.slice(0, -1)}${generated.endsWith('a') ? 'b' : 'a'}` }] })).toThrow(
+    expect(() =>
+      setup(new CountingStore(), {
+        keys: [{ name: 'broken', key: `${generated.slice(0, -1)}${generated.endsWith('a') ? 'b' : 'a'}` }],
+      }),
+    ).toThrow(
       'keys[0] ("broken").key starts with the generated-key prefix "sk_test_" but is not a valid generated key',
     );
   });
 
   it('is built without Nest by createStandaloneApiKeyService, with the module options validation', async () => {
     const sink = new RecordingSink();
-    const { service, usage } = createStandaloneApiKeyService({ repository: new InMemoryApiKeyStore(), events: sink, pepper: 'standalone-pepper-0001' });
+    const { service, usage } = createStandaloneApiKeyService({
+      repository: new InMemoryApiKeyStore(),
+      events: sink,
+      pepper: 'standalone-pepper-0001',
+    });
     const { key } = await service.create({ name: 's' });
     expect(await service.verify(key)).toMatchObject({ valid: true });
     await usage.flush();
     expect(sink.events.map((e) => e.type)).toEqual(['api-key.created', 'api-key.authenticated']);
-    expect(() => createStandaloneApiKeyService({ repository: new InMemoryApiKeyStore(), events: sink, pepper: 'short' })).toThrow('pepper must be');
+    expect(() =>
+      createStandaloneApiKeyService({ repository: new InMemoryApiKeyStore(), events: sink, pepper: 'short' }),
+    ).toThrow('pepper must be');
   });
 
   it('verifies a key issued by an earlier version from its stored record alone (fixed vector)', async () => {
     // Key and hash as version 0.1 stored them (see api-key.format.spec.ts): never regenerate these.
-    const store = new CountingStore([{ id: '0123456789AB', name: 'issued-by-0.1', hash: 'wFN36GkEkki_gWsuk-mfoImYR3hmppz0TzOfC7rTWpM', scopes: ['a'] }]);
+    const store = new CountingStore([
+      { id: '0123456789AB', name: 'issued-by-0.1', hash: 'wFN36GkEkki_gWsuk-mfoImYR3hmppz0TzOfC7rTWpM', scopes: ['a'] },
+    ]);
     const { service } = setup(store, { pepper: 'test-pepper-0000000001', keyPrefix: 'sk_live' });
-    expect(await service.verify('sk_live_0123456789AB_CDEFGHIJKLMNOPQRSTUVWXYZabcdefgh0XmZgl')).toMatchObject({ valid: true, principal: { id: '0123456789AB' } });
+    expect(await service.verify('sk_live_0123456789AB_CDEFGHIJKLMNOPQRSTUVWXYZabcdefgh0XmZgl')).toMatchObject({
+      valid: true,
+      principal: { id: '0123456789AB' },
+    });
   });
 
   it('writes lastUsedAt by itself once the interval has passed', async () => {
@@ -377,7 +476,8 @@ describe('ApiKeyService', () => {
     const { key, apiKey } = await service.create({ name: 'timed' });
     await service.verify(key);
     const deadline = Date.now() + 5000;
-    while ((await store.findById(apiKey.id))?.lastUsedAt === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while ((await store.findById(apiKey.id))?.lastUsedAt === null && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
     expect((await store.findById(apiKey.id))?.lastUsedAt).not.toBeNull();
   });
 
@@ -390,9 +490,12 @@ describe('ApiKeyService', () => {
     expect(await strict.service.verify('random-string-of-some-length')).toEqual({ valid: false, reason: 'malformed' });
     expect([store.calls, strict.hasher.calls]).toEqual([0, 0]);
     expect(await strict.service.verify(key)).toMatchObject({ valid: true });
-    expect(() => setup(new CountingStore(), { onlyGeneratedKeys: true, keys: [{ name: 'legacy', key: 'legacy-static-key-0000001' }] })).toThrow(
-      'keys[0] ("legacy").key is not a generated "sk_test_" key, and onlyGeneratedKeys is on',
-    );
+    expect(() =>
+      setup(new CountingStore(), {
+        onlyGeneratedKeys: true,
+        keys: [{ name: 'legacy', key: 'legacy-static-key-0000001' }],
+      }),
+    ).toThrow('keys[0] ("legacy").key is not a generated "sk_test_" key, and onlyGeneratedKeys is on');
   });
 
   it('keeps the old secret valid while a rotation is in flight and after a failed one: never zero valid secrets', async () => {
@@ -408,7 +511,10 @@ describe('ApiKeyService', () => {
     const { key: fresh } = await rotation;
     expect(await ctx.service.verify(fresh)).toMatchObject({ valid: true });
     store.rotate = () => Promise.reject(new Error('write failed'));
-    await expect(ctx.service.rotate(apiKey.id, { gracePeriod: 0 })).rejects.toMatchObject({ code: 'store_failed', message: expect.stringContaining('(write failed)') });
+    await expect(ctx.service.rotate(apiKey.id, { gracePeriod: 0 })).rejects.toMatchObject({
+      code: 'store_failed',
+      message: expect.stringContaining('(write failed)'),
+    });
     expect(await ctx.service.verify(fresh)).toMatchObject({ valid: true });
     expect(ctx.sink.events.filter((e) => e.type === 'api-key.rotated')).toHaveLength(1);
   });

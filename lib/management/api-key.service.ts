@@ -98,7 +98,8 @@ export class ApiKeyService {
   async create(input: CreateApiKeyInput): Promise<IssuedApiKey> {
     const store = this.store();
     const now = this.clock.now();
-    if (input === null || typeof input !== 'object') invalid('create() needs { name, scopes?, ownerId?, metadata?, expiresAt? }');
+    if (input === null || typeof input !== 'object')
+      invalid('create() needs { name, scopes?, ownerId?, metadata?, expiresAt? }');
     const expiresAt = expiryOf(input.expiresAt, now);
     const { key, id } = this.format.generate();
     const apiKey: StoredApiKey = {
@@ -115,7 +116,9 @@ export class ApiKeyService {
       lastUsedAt: null,
       version: 1,
     };
-    await this.write(OPERATIONS[ApiKeyEventType.Created], id, () => store.insert(apiKey, { hash: this.hasher.hash(key), keyId: id, createdAt: now, expiresAt: null }));
+    await this.write(OPERATIONS[ApiKeyEventType.Created], id, () =>
+      store.insert(apiKey, { hash: this.hasher.hash(key), keyId: id, createdAt: now, expiresAt: null }),
+    );
     this.emit(ApiKeyEventType.Created, id, now);
     return { key, apiKey };
   }
@@ -134,10 +137,12 @@ export class ApiKeyService {
    * `limit`); the package's stores return at most 1,000 per call, also by default.
    */
   async list(query: ApiKeyListQuery = {}): Promise<StoredApiKey[]> {
-    if (query.limit !== undefined && (!Number.isSafeInteger(query.limit) || query.limit <= 0)) invalid('limit must be a positive integer');
+    if (query.limit !== undefined && (!Number.isSafeInteger(query.limit) || query.limit <= 0))
+      invalid('limit must be a positive integer');
     for (const field of ['after', 'ownerId'] as const) {
       const value = query[field];
-      if (value !== undefined && (typeof value !== 'string' || !isStorableText(value))) invalid(`${field} must be a string without NUL characters or unpaired surrogates`);
+      if (value !== undefined && (typeof value !== 'string' || !isStorableText(value)))
+        invalid(`${field} must be a string without NUL characters or unpaired surrogates`);
     }
     return this.store().list(query);
   }
@@ -153,7 +158,8 @@ export class ApiKeyService {
 
   /** Changes a key's name, scopes, metadata or expiry. Throws `not_found` or `revoked`. */
   async update(id: string, input: UpdateApiKeyInput): Promise<StoredApiKey> {
-    if (input === null || typeof input !== 'object') invalid('update() needs { name?, scopes?, metadata?, expiresAt? }');
+    if (input === null || typeof input !== 'object')
+      invalid('update() needs { name?, scopes?, metadata?, expiresAt? }');
     return this.change(id, ApiKeyEventType.Updated, (key, now) => {
       refuseRevoked(key);
       return {
@@ -168,17 +174,27 @@ export class ApiKeyService {
 
   /** Revokes a key for good, every secret at once. Revoking a revoked key changes nothing. */
   revoke(id: string): Promise<StoredApiKey> {
-    return this.change(id, ApiKeyEventType.Revoked, (key, now) => (key.revokedAt ? null : { revokedAt: now, updatedAt: now }));
+    return this.change(id, ApiKeyEventType.Revoked, (key, now) =>
+      key.revokedAt ? null : { revokedAt: now, updatedAt: now },
+    );
   }
 
   /** Refuses the key until {@link enable}. Throws `revoked` for a revoked key. */
   disable(id: string): Promise<StoredApiKey> {
-    return this.change(id, ApiKeyEventType.Disabled, (key, now) => (refuseRevoked(key), key.disabled ? null : { disabled: true, updatedAt: now }));
+    return this.change(
+      id,
+      ApiKeyEventType.Disabled,
+      (key, now) => (refuseRevoked(key), key.disabled ? null : { disabled: true, updatedAt: now }),
+    );
   }
 
   /** Lets a disabled key work again. Throws `revoked` for a revoked key. */
   enable(id: string): Promise<StoredApiKey> {
-    return this.change(id, ApiKeyEventType.Enabled, (key, now) => (refuseRevoked(key), key.disabled ? { disabled: false, updatedAt: now } : null));
+    return this.change(
+      id,
+      ApiKeyEventType.Enabled,
+      (key, now) => (refuseRevoked(key), key.disabled ? { disabled: false, updatedAt: now } : null),
+    );
   }
 
   /**
@@ -192,19 +208,27 @@ export class ApiKeyService {
   async rotate(id: string, options: RotateApiKeyOptions): Promise<RotatedApiKey> {
     const store = this.store();
     const grace = options?.gracePeriod;
-    if (typeof grace !== 'number' || !Number.isSafeInteger(grace) || grace < 0) invalid('gracePeriod must be a whole number of milliseconds >= 0');
+    if (typeof grace !== 'number' || !Number.isSafeInteger(grace) || grace < 0)
+      invalid('gracePeriod must be a whole number of milliseconds >= 0');
     const current = await this.get(id);
     refuseRevoked(current);
-    if (!ApiKeyFormat.isValidId(id)) invalid(`key "${id}" has an id that cannot be embedded in a generated key (1 to 64 letters and digits)`);
+    if (!ApiKeyFormat.isValidId(id))
+      invalid(`key "${id}" has an id that cannot be embedded in a generated key (1 to 64 letters and digits)`);
     const now = this.clock.now();
     const previousSecretsExpireAt = new Date(now.getTime() + grace);
-    if (Number.isNaN(previousSecretsExpireAt.getTime())) invalid('gracePeriod is too long: it would end past the latest date a Date can hold');
+    if (Number.isNaN(previousSecretsExpireAt.getTime()))
+      invalid('gracePeriod is too long: it would end past the latest date a Date can hold');
     const { key } = this.format.generate(id);
     const secret = { hash: this.hasher.hash(key), keyId: id, createdAt: now, expiresAt: null };
-    const apiKey = await this.write('rotate', id, () => store.rotate(id, current.version, secret, previousSecretsExpireAt));
+    const apiKey = await this.write('rotate', id, () =>
+      store.rotate(id, current.version, secret, previousSecretsExpireAt),
+    );
     if (!apiKey) {
       if (!(await store.findById(id))) notFound(id);
-      throw new ApiKeyLifecycleError('conflict', `key "${id}" changed during the rotation (another rotation or update won); nothing was rotated`);
+      throw new ApiKeyLifecycleError(
+        'conflict',
+        `key "${id}" changed during the rotation (another rotation or update won); nothing was rotated`,
+      );
     }
     this.events.emit({ type: ApiKeyEventType.Rotated, keyId: id, at: now, previousSecretsExpireAt });
     return { key, apiKey, previousSecretsExpireAt };
@@ -228,7 +252,10 @@ export class ApiKeyService {
         return updated;
       }
     }
-    throw new ApiKeyLifecycleError('conflict', `key "${id}" kept changing concurrently; gave up after ${WRITE_ATTEMPTS} attempts`);
+    throw new ApiKeyLifecycleError(
+      'conflict',
+      `key "${id}" kept changing concurrently; gave up after ${WRITE_ATTEMPTS} attempts`,
+    );
   }
 
   /**
@@ -281,13 +308,17 @@ function refuseRevoked(key: StoredApiKey): void {
 }
 
 function nameOf(name: unknown): string {
-  if (typeof name !== 'string' || name.trim() === '' || name.length > 200) invalid('name must be a non-empty string of at most 200 characters');
+  if (typeof name !== 'string' || name.trim() === '' || name.length > 200)
+    invalid('name must be a non-empty string of at most 200 characters');
   if (!isStorableText(name)) invalid(unstorable('name'));
   return name;
 }
 
 function scopesOf(scopes: unknown): string[] {
-  if (!Array.isArray(scopes) || scopes.some((scope) => typeof scope !== 'string' || !/^[\x21-\x7e]{1,200}$/.test(scope))) {
+  if (
+    !Array.isArray(scopes) ||
+    scopes.some((scope) => typeof scope !== 'string' || !/^[\x21-\x7e]{1,200}$/.test(scope))
+  ) {
     invalid('scopes must be an array of non-empty strings of visible ASCII characters without spaces');
   }
   return [...new Set(scopes as string[])];
@@ -301,7 +332,8 @@ function ownerOf(ownerId: unknown): string | null {
 }
 
 function metadataOf(metadata: unknown): Record<string, unknown> {
-  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) invalid('metadata must be a plain object');
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))
+    invalid('metadata must be a plain object');
   try {
     JSON.stringify(metadata); // stores keep metadata as JSON: a cycle or a BigInt cannot be kept
   } catch {
@@ -330,7 +362,8 @@ function storableJson(value: unknown): boolean {
 
 function expiryOf(expiresAt: unknown, now: Date): Date | null {
   if (expiresAt === undefined || expiresAt === null) return null;
-  if (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime())) invalid('expiresAt must be a valid Date or null');
+  if (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime()))
+    invalid('expiresAt must be a valid Date or null');
   if (expiresAt.getTime() <= now.getTime()) invalid('expiresAt must be in the future');
   return expiresAt;
 }

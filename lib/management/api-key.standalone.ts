@@ -33,11 +33,16 @@ export interface StandaloneApiKeyServices {
  * (throws {@link ApiKeyConfigurationError}).
  */
 export function createStandaloneApiKeyService(options: StandaloneApiKeyOptions): StandaloneApiKeyServices {
-  if (!options?.repository || !options.events) throw new ApiKeyConfigurationError('a standalone ApiKeyService needs a repository and an events sink instance');
+  if (!options?.repository || !options.events)
+    throw new ApiKeyConfigurationError('a standalone ApiKeyService needs a repository and an events sink instance');
   const { clock = new SystemApiKeyClock(), events, ...moduleOptions } = options;
   const resolved = new ResolvedApiKeyOptions(moduleOptions);
   const hasher = new ApiKeyHasher(resolved.peppers);
   const usage = new ApiKeyLastUsedRecorder(resolved, options.repository);
   const authenticator = new ApiKeyAuthenticator(resolved, hasher, options.repository, clock, events, usage);
-  return { service: new ApiKeyService(resolved, hasher, options.repository, authenticator, clock, events), authenticator, usage };
+  return {
+    service: new ApiKeyService(resolved, hasher, options.repository, authenticator, clock, events),
+    authenticator,
+    usage,
+  };
 }

@@ -102,7 +102,9 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     super(POSTGRES_MIGRATIONS, quoteTables(options.tables, options.schema), options.migrate);
     this.channel = options.channel ?? `${this.t.label}_changes`;
     if (!/^[A-Za-z_][A-Za-z0-9_.]{0,62}$/.test(this.channel)) {
-      throw new ApiKeyConfigurationError('channel must be 1 to 63 letters, digits, underscores or dots (set `channel` when schema and table names are long)');
+      throw new ApiKeyConfigurationError(
+        'channel must be 1 to 63 letters, digits, underscores or dots (set `channel` when schema and table names are long)',
+      );
     }
     const { connection } = options;
     this.owned = typeof connection === 'string' || typeof (connection as PostgresPool).connect !== 'function';
@@ -110,10 +112,16 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
       this.pool = connection as PostgresPool;
       this.listenerConfig = this.pool.options as pg.ClientConfig | undefined;
     } else {
-      const config: pg.PoolConfig = { connectionTimeoutMillis: 5000, keepAlive: true, ...(typeof connection === 'string' ? { connectionString: connection } : (connection as PostgresPoolConfig)) };
+      const config: pg.PoolConfig = {
+        connectionTimeoutMillis: 5000,
+        keepAlive: true,
+        ...(typeof connection === 'string' ? { connectionString: connection } : (connection as PostgresPoolConfig)),
+      };
       this.listenerConfig = config;
       const pool = new pg.Pool(config);
-      pool.on('error', (error) => this.logger.warn(`Idle PostgreSQL connection failed: ${escapeForLog(error.message)}`));
+      pool.on('error', (error) =>
+        this.logger.warn(`Idle PostgreSQL connection failed: ${escapeForLog(error.message)}`),
+      );
       this.pool = pool as unknown as PostgresPool;
     }
   }
@@ -134,19 +142,29 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
   async migrate(): Promise<number[]> {
     return this.transaction(async (client) => {
       // One lock per schema: stores with other table names in the same schema create it too.
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nestjs-api-key:${this.options.schema ?? this.t.label}`]);
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+        `nestjs-api-key:${this.options.schema ?? this.t.label}`,
+      ]);
       // Created only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even
       // when the schema exists, which a role that merely owns its schema does not have.
       const schema = this.options.schema;
-      if (schema !== undefined && (await client.query('SELECT to_regnamespace($1) IS NULL AS missing', [`"${schema}"`])).rows[0].missing) {
+      if (
+        schema !== undefined &&
+        (await client.query('SELECT to_regnamespace($1) IS NULL AS missing', [`"${schema}"`])).rows[0].missing
+      ) {
         await client.query(`CREATE SCHEMA "${schema}"`);
       }
-      await client.query(`CREATE TABLE IF NOT EXISTS ${this.t.migrations} (version integer NOT NULL PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${this.t.migrations} (version integer NOT NULL PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
       const current = await this.versionIn(client);
       const pending = POSTGRES_MIGRATIONS.filter((migration) => migration.version > current);
       for (const migration of pending) {
         for (const statement of migration.up(this.t)) await client.query(statement);
-        await client.query(`INSERT INTO ${this.t.migrations} (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+        await client.query(`INSERT INTO ${this.t.migrations} (version, name) VALUES ($1, $2)`, [
+          migration.version,
+          migration.name,
+        ]);
       }
       assertSchemaCurrent(await this.versionIn(client), POSTGRES_MIGRATIONS, this.t.label);
       return pending.map((migration) => migration.version);
@@ -169,7 +187,20 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
       await client.query(
         `INSERT INTO ${this.t.keys} (id, name, scopes, owner_id, metadata, created_at, updated_at, expires_at, revoked_at, disabled, last_used_at, version)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-        [key.id, key.name, JSON.stringify(key.scopes), key.ownerId, JSON.stringify(key.metadata), key.createdAt, key.updatedAt, key.expiresAt, key.revokedAt, key.disabled, key.lastUsedAt, key.version],
+        [
+          key.id,
+          key.name,
+          JSON.stringify(key.scopes),
+          key.ownerId,
+          JSON.stringify(key.metadata),
+          key.createdAt,
+          key.updatedAt,
+          key.expiresAt,
+          key.revokedAt,
+          key.disabled,
+          key.lastUsedAt,
+          key.version,
+        ],
       );
       await this.insertSecret(client, secret);
       await this.notify(client, key.id);
@@ -204,14 +235,22 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
   }
 
   /** @inheritdoc */
-  async rotate(id: string, expectedVersion: number, secret: StoredApiKeySecret, previousSecretsExpireAt: Date): Promise<StoredApiKey | null> {
+  async rotate(
+    id: string,
+    expectedVersion: number,
+    secret: StoredApiKeySecret,
+    previousSecretsExpireAt: Date,
+  ): Promise<StoredApiKey | null> {
     return this.transaction(async (client) => {
       const { rows } = await client.query(
         `UPDATE ${this.t.keys} k SET version = version + 1, updated_at = $3 WHERE id = $1 AND version = $2 RETURNING ${keyColumns('k.')}`,
         [id, expectedVersion, secret.createdAt],
       );
       if (!rows[0]) return null;
-      await client.query(`UPDATE ${this.t.secrets} SET expires_at = $2 WHERE key_id = $1 AND (expires_at IS NULL OR expires_at > $2)`, [id, previousSecretsExpireAt]);
+      await client.query(
+        `UPDATE ${this.t.secrets} SET expires_at = $2 WHERE key_id = $1 AND (expires_at IS NULL OR expires_at > $2)`,
+        [id, previousSecretsExpireAt],
+      );
       await this.insertSecret(client, secret);
       await this.notify(client, id);
       return rowToKey(rows[0]);
@@ -326,7 +365,9 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
   private reconnectLater(error: unknown): void {
     if (this.closed || this.listeners.size === 0) return;
     this.reconnectDelay = Math.min(Math.max(this.reconnectDelay * 2, 100), RECONNECT_MAX_DELAY_MS);
-    this.logger.warn(`Change notifications interrupted (${escapeForLog(String((error as Error)?.message ?? error))}); reconnecting in ${this.reconnectDelay} ms`);
+    this.logger.warn(
+      `Change notifications interrupted (${escapeForLog(String((error as Error)?.message ?? error))}); reconnecting in ${this.reconnectDelay} ms`,
+    );
     this.reconnectTimer = setTimeout(() => this.reconnectNow(), this.reconnectDelay);
     this.reconnectTimer.unref();
   }
@@ -374,7 +415,10 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
 
   private async insertSecret(client: PostgresClient, secret: StoredApiKeySecret): Promise<void> {
     await client.query(`INSERT INTO ${this.t.secrets} (hash, key_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`, [
-      secret.hash, secret.keyId, secret.createdAt, secret.expiresAt,
+      secret.hash,
+      secret.keyId,
+      secret.createdAt,
+      secret.expiresAt,
     ]);
   }
 

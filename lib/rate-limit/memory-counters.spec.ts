@@ -23,7 +23,7 @@ describe('MemoryCounters', () => {
 
   it('reports whole milliseconds left, never a rounding error over the window', async () => {
     jest.useRealTimers();
-    const now = jest.spyOn(performance, 'now').mockReturnValue(10_114.918_656_283_198) // + 60,000 - itself = 60,000.000_000_000_01;
+    const now = jest.spyOn(performance, 'now').mockReturnValue(10_114.918_656_283_198); // + 60,000 - itself = 60,000.000_000_000_01;
     try {
       expect(await counters.add('limit:60', 60, 'k', 1)).toEqual({ consumed: 1, msBeforeNext: 60_000 });
       now.mockReturnValue(10_115.9);
@@ -37,11 +37,11 @@ describe('MemoryCounters', () => {
     await counters.add('a', 60, 'k', 1);
     await counters.add('b', 60, 'k', 5);
     await counters.add('a', 60, 'other', 7);
-    expect([await counters.read('a', 60, 'k'), await counters.read('b', 60, 'k'), await counters.read('c', 60, 'k')]).toEqual([
-      { consumed: 1, msBeforeNext: 60_000 },
-      { consumed: 5, msBeforeNext: 60_000 },
-      null,
-    ]);
+    expect([
+      await counters.read('a', 60, 'k'),
+      await counters.read('b', 60, 'k'),
+      await counters.read('c', 60, 'k'),
+    ]).toEqual([{ consumed: 1, msBeforeNext: 60_000 }, { consumed: 5, msBeforeNext: 60_000 }, null]);
   });
 
   it('counts windows longer than a timer can wait (2^31 ms) to their end', async () => {

@@ -11,7 +11,11 @@ describe('quotaPeriodOf', () => {
   });
 
   it('rolls over at the boundary and never reports less than one second left', () => {
-    expect(quotaPeriodOf('month', new Date('2026-12-31T23:59:59.999Z'))).toEqual({ id: '2026-12', length: 31 * 86400, remaining: 1 });
+    expect(quotaPeriodOf('month', new Date('2026-12-31T23:59:59.999Z'))).toEqual({
+      id: '2026-12',
+      length: 31 * 86400,
+      remaining: 1,
+    });
     expect(quotaPeriodOf('month', new Date('2027-01-01T00:00:00.000Z')).id).toBe('2027-01');
   });
 });

@@ -52,15 +52,23 @@ export class ResolvedRateLimitOptions {
   /** Validates `options`; throws {@link ApiKeyConfigurationError} naming the first problem. */
   constructor(options: ApiKeyRateLimitOptions | undefined) {
     if (options === null || typeof options !== 'object') {
-      throw new ApiKeyConfigurationError('rate limit options must be an object (did the forRootAsync factory return nothing?)');
+      throw new ApiKeyConfigurationError(
+        'rate limit options must be an object (did the forRootAsync factory return nothing?)',
+      );
     }
-    if (options.limit === undefined) throw new ApiKeyConfigurationError('rate limit option "limit" is required ({ points, duration } or false)');
+    if (options.limit === undefined)
+      throw new ApiKeyConfigurationError('rate limit option "limit" is required ({ points, duration } or false)');
     const limit = windowOf(options.limit, 'limit');
     const quota = quotaOf(options.quota, 'quota');
     this.defaultPlan = Object.freeze({ name: 'default', limit, quota });
-    this.plans = new Map(Object.entries(options.plans ?? {}).map(([name, plan]) => [name, resolvePlan(name, plan, this.defaultPlan)]));
-    this.planOf = fn(options.planOf, 'planOf') ?? ((principal) => (typeof principal.metadata.plan === 'string' ? principal.metadata.plan : undefined));
-    this.perAddress = options.perAddress === undefined ? { points: 20, duration: 60 } : windowOf(options.perAddress, 'perAddress');
+    this.plans = new Map(
+      Object.entries(options.plans ?? {}).map(([name, plan]) => [name, resolvePlan(name, plan, this.defaultPlan)]),
+    );
+    this.planOf =
+      fn(options.planOf, 'planOf') ??
+      ((principal) => (typeof principal.metadata.plan === 'string' ? principal.metadata.plan : undefined));
+    this.perAddress =
+      options.perAddress === undefined ? { points: 20, duration: 60 } : windowOf(options.perAddress, 'perAddress');
     this.clientAddress = fn(options.clientAddress, 'clientAddress') ?? clientAddressOf;
     if (options.redis !== undefined && typeof (options.redis as Redis)?.defineCommand !== 'function') {
       throw new ApiKeyConfigurationError('rate limit option "redis" must be an ioredis client (new Redis(url))');
@@ -71,11 +79,16 @@ export class ResolvedRateLimitOptions {
     }
     this.keyPrefix = options.keyPrefix ?? 'api-key-rate-limit:';
     this.timeoutMs = timerDelay(options.timeoutMs, 'timeoutMs', 500);
-    if (options.whenUnavailable !== undefined && options.whenUnavailable !== 'reject' && options.whenUnavailable !== 'allow') {
+    if (
+      options.whenUnavailable !== undefined &&
+      options.whenUnavailable !== 'reject' &&
+      options.whenUnavailable !== 'allow'
+    ) {
       throw new ApiKeyConfigurationError('rate limit option "whenUnavailable" must be "reject" or "allow"');
     }
     this.whenUnavailable = options.whenUnavailable ?? 'reject';
-    if (options.headers !== undefined && typeof options.headers !== 'boolean') throw new ApiKeyConfigurationError('rate limit option "headers" must be a boolean');
+    if (options.headers !== undefined && typeof options.headers !== 'boolean')
+      throw new ApiKeyConfigurationError('rate limit option "headers" must be a boolean');
     this.headers = options.headers ?? true;
     this.clock = fn(options.clock, 'clock') ?? (() => new Date());
   }
@@ -96,7 +109,8 @@ export class ResolvedRateLimitOptions {
 function resolvePlan(name: string, plan: RateLimitPlan, fallback: ResolvedRateLimitPlan): ResolvedRateLimitPlan {
   const field = `plans.${name}`;
   if (!POLICY_NAME.test(name)) throw new ApiKeyConfigurationError(`${field}: a plan name must match ${POLICY_NAME}`);
-  if (plan === null || typeof plan !== 'object') throw new ApiKeyConfigurationError(`${field} must be an object { limit?, quota? }`);
+  if (plan === null || typeof plan !== 'object')
+    throw new ApiKeyConfigurationError(`${field} must be an object { limit?, quota? }`);
   return Object.freeze({
     name,
     limit: plan.limit === undefined ? fallback.limit : windowOf(plan.limit, `${field}.limit`),
@@ -107,8 +121,12 @@ function resolvePlan(name: string, plan: RateLimitPlan, fallback: ResolvedRateLi
 function windowOf(value: unknown, field: string): RateLimitWindow | null {
   if (value === false) return null;
   const window = value as RateLimitWindow;
-  if (window === null || typeof window !== 'object') throw new ApiKeyConfigurationError(`${field} must be { points, duration } or false`);
-  return Object.freeze({ points: positiveInteger(window.points, `${field}.points`), duration: positiveInteger(window.duration, `${field}.duration`) });
+  if (window === null || typeof window !== 'object')
+    throw new ApiKeyConfigurationError(`${field} must be { points, duration } or false`);
+  return Object.freeze({
+    points: positiveInteger(window.points, `${field}.points`),
+    duration: positiveInteger(window.duration, `${field}.duration`),
+  });
 }
 
 function quotaOf(value: unknown, field: string): QuotaSettings | null {
@@ -121,6 +139,7 @@ function quotaOf(value: unknown, field: string): QuotaSettings | null {
 }
 
 function fn<T>(value: T | undefined, field: string): T | undefined {
-  if (value !== undefined && typeof value !== 'function') throw new ApiKeyConfigurationError(`rate limit option "${field}" must be a function`);
+  if (value !== undefined && typeof value !== 'function')
+    throw new ApiKeyConfigurationError(`rate limit option "${field}" must be a function`);
   return value;
 }

@@ -22,13 +22,24 @@ export const SkipRateLimitMetadata = Reflector.createDecorator<boolean>({ key: '
  * @example `@RateLimit({ points: 5, duration: 60 })` on an expensive export route
  */
 export function RateLimit(limit: RateLimitWindow & { name?: string }): MethodDecorator & ClassDecorator {
-  if (!Number.isSafeInteger(limit?.points) || limit.points <= 0 || !Number.isSafeInteger(limit.duration) || limit.duration <= 0) {
+  if (
+    !Number.isSafeInteger(limit?.points) ||
+    limit.points <= 0 ||
+    !Number.isSafeInteger(limit.duration) ||
+    limit.duration <= 0
+  ) {
     throw new TypeError('@RateLimit() needs positive integer points and duration (seconds)');
   }
-  if (limit.name !== undefined && !/^[A-Za-z0-9._:-]{1,64}$/.test(limit.name)) throw new TypeError('@RateLimit() name must match /^[A-Za-z0-9._:-]{1,64}$/');
+  if (limit.name !== undefined && !/^[A-Za-z0-9._:-]{1,64}$/.test(limit.name))
+    throw new TypeError('@RateLimit() name must match /^[A-Za-z0-9._:-]{1,64}$/');
   return (target: object, property?: string | symbol, descriptor?: PropertyDescriptor): void => {
-    const owner = property === undefined ? (target as { name: string }).name : `${target.constructor.name}.${String(property)}`;
-    const metadata = RouteRateLimitMetadata({ points: limit.points, duration: limit.duration, name: limit.name ?? owner });
+    const owner =
+      property === undefined ? (target as { name: string }).name : `${target.constructor.name}.${String(property)}`;
+    const metadata = RouteRateLimitMetadata({
+      points: limit.points,
+      duration: limit.duration,
+      name: limit.name ?? owner,
+    });
     if (property === undefined) (metadata as ClassDecorator)(target as never);
     else (metadata as MethodDecorator)(target, property, descriptor!);
   };

@@ -56,6 +56,11 @@ export class ApiKeyRateLimitUnavailableException extends ServiceUnavailableExcep
   /** Response headers of this answer. */
   readonly headers: Readonly<Record<string, string>> = { 'Cache-Control': 'no-store' };
   constructor() {
-    super({ statusCode: 503, error: 'Service Unavailable', code: ApiKeyRateLimitErrorCode.Unavailable, message: 'Rate limiting is temporarily unavailable' });
+    super({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      code: ApiKeyRateLimitErrorCode.Unavailable,
+      message: 'Rate limiting is temporarily unavailable',
+    });
   }
 }

@@ -28,7 +28,10 @@ function graphqlContext(request: object, response: object): ExecutionContext {
 describe('ApiKeyRateLimitHook on the request and response the guard read', () => {
   const headers = new Map<object, Record<string, string>>();
   const adapterHost = {
-    httpAdapter: { setHeader: (response: object, name: string, value: string) => headers.set(response, { ...headers.get(response), [name]: value }) },
+    httpAdapter: {
+      setHeader: (response: object, name: string, value: string) =>
+        headers.set(response, { ...headers.get(response), [name]: value }),
+    },
   } as unknown as HttpAdapterHost;
   const options = new ResolvedRateLimitOptions({
     limit: { points: 5, duration: 60 },
@@ -43,12 +46,17 @@ describe('ApiKeyRateLimitHook on the request and response the guard read', () =>
     const invalid = () => Promise.reject(new ApiKeyInvalidException('ApiKey realm="api"'));
     await expect(hook.authenticate(context, invalid, request)).rejects.toBeInstanceOf(ApiKeyInvalidException);
     await expect(hook.authenticate(context, invalid, request)).rejects.toBeInstanceOf(ApiKeyRateLimitedException);
-    await expect(hook.authenticate(context, () => Promise.resolve(principal), { ip: '203.0.113.8' })).resolves.toBe(principal);
+    await expect(hook.authenticate(context, () => Promise.resolve(principal), { ip: '203.0.113.8' })).resolves.toBe(
+      principal,
+    );
   });
 
   it('sets the RateLimit headers on the response it is given', async () => {
     const response = {};
     await hook.authorized(graphqlContext({}, response), principal, response);
-    expect(headers.get(response)).toEqual({ 'RateLimit-Policy': '"default";q=5;w=60', RateLimit: '"default";r=4;t=60' });
+    expect(headers.get(response)).toEqual({
+      'RateLimit-Policy': '"default";q=5;w=60',
+      RateLimit: '"default";r=4;t=60',
+    });
   });
 });

@@ -57,7 +57,14 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
     const window = this.options.perAddress;
     if (!window) return authenticate();
     const address = this.options.clientAddress(request);
-    const budget: Budget = { name: 'address', points: window.points, window: window.duration, bucket: `address:${window.duration}`, key: address, ttl: window.duration };
+    const budget: Budget = {
+      name: 'address',
+      points: window.points,
+      window: window.duration,
+      bucket: `address:${window.duration}`,
+      key: address,
+      ttl: window.duration,
+    };
     const state = await this.guarded(() => this.counters.read(budget.bucket, budget.ttl, budget.key));
     if (state && state.consumed >= budget.points) throw this.refusal(budget, state);
     try {
@@ -77,7 +84,11 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
     const cost = this.reflector.getAllAndOverride(RateLimitCostMetadata, targets) ?? 1;
     const plan = this.planOf(principal);
     const passed: Array<{ budget: Budget; state: CounterState }> = [];
-    for (const budget of this.budgetsOf(principal, plan, this.reflector.getAllAndOverride(RouteRateLimitMetadata, targets))) {
+    for (const budget of this.budgetsOf(
+      principal,
+      plan,
+      this.reflector.getAllAndOverride(RouteRateLimitMetadata, targets),
+    )) {
       let state: CounterState | undefined;
       try {
         state = await this.guarded(() => this.counters.add(budget.bucket, budget.ttl, budget.key, cost));
@@ -113,17 +124,30 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
     if (name === undefined) return this.options.defaultPlan;
     const plan = this.options.plans.get(name);
     if (plan) return plan;
-    this.warnOnce(`Key "${escapeForLog(principal.id)}" is on unknown plan "${escapeForLog(name)}"; the default plan applies`);
+    this.warnOnce(
+      `Key "${escapeForLog(principal.id)}" is on unknown plan "${escapeForLog(name)}"; the default plan applies`,
+    );
     return this.options.defaultPlan;
   }
 
-  private budgetsOf(principal: ApiKeyPrincipal, plan: ResolvedRateLimitPlan, route: { name: string; points: number; duration: number } | undefined): Budget[] {
+  private budgetsOf(
+    principal: ApiKeyPrincipal,
+    plan: ResolvedRateLimitPlan,
+    route: { name: string; points: number; duration: number } | undefined,
+  ): Budget[] {
     const budgets: Budget[] = [];
     const limit = route ?? plan.limit;
     if (limit) {
       const name = route ? route.name : plan.name;
       const bucket = route ? `route:${route.name}:${limit.duration}` : `limit:${limit.duration}`;
-      budgets.push({ name, points: limit.points, window: limit.duration, bucket, key: principal.id, ttl: limit.duration });
+      budgets.push({
+        name,
+        points: limit.points,
+        window: limit.duration,
+        bucket,
+        key: principal.id,
+        ttl: limit.duration,
+      });
     }
     if (plan.quota) {
       const period = quotaPeriodOf(plan.quota.period, this.options.clock());
@@ -142,7 +166,13 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
 
   private policyState(budget: Budget, state: CounterState): RateLimitPolicyState {
     const reset = budget.reset ?? Math.ceil(state.msBeforeNext / 1000);
-    return { name: budget.name, points: budget.points, window: budget.window, remaining: Math.max(0, budget.points - state.consumed), reset };
+    return {
+      name: budget.name,
+      points: budget.points,
+      window: budget.window,
+      remaining: Math.max(0, budget.points - state.consumed),
+      reset,
+    };
   }
 
   private refusal(budget: Budget, state: CounterState): ApiKeyRateLimitedException {
@@ -174,7 +204,9 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
     if (this.storeDown) return;
     this.storeDown = true;
     const mode = this.options.whenUnavailable === 'reject' ? 'answering 503' : 'letting requests through unlimited';
-    this.logger.error(`Rate limit store failed (${escapeForLog(String((error as Error)?.message ?? error))}); ${mode} until it recovers`);
+    this.logger.error(
+      `Rate limit store failed (${escapeForLog(String((error as Error)?.message ?? error))}); ${mode} until it recovers`,
+    );
   }
 
   private warnOnce(message: string): void {

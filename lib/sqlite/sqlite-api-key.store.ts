@@ -70,13 +70,23 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
       const pending = SQLITE_MIGRATIONS.filter((migration) => migration.version > current);
       if (pending.length === 0) return [];
       const steps: SqliteWriteStep[] = [
-        { sql: `CREATE TABLE IF NOT EXISTS ${this.t.migrations} (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`, params: [] },
+        {
+          sql: `CREATE TABLE IF NOT EXISTS ${this.t.migrations} (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
+          params: [],
+        },
         // Another process may have migrated since the version was read: then start again.
-        { sql: `SELECT 1 AS unchanged WHERE (SELECT coalesce(max(version), 0) FROM ${this.t.migrations}) = ?`, params: [current], requireRow: true },
+        {
+          sql: `SELECT 1 AS unchanged WHERE (SELECT coalesce(max(version), 0) FROM ${this.t.migrations}) = ?`,
+          params: [current],
+          requireRow: true,
+        },
       ];
       for (const migration of pending) {
         for (const statement of migration.up(this.t)) steps.push({ sql: statement, params: [] });
-        steps.push({ sql: `INSERT INTO ${this.t.migrations} (version, name, applied_at) VALUES (?, ?, ?)`, params: [migration.version, migration.name, Date.now()] });
+        steps.push({
+          sql: `INSERT INTO ${this.t.migrations} (version, name, applied_at) VALUES (?, ?, ?)`,
+          params: [migration.version, migration.name, Date.now()],
+        });
       }
       if ((await this.connection.write(steps)).applied) {
         assertSchemaCurrent(await this.schemaVersion(), SQLITE_MIGRATIONS, this.t.label);
@@ -103,8 +113,18 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
         sql: `INSERT INTO ${this.t.keys} (id, name, scopes, owner_id, metadata, created_at, updated_at, expires_at, revoked_at, disabled, last_used_at, version)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         params: [
-          key.id, key.name, JSON.stringify(key.scopes), key.ownerId, JSON.stringify(key.metadata), ms(key.createdAt), ms(key.updatedAt),
-          ms(key.expiresAt), ms(key.revokedAt), key.disabled ? 1 : 0, ms(key.lastUsedAt), key.version,
+          key.id,
+          key.name,
+          JSON.stringify(key.scopes),
+          key.ownerId,
+          JSON.stringify(key.metadata),
+          ms(key.createdAt),
+          ms(key.updatedAt),
+          ms(key.expiresAt),
+          ms(key.revokedAt),
+          key.disabled ? 1 : 0,
+          ms(key.lastUsedAt),
+          key.version,
         ],
       },
       this.insertSecret(secret),
@@ -113,7 +133,9 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
 
   /** @inheritdoc */
   async findById(id: string): Promise<StoredApiKey | null> {
-    const [row] = (await this.connection.read(`SELECT ${keyColumns('k.')} FROM ${this.t.keys} k WHERE k.id = ?`, [id])) as KeyRow[];
+    const [row] = (await this.connection.read(`SELECT ${keyColumns('k.')} FROM ${this.t.keys} k WHERE k.id = ?`, [
+      id,
+    ])) as KeyRow[];
     return row ? rowToKey(row) : null;
   }
 
@@ -141,7 +163,12 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
   }
 
   /** @inheritdoc */
-  async rotate(id: string, expectedVersion: number, secret: StoredApiKeySecret, previousSecretsExpireAt: Date): Promise<StoredApiKey | null> {
+  async rotate(
+    id: string,
+    expectedVersion: number,
+    secret: StoredApiKeySecret,
+    previousSecretsExpireAt: Date,
+  ): Promise<StoredApiKey | null> {
     const cutoff = ms(previousSecretsExpireAt);
     const { rows, applied } = await this.connection.write([
       {
@@ -149,7 +176,10 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
         params: [ms(secret.createdAt), id, expectedVersion],
         requireRow: true,
       },
-      { sql: `UPDATE ${this.t.secrets} SET expires_at = ? WHERE key_id = ? AND (expires_at IS NULL OR expires_at > ?)`, params: [cutoff, id, cutoff] },
+      {
+        sql: `UPDATE ${this.t.secrets} SET expires_at = ? WHERE key_id = ? AND (expires_at IS NULL OR expires_at > ?)`,
+        params: [cutoff, id, cutoff],
+      },
       this.insertSecret(secret),
     ]);
     return applied ? rowToKey(rows[0]![0] as KeyRow) : null;
@@ -175,9 +205,14 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
   }
 
   protected async schemaVersion(): Promise<number> {
-    const [exists] = await this.connection.read(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE`, [this.t.migrations.slice(1, -1)]);
+    const [exists] = await this.connection.read(
+      `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE`,
+      [this.t.migrations.slice(1, -1)],
+    );
     if (!exists) return 0;
-    const [row] = (await this.connection.read(`SELECT coalesce(max(version), 0) AS v FROM ${this.t.migrations}`)) as Array<{ v: number }>;
+    const [row] = (await this.connection.read(
+      `SELECT coalesce(max(version), 0) AS v FROM ${this.t.migrations}`,
+    )) as Array<{ v: number }>;
     return row!.v;
   }
 }

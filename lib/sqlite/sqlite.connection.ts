@@ -50,12 +50,18 @@ type SqliteRequest = { readonly id: number; readonly deadline: number } & (
 );
 
 /** A request as the store writes it; the connection adds its id and deadline. */
-type RequestBody = SqliteRequest extends infer R ? (R extends SqliteRequest ? Omit<R, 'id' | 'deadline'> : never) : never;
+type RequestBody = SqliteRequest extends infer R
+  ? R extends SqliteRequest
+    ? Omit<R, 'id' | 'deadline'>
+    : never
+  : never;
 
 /** What the worker sends: the identity of the file it opened, or the answer to one request. */
 type SqliteMessage =
   | { readonly opened: string }
-  | ({ readonly id: number } & (SqliteWriteResult | { readonly failure: SqliteFailureKind; readonly message: string; readonly code?: string }));
+  | ({ readonly id: number } & (
+      SqliteWriteResult | { readonly failure: SqliteFailureKind; readonly message: string; readonly code?: string }
+    ));
 
 interface Pending {
   readonly resolve: (answer: SqliteWriteResult) => void;
@@ -137,13 +143,21 @@ export class SqliteConnection {
   }
 
   private request(body: RequestBody): Promise<SqliteWriteResult> {
-    if (this.closed) return Promise.reject(new SqliteStoreError('sqlite', 'The database connection is not open (the store was closed)'));
+    if (this.closed)
+      return Promise.reject(
+        new SqliteStoreError('sqlite', 'The database connection is not open (the store was closed)'),
+      );
     const worker = this.worker ?? this.start();
     const id = ++this.nextId;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new SqliteStoreError('busy', `SQLite did not answer within ${this.timeoutMs} ms (the database is locked by another process, or its disk does not respond)`));
+        reject(
+          new SqliteStoreError(
+            'busy',
+            `SQLite did not answer within ${this.timeoutMs} ms (the database is locked by another process, or its disk does not respond)`,
+          ),
+        );
       }, this.timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       worker.postMessage({ ...body, id, deadline: nowMs() + this.timeoutMs } as SqliteRequest);
@@ -153,8 +167,15 @@ export class SqliteConnection {
   private start(): Worker {
     const worker = new Worker(SQLITE_WORKER_FILE, { workerData: { path: this.path, identity: this.identity } });
     worker.on('message', (message: SqliteMessage) => this.receive(message));
-    worker.on('error', (error: Error) => this.lose(worker, new SqliteStoreError('sqlite', error.message, (error as { code?: string }).code)));
-    worker.on('exit', () => this.lose(worker, new SqliteStoreError('sqlite', 'The database connection is not open (the SQLite worker stopped)')));
+    worker.on('error', (error: Error) =>
+      this.lose(worker, new SqliteStoreError('sqlite', error.message, (error as { code?: string }).code)),
+    );
+    worker.on('exit', () =>
+      this.lose(
+        worker,
+        new SqliteStoreError('sqlite', 'The database connection is not open (the SQLite worker stopped)'),
+      ),
+    );
     // After the listeners: adding a 'message' listener makes a worker keep the process alive again.
     worker.unref();
     this.worker = worker;

@@ -102,14 +102,20 @@ const attempt = (request) => {
     return true;
   }
   try {
-    if (request.kind === 'read') parentPort.postMessage({ id: request.id, rows: [execute(request.sql, request.params)], applied: true });
+    if (request.kind === 'read')
+      parentPort.postMessage({ id: request.id, rows: [execute(request.sql, request.params)], applied: true });
     else if (request.kind === 'write') parentPort.postMessage({ id: request.id, ...transaction(request.steps) });
     else parentPort.postMessage({ id: request.id, rows: [execute('SELECT 1 AS ok', [])], applied: true });
     return true;
   } catch (error) {
     const busy = isBusy(error);
     if (busy && nowMs() < request.deadline) return false;
-    fail(request.id, busy ? 'busy' : 'sqlite', busy ? 'the database stayed locked until the deadline' : String(error?.message), error?.code);
+    fail(
+      request.id,
+      busy ? 'busy' : 'sqlite',
+      busy ? 'the database stayed locked until the deadline' : String(error?.message),
+      error?.code,
+    );
     return true;
   }
 };

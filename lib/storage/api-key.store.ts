@@ -83,7 +83,12 @@ export abstract class ApiKeyStore extends ApiKeyRepository {
    * added, and the version is incremented. Of two concurrent rotations, exactly one wins; the
    * other resolves to `null` and changes nothing.
    */
-  abstract rotate(id: string, expectedVersion: number, secret: StoredApiKeySecret, previousSecretsExpireAt: Date): Promise<StoredApiKey | null>;
+  abstract rotate(
+    id: string,
+    expectedVersion: number,
+    secret: StoredApiKeySecret,
+    previousSecretsExpireAt: Date,
+  ): Promise<StoredApiKey | null>;
 
   /** Records last use for many keys at once (coalesced by the caller); never moves a time backwards. */
   abstract touch(lastUsed: ReadonlyMap<string, Date>): Promise<void>;

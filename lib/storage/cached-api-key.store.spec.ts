@@ -14,12 +14,19 @@ import { API_KEY_CACHE_DEFAULTS, CachedApiKeyStore } from './cached-api-key.stor
 
 const HASH = 'x'.repeat(43);
 const UNKNOWN = 'u'.repeat(43);
-const record = (overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({ id: 'k-1', name: 'one', hash: HASH, scopes: ['a'], ...overrides });
+const record = (overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({
+  id: 'k-1',
+  name: 'one',
+  hash: HASH,
+  scopes: ['a'],
+  ...overrides,
+});
 
 /** A repository whose lookups are counted and settle only when the test says so. */
 class ControlledRepository extends ApiKeyRepository {
   calls = 0;
-  readonly pending: Array<{ hash: string; resolve(record: ApiKeyRecord | null): void; reject(error: Error): void }> = [];
+  readonly pending: Array<{ hash: string; resolve(record: ApiKeyRecord | null): void; reject(error: Error): void }> =
+    [];
   findByHash(hash: string): Promise<ApiKeyRecord | null> {
     this.calls++;
     return new Promise((resolve, reject) => this.pending.push({ hash, resolve, reject }));
@@ -163,7 +170,11 @@ describe('CachedApiKeyStore', () => {
   it('rejects a malformed or mismatching record from the wrapped store and caches nothing of it', async () => {
     const inner = new CountingStore();
     const cache = new CachedApiKeyStore(inner);
-    for (const bad of [record({ scopes: 'a' as unknown as string[] }), record({ hash: UNKNOWN }), record({ expiresAt: new Date(NaN) })]) {
+    for (const bad of [
+      record({ scopes: 'a' as unknown as string[] }),
+      record({ hash: UNKNOWN }),
+      record({ expiresAt: new Date(NaN) }),
+    ]) {
       inner.findByHash = async () => (inner.calls++, bad);
       await expect(cache.findByHash(HASH)).rejects.toThrow('malformed or mismatching record');
     }
@@ -284,7 +295,9 @@ describe('CachedApiKeyStore', () => {
   it('checks health through the wrapped repository, and reports one without a check as unchecked', async () => {
     await expect(new CachedApiKeyStore(new CountingStore()).checkHealth()).rejects.toThrow('has no checkHealth()');
     const up = () => Promise.resolve();
-    await expect(new CachedApiKeyStore(Object.assign(new CountingStore(), { checkHealth: up })).checkHealth()).resolves.toBeUndefined();
+    await expect(
+      new CachedApiKeyStore(Object.assign(new CountingStore(), { checkHealth: up })).checkHealth(),
+    ).resolves.toBeUndefined();
     const down = () => Promise.reject(new Error('database down'));
     const failing = Object.assign(new CountingStore(), { checkHealth: down });
     await expect(new CachedApiKeyStore(failing).checkHealth()).rejects.toThrow('database down');
@@ -296,33 +309,52 @@ describe('CachedApiKeyStore', () => {
   });
 });
 
-describe('the module\'s cache option', () => {
-  it('is off by default; true takes the defaults and the module\'s lookup timeout', () => {
+describe("the module's cache option", () => {
+  it("is off by default; true takes the defaults and the module's lookup timeout", () => {
     expect(new ResolvedApiKeyOptions({}).cache).toBeNull();
     expect(new ResolvedApiKeyOptions({ cache: false }).cache).toBeNull();
-    expect(new ResolvedApiKeyOptions({ cache: true, lookupTimeoutMs: 700 }).cache).toEqual({ ...API_KEY_CACHE_DEFAULTS, lookupTimeoutMs: 700 });
-    expect(new ResolvedApiKeyOptions({ cache: { ttlMs: 5, max: 3 } }).cache).toEqual({ ...API_KEY_CACHE_DEFAULTS, ttlMs: 5, max: 3 });
+    expect(new ResolvedApiKeyOptions({ cache: true, lookupTimeoutMs: 700 }).cache).toEqual({
+      ...API_KEY_CACHE_DEFAULTS,
+      lookupTimeoutMs: 700,
+    });
+    expect(new ResolvedApiKeyOptions({ cache: { ttlMs: 5, max: 3 } }).cache).toEqual({
+      ...API_KEY_CACHE_DEFAULTS,
+      ttlMs: 5,
+      max: 3,
+    });
   });
 
   it('rejects invalid settings when built directly too, naming the field', () => {
     const inner = new CountingStore();
-    expect(() => new CachedApiKeyStore(inner, { max: Number.NaN })).toThrow('cache.max must be a positive integer, got number');
-    expect(() => new CachedApiKeyStore(inner, { ttlMs: 1.5 })).toThrow('cache.ttlMs must be a positive integer, got number');
+    expect(() => new CachedApiKeyStore(inner, { max: Number.NaN })).toThrow(
+      'cache.max must be a positive integer, got number',
+    );
+    expect(() => new CachedApiKeyStore(inner, { ttlMs: 1.5 })).toThrow(
+      'cache.ttlMs must be a positive integer, got number',
+    );
     expect(() => new CachedApiKeyStore(inner, { negativeTtlMs: 0 })).toThrow(ApiKeyConfigurationError);
     expect(() => new CachedApiKeyStore(inner, { lookupTimeoutMs: -1 })).toThrow(ApiKeyConfigurationError);
-    expect(() => new CachedApiKeyStore(inner, { lookupTimeoutMs: 2 ** 31 })).toThrow('cache.lookupTimeoutMs must be at most 2147483647 ms');
+    expect(() => new CachedApiKeyStore(inner, { lookupTimeoutMs: 2 ** 31 })).toThrow(
+      'cache.lookupTimeoutMs must be at most 2147483647 ms',
+    );
     expect(new CachedApiKeyStore(inner, { lookupTimeoutMs: 2 ** 31 - 1 })).toBeInstanceOf(CachedApiKeyStore);
   });
 
   it('rejects invalid settings at bootstrap, naming the field', () => {
-    expect(() => new ResolvedApiKeyOptions({ cache: { ttlMs: 0 } })).toThrow('cache.ttlMs must be a positive integer, got number');
-    expect(() => new ResolvedApiKeyOptions({ cache: { negativeTtlMs: '1s' as unknown as number } })).toThrow('cache.negativeTtlMs must be a positive integer');
+    expect(() => new ResolvedApiKeyOptions({ cache: { ttlMs: 0 } })).toThrow(
+      'cache.ttlMs must be a positive integer, got number',
+    );
+    expect(() => new ResolvedApiKeyOptions({ cache: { negativeTtlMs: '1s' as unknown as number } })).toThrow(
+      'cache.negativeTtlMs must be a positive integer',
+    );
     expect(() => new ResolvedApiKeyOptions({ cache: 'yes' as unknown as boolean })).toThrow(ApiKeyConfigurationError);
   });
 
   it('wraps the configured repository in a CachedApiKeyStore', async () => {
     const inner = new CountingStore();
-    const moduleRef = await Test.createTestingModule({ imports: [ApiKeyModule.forRoot({ repository: inner, cache: true })] }).compile();
+    const moduleRef = await Test.createTestingModule({
+      imports: [ApiKeyModule.forRoot({ repository: inner, cache: true })],
+    }).compile();
     const repository = moduleRef.get(ApiKeyRepository);
     expect(repository).toBeInstanceOf(CachedApiKeyStore);
     await repository.findByHash(HASH);

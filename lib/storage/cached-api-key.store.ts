@@ -4,7 +4,13 @@ import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
 import type { ApiKeyCacheOptions } from '../api-key-module-options.interface.js';
 import type { ApiKeyRecord } from './api-key-record.interface.js';
 import { ApiKeyRepository } from './api-key.repository.js';
-import { ApiKeyStore, type ApiKeyListQuery, type ApiKeyPatch, type StoredApiKey, type StoredApiKeySecret } from './api-key.store.js';
+import {
+  ApiKeyStore,
+  type ApiKeyListQuery,
+  type ApiKeyPatch,
+  type StoredApiKey,
+  type StoredApiKeySecret,
+} from './api-key.store.js';
 import { ExpiringCache, type ExpiringEntry } from './expiring-cache.js';
 import { positiveInteger, timerDelay } from '../option-checks.js';
 import { offerVerifiedLookup, recordOf, verifyRecord, type VerifiedApiKey } from './verified-api-key.js';
@@ -21,7 +27,10 @@ export const API_KEY_CACHE_DEFAULTS: Readonly<Required<ApiKeyCacheOptions>> = Ob
  * `settings` with every default applied (`lookupTimeoutMs` defaults to the one given); throws
  * `ApiKeyConfigurationError` naming the field when one is not a positive integer.
  */
-export function resolveCacheSettings(settings: ApiKeyCacheOptions, lookupTimeoutMs: number): Required<ApiKeyCacheOptions> {
+export function resolveCacheSettings(
+  settings: ApiKeyCacheOptions,
+  lookupTimeoutMs: number,
+): Required<ApiKeyCacheOptions> {
   return {
     max: positiveInteger(settings.max, 'cache.max', API_KEY_CACHE_DEFAULTS.max),
     ttlMs: positiveInteger(settings.ttlMs, 'cache.ttlMs', API_KEY_CACHE_DEFAULTS.ttlMs),
@@ -141,7 +150,12 @@ export class CachedApiKeyStore extends ApiKeyStore implements OnModuleInit, OnAp
   }
 
   /** @inheritdoc */
-  rotate(id: string, expectedVersion: number, secret: StoredApiKeySecret, previousSecretsExpireAt: Date): Promise<StoredApiKey | null> {
+  rotate(
+    id: string,
+    expectedVersion: number,
+    secret: StoredApiKeySecret,
+    previousSecretsExpireAt: Date,
+  ): Promise<StoredApiKey | null> {
     return this.write(id, (store) => store.rotate(id, expectedVersion, secret, previousSecretsExpireAt));
   }
 
@@ -193,7 +207,8 @@ export class CachedApiKeyStore extends ApiKeyStore implements OnModuleInit, OnAp
         const { verified } = loaded;
         if (epoch === this.epoch && this.caching()) {
           // One object per cached key: the verified record and the cache's own two fields.
-          if (verified) this.found.set(hash, { principal: verified.principal, state: verified.state, expiresAt: 0, read: false });
+          if (verified)
+            this.found.set(hash, { principal: verified.principal, state: verified.state, expiresAt: 0, read: false });
           else this.unknown.set(hash, { expiresAt: 0, read: false });
         }
         return loaded;
@@ -209,7 +224,10 @@ export class CachedApiKeyStore extends ApiKeyStore implements OnModuleInit, OnAp
   private lookUp(hash: string): Promise<Loaded> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`lookup timed out after ${this.lookupTimeoutMs} ms`)), this.lookupTimeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`lookup timed out after ${this.lookupTimeoutMs} ms`)),
+        this.lookupTimeoutMs,
+      );
     });
     return Promise.race([new Promise<ApiKeyRecord | null>((resolve) => resolve(this.inner.findByHash(hash))), timeout])
       .then((found) => {
@@ -231,7 +249,8 @@ export class CachedApiKeyStore extends ApiKeyStore implements OnModuleInit, OnAp
 
   private store(): ApiKeyStore {
     const store = this.inner as ApiKeyStore;
-    if (typeof store.update !== 'function') throw new TypeError('the cached repository is not an ApiKeyStore: it cannot be written to');
+    if (typeof store.update !== 'function')
+      throw new TypeError('the cached repository is not an ApiKeyStore: it cannot be written to');
     return store;
   }
 }

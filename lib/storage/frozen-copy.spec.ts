@@ -7,7 +7,12 @@ describe('frozenCopy', () => {
     const source = { a: { b: [1, { c: 'x' }] }, date, ['__proto__']: { own: true } };
     const copy = frozenCopy(source);
     expect(copy).toEqual(source);
-    expect([Object.isFrozen(copy), Object.isFrozen(copy.a), Object.isFrozen(copy.a.b), Object.isFrozen(copy.a.b[1])]).toEqual([true, true, true, true]);
+    expect([
+      Object.isFrozen(copy),
+      Object.isFrozen(copy.a),
+      Object.isFrozen(copy.a.b),
+      Object.isFrozen(copy.a.b[1]),
+    ]).toEqual([true, true, true, true]);
     expect(copy.a).not.toBe(source.a);
     expect(copy.date).toBe(date);
     expect(Object.getPrototypeOf(copy)).toBe(Object.prototype); // "__proto__" stays an own key

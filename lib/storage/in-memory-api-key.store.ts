@@ -76,7 +76,8 @@ export class InMemoryApiKeyStore extends ApiKeyStore {
   private findVerified(hash: string): VerifiedApiKey | null {
     const entry = this.entry(hash);
     if (!entry) return null;
-    const verified = entry.verified ?? verifyRecord(entry.record ?? toApiKeyRecord(entry.key, entry.secret), hash, this);
+    const verified =
+      entry.verified ?? verifyRecord(entry.record ?? toApiKeyRecord(entry.key, entry.secret), hash, this);
     if (!verified) throw new Error('the stored record is malformed');
     return (entry.verified = verified);
   }
@@ -105,21 +106,29 @@ export class InMemoryApiKeyStore extends ApiKeyStore {
    */
   save(record: ApiKeyRecord): void {
     const previous = this.keys.get(record.id);
-    this.keys.set(record.id, stored({
-      id: record.id,
-      name: record.name,
-      scopes: record.scopes as string[], // stored() copies it, and the metadata
-      ownerId: record.ownerId ?? null,
-      metadata: record.metadata ?? {},
-      createdAt: previous?.createdAt ?? EPOCH,
-      updatedAt: previous?.updatedAt ?? EPOCH,
-      expiresAt: record.expiresAt ?? null,
-      revokedAt: record.revokedAt ?? null,
-      disabled: record.disabled ?? false,
-      lastUsedAt: previous?.lastUsedAt ?? null,
-      version: (previous?.version ?? 0) + 1,
-    }));
-    this.secrets.set(record.hash, { hash: record.hash, keyId: record.id, createdAt: EPOCH, expiresAt: record.secretExpiresAt ?? null });
+    this.keys.set(
+      record.id,
+      stored({
+        id: record.id,
+        name: record.name,
+        scopes: record.scopes as string[], // stored() copies it, and the metadata
+        ownerId: record.ownerId ?? null,
+        metadata: record.metadata ?? {},
+        createdAt: previous?.createdAt ?? EPOCH,
+        updatedAt: previous?.updatedAt ?? EPOCH,
+        expiresAt: record.expiresAt ?? null,
+        revokedAt: record.revokedAt ?? null,
+        disabled: record.disabled ?? false,
+        lastUsedAt: previous?.lastUsedAt ?? null,
+        version: (previous?.version ?? 0) + 1,
+      }),
+    );
+    this.secrets.set(record.hash, {
+      hash: record.hash,
+      keyId: record.id,
+      createdAt: EPOCH,
+      expiresAt: record.secretExpiresAt ?? null,
+    });
   }
 
   /** Removes the secret with the given hash; returns whether one was removed. */
@@ -131,7 +140,8 @@ export class InMemoryApiKeyStore extends ApiKeyStore {
   /** @inheritdoc */
   insert(key: StoredApiKey, secret: StoredApiKeySecret): Promise<void> {
     if (this.keys.has(key.id)) return Promise.reject(new Error(`a key with id "${key.id}" already exists`));
-    if (this.secrets.has(secret.hash) || secret.keyId !== key.id) return Promise.reject(new Error('the secret exists already or belongs to another key'));
+    if (this.secrets.has(secret.hash) || secret.keyId !== key.id)
+      return Promise.reject(new Error('the secret exists already or belongs to another key'));
     this.keys.set(key.id, stored(key));
     this.secrets.set(secret.hash, { ...secret });
     return Promise.resolve();
@@ -146,7 +156,11 @@ export class InMemoryApiKeyStore extends ApiKeyStore {
   /** @inheritdoc */
   list(query: ApiKeyListQuery = {}): Promise<StoredApiKey[]> {
     const keys = [...this.keys.values()]
-      .filter((key) => (query.ownerId === undefined || key.ownerId === query.ownerId) && (query.after === undefined || compareIds(key.id, query.after) > 0))
+      .filter(
+        (key) =>
+          (query.ownerId === undefined || key.ownerId === query.ownerId) &&
+          (query.after === undefined || compareIds(key.id, query.after) > 0),
+      )
       .sort((a, b) => compareIds(a.id, b.id));
     return Promise.resolve(keys.slice(0, listLimit(query)).map(handedOut));
   }
@@ -162,10 +176,16 @@ export class InMemoryApiKeyStore extends ApiKeyStore {
   }
 
   /** @inheritdoc */
-  rotate(id: string, expectedVersion: number, secret: StoredApiKeySecret, previousSecretsExpireAt: Date): Promise<StoredApiKey | null> {
+  rotate(
+    id: string,
+    expectedVersion: number,
+    secret: StoredApiKeySecret,
+    previousSecretsExpireAt: Date,
+  ): Promise<StoredApiKey | null> {
     const key = this.keys.get(id);
     if (!key || key.version !== expectedVersion) return Promise.resolve(null);
-    if (this.secrets.has(secret.hash) || secret.keyId !== id) return Promise.reject(new Error('the secret exists already or belongs to another key'));
+    if (this.secrets.has(secret.hash) || secret.keyId !== id)
+      return Promise.reject(new Error('the secret exists already or belongs to another key'));
     for (const [hash, previous] of this.secrets) {
       if (previous.keyId === id && (previous.expiresAt === null || previous.expiresAt > previousSecretsExpireAt)) {
         this.secrets.set(hash, { ...previous, expiresAt: previousSecretsExpireAt });
@@ -181,7 +201,8 @@ export class InMemoryApiKeyStore extends ApiKeyStore {
   touch(lastUsed: ReadonlyMap<string, Date>): Promise<void> {
     for (const [id, at] of lastUsed) {
       const key = this.keys.get(id);
-      if (key && (key.lastUsedAt === null || key.lastUsedAt < at)) this.keys.set(id, stored({ ...key, lastUsedAt: at }));
+      if (key && (key.lastUsedAt === null || key.lastUsedAt < at))
+        this.keys.set(id, stored({ ...key, lastUsedAt: at }));
     }
     return Promise.resolve();
   }
@@ -204,7 +225,9 @@ function handedOut(key: StoredApiKey): StoredApiKey {
   return Object.freeze({ ...key, ...datesOf(key) });
 }
 
-function datesOf(key: StoredApiKey): Pick<StoredApiKey, 'createdAt' | 'updatedAt' | 'expiresAt' | 'revokedAt' | 'lastUsedAt'> {
+function datesOf(
+  key: StoredApiKey,
+): Pick<StoredApiKey, 'createdAt' | 'updatedAt' | 'expiresAt' | 'revokedAt' | 'lastUsedAt'> {
   return {
     createdAt: new Date(key.createdAt),
     updatedAt: new Date(key.updatedAt),

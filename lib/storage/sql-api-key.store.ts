@@ -36,7 +36,9 @@ export interface SqlMigration {
 /** Validates an identifier (table, schema, channel) and returns it. */
 function identifier(value: unknown, field: string): string {
   if (typeof value !== 'string' || !IDENTIFIER.test(value)) {
-    throw new ApiKeyConfigurationError(`${field} must be an identifier of 1 to 63 letters, digits or underscores, not starting with a digit`);
+    throw new ApiKeyConfigurationError(
+      `${field} must be an identifier of 1 to 63 letters, digits or underscores, not starting with a digit`,
+    );
   }
   return value;
 }
@@ -47,7 +49,8 @@ export function quoteTables(names: ApiKeyTableNames = {}, schema?: string): Quot
   const keys = identifier(names.keys ?? 'api_keys', 'tables.keys');
   const secrets = identifier(names.secrets ?? 'api_key_secrets', 'tables.secrets');
   const migrations = identifier(names.migrations ?? 'api_key_migrations', 'tables.migrations');
-  if (new Set([keys, secrets, migrations]).size !== 3) throw new ApiKeyConfigurationError('tables.keys, tables.secrets and tables.migrations must differ');
+  if (new Set([keys, secrets, migrations]).size !== 3)
+    throw new ApiKeyConfigurationError('tables.keys, tables.secrets and tables.migrations must differ');
   return {
     keys: `${prefix}"${keys}"`,
     secrets: `${prefix}"${secrets}"`,
@@ -64,7 +67,9 @@ export function quoteTables(names: ApiKeyTableNames = {}, schema?: string): Quot
 export function assertSchemaCurrent(applied: number, migrations: readonly SqlMigration[], label: string): void {
   const latest = migrations[migrations.length - 1]!.version;
   if (applied > latest) {
-    throw new ApiKeyConfigurationError(`the ${label} tables are at schema version ${applied}, newer than this package supports (${latest}): upgrade nestjs-api-key`);
+    throw new ApiKeyConfigurationError(
+      `the ${label} tables are at schema version ${applied}, newer than this package supports (${latest}): upgrade nestjs-api-key`,
+    );
   }
   if (applied < latest) {
     throw new ApiKeyConfigurationError(
@@ -137,7 +142,20 @@ export async function initialised<S extends SqlApiKeyStore>(store: S): Promise<S
   return store;
 }
 
-const KEY_COLUMN_NAMES = ['id', 'name', 'scopes', 'owner_id', 'metadata', 'created_at', 'updated_at', 'expires_at', 'revoked_at', 'disabled', 'last_used_at', 'version'];
+const KEY_COLUMN_NAMES = [
+  'id',
+  'name',
+  'scopes',
+  'owner_id',
+  'metadata',
+  'created_at',
+  'updated_at',
+  'expires_at',
+  'revoked_at',
+  'disabled',
+  'last_used_at',
+  'version',
+];
 
 /** The key columns every select returns, for {@link rowToKey}, optionally qualified (`k.`). */
 export function keyColumns(qualifier = ''): string {
@@ -168,14 +186,23 @@ export function rowToKey(row: KeyRow): StoredApiKey {
 /** Maps a keys row joined with its secret (`secret_hash`, `secret_created_at`, `secret_expires_at`) to the lookup record. */
 export function rowToRecord(row: KeyRow): ApiKeyRecord {
   const key = rowToKey(row);
-  return toApiKeyRecord(key, { hash: row.secret_hash as string, keyId: key.id, createdAt: toDate(row.secret_created_at)!, expiresAt: toDate(row.secret_expires_at) });
+  return toApiKeyRecord(key, {
+    hash: row.secret_hash as string,
+    keyId: key.id,
+    createdAt: toDate(row.secret_created_at)!,
+    expiresAt: toDate(row.secret_expires_at),
+  });
 }
 
 /**
  * The `SET` assignments of a patch, as `column = <placeholder>` pairs and their values, from a
  * fixed list of columns (never from caller text). `encode` converts a value for the driver.
  */
-export function patchAssignments(patch: ApiKeyPatch, placeholder: (index: number) => string, encode: (column: string, value: unknown) => unknown): { set: string; values: unknown[] } {
+export function patchAssignments(
+  patch: ApiKeyPatch,
+  placeholder: (index: number) => string,
+  encode: (column: string, value: unknown) => unknown,
+): { set: string; values: unknown[] } {
   const columns: Array<[string, unknown]> = [['updated_at', patch.updatedAt]];
   if (patch.name !== undefined) columns.push(['name', patch.name]);
   if (patch.scopes !== undefined) columns.push(['scopes', patch.scopes]);

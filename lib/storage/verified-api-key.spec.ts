@@ -6,11 +6,25 @@ describe('issued principals', () => {
   const principal = issuePrincipal(issuer, 'k-1', 'reporting', ['reports:read'], 'team-a', { tier: 'gold' });
 
   it('are frozen, with their scopes and metadata, and known as issued by their issuer', () => {
-    expect(principal).toEqual({ id: 'k-1', name: 'reporting', scopes: ['reports:read'], ownerId: 'team-a', metadata: { tier: 'gold' } });
-    expect(Object.isFrozen(principal) && Object.isFrozen(principal.scopes) && Object.isFrozen(principal.metadata)).toBe(true);
+    expect(principal).toEqual({
+      id: 'k-1',
+      name: 'reporting',
+      scopes: ['reports:read'],
+      ownerId: 'team-a',
+      metadata: { tier: 'gold' },
+    });
+    expect(Object.isFrozen(principal) && Object.isFrozen(principal.scopes) && Object.isFrozen(principal.metadata)).toBe(
+      true,
+    );
     expect(issuerOf(principal)).toBe(issuer);
     expect(issuerOf(issuePrincipal({}, 'k-1', 'reporting', [], null, null))).not.toBe(issuer);
-    expect(JSON.parse(JSON.stringify(principal))).toEqual({ id: 'k-1', name: 'reporting', scopes: ['reports:read'], ownerId: 'team-a', metadata: { tier: 'gold' } });
+    expect(JSON.parse(JSON.stringify(principal))).toEqual({
+      id: 'k-1',
+      name: 'reporting',
+      scopes: ['reports:read'],
+      ownerId: 'team-a',
+      metadata: { tier: 'gold' },
+    });
   });
 
   it('cannot be imitated: copies, clones, proxies and objects built on them are not issued', () => {

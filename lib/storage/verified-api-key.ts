@@ -95,7 +95,14 @@ export function verifyRecord(value: unknown, hash: string, issuer: object): Veri
     if (!valid) return undefined;
     const limited = expiresAt !== null || revokedAt !== null || secretExpiresAt !== null || disabled === true;
     return {
-      principal: issuePrincipal(issuer, id, name, scopes, ownerId ?? null, (metadata as Record<string, unknown>) ?? null),
+      principal: issuePrincipal(
+        issuer,
+        id,
+        name,
+        scopes,
+        ownerId ?? null,
+        (metadata as Record<string, unknown>) ?? null,
+      ),
       state: limited ? { expiresAt, revokedAt, disabled: disabled === true, secretExpiresAt } : null,
     };
   } catch {

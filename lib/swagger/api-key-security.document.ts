@@ -33,13 +33,27 @@ type Operation = OperationObject & Record<string, unknown>;
 export function securitySchemesFor(options: ResolvedApiKeyOptions): Record<string, SecuritySchemeObject> {
   const schemes: Record<string, SecuritySchemeObject> = {};
   if (options.header) {
-    schemes[ApiKeySecuritySchemeName.header] = { type: 'apiKey', in: 'header', name: options.header, description: `API key in the \`${options.header}\` header.` };
+    schemes[ApiKeySecuritySchemeName.header] = {
+      type: 'apiKey',
+      in: 'header',
+      name: options.header,
+      description: `API key in the \`${options.header}\` header.`,
+    };
   }
   if (options.bearer) {
-    schemes[ApiKeySecuritySchemeName.bearer] = { type: 'http', scheme: 'bearer', description: 'API key as `Authorization: Bearer <key>`.' };
+    schemes[ApiKeySecuritySchemeName.bearer] = {
+      type: 'http',
+      scheme: 'bearer',
+      description: 'API key as `Authorization: Bearer <key>`.',
+    };
   }
   if (options.cookie) {
-    schemes[ApiKeySecuritySchemeName.cookie] = { type: 'apiKey', in: 'cookie', name: options.cookie, description: `API key in the \`${options.cookie}\` cookie.` };
+    schemes[ApiKeySecuritySchemeName.cookie] = {
+      type: 'apiKey',
+      in: 'cookie',
+      name: options.cookie,
+      description: `API key in the \`${options.cookie}\` cookie.`,
+    };
   }
   if (options.query) {
     schemes[ApiKeySecuritySchemeName.query] = {
@@ -86,7 +100,8 @@ export function applyApiKeySecurity(
       if (others) operation.security = others;
       else delete operation.security;
       const inherited = operation.security ?? document.security ?? [];
-      if (typeof index === 'number') secure(operation, handlers[index]!.scopes, inherited, Object.keys(schemes), roleNames);
+      if (typeof index === 'number')
+        secure(operation, handlers[index]!.scopes, inherited, Object.keys(schemes), roleNames);
     }
   }
   return document;
@@ -101,7 +116,9 @@ function secure(
 ): void {
   const alternatives = schemes.flatMap((scheme): SecurityRequirement[] => {
     if (!roleNames || !scopes) return [{ [scheme]: [] }];
-    return scopes.mode === 'all' ? [{ [scheme]: [...scopes.scopes] }] : scopes.scopes.map((scope) => ({ [scheme]: [scope] }));
+    return scopes.mode === 'all'
+      ? [{ [scheme]: [...scopes.scopes] }]
+      : scopes.scopes.map((scope) => ({ [scheme]: [scope] }));
   });
   // Requirements already in force (another guard's scheme, on the operation or the document) still hold: AND them in.
   const existing = inherited.length > 0 ? inherited : [{}];
@@ -124,7 +141,9 @@ function withoutOurs(requirements: SecurityRequirement[], ours: Set<string>): Se
   if (!requirements.some((requirement) => Object.keys(requirement).some((name) => ours.has(name)))) return requirements;
   const left = requirements
     .map((requirement) => Object.fromEntries(Object.entries(requirement).filter(([name]) => !ours.has(name))))
-    .filter((requirement, index) => Object.keys(requirement).length > 0 || Object.keys(requirements[index]!).length === 0);
+    .filter(
+      (requirement, index) => Object.keys(requirement).length > 0 || Object.keys(requirements[index]!).length === 0,
+    );
   return left.length > 0 ? left : undefined;
 }
 
@@ -134,7 +153,10 @@ function isOperation(value: unknown): value is Operation {
 
 function errorResponses(options: ResolvedApiKeyOptions) {
   const body = { 'application/json': { schema: { $ref: `#/components/schemas/${ApiKeyComponentName.errorSchema}` } } };
-  const challenges = [options.header || options.cookie || options.query ? 'ApiKey' : '', options.bearer ? 'Bearer' : ''].filter(Boolean);
+  const challenges = [
+    options.header || options.cookie || options.query ? 'ApiKey' : '',
+    options.bearer ? 'Bearer' : '',
+  ].filter(Boolean);
   return {
     [ApiKeyComponentName.unauthorized]: {
       description: 'No API key, or one that is not valid (the same answer for every reason).',

@@ -70,8 +70,19 @@ function resolvedOptionsOf(app: INestApplication): ResolvedApiKeyOptions {
     if (instance instanceof ResolvedApiKeyOptions) instances.add(instance);
   }
   const [first, ...others] = instances;
-  if (!first) throw new Error('nestjs-api-key/swagger: ApiKeyModule is not imported in this application (ResolvedApiKeyOptions not found)');
-  if (others.some((other) => other.header?.toLowerCase() !== first.header?.toLowerCase() || other.bearer !== first.bearer || other.cookie !== first.cookie || other.query !== first.query)) {
+  if (!first)
+    throw new Error(
+      'nestjs-api-key/swagger: ApiKeyModule is not imported in this application (ResolvedApiKeyOptions not found)',
+    );
+  if (
+    others.some(
+      (other) =>
+        other.header?.toLowerCase() !== first.header?.toLowerCase() ||
+        other.bearer !== first.bearer ||
+        other.cookie !== first.cookie ||
+        other.query !== first.query,
+    )
+  ) {
     throw new Error(
       'nestjs-api-key/swagger: the ApiKeyModule instances of this application read keys from different sources; ' +
         'the document has one set of security schemes, so give every instance the same `sources`',

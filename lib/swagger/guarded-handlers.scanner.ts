@@ -65,15 +65,22 @@ export function findGuardedHandlers(app: INestApplicationContext): Map<Function,
 function hasGlobalApiKeyGuard(app: INestApplicationContext): boolean {
   const config = (app as unknown as { config?: Partial<GlobalGuards> }).config;
   if (typeof config?.getGlobalGuards !== 'function' || typeof config.getGlobalRequestGuards !== 'function') {
-    throw new Error('nestjs-api-key/swagger: pass the INestApplication (from NestFactory.create or createNestApplication)');
+    throw new Error(
+      'nestjs-api-key/swagger: pass the INestApplication (from NestFactory.create or createNestApplication)',
+    );
   }
-  return usesApiKeyGuard(config.getGlobalGuards()) || usesApiKeyGuard(config.getGlobalRequestGuards().map((wrapper) => wrapper.metatype));
+  return (
+    usesApiKeyGuard(config.getGlobalGuards()) ||
+    usesApiKeyGuard(config.getGlobalRequestGuards().map((wrapper) => wrapper.metatype))
+  );
 }
 
 /** Whether a list of guards (classes or instances) holds {@link ApiKeyGuard} or a subclass. */
 function usesApiKeyGuard(guards: readonly unknown[] | undefined): boolean {
   return (guards ?? []).some(
-    (guard) => guard instanceof ApiKeyGuard || (typeof guard === 'function' && (guard === ApiKeyGuard || guard.prototype instanceof ApiKeyGuard)),
+    (guard) =>
+      guard instanceof ApiKeyGuard ||
+      (typeof guard === 'function' && (guard === ApiKeyGuard || guard.prototype instanceof ApiKeyGuard)),
   );
 }
 

@@ -41,13 +41,26 @@ function key(id: string, overrides: Partial<StoredApiKey> = {}): StoredApiKey {
 
 /** A test secret: its hash is a real base64url SHA-256 digest of `label`. */
 function secret(label: string, keyId: string, overrides: Partial<StoredApiKeySecret> = {}): StoredApiKeySecret {
-  return { hash: createHash('sha256').update(label).digest('base64url'), keyId, createdAt: new Date(T0), expiresAt: null, ...overrides };
+  return {
+    hash: createHash('sha256').update(label).digest('base64url'),
+    keyId,
+    createdAt: new Date(T0),
+    expiresAt: null,
+    ...overrides,
+  };
 }
 
 function globalTestApi(): ConformanceTestApi {
   const api = globalThis as unknown as Partial<ConformanceTestApi>;
-  if (typeof api.describe !== 'function' || typeof api.it !== 'function' || typeof api.beforeEach !== 'function' || typeof api.afterEach !== 'function') {
-    throw new Error('describeApiKeyStoreConformance: no global describe/it/beforeEach/afterEach; pass your test framework\'s functions as the third argument');
+  if (
+    typeof api.describe !== 'function' ||
+    typeof api.it !== 'function' ||
+    typeof api.beforeEach !== 'function' ||
+    typeof api.afterEach !== 'function'
+  ) {
+    throw new Error(
+      "describeApiKeyStoreConformance: no global describe/it/beforeEach/afterEach; pass your test framework's functions as the third argument",
+    );
   }
   return api as ConformanceTestApi;
 }
@@ -65,7 +78,11 @@ function globalTestApi(): ConformanceTestApi {
  * Uses the global `describe`/`it`/`beforeEach`/`afterEach` (Jest), or the functions you pass
  * (`{ describe, it, beforeEach, afterEach }` from Vitest); assertions use `node:assert`.
  */
-export function describeApiKeyStoreConformance(name: string, harness: ApiKeyStoreHarness, api: ConformanceTestApi = globalTestApi()): void {
+export function describeApiKeyStoreConformance(
+  name: string,
+  harness: ApiKeyStoreHarness,
+  api: ConformanceTestApi = globalTestApi(),
+): void {
   const { describe, it, beforeEach, afterEach } = api;
   describe(`ApiKeyStore conformance: ${name}`, () => {
     let store: ApiKeyStore;
@@ -80,12 +97,19 @@ export function describeApiKeyStoreConformance(name: string, harness: ApiKeyStor
       const written = key('k-1');
       await store.insert(written, secret('s-1', 'k-1'));
       assert.deepEqual(await store.findById('k-1'), written);
-      const bare = key('k-2', { ownerId: null, metadata: {}, scopes: [], expiresAt: null, disabled: true, lastUsedAt: new Date(T0 + 5) });
+      const bare = key('k-2', {
+        ownerId: null,
+        metadata: {},
+        scopes: [],
+        expiresAt: null,
+        disabled: true,
+        lastUsedAt: new Date(T0 + 5),
+      });
       await store.insert(bare, secret('s-2', 'k-2'));
       assert.deepEqual(await store.findById('k-2'), bare);
     });
 
-    it('findByHash returns the key record for the secret, with the secret\'s own expiry', async () => {
+    it("findByHash returns the key record for the secret, with the secret's own expiry", async () => {
       const written = key('k-1');
       const first = secret('s-1', 'k-1', { expiresAt: new Date(T0 + 1000) });
       await store.insert(written, first);
@@ -115,19 +139,38 @@ export function describeApiKeyStoreConformance(name: string, harness: ApiKeyStor
     it('list orders by id byte-wise, filters by owner and pages with after and limit', async () => {
       // UTF-8 byte order puts U+FF01 before U+1F600; UTF-16 order (JavaScript's `<`) does not.
       const ids = ['key-a', 'key-B', 'key-_', 'key-\u{1F600}', 'key-0', 'key-\uFF01', 'key-Z2'];
-      for (const [index, id] of ids.entries()) await store.insert(key(id, { ownerId: index % 2 === 0 ? 'even' : 'odd' }), secret(id, id));
+      for (const [index, id] of ids.entries())
+        await store.insert(key(id, { ownerId: index % 2 === 0 ? 'even' : 'odd' }), secret(id, id));
       const sorted = ['key-0', 'key-B', 'key-Z2', 'key-_', 'key-a', 'key-\uFF01', 'key-\u{1F600}'];
-      assert.deepEqual((await store.list()).map((k) => k.id), sorted);
-      assert.deepEqual((await store.list({ ownerId: 'odd' })).map((k) => k.id), sorted.filter((id) => ids.indexOf(id) % 2 === 1));
-      assert.deepEqual((await store.list({ after: sorted[1], limit: 2 })).map((k) => k.id), sorted.slice(2, 4));
-      assert.deepEqual((await store.list({ after: 'key-\uFF01' })).map((k) => k.id), ['key-\u{1F600}']);
+      assert.deepEqual(
+        (await store.list()).map((k) => k.id),
+        sorted,
+      );
+      assert.deepEqual(
+        (await store.list({ ownerId: 'odd' })).map((k) => k.id),
+        sorted.filter((id) => ids.indexOf(id) % 2 === 1),
+      );
+      assert.deepEqual(
+        (await store.list({ after: sorted[1], limit: 2 })).map((k) => k.id),
+        sorted.slice(2, 4),
+      );
+      assert.deepEqual(
+        (await store.list({ after: 'key-\uFF01' })).map((k) => k.id),
+        ['key-\u{1F600}'],
+      );
       assert.deepEqual(await store.list({ ownerId: 'nobody' }), []);
     });
 
     it('update applies the patch when the version matches, increments it and leaves absent fields alone', async () => {
       const written = key('k-1');
       await store.insert(written, secret('s-1', 'k-1'));
-      const patch = { name: 'renamed', scopes: ['orders:write'], metadata: { plan: 'free' }, expiresAt: null, updatedAt: new Date(T0 + 10) };
+      const patch = {
+        name: 'renamed',
+        scopes: ['orders:write'],
+        metadata: { plan: 'free' },
+        expiresAt: null,
+        updatedAt: new Date(T0 + 10),
+      };
       const updated = await store.update('k-1', 1, patch);
       const expected = { ...written, ...patch, version: 2 };
       assert.deepEqual(updated, expected);
@@ -153,7 +196,9 @@ export function describeApiKeyStoreConformance(name: string, harness: ApiKeyStor
 
     it('of concurrent updates at one version exactly one wins', async () => {
       await store.insert(key('k-1'), secret('s-1', 'k-1'));
-      const results = await Promise.all([1, 2, 3, 4, 5].map((n) => store.update('k-1', 1, { name: `writer ${n}`, updatedAt: new Date(T0 + n) })));
+      const results = await Promise.all(
+        [1, 2, 3, 4, 5].map((n) => store.update('k-1', 1, { name: `writer ${n}`, updatedAt: new Date(T0 + n) })),
+      );
       const winners = results.filter((result) => result !== null);
       assert.equal(winners.length, 1);
       assert.deepEqual(await store.findById('k-1'), winners[0]);
@@ -194,7 +239,10 @@ export function describeApiKeyStoreConformance(name: string, harness: ApiKeyStor
       await store.insert(key('k-1'), secret('s-1', 'k-1'));
       const left = secret('left', 'k-1');
       const right = secret('right', 'k-1');
-      const [a, b] = await Promise.all([store.rotate('k-1', 1, left, new Date(T0 + 1000)), store.rotate('k-1', 1, right, new Date(T0 + 1000))]);
+      const [a, b] = await Promise.all([
+        store.rotate('k-1', 1, left, new Date(T0 + 1000)),
+        store.rotate('k-1', 1, right, new Date(T0 + 1000)),
+      ]);
       assert.equal([a, b].filter((result) => result !== null).length, 1);
       const [winner, loser] = a ? [left, right] : [right, left];
       assert.equal((await store.findByHash(winner.hash))?.id, 'k-1');
@@ -215,7 +263,13 @@ export function describeApiKeyStoreConformance(name: string, harness: ApiKeyStor
     it('touch records last use, never moves it backwards, ignores unknown ids and bumps no version', async () => {
       await store.insert(key('k-1'), secret('s-1', 'k-1'));
       await store.insert(key('k-2'), secret('s-2', 'k-2'));
-      await store.touch(new Map([['k-1', new Date(T0 + 50)], ['k-2', new Date(T0 + 60)], ['nobody', new Date(T0)]]));
+      await store.touch(
+        new Map([
+          ['k-1', new Date(T0 + 50)],
+          ['k-2', new Date(T0 + 60)],
+          ['nobody', new Date(T0)],
+        ]),
+      );
       await store.touch(new Map([['k-1', new Date(T0 + 40)]]));
       await store.touch(new Map());
       const [one, two] = [await store.findById('k-1'), await store.findById('k-2')];

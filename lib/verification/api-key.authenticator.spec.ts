@@ -36,7 +36,8 @@ describe('ApiKeyAuthenticator lookups', () => {
     const results = Array.from({ length: 1000 }, () => authenticator.verify(KEY));
     expect(repository.calls).toHaveLength(1);
     repository.calls[0]!.resolve(record);
-    for (const result of await Promise.all(results)) expect(result).toMatchObject({ valid: true, principal: { id: 'k1' } });
+    for (const result of await Promise.all(results))
+      expect(result).toMatchObject({ valid: true, principal: { id: 'k1' } });
   });
 
   it('caches nothing: a verification after the lookup settled reads the repository again', async () => {
@@ -75,9 +76,12 @@ describe('ApiKeyAuthenticator lookups', () => {
     const [current, previous] = ['pepper-current-00000000001', 'pepper-previous-0000000001'];
     const options = new ResolvedApiKeyOptions({ pepper: [current, previous] });
     const hasher = new ApiKeyHasher(options.peppers);
-    const store = new InMemoryApiKeyStore([{ id: 'k1', name: 'k1', hash: new ApiKeyHasher([previous]).hash(KEY), scopes: [] }]);
+    const store = new InMemoryApiKeyStore([
+      { id: 'k1', name: 'k1', hash: new ApiKeyHasher([previous]).hash(KEY), scopes: [] },
+    ]);
     const authenticator = new ApiKeyAuthenticator(options, hasher, store);
-    for (let i = 0; i < 2; i++) expect(await authenticator.verify(KEY)).toMatchObject({ valid: true, principal: { id: 'k1' } });
+    for (let i = 0; i < 2; i++)
+      expect(await authenticator.verify(KEY)).toMatchObject({ valid: true, principal: { id: 'k1' } });
     store.delete(new ApiKeyHasher([previous]).hash(KEY));
     store.save({ id: 'k1', name: 'k1 re-hashed', hash: hasher.hash(KEY), scopes: [] });
     expect(await authenticator.verify(KEY)).toMatchObject({ valid: true, principal: { name: 'k1 re-hashed' } });
@@ -88,7 +92,9 @@ describe('ApiKeyAuthenticator lookups', () => {
   it('reads the time from a clock given as a plain { now } object, as tests replace it', async () => {
     const options = new ResolvedApiKeyOptions({});
     const hasher = new ApiKeyHasher(options.peppers);
-    const store = new InMemoryApiKeyStore([{ id: 'k1', name: 'k1', hash: hasher.hash(KEY), scopes: [], expiresAt: new Date(1_000) }]);
+    const store = new InMemoryApiKeyStore([
+      { id: 'k1', name: 'k1', hash: hasher.hash(KEY), scopes: [], expiresAt: new Date(1_000) },
+    ]);
     let now = 999;
     const clock = { now: () => new Date(now) } as unknown as ConstructorParameters<typeof ApiKeyAuthenticator>[3];
     const authenticator = new ApiKeyAuthenticator(options, hasher, store, clock);
@@ -142,13 +148,19 @@ describe('ApiKeyAuthenticator static keys', () => {
   it('gives their principals a frozen copy of the configured metadata, nested objects included', async () => {
     const metadata = { plan: { tier: 'free' }, regions: ['eu'] };
     const options = new ResolvedApiKeyOptions({ keys: [{ name: 'static', key: KEY, metadata }] });
-    const authenticator = new ApiKeyAuthenticator(options, new ApiKeyHasher(options.peppers), new InMemoryApiKeyStore());
+    const authenticator = new ApiKeyAuthenticator(
+      options,
+      new ApiKeyHasher(options.peppers),
+      new InMemoryApiKeyStore(),
+    );
     const result = await authenticator.verify(KEY);
     if (!result.valid) throw new Error('the static key should verify');
     const seen = result.principal.metadata as typeof metadata;
     expect(() => (seen.plan.tier = 'enterprise')).toThrow(TypeError);
     expect(() => seen.regions.push('us')).toThrow(TypeError);
     metadata.plan.tier = 'changed after bootstrap';
-    expect((await authenticator.verify(KEY)).valid && (await authenticator.verify(KEY))).toMatchObject({ principal: { metadata: { plan: { tier: 'free' }, regions: ['eu'] } } });
+    expect((await authenticator.verify(KEY)).valid && (await authenticator.verify(KEY))).toMatchObject({
+      principal: { metadata: { plan: { tier: 'free' }, regions: ['eu'] } },
+    });
   });
 });

@@ -50,7 +50,14 @@ export class ApiKeyAuthenticator {
     this.timeout = new FixedTimeout(ms, () => new Error(`lookup timed out after ${ms} ms`));
     for (const entry of options.keys) {
       // A copy of the configured scopes, so the frozen principal owns it (issuePrincipal copies the metadata).
-      const principal = issuePrincipal(this, entry.id ?? entry.name, entry.name, [...(entry.scopes ?? [])], entry.ownerId ?? null, entry.metadata ?? null);
+      const principal = issuePrincipal(
+        this,
+        entry.id ?? entry.name,
+        entry.name,
+        [...(entry.scopes ?? [])],
+        entry.ownerId ?? null,
+        entry.metadata ?? null,
+      );
       this.staticKeys.set(hasher.hash(entry.key), principal);
     }
   }
@@ -96,12 +103,18 @@ export class ApiKeyAuthenticator {
   }
 
   private accepted(principal: ApiKeyPrincipal, now: number): ApiKeyVerification {
-    if (this.events?.acceptsAuthenticated) this.events.emit({ type: ApiKeyEventType.Authenticated, keyId: principal.id, at: new Date(now) });
+    if (this.events?.acceptsAuthenticated)
+      this.events.emit({ type: ApiKeyEventType.Authenticated, keyId: principal.id, at: new Date(now) });
     return { valid: true, principal };
   }
 
   private refused(result: ApiKeyVerification & { valid: false }, now: number): ApiKeyVerification {
-    this.events?.emit({ type: ApiKeyEventType.AuthenticationFailed, reason: result.reason, keyId: result.keyId ?? null, at: new Date(now) });
+    this.events?.emit({
+      type: ApiKeyEventType.AuthenticationFailed,
+      reason: result.reason,
+      keyId: result.keyId ?? null,
+      at: new Date(now),
+    });
     return result;
   }
 

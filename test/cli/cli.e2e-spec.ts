@@ -27,11 +27,19 @@ async function createSchema(schema: string): Promise<void> {
 }
 
 /** Runs the built executable (the package's `bin`) in a real child process. */
-function exec(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function exec(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -46,7 +54,11 @@ async function closedPort(): Promise<number> {
 
 describe('the nestjs-api-key executable', () => {
   it('creates a key from DATABASE_URL and API_KEY_PEPPER and prints it once, as JSON', async () => {
-    const result = await exec(['create', '--name', 'ci', '--scope', 'orders:read', '--json'], { DATABASE_URL: 'memory:', API_KEY_PEPPER: PEPPER, API_KEY_PREFIX: 'acme_test' });
+    const result = await exec(['create', '--name', 'ci', '--scope', 'orders:read', '--json'], {
+      DATABASE_URL: 'memory:',
+      API_KEY_PEPPER: PEPPER,
+      API_KEY_PREFIX: 'acme_test',
+    });
     expect([result.code, result.stderr]).toEqual([0, '']);
     const { key, apiKey } = JSON.parse(result.stdout);
     expect(key).toMatch(/^acme_test_[0-9A-Za-z]{12}_[0-9A-Za-z]{38}$/);
@@ -55,7 +67,11 @@ describe('the nestjs-api-key executable', () => {
 
   it('exits 2 on a bad command line and 1 on a failed operation, with the reason on stderr', async () => {
     const usage = await exec(['rotate'], { DATABASE_URL: 'memory:' });
-    expect([usage.code, usage.stdout, usage.stderr]).toEqual([2, '', 'error: rotate needs a key id\nRun "nestjs-api-key --help" for usage.\n']);
+    expect([usage.code, usage.stdout, usage.stderr]).toEqual([
+      2,
+      '',
+      'error: rotate needs a key id\nRun "nestjs-api-key --help" for usage.\n',
+    ]);
     const missing = await exec(['show', 'nope', '--database', 'memory:']);
     expect([missing.code, missing.stderr]).toEqual([1, 'error: no key with id "nope"\n']);
     expect((await exec(['--help'])).code).toBe(0);
@@ -65,10 +81,14 @@ describe('the nestjs-api-key executable', () => {
 describe.each(platforms)('keys managed by the CLI, used over HTTP on $name', (platform) => {
   const store = new InMemoryApiKeyStore();
   const out: string[] = [];
-  const cli = (...argv: string[]) => runCli(argv, { store, env: { API_KEY_PEPPER: PEPPER }, stdout: (t) => void out.push(t), stderr: () => undefined });
+  const cli = (...argv: string[]) =>
+    runCli(argv, { store, env: { API_KEY_PEPPER: PEPPER }, stdout: (t) => void out.push(t), stderr: () => undefined });
   let app: INestApplication;
   beforeAll(async () => {
-    app = await startApp({ imports: [ApiKeyModule.forRoot({ pepper: PEPPER, repository: store })], controllers: [OrdersController] }, platform);
+    app = await startApp(
+      { imports: [ApiKeyModule.forRoot({ pepper: PEPPER, repository: store })], controllers: [OrdersController] },
+      platform,
+    );
   });
   afterAll(() => app.close());
 
@@ -91,7 +111,11 @@ describe.each([
     'PostgreSQL',
     () => {
       const schema = uniqueSchema();
-      return { url: `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`, schema, cleanup: () => dropSchema(schema) };
+      return {
+        url: `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+        schema,
+        cleanup: () => dropSchema(schema),
+      };
     },
   ],
 ] as const)('the executable against %s', (_, database) => {
@@ -106,8 +130,16 @@ describe.each([
     const before = await exec(['list', '--database', target.url]);
     expect(before.code).toBe(1);
     expect(before.stderr).toContain('npx nestjs-api-key migrate');
-    expect(await exec(['migrate', '--database', target.url])).toEqual({ code: 0, stdout: 'Applied migration(s) 1.\n', stderr: '' });
-    expect(await exec(['migrate', '--database', target.url, '--json'])).toEqual({ code: 0, stdout: '{"applied":[]}\n', stderr: '' });
+    expect(await exec(['migrate', '--database', target.url])).toEqual({
+      code: 0,
+      stdout: 'Applied migration(s) 1.\n',
+      stderr: '',
+    });
+    expect(await exec(['migrate', '--database', target.url, '--json'])).toEqual({
+      code: 0,
+      stdout: '{"applied":[]}\n',
+      stderr: '',
+    });
   });
 
   it('keeps keys across invocations: create, list, rotate, revoke', async () => {
@@ -127,7 +159,13 @@ describe('exit codes of the executable: 2 for a bad command line, 1 for a store 
   const dir = tempDir();
   afterAll(() => dir.remove());
   const READS = [['list'], ['show', 'k1']];
-  const WRITES = [['create', '--name', 'x'], ['rotate', 'k1'], ['revoke', 'k1'], ['disable', 'k1'], ['enable', 'k1']];
+  const WRITES = [
+    ['create', '--name', 'x'],
+    ['rotate', 'k1'],
+    ['revoke', 'k1'],
+    ['disable', 'k1'],
+    ['enable', 'k1'],
+  ];
   const migrateHint = 'check the path, or create it with `npx nestjs-api-key migrate`';
 
   it('creates no SQLite file for any command but migrate: exit 1, naming the path and migrate', async () => {

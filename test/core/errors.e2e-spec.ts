@@ -12,7 +12,10 @@ describe.each(platforms)('response contract on $name', (platform) => {
   let app: INestApplication;
   beforeAll(async () => {
     app = await startApp(
-      { imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, sources: { bearer: true } })], controllers: [OrdersController] },
+      {
+        imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, sources: { bearer: true } })],
+        controllers: [OrdersController],
+      },
       platform,
     );
   });
@@ -38,7 +41,6 @@ describe.each(platforms)('response contract on $name', (platform) => {
     const res = await get().set('X-API-Key', NO_SCOPES.key).expect(200);
     expect(res.headers['cache-control']).toBe('no-store');
   });
-
 });
 
 @Catch()
@@ -52,7 +54,8 @@ class RecordingFilter implements ExceptionFilter {
     const response = host.switchToHttp().getResponse();
     const status = exception.getStatus();
     const body = { problem: exception.code };
-    if (typeof response.status === 'function' && typeof response.json === 'function') response.status(status).json(body);
+    if (typeof response.status === 'function' && typeof response.json === 'function')
+      response.status(status).json(body);
     else response.code(status).send(body);
   }
 }
@@ -61,7 +64,11 @@ describe.each(platforms)('application exception filters on $name', (platform) =>
   let app: INestApplication;
   beforeAll(async () => {
     app = await startApp(
-      { imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS })], controllers: [OrdersController], providers: [{ provide: APP_FILTER, useClass: RecordingFilter }] },
+      {
+        imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS })],
+        controllers: [OrdersController],
+        providers: [{ provide: APP_FILTER, useClass: RecordingFilter }],
+      },
       platform,
     );
   });

@@ -62,7 +62,8 @@ describe.each(platforms)('ApiKeyModule configuration on $name', (platform) => {
     apps.push(app);
     return app;
   };
-  const whoami = (app: INestApplication, key = READER.key) => request(app.getHttpServer()).get('/orders/whoami').set('X-API-Key', key);
+  const whoami = (app: INestApplication, key = READER.key) =>
+    request(app.getHttpServer()).get('/orders/whoami').set('X-API-Key', key);
 
   it('forRootAsync with a ConfigService factory reads keys from the environment', async () => {
     const app = await start(
@@ -86,9 +87,14 @@ describe.each(platforms)('ApiKeyModule configuration on $name', (platform) => {
   });
 
   it('forRootAsync accepts registerAs(...).asProvider() as is', async () => {
-    const apiKeyConfig = registerAs('apiKey', (): ApiKeyModuleOptions => ({ keys: [{ name: 'reader', key: ENV.API_KEY_READER }] }));
+    const apiKeyConfig = registerAs('apiKey', (): ApiKeyModuleOptions => ({
+      keys: [{ name: 'reader', key: ENV.API_KEY_READER }],
+    }));
     const app = await start(
-      { imports: [ConfigModule.forRoot({ ignoreEnvFile: true }), ApiKeyModule.forRootAsync(apiKeyConfig.asProvider())], controllers: [OrdersController] },
+      {
+        imports: [ConfigModule.forRoot({ ignoreEnvFile: true }), ApiKeyModule.forRootAsync(apiKeyConfig.asProvider())],
+        controllers: [OrdersController],
+      },
       platform,
     );
     await whoami(app).expect(200);
@@ -101,7 +107,10 @@ describe.each(platforms)('ApiKeyModule configuration on $name', (platform) => {
         return { keys: [READER] };
       }
     }
-    const app = await start({ imports: [ApiKeyModule.forRootAsync({ useClass: OptionsFactory })], controllers: [OrdersController] }, platform);
+    const app = await start(
+      { imports: [ApiKeyModule.forRootAsync({ useClass: OptionsFactory })], controllers: [OrdersController] },
+      platform,
+    );
     await whoami(app).expect(200);
   });
 
@@ -115,7 +124,10 @@ describe.each(platforms)('ApiKeyModule configuration on $name', (platform) => {
     @Module({ providers: [SharedOptions], exports: [SharedOptions] })
     class SharedOptionsModule {}
     const app = await start(
-      { imports: [ApiKeyModule.forRootAsync({ imports: [SharedOptionsModule], useExisting: SharedOptions })], controllers: [OrdersController] },
+      {
+        imports: [ApiKeyModule.forRootAsync({ imports: [SharedOptionsModule], useExisting: SharedOptions })],
+        controllers: [OrdersController],
+      },
       platform,
     );
     await whoami(app).expect(200);
@@ -125,7 +137,10 @@ describe.each(platforms)('ApiKeyModule configuration on $name', (platform) => {
     const app = await start(
       {
         imports: [
-          ApiKeyModule.forRootAsync({ imports: [KeyTableModule], useFactory: () => ({ repository: TableRepository, pepper: ENV.API_KEY_PEPPER }) }),
+          ApiKeyModule.forRootAsync({
+            imports: [KeyTableModule],
+            useFactory: () => ({ repository: TableRepository, pepper: ENV.API_KEY_PEPPER }),
+          }),
         ],
         controllers: [OrdersController],
       },
@@ -143,22 +158,34 @@ describe.each(platforms)('ApiKeyModule configuration on $name', (platform) => {
   it('accepts a repository instance, and keeps no plaintext or hash on the principal', async () => {
     const hasher = new ApiKeyHasher();
     const key = 'instance-key-0000000000000001';
-    const repository = new InMemoryApiKeyStore([{ id: 'k2', name: 'instance', hash: hasher.hash(key), scopes: ['a'], metadata: { tier: 'gold' } }]);
-    const app = await start({ imports: [ApiKeyModule.forRoot({ repository })], controllers: [OrdersController] }, platform);
+    const repository = new InMemoryApiKeyStore([
+      { id: 'k2', name: 'instance', hash: hasher.hash(key), scopes: ['a'], metadata: { tier: 'gold' } },
+    ]);
+    const app = await start(
+      { imports: [ApiKeyModule.forRoot({ repository })], controllers: [OrdersController] },
+      platform,
+    );
     const res = await whoami(app, key).expect(200);
     expect(res.body).toEqual({ id: 'k2', name: 'instance', scopes: ['a'], ownerId: null, metadata: { tier: 'gold' } });
     expect(res.text).not.toContain(hasher.hash(key));
   });
 
   it('with isGlobal, @UseGuards(ApiKeyGuard) works in a module that does not import ApiKeyModule', async () => {
-    const app = await start({ imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, isGlobal: true }), FeatureModule] }, platform);
+    const app = await start(
+      { imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, isGlobal: true }), FeatureModule] },
+      platform,
+    );
     await request(app.getHttpServer()).get('/feature').expect(401);
     await request(app.getHttpServer()).get('/feature').set('X-API-Key', READER.key).expect(200);
   });
 
   it('as a global APP_GUARD, protects every route except @Public() ones and puts the principal on the request', async () => {
     const app = await start(
-      { imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS })], controllers: [GlobalController], providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }] },
+      {
+        imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS })],
+        controllers: [GlobalController],
+        providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }],
+      },
       platform,
     );
     await request(app.getHttpServer()).get('/global/open').expect(200, { open: true });
@@ -175,9 +202,21 @@ describe.each(platforms)('ApiKeyModule configuration on $name', (platform) => {
         return { same: req.apiKey === principal, principal: req.apiKey };
       }
     }
-    const app = await start({ imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS })], controllers: [RawRequestController] }, platform);
+    const app = await start(
+      { imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS })], controllers: [RawRequestController] },
+      platform,
+    );
     const res = await request(app.getHttpServer()).get('/raw').set('X-API-Key', READER.key).expect(200);
-    expect(res.body).toEqual({ same: true, principal: { id: 'reader', name: 'reader', scopes: ['orders:read'], ownerId: 'team-a', metadata: { plan: 'free' } } });
+    expect(res.body).toEqual({
+      same: true,
+      principal: {
+        id: 'reader',
+        name: 'reader',
+        scopes: ['orders:read'],
+        ownerId: 'team-a',
+        metadata: { plan: 'free' },
+      },
+    });
   });
 
   it("keeps each request's principal to that request, on requests before, between, after and while it waits", async () => {
@@ -207,10 +246,16 @@ describe.each(platforms)('ApiKeyModule configuration on $name', (platform) => {
         return id && { id, name: id, hash, scopes: [] };
       }
     }
-    const app = await start({ imports: [ApiKeyModule.forRoot({ repository: new SlowRepository() })], controllers: [EachRequestController] }, platform);
+    const app = await start(
+      { imports: [ApiKeyModule.forRoot({ repository: new SlowRepository() })], controllers: [EachRequestController] },
+      platform,
+    );
     const server = app.getHttpServer();
     await request(server).get('/each/open').expect(200, { principal: null });
-    await request(server).get('/each/closed').set('X-API-Key', READER.key).expect(200, { principal: 'reader', decorator: 'reader' });
+    await request(server)
+      .get('/each/closed')
+      .set('X-API-Key', READER.key)
+      .expect(200, { principal: 'reader', decorator: 'reader' });
     await request(server).get('/each/open').expect(200, { principal: null });
     writerHandled = new Promise((resolve) => (markWriterHandled = resolve));
     const together = await Promise.all([
@@ -233,7 +278,10 @@ describe('ApiKeyModule misconfiguration', () => {
     Test.createTestingModule({ imports: [ApiKeyModule.forRoot(options as ApiKeyModuleOptions)] }).compile();
 
   it.each([
-    [{ keys: [{ name: 'x', key: undefined }] }, 'keys[0] ("x").key must be a string of at least 16 characters (is the environment variable set?)'],
+    [
+      { keys: [{ name: 'x', key: undefined }] },
+      'keys[0] ("x").key must be a string of at least 16 characters (is the environment variable set?)',
+    ],
     [{ keys: [{ name: 'x', key: 'short' }] }, 'keys[0] ("x").key must be a string of at least 16 characters'],
     [{ keys: [{ name: 'x', key: 'has a space in it 0000' }] }, 'visible ASCII characters'],
     [{ keys: [{ name: '', key: 'a-valid-looking-key-000001' }] }, 'keys[0].name must be a non-empty string'],
@@ -263,7 +311,9 @@ describe('ApiKeyModule misconfiguration', () => {
   });
 
   it('throws when a forRootAsync factory returns nothing', async () => {
-    const error = await Test.createTestingModule({ imports: [ApiKeyModule.forRootAsync({ useFactory: () => undefined as never })] })
+    const error = await Test.createTestingModule({
+      imports: [ApiKeyModule.forRootAsync({ useFactory: () => undefined as never })],
+    })
       .compile()
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiKeyConfigurationError);

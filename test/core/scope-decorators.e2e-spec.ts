@@ -13,13 +13,17 @@ describe.each(platforms)('scopes on $name', (platform) => {
   let app: INestApplication;
   beforeAll(async () => {
     app = await startApp(
-      { imports: [ApiKeyModule.forRoot({ keys: [READER, WRITER, WILDCARD, NO_SCOPES, REPORTER, LOOKALIKE] })], controllers: [OrdersController, ReportsController] },
+      {
+        imports: [ApiKeyModule.forRoot({ keys: [READER, WRITER, WILDCARD, NO_SCOPES, REPORTER, LOOKALIKE] })],
+        controllers: [OrdersController, ReportsController],
+      },
       platform,
     );
   });
   afterAll(() => app.close());
 
-  const status = async (path: string, key: string) => (await request(app.getHttpServer()).get(path).set('X-API-Key', key)).status;
+  const status = async (path: string, key: string) =>
+    (await request(app.getHttpServer()).get(path).set('X-API-Key', key)).status;
 
   it('lets any valid key reach a guarded route without scope requirements, even one with no scopes', async () => {
     expect(await status('/orders/whoami', NO_SCOPES.key)).toBe(200);

@@ -10,12 +10,24 @@ describe.each(platforms)('key sources on $name', (platform) => {
   describe('defaults: X-API-Key header only', () => {
     let app: INestApplication;
     beforeAll(async () => {
-      app = await startApp({ imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS })], controllers: [OrdersController] }, platform);
+      app = await startApp(
+        { imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS })], controllers: [OrdersController] },
+        platform,
+      );
     });
     afterAll(() => app.close());
 
     it('accepts the key in X-API-Key, header name case-insensitive', async () => {
-      await request(app.getHttpServer()).get('/orders/whoami').set('X-API-Key', READER.key).expect(200, { id: 'reader', name: 'reader', scopes: ['orders:read'], ownerId: 'team-a', metadata: { plan: 'free' } });
+      await request(app.getHttpServer())
+        .get('/orders/whoami')
+        .set('X-API-Key', READER.key)
+        .expect(200, {
+          id: 'reader',
+          name: 'reader',
+          scopes: ['orders:read'],
+          ownerId: 'team-a',
+          metadata: { plan: 'free' },
+        });
       await request(app.getHttpServer()).get('/orders/whoami').set('x-api-key', READER.key).expect(200);
     });
 
@@ -40,7 +52,6 @@ describe.each(platforms)('key sources on $name', (platform) => {
       expect(res.status).toBe(401);
       expect(res.body.code).toBe('API_KEY_INVALID');
     });
-
   });
 
   describe('custom header, bearer, cookie and query enabled', () => {
@@ -48,7 +59,12 @@ describe.each(platforms)('key sources on $name', (platform) => {
     beforeAll(async () => {
       app = await startApp(
         {
-          imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, sources: { header: 'X-Service-Token', bearer: true, cookie: 'api_key', query: 'api_key' } })],
+          imports: [
+            ApiKeyModule.forRoot({
+              keys: TEST_KEYS,
+              sources: { header: 'X-Service-Token', bearer: true, cookie: 'api_key', query: 'api_key' },
+            }),
+          ],
           controllers: [OrdersController],
         },
         platform,
@@ -75,11 +91,19 @@ describe.each(platforms)('key sources on $name', (platform) => {
     });
 
     it('leaves other Authorization schemes alone when a key comes from elsewhere', async () => {
-      await request(app.getHttpServer()).get('/orders/whoami').set('Authorization', 'Basic dXNlcjpwYXNz').set('X-Service-Token', READER.key).expect(200);
+      await request(app.getHttpServer())
+        .get('/orders/whoami')
+        .set('Authorization', 'Basic dXNlcjpwYXNz')
+        .set('X-Service-Token', READER.key)
+        .expect(200);
     });
 
     it('counts empty values as absent, not as a second credential', async () => {
-      await request(app.getHttpServer()).get('/orders/whoami').set('X-Service-Token', ' ').query({ api_key: READER.key }).expect(200);
+      await request(app.getHttpServer())
+        .get('/orders/whoami')
+        .set('X-Service-Token', ' ')
+        .query({ api_key: READER.key })
+        .expect(200);
     });
   });
 });

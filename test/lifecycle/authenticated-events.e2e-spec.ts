@@ -18,7 +18,13 @@ class PingController {
 describe.each(platforms)('api-key.authenticated through EventEmitter2 on $name', (platform) => {
   let app: INestApplication;
   beforeAll(async () => {
-    app = await startApp({ imports: [EventEmitterModule.forRoot(), ApiKeyModule.forRoot({ keys: [READER] })], controllers: [PingController] }, platform);
+    app = await startApp(
+      {
+        imports: [EventEmitterModule.forRoot(), ApiKeyModule.forRoot({ keys: [READER] })],
+        controllers: [PingController],
+      },
+      platform,
+    );
   });
   afterAll(() => app.close());
 
@@ -44,18 +50,27 @@ describe.each(platforms)('api-key.authenticated through EventEmitter2 on $name',
   });
 });
 
-describe.each(platforms)('api-key.authenticated to an onAny listener of a wildcard EventEmitter2 on $name', (platform) => {
-  let app: INestApplication;
-  beforeAll(async () => {
-    app = await startApp({ imports: [EventEmitterModule.forRoot({ wildcard: true }), ApiKeyModule.forRoot({ keys: [READER] })], controllers: [PingController] }, platform);
-  });
-  afterAll(() => app.close());
+describe.each(platforms)(
+  'api-key.authenticated to an onAny listener of a wildcard EventEmitter2 on $name',
+  (platform) => {
+    let app: INestApplication;
+    beforeAll(async () => {
+      app = await startApp(
+        {
+          imports: [EventEmitterModule.forRoot({ wildcard: true }), ApiKeyModule.forRoot({ keys: [READER] })],
+          controllers: [PingController],
+        },
+        platform,
+      );
+    });
+    afterAll(() => app.close());
 
-  it('reaches a listener of every event, as failures do', async () => {
-    const types: string[] = [];
-    app.get(EventEmitter2).onAny((type) => types.push(String(type)));
-    await request(app.getHttpServer()).get('/ping').set('X-API-Key', READER.key).expect(200);
-    await request(app.getHttpServer()).get('/ping').set('X-API-Key', 'not-a-key-of-this-app-0001').expect(401);
-    expect(types).toEqual(['api-key.authenticated', 'api-key.authentication-failed']);
-  });
-});
+    it('reaches a listener of every event, as failures do', async () => {
+      const types: string[] = [];
+      app.get(EventEmitter2).onAny((type) => types.push(String(type)));
+      await request(app.getHttpServer()).get('/ping').set('X-API-Key', READER.key).expect(200);
+      await request(app.getHttpServer()).get('/ping').set('X-API-Key', 'not-a-key-of-this-app-0001').expect(401);
+      expect(types).toEqual(['api-key.authenticated', 'api-key.authentication-failed']);
+    });
+  },
+);

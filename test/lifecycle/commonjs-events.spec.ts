@@ -24,6 +24,8 @@ describe('the CommonJS build', () => {
         await app.close();
         console.log(JSON.stringify(seen));
       })();`;
-    expect(JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' }))).toEqual([['api-key.created', 'string']]);
+    expect(JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' }))).toEqual([
+      ['api-key.created', 'string'],
+    ]);
   });
 });

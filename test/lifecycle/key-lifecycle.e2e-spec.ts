@@ -31,7 +31,12 @@ class CapturingLogger implements LoggerService {
   verbose = () => undefined;
 }
 
-async function start(metadata: ModuleMetadata, platform: Platform, clock: ManualClock, logger: LoggerService | false = false) {
+async function start(
+  metadata: ModuleMetadata,
+  platform: Platform,
+  clock: ManualClock,
+  logger: LoggerService | false = false,
+) {
   const moduleRef = await Test.createTestingModule(metadata).overrideProvider(ApiKeyClock).useValue(clock).compile();
   const app = moduleRef.createNestApplication(platform.createAdapter(), { logger });
   await app.init();
@@ -58,7 +63,10 @@ describe.each(platforms)('key lifecycle over HTTP on $name', (platform) => {
   beforeAll(async () => {
     app = await start(
       {
-        imports: [EventEmitterModule.forRoot({ wildcard: true }), ApiKeyModule.forRoot({ pepper: PEPPER, keyPrefix: 'acme_live', keys: [READER] })],
+        imports: [
+          EventEmitterModule.forRoot({ wildcard: true }),
+          ApiKeyModule.forRoot({ pepper: PEPPER, keyPrefix: 'acme_live', keys: [READER] }),
+        ],
         controllers: [OrdersController],
         providers: [EventCollector],
       },
@@ -78,7 +86,11 @@ describe.each(platforms)('key lifecycle over HTTP on $name', (platform) => {
 
   it('authenticates a created key and refuses it with the same 401 after each way it can stop working', async () => {
     const invalidBody = (await call('acme_live_garbage')).body;
-    const expiring = await service.create({ name: 'expiring', scopes: ['orders:read'], expiresAt: new Date(clock.now().getTime() + HOUR) });
+    const expiring = await service.create({
+      name: 'expiring',
+      scopes: ['orders:read'],
+      expiresAt: new Date(clock.now().getTime() + HOUR),
+    });
     const revoked = await service.create({ name: 'revoked', scopes: ['orders:read'] });
     const disabled = await service.create({ name: 'disabled', scopes: ['orders:read'] });
     for (const { key } of [expiring, revoked, disabled]) await call(key).expect(200);
@@ -162,8 +174,15 @@ describe.each(platforms)('events without @nestjs/event-emitter on $name', (platf
   const evilKey = 'evil-record-key-000000000001';
   let app: INestApplication;
   beforeAll(async () => {
-    const repository = new InMemoryApiKeyStore([{ id: 'evil\r\nFAKE login ok', name: 'evil', hash: hasher.hash(evilKey), scopes: [], disabled: true }]);
-    app = await start({ imports: [ApiKeyModule.forRoot({ pepper: PEPPER, repository })], controllers: [OrdersController] }, platform, clock, logger);
+    const repository = new InMemoryApiKeyStore([
+      { id: 'evil\r\nFAKE login ok', name: 'evil', hash: hasher.hash(evilKey), scopes: [], disabled: true },
+    ]);
+    app = await start(
+      { imports: [ApiKeyModule.forRoot({ pepper: PEPPER, repository })], controllers: [OrdersController] },
+      platform,
+      clock,
+      logger,
+    );
   });
   afterAll(() => app.close());
 
@@ -190,7 +209,11 @@ describe('ApiKeyService with a lookup-only repository', () => {
         return Promise.resolve(null);
       }
     }
-    const app = await start({ imports: [ApiKeyModule.forRoot({ repository: new LookupOnly() })] }, platforms[0], new ManualClock());
+    const app = await start(
+      { imports: [ApiKeyModule.forRoot({ repository: new LookupOnly() })] },
+      platforms[0],
+      new ManualClock(),
+    );
     try {
       await expect(app.get(ApiKeyService).create({ name: 'x' })).rejects.toMatchObject({ code: 'store_required' });
     } finally {

@@ -15,14 +15,21 @@ function node(args: string[]): unknown {
 }
 
 describe.each(entries)('the built entry point %s', (entry) => {
-  const expected = node(['--input-type=module', '-e', `const m = await import('${entry}'); console.log(JSON.stringify(Object.keys(m).sort()))`]);
+  const expected = node([
+    '--input-type=module',
+    '-e',
+    `const m = await import('${entry}'); console.log(JSON.stringify(Object.keys(m).sort()))`,
+  ]);
 
   it('loads through import with a non-empty set of exports', () => {
     expect((expected as string[]).length).toBeGreaterThan(0);
   });
 
   it('loads through require (the CommonJS build) with the same exports', () => {
-    const viaRequire = node(['-e', `console.log(JSON.stringify(Object.keys(require('${entry}')).filter((k) => k !== '__esModule').sort()))`]);
+    const viaRequire = node([
+      '-e',
+      `console.log(JSON.stringify(Object.keys(require('${entry}')).filter((k) => k !== '__esModule').sort()))`,
+    ]);
     expect(viaRequire).toEqual(expected);
   });
 });

@@ -31,19 +31,25 @@ describe('package manifest', () => {
     for (const [entry, target] of Object.entries(manifest.exports as Record<string, unknown>)) {
       if (entry === './package.json') continue;
       expect(Object.keys(target as object)).toEqual(['import', 'require']);
-      for (const file of exportTargets(target)) expect([entry, file, existsSync(join(root, file))]).toEqual([entry, file, true]);
+      for (const file of exportTargets(target))
+        expect([entry, file, existsSync(join(root, file))]).toEqual([entry, file, true]);
     }
     expect(existsSync(join(root, 'dist/cjs/package.json'))).toBe(true);
   });
 
   it('declares every package that lib/ imports as a dependency or peer dependency', () => {
-    const declared = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]);
+    const declared = new Set([
+      ...Object.keys(manifest.dependencies ?? {}),
+      ...Object.keys(manifest.peerDependencies ?? {}),
+    ]);
     const builtins = new Set(builtinModules);
     const undeclared = new Set<string>();
     for (const file of sourceFiles(join(root, 'lib'))) {
       for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)) {
         if (specifier!.startsWith('.') || specifier!.startsWith('node:') || builtins.has(specifier!)) continue;
-        const name = specifier!.startsWith('@') ? specifier!.split('/').slice(0, 2).join('/') : specifier!.split('/')[0]!;
+        const name = specifier!.startsWith('@')
+          ? specifier!.split('/').slice(0, 2).join('/')
+          : specifier!.split('/')[0]!;
         if (!declared.has(name)) undeclared.add(`${name} (in ${file.slice(root.length + 1)})`);
       }
     }
@@ -51,7 +57,9 @@ describe('package manifest', () => {
   });
 
   it('imports Nest types only from package roots, never from subpaths like @nestjs/common/interfaces', () => {
-    const offenders = sourceFiles(join(root, 'lib')).filter((file) => /from '@nestjs\/[a-z-]+\/[^']+'/.test(readFileSync(file, 'utf8')));
+    const offenders = sourceFiles(join(root, 'lib')).filter((file) =>
+      /from '@nestjs\/[a-z-]+\/[^']+'/.test(readFileSync(file, 'utf8')),
+    );
     expect(offenders).toEqual([]);
   });
 });

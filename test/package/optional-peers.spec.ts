@@ -17,8 +17,10 @@ function packagesReachedFrom(file: string, seen = new Set<string>(), found = new
   if (seen.has(file)) return found;
   seen.add(file);
   for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/(?:from|^import)\s*'([^']+)'/gm)) {
-    if (specifier!.startsWith('.')) packagesReachedFrom(resolve(dirname(file), specifier!.replace(/\.js$/, '.ts')), seen, found);
-    else found.add(specifier!.startsWith('@') ? specifier!.split('/').slice(0, 2).join('/') : specifier!.split('/')[0]!);
+    if (specifier!.startsWith('.'))
+      packagesReachedFrom(resolve(dirname(file), specifier!.replace(/\.js$/, '.ts')), seen, found);
+    else
+      found.add(specifier!.startsWith('@') ? specifier!.split('/').slice(0, 2).join('/') : specifier!.split('/')[0]!);
   }
   return found;
 }

@@ -4,7 +4,20 @@ import type { Redis } from 'ioredis';
 import request from 'supertest';
 import type { ApiKeyRateLimitOptions } from 'nestjs-api-key/rate-limit';
 import { platforms } from '../support/platforms.js';
-import { burst, cleanRedis, connectRedis, count, FREE, OTHER, PLAIN, PRO, sleep, startRateLimitedApp, uniquePrefix, UNKNOWN_KEY } from './support.js';
+import {
+  burst,
+  cleanRedis,
+  connectRedis,
+  count,
+  FREE,
+  OTHER,
+  PLAIN,
+  PRO,
+  sleep,
+  startRateLimitedApp,
+  uniquePrefix,
+  UNKNOWN_KEY,
+} from './support.js';
 
 const prefix = uniquePrefix();
 let redis: Redis;
@@ -18,7 +31,10 @@ afterAll(async () => {
 
 const stores = [
   { name: 'memory', options: (): Partial<ApiKeyRateLimitOptions> => ({}) },
-  { name: 'redis', options: (): Partial<ApiKeyRateLimitOptions> => ({ redis, keyPrefix: prefix + randomPart(), timeoutMs: 2000 }) },
+  {
+    name: 'redis',
+    options: (): Partial<ApiKeyRateLimitOptions> => ({ redis, keyPrefix: prefix + randomPart(), timeoutMs: 2000 }),
+  },
 ];
 
 function randomPart(): string {

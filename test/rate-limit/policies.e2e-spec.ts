@@ -14,7 +14,11 @@ describe.each(platforms)('rate-limit policies and headers on $name', (platform) 
   describe('per-key limits (global guard plus @UseGuards on the controller)', () => {
     let app: INestApplication;
     beforeAll(async () => {
-      app = await startRateLimitedApp(platform, { limit: { points: 5, duration: 60 }, plans }, { providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }] });
+      app = await startRateLimitedApp(
+        platform,
+        { limit: { points: 5, duration: 60 }, plans },
+        { providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }] },
+      );
     });
     afterAll(() => app.close());
     const get = (path: string, key: string) => request(app.getHttpServer()).get(path).set('X-API-Key', key);
@@ -35,7 +39,14 @@ describe.each(platforms)('rate-limit policies and headers on $name', (platform) 
       expect(res.headers['retry-after']).toBe(String(t));
       expect(res.headers['ratelimit-policy']).toBe('"free";q=10;w=60');
       expect(res.headers['cache-control']).toBe('no-store');
-      expect(res.body).toEqual({ statusCode: 429, error: 'Too Many Requests', code: 'API_KEY_RATE_LIMITED', message: 'Rate limit exceeded', policy: 'free', retryAfter: t });
+      expect(res.body).toEqual({
+        statusCode: 429,
+        error: 'Too Many Requests',
+        code: 'API_KEY_RATE_LIMITED',
+        message: 'Rate limit exceeded',
+        policy: 'free',
+        retryAfter: t,
+      });
     });
 
     it('charges @RateLimitCost points', async () => {
@@ -57,7 +68,7 @@ describe.each(platforms)('rate-limit policies and headers on $name', (platform) 
       expect((await get('/rl/exempt', FREE.key)).headers['ratelimit']).toBeUndefined();
     });
 
-    it("applies a key's own rateLimit metadata under the policy name \"key\"", async () => {
+    it('applies a key\'s own rateLimit metadata under the policy name "key"', async () => {
       expect((await get('/rl', OWN.key).expect(200)).headers['ratelimit-policy']).toBe('"key";q=4;w=60');
     });
   });
@@ -86,7 +97,11 @@ describe.each(platforms)('rate-limit policies and headers on $name', (platform) 
       await get().expect(200);
       await get().expect(200);
       const refused = await get().expect(429);
-      expect([refused.body.policy, refused.headers['retry-after'], refused.headers['ratelimit']]).toEqual(['metered-quota', '60', '"metered-quota";r=0;t=60']);
+      expect([refused.body.policy, refused.headers['retry-after'], refused.headers['ratelimit']]).toEqual([
+        'metered-quota',
+        '60',
+        '"metered-quota";r=0;t=60',
+      ]);
       now = new Date('2026-11-28T00:00:01.000Z');
       const next = await get().expect(200);
       expect(next.headers['ratelimit']).toMatch(/^"metered";r=96;t=\d+, "metered-quota";r=2;t=86399$/); // 4 admitted, the refused one refunded
@@ -122,7 +137,10 @@ describe.each(platforms)('rate-limit policies and headers on $name', (platform) 
   describe('failed authentications per client address', () => {
     let app: INestApplication;
     beforeAll(async () => {
-      app = await startRateLimitedApp(platform, { limit: { points: 50, duration: 60 }, perAddress: { points: 3, duration: 60 } });
+      app = await startRateLimitedApp(platform, {
+        limit: { points: 50, duration: 60 },
+        perAddress: { points: 3, duration: 60 },
+      });
     });
     afterAll(() => app.close());
 
@@ -146,14 +164,18 @@ describe.each(platforms)('rate-limit policies and headers on $name', (platform) 
       app = await startRateLimitedApp(trustingPlatform, { limit: false, perAddress: { points: 2, duration: 60 } });
     });
     afterAll(() => app.close());
-    const guess = (forwardedFor: string) => request(app.getHttpServer()).get('/rl').set('X-API-Key', UNKNOWN_KEY).set('X-Forwarded-For', forwardedFor);
+    const guess = (forwardedFor: string) =>
+      request(app.getHttpServer()).get('/rl').set('X-API-Key', UNKNOWN_KEY).set('X-Forwarded-For', forwardedFor);
 
-    it(trusted ? 'gives each forwarded client its own count' : 'ignores the header: every forwarded client is the proxy', async () => {
-      await guess('203.0.113.1').expect(401);
-      await guess('203.0.113.1').expect(401);
-      await guess('203.0.113.1').expect(429);
-      await guess('203.0.113.2').expect(trusted ? 401 : 429);
-    });
+    it(
+      trusted ? 'gives each forwarded client its own count' : 'ignores the header: every forwarded client is the proxy',
+      async () => {
+        await guess('203.0.113.1').expect(401);
+        await guess('203.0.113.1').expect(401);
+        await guess('203.0.113.1').expect(429);
+        await guess('203.0.113.2').expect(trusted ? 401 : 429);
+      },
+    );
   });
 });
 

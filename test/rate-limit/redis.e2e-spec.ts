@@ -4,7 +4,17 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { RateLimitCounters, type ApiKeyRateLimitOptions } from 'nestjs-api-key/rate-limit';
 import { platforms } from '../support/platforms.js';
-import { burst, cleanRedis, closedPort, connectRedis, count, FREE, stallableRedisProxy, startRateLimitedApp, uniquePrefix } from './support.js';
+import {
+  burst,
+  cleanRedis,
+  closedPort,
+  connectRedis,
+  count,
+  FREE,
+  stallableRedisProxy,
+  startRateLimitedApp,
+  uniquePrefix,
+} from './support.js';
 
 const prefix = uniquePrefix();
 let redis: Redis;
@@ -34,7 +44,13 @@ describe.each(platforms)('Redis-backed limits on $name', (platform) => {
 
   /** A client that never reaches a server: it keeps reconnecting, never ready. */
   function unreachableClient(port: number): Redis {
-    const client = new Redis({ host: '127.0.0.1', port, retryStrategy: () => 50, maxRetriesPerRequest: 1, disconnectTimeout: 10 });
+    const client = new Redis({
+      host: '127.0.0.1',
+      port,
+      retryStrategy: () => 50,
+      maxRetriesPerRequest: 1,
+      disconnectTimeout: 10,
+    });
     client.on('error', () => undefined);
     clients.push(client);
     return client;
@@ -54,10 +70,19 @@ describe.each(platforms)('Redis-backed limits on $name', (platform) => {
   });
 
   it('answers 503 (fail closed) when Redis is unreachable, by default', async () => {
-    const app = await startRateLimitedApp(platform, { limit, redis: unreachableClient(await closedPort()), keyPrefix: prefix });
+    const app = await startRateLimitedApp(platform, {
+      limit,
+      redis: unreachableClient(await closedPort()),
+      keyPrefix: prefix,
+    });
     apps.push(app);
     const res = await request(app.getHttpServer()).get('/rl').set('X-API-Key', FREE.key).expect(503);
-    expect(res.body).toEqual({ statusCode: 503, error: 'Service Unavailable', code: 'API_KEY_RATE_LIMIT_UNAVAILABLE', message: 'Rate limiting is temporarily unavailable' });
+    expect(res.body).toEqual({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      code: 'API_KEY_RATE_LIMIT_UNAVAILABLE',
+      message: 'Rate limiting is temporarily unavailable',
+    });
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.headers['ratelimit']).toBeUndefined();
   });
@@ -81,7 +106,12 @@ describe.each(platforms)('Redis-backed limits on $name', (platform) => {
   });
 
   it("lets requests through unlimited, without RateLimit headers, when whenUnavailable is 'allow'", async () => {
-    const app = await startRateLimitedApp(platform, { limit, redis: unreachableClient(await closedPort()), keyPrefix: prefix, whenUnavailable: 'allow' });
+    const app = await startRateLimitedApp(platform, {
+      limit,
+      redis: unreachableClient(await closedPort()),
+      keyPrefix: prefix,
+      whenUnavailable: 'allow',
+    });
     apps.push(app);
     const statuses = await burst(app, '/rl', FREE.key, 15);
     expect(count(statuses, 200)).toBe(15);
@@ -91,9 +121,13 @@ describe.each(platforms)('Redis-backed limits on $name', (platform) => {
 
   describe('checkHealth of the counters (RateLimitCounters, exported for health indicators)', () => {
     async function healthOf(options: Partial<ApiKeyRateLimitOptions>): Promise<RateLimitCounters> {
-      const app = await startRateLimitedApp(platform, { limit, keyPrefix: prefix, ...options }, {
-        providers: [CountersHealth],
-      });
+      const app = await startRateLimitedApp(
+        platform,
+        { limit, keyPrefix: prefix, ...options },
+        {
+          providers: [CountersHealth],
+        },
+      );
       apps.push(app);
       return app.get(CountersHealth).counters;
     }
@@ -112,7 +146,12 @@ describe.each(platforms)('Redis-backed limits on $name', (platform) => {
     it('rejects within timeoutMs when the connection stalls', async () => {
       const proxy = await stallableRedisProxy();
       try {
-        const client = new Redis({ host: '127.0.0.1', port: proxy.port, lazyConnect: true, maxRetriesPerRequest: null });
+        const client = new Redis({
+          host: '127.0.0.1',
+          port: proxy.port,
+          lazyConnect: true,
+          maxRetriesPerRequest: null,
+        });
         client.on('error', () => undefined);
         clients.push(client);
         await client.connect();

@@ -8,15 +8,40 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { ApiKeyGuard, ApiKeyModule, RequireScopes, type StaticApiKey } from 'nestjs-api-key';
-import { ApiKeyRateLimitModule, RateLimit, RateLimitCost, SkipRateLimit, type ApiKeyRateLimitOptions } from 'nestjs-api-key/rate-limit';
+import {
+  ApiKeyRateLimitModule,
+  RateLimit,
+  RateLimitCost,
+  SkipRateLimit,
+  type ApiKeyRateLimitOptions,
+} from 'nestjs-api-key/rate-limit';
 import { startApp, type Platform } from '../support/platforms.js';
 
 /** Keys on different plans (never real keys). */
-export const FREE: StaticApiKey = { name: 'free-key', key: 'rl-free-key-000000000001', scopes: ['orders:read'], metadata: { plan: 'free' } };
-export const PRO: StaticApiKey = { name: 'pro-key', key: 'rl-pro-key-0000000000002', scopes: ['orders:read'], metadata: { plan: 'pro' } };
-export const OTHER: StaticApiKey = { name: 'other-key', key: 'rl-other-key-00000000003', scopes: ['orders:read'], metadata: { plan: 'free' } };
+export const FREE: StaticApiKey = {
+  name: 'free-key',
+  key: 'rl-free-key-000000000001',
+  scopes: ['orders:read'],
+  metadata: { plan: 'free' },
+};
+export const PRO: StaticApiKey = {
+  name: 'pro-key',
+  key: 'rl-pro-key-0000000000002',
+  scopes: ['orders:read'],
+  metadata: { plan: 'pro' },
+};
+export const OTHER: StaticApiKey = {
+  name: 'other-key',
+  key: 'rl-other-key-00000000003',
+  scopes: ['orders:read'],
+  metadata: { plan: 'free' },
+};
 export const PLAIN: StaticApiKey = { name: 'plain-key', key: 'rl-plain-key-00000000004', scopes: [] };
-export const OWN: StaticApiKey = { name: 'own-key', key: 'rl-own-key-0000000000005', metadata: { rateLimit: { limit: { points: 4, duration: 60 } } } };
+export const OWN: StaticApiKey = {
+  name: 'own-key',
+  key: 'rl-own-key-0000000000005',
+  metadata: { rateLimit: { limit: { points: 4, duration: 60 } } },
+};
 export const RL_KEYS = [FREE, PRO, OTHER, PLAIN, OWN];
 /** A key of valid shape that no store knows. */
 export const UNKNOWN_KEY = 'rl-unknown-key-000000099';
@@ -87,10 +112,18 @@ export async function closedPort(): Promise<number> {
 }
 
 /** Starts an app with the test keys, the controller above and the given rate-limit options. */
-export function startRateLimitedApp(platform: Platform, options: ApiKeyRateLimitOptions, extra: ModuleMetadata = {}): Promise<INestApplication> {
+export function startRateLimitedApp(
+  platform: Platform,
+  options: ApiKeyRateLimitOptions,
+  extra: ModuleMetadata = {},
+): Promise<INestApplication> {
   return startApp(
     {
-      imports: [ApiKeyModule.forRoot({ keys: RL_KEYS, isGlobal: true }), ApiKeyRateLimitModule.forRoot(options), ...(extra.imports ?? [])],
+      imports: [
+        ApiKeyModule.forRoot({ keys: RL_KEYS, isGlobal: true }),
+        ApiKeyRateLimitModule.forRoot(options),
+        ...(extra.imports ?? []),
+      ],
       controllers: [RateLimitedController, ...(extra.controllers ?? [])],
       providers: extra.providers ?? [],
     },
@@ -101,7 +134,9 @@ export function startRateLimitedApp(platform: Platform, options: ApiKeyRateLimit
 /** Sends `count` concurrent GETs with `key` and returns their statuses. */
 export async function burst(app: INestApplication, path: string, key: string, count: number): Promise<number[]> {
   const server = app.getHttpServer();
-  const responses = await Promise.all(Array.from({ length: count }, () => request(server).get(path).set('X-API-Key', key)));
+  const responses = await Promise.all(
+    Array.from({ length: count }, () => request(server).get(path).set('X-API-Key', key)),
+  );
   return responses.map((res) => res.status);
 }
 

@@ -15,17 +15,30 @@ describe.each(['express', 'fastify'])('sample app admin key API on %s', (adapter
   });
 
   it('creates a key that works at once, lists it without any secret, rotates and revokes it', async () => {
-    const created = await admin(http().post('/admin/keys')).send({ name: 'partner', scopes: ['catalogue:read'] }).expect(201);
+    const created = await admin(http().post('/admin/keys'))
+      .send({ name: 'partner', scopes: ['catalogue:read'] })
+      .expect(201);
     const { key, apiKey } = created.body;
     expect(key).toMatch(/^sample_live_[0-9A-Za-z]{12}_[0-9A-Za-z]{38}$/);
-    expect(apiKey).toMatchObject({ name: 'partner', scopes: ['catalogue:read'], ownerId: 'admin', revokedAt: null, disabled: false });
-    expect((await http().get('/me').set('X-API-Key', key).expect(200)).body).toMatchObject({ id: apiKey.id, name: 'partner' });
+    expect(apiKey).toMatchObject({
+      name: 'partner',
+      scopes: ['catalogue:read'],
+      ownerId: 'admin',
+      revokedAt: null,
+      disabled: false,
+    });
+    expect((await http().get('/me').set('X-API-Key', key).expect(200)).body).toMatchObject({
+      id: apiKey.id,
+      name: 'partner',
+    });
 
     const listed = await admin(http().get('/admin/keys')).expect(200);
     expect(listed.body.map((k: { id: string }) => k.id)).toContain(apiKey.id);
     expect(JSON.stringify(listed.body)).not.toContain(key.slice(-38));
 
-    const rotated = await admin(http().post(`/admin/keys/${apiKey.id}/rotate`)).send({ gracePeriodSeconds: 0 }).expect(200);
+    const rotated = await admin(http().post(`/admin/keys/${apiKey.id}/rotate`))
+      .send({ gracePeriodSeconds: 0 })
+      .expect(200);
     expect(rotated.body.key).not.toBe(key);
     await http().get('/me').set('X-API-Key', key).expect(401);
     await http().get('/me').set('X-API-Key', rotated.body.key).expect(200);
@@ -33,7 +46,9 @@ describe.each(['express', 'fastify'])('sample app admin key API on %s', (adapter
     const revoked = await admin(http().post(`/admin/keys/${apiKey.id}/revoke`)).expect(200);
     expect(revoked.body.revokedAt).toEqual(expect.any(String));
     await http().get('/me').set('X-API-Key', rotated.body.key).expect(401);
-    await admin(http().post(`/admin/keys/${apiKey.id}/rotate`)).send({ gracePeriodSeconds: 0 }).expect(409);
+    await admin(http().post(`/admin/keys/${apiKey.id}/rotate`))
+      .send({ gracePeriodSeconds: 0 })
+      .expect(409);
   });
 
   it('answers bad input with 400 and unknown ids with 404', async () => {

@@ -37,7 +37,10 @@ describe.each(['express', 'fastify'])('the sample app on SQLite (the default) on
     const second = await start(adapter);
     try {
       expect(second.firstKey).toBeUndefined();
-      const listed = await request(second.app.getHttpServer()).get('/admin/keys').set('X-API-Key', first.firstKey!).expect(200);
+      const listed = await request(second.app.getHttpServer())
+        .get('/admin/keys')
+        .set('X-API-Key', first.firstKey!)
+        .expect(200);
       expect(listed.body.map((key: { name: string }) => key.name).sort()).toEqual(['first-admin', 'partner']);
       await request(second.app.getHttpServer()).get('/me').set('X-API-Key', created.body.key).expect(200);
     } finally {
@@ -65,11 +68,17 @@ describe('the sample app on PostgreSQL (DATABASE_URL=postgres://…)', () => {
     const { app, firstKey } = await start('fastify');
     try {
       expect(firstKey).toBeDefined();
-      const created = await request(app.getHttpServer()).post('/admin/keys').set('X-API-Key', firstKey!).send({ name: 'pg-partner', scopes: ['catalogue:read'] }).expect(201);
+      const created = await request(app.getHttpServer())
+        .post('/admin/keys')
+        .set('X-API-Key', firstKey!)
+        .send({ name: 'pg-partner', scopes: ['catalogue:read'] })
+        .expect(201);
       await request(app.getHttpServer()).get('/me').set('X-API-Key', created.body.key).expect(200);
       const client = new pg.Client({ connectionString: POSTGRES_URL });
       await client.connect();
-      const rows = await client.query(`SELECT name FROM "${schema}".api_keys ORDER BY name`).finally(() => client.end());
+      const rows = await client
+        .query(`SELECT name FROM "${schema}".api_keys ORDER BY name`)
+        .finally(() => client.end());
       expect(rows.rows.map((row) => row.name)).toEqual(['first-admin', 'pg-partner']);
     } finally {
       await app.close();

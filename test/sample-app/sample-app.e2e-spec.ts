@@ -13,12 +13,26 @@ describe.each(['express', 'fastify'])('sample app on %s', (adapter) => {
   it('requires a key for /me and returns its principal', async () => {
     await http().get('/me').expect(401);
     const res = await http().get('/me').set('X-API-Key', DEMO_KEYS.DEMO_READER_KEY).expect(200);
-    expect(res.body).toEqual({ id: 'reader', name: 'reader', scopes: ['catalogue:read'], ownerId: 'demo-user', metadata: { plan: 'free' } });
+    expect(res.body).toEqual({
+      id: 'reader',
+      name: 'reader',
+      scopes: ['catalogue:read'],
+      ownerId: 'demo-user',
+      metadata: { plan: 'free' },
+    });
   });
 
   it('lets the editor (catalogue:*) create products and refuses the reader with 403', async () => {
-    await http().post('/products').set('X-API-Key', DEMO_KEYS.DEMO_READER_KEY).send({ name: 'Cup', price: 3 }).expect(403);
-    const res = await http().post('/products').set('Authorization', `Bearer ${DEMO_KEYS.DEMO_EDITOR_KEY}`).send({ name: 'Cup', price: 3 }).expect(201);
+    await http()
+      .post('/products')
+      .set('X-API-Key', DEMO_KEYS.DEMO_READER_KEY)
+      .send({ name: 'Cup', price: 3 })
+      .expect(403);
+    const res = await http()
+      .post('/products')
+      .set('Authorization', `Bearer ${DEMO_KEYS.DEMO_EDITOR_KEY}`)
+      .send({ name: 'Cup', price: 3 })
+      .expect(201);
     expect(res.body).toMatchObject({ name: 'Cup', createdBy: 'editor' });
   });
 
@@ -46,13 +60,18 @@ describe.each(['express', 'fastify'])('sample app rate limits on %s', (adapter) 
   const { http } = useSampleApp(adapter);
 
   it("limits each key by its plan: the editor's writes cost 5 of pro's 100, the reader (free) gets 10 a minute", async () => {
-    const write = await http().post('/products').set('X-API-Key', DEMO_KEYS.DEMO_EDITOR_KEY).send({ name: 'Mug', price: 4 }).expect(201);
+    const write = await http()
+      .post('/products')
+      .set('X-API-Key', DEMO_KEYS.DEMO_EDITOR_KEY)
+      .send({ name: 'Mug', price: 4 })
+      .expect(201);
     expect([write.headers['ratelimit-policy'], write.headers['ratelimit']]).toEqual([
       expect.stringMatching(/^"pro";q=100;w=60, "pro-quota";q=100000;w=\d+$/),
       expect.stringMatching(/^"pro";r=95;t=\d+, "pro-quota";r=99995;t=\d+$/),
     ]);
     const statuses: number[] = [];
-    for (let i = 0; i < 12; i++) statuses.push((await http().get('/me').set('X-API-Key', DEMO_KEYS.DEMO_READER_KEY)).status);
+    for (let i = 0; i < 12; i++)
+      statuses.push((await http().get('/me').set('X-API-Key', DEMO_KEYS.DEMO_READER_KEY)).status);
     expect(statuses).toEqual([...Array(10).fill(200), 429, 429]);
   });
 });

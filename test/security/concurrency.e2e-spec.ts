@@ -25,7 +25,14 @@ const leaks = new LeakRecorder();
 const hasher = new ApiKeyHasher();
 const KEYS = Array.from({ length: 10 }, (_, i) => ({
   key: `concurrent-key-${i}-of-valid-shape-${String(i).repeat(8)}`,
-  record: { id: `ck-${i}`, name: `key ${i}`, hash: '', scopes: [`tenant-${i}:read`], ownerId: `owner-${i}`, metadata: { tenant: i } } as ApiKeyRecord,
+  record: {
+    id: `ck-${i}`,
+    name: `key ${i}`,
+    hash: '',
+    scopes: [`tenant-${i}:read`],
+    ownerId: `owner-${i}`,
+    metadata: { tenant: i },
+  } as ApiKeyRecord,
 })).map(({ key, record }) => ({ key, record: { ...record, hash: hasher.hash(key) } }));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -80,7 +87,8 @@ describe.each(platforms)('concurrency and load on $name', (platform) => {
     );
   });
   afterAll(() => server.app.close());
-  const whoami = (index: number) => send(server.port, sources[index % sources.length]!.present('/orders/whoami', KEYS[index % KEYS.length]!.key));
+  const whoami = (index: number) =>
+    send(server.port, sources[index % sources.length]!.present('/orders/whoami', KEYS[index % KEYS.length]!.key));
 
   it('gives every one of 1,000 concurrent requests over 10 keys (and every source) its own key’s principal', async () => {
     repository.reset();
@@ -90,7 +98,13 @@ describe.each(platforms)('concurrency and load on $name', (platform) => {
     responses.forEach((res, i) => {
       const { record } = KEYS[i % KEYS.length]!;
       expect(res.status).toBe(200);
-      expect(JSON.parse(res.body)).toEqual({ id: record.id, name: record.name, scopes: record.scopes, ownerId: record.ownerId, metadata: record.metadata });
+      expect(JSON.parse(res.body)).toEqual({
+        id: record.id,
+        name: record.name,
+        scopes: record.scopes,
+        ownerId: record.ownerId,
+        metadata: record.metadata,
+      });
     });
   });
 
@@ -100,7 +114,9 @@ describe.each(platforms)('concurrency and load on $name', (platform) => {
     const allStarted = verifications.next(300);
     repository.fault = () => allStarted.then(() => null);
     const responses = await Promise.all(
-      Array.from({ length: 300 }, () => send(server.port, { path: '/orders/whoami', headers: [['X-API-Key', 'unknown-key-of-valid-shape-0099']] })),
+      Array.from({ length: 300 }, () =>
+        send(server.port, { path: '/orders/whoami', headers: [['X-API-Key', 'unknown-key-of-valid-shape-0099']] }),
+      ),
     );
     for (const res of responses) expect(res.status).toBe(401);
     expect(repository.calls).toBe(1);
@@ -113,13 +129,17 @@ describe.each(platforms)('writes through ApiKeyService under load on $name', (pl
   let server: SecurityApp;
   let service: ApiKeyService;
   beforeAll(async () => {
-    server = await startSecurityApp({ imports: [ApiKeyModule.forRoot({ repository: store })], controllers: [OrdersController] }, platform, leaks, (builder) =>
-      builder.overrideProvider(ApiKeyClock).useValue(clock),
+    server = await startSecurityApp(
+      { imports: [ApiKeyModule.forRoot({ repository: store })], controllers: [OrdersController] },
+      platform,
+      leaks,
+      (builder) => builder.overrideProvider(ApiKeyClock).useValue(clock),
     );
     service = server.app.get(ApiKeyService);
   });
   afterAll(() => server.app.close());
-  const status = async (key: string) => (await send(server.port, { path: '/orders/whoami', headers: [['X-API-Key', key]] })).status;
+  const status = async (key: string) =>
+    (await send(server.port, { path: '/orders/whoami', headers: [['X-API-Key', key]] })).status;
 
   /** Runs 32 workers, out of step, each sending `keys()` in turn until `stop()`; records when each request started. */
   function load(keys: () => readonly string[]) {
@@ -236,7 +256,11 @@ describe.each(platforms)('rate limits on $name: a request refused by one limit i
     for (let i = 0; i < 3; i++) statuses.push((await get('/rl/scoped')).status);
     expect(statuses).toEqual([200, 200, 429, 429, 429, 403, 403, 403]);
     const refused = await get('/rl');
-    expect([refused.status, JSON.parse(refused.body).policy, Number(refused.headers['retry-after']) >= 1]).toEqual([429, 'metered', true]);
+    expect([refused.status, JSON.parse(refused.body).policy, Number(refused.headers['retry-after']) >= 1]).toEqual([
+      429,
+      'metered',
+      true,
+    ]);
     // A route with its own limit still admits the key (the address was not blocked by 6 refusals),
     // and the quota counts only the 2 admitted requests before this one.
     const admitted = await get('/rl/override');

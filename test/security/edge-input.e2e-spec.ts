@@ -44,7 +44,10 @@ describe.each(platforms)('edge input on $name', (platform) => {
   let server: SecurityApp;
   beforeAll(async () => {
     server = await startSecurityApp(
-      { imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, repository, sources: EVERY_SOURCE, maxKeyLength: 64 })], controllers: [OrdersController, CorsController] },
+      {
+        imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, repository, sources: EVERY_SOURCE, maxKeyLength: 64 })],
+        controllers: [OrdersController, CorsController],
+      },
       platform,
       leaks,
       (builder) => builder.overrideProvider(ApiKeyHasher).useValue(hasher),
@@ -57,13 +60,23 @@ describe.each(platforms)('edge input on $name', (platform) => {
     expect(res.status).toBe(401);
     expect(res.headers['www-authenticate']).toBe(CHALLENGE.missing);
     expect(res.headers['cache-control']).toBe('no-store');
-    expect(JSON.parse(res.body)).toEqual({ statusCode: 401, error: 'Unauthorized', code: 'API_KEY_MISSING', message: 'An API key is required' });
+    expect(JSON.parse(res.body)).toEqual({
+      statusCode: 401,
+      error: 'Unauthorized',
+      code: 'API_KEY_MISSING',
+      message: 'An API key is required',
+    });
   };
   const invalid = (res: RawResponse) => {
     expect(res.status).toBe(401);
     expect(res.headers['www-authenticate']).toBe(CHALLENGE.invalid);
     expect(res.headers['cache-control']).toBe('no-store');
-    expect(JSON.parse(res.body)).toEqual({ statusCode: 401, error: 'Unauthorized', code: 'API_KEY_INVALID', message: 'The API key is not valid' });
+    expect(JSON.parse(res.body)).toEqual({
+      statusCode: 401,
+      error: 'Unauthorized',
+      code: 'API_KEY_INVALID',
+      message: 'The API key is not valid',
+    });
   };
 
   describe.each(sources)('in the $name source', (source) => {
@@ -85,7 +98,11 @@ describe.each(platforms)('edge input on $name', (platform) => {
       invalid(res);
       expect(repository.calls).toBe(1);
       const absent = await send(server.port, { path: '/orders/whoami' });
-      const normalise = (r: RawResponse) => r.head.replace(/, error="invalid_token"/, '').replace(/content-length: \d+/i, '').replace(/etag: .*/i, '');
+      const normalise = (r: RawResponse) =>
+        r.head
+          .replace(/, error="invalid_token"/, '')
+          .replace(/content-length: \d+/i, '')
+          .replace(/etag: .*/i, '');
       expect(normalise(res)).toBe(normalise(absent));
     });
 
@@ -121,17 +138,52 @@ describe.each(platforms)('edge input on $name', (platform) => {
   });
 
   it.each([
-    ['X-API-Key sent twice (Node joins it into "k1, k2")', [['X-API-Key', READER.key], ['X-API-Key', 'unknown-key-of-valid-shape-0002']]],
-    ['X-API-Key sent twice with the same valid key', [['X-API-Key', READER.key], ['X-API-Key', READER.key]]],
-    ['Authorization sent twice (Node keeps only the first)', [['Authorization', `Bearer ${READER.key}`], ['Authorization', 'Bearer unknown-key-of-valid-shape-03']]],
-    ['a key in the header and another in a cookie', [['X-API-Key', 'unknown-key-of-valid-shape-0004'], ['Cookie', `api_key=${READER.key}`]]],
+    [
+      'X-API-Key sent twice (Node joins it into "k1, k2")',
+      [
+        ['X-API-Key', READER.key],
+        ['X-API-Key', 'unknown-key-of-valid-shape-0002'],
+      ],
+    ],
+    [
+      'X-API-Key sent twice with the same valid key',
+      [
+        ['X-API-Key', READER.key],
+        ['X-API-Key', READER.key],
+      ],
+    ],
+    [
+      'Authorization sent twice (Node keeps only the first)',
+      [
+        ['Authorization', `Bearer ${READER.key}`],
+        ['Authorization', 'Bearer unknown-key-of-valid-shape-03'],
+      ],
+    ],
+    [
+      'a key in the header and another in a cookie',
+      [
+        ['X-API-Key', 'unknown-key-of-valid-shape-0004'],
+        ['Cookie', `api_key=${READER.key}`],
+      ],
+    ],
     ['a cookie repeated', [['Cookie', `api_key=${READER.key}; api_key=unknown-key-of-valid-shape-05`]]],
-    ['a cookie repeated across two Cookie headers', [['Cookie', `api_key=${READER.key}`], ['Cookie', 'api_key=unknown-key-of-valid-shape-06']]],
+    [
+      'a cookie repeated across two Cookie headers',
+      [
+        ['Cookie', `api_key=${READER.key}`],
+        ['Cookie', 'api_key=unknown-key-of-valid-shape-06'],
+      ],
+    ],
   ] as const)('answers 400 to %s, without authenticating or touching storage', async (_, headers) => {
     repository.reset();
     const res = await send(server.port, { path: '/orders/whoami', headers });
     expect(res.status).toBe(400);
-    expect(JSON.parse(res.body)).toEqual({ statusCode: 400, error: 'Bad Request', code: 'API_KEY_CONFLICT', message: 'Send exactly one API key per request' });
+    expect(JSON.parse(res.body)).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      code: 'API_KEY_CONFLICT',
+      message: 'Send exactly one API key per request',
+    });
     expect(res.headers['cache-control']).toBe('no-store');
     expect(repository.calls).toBe(0);
   });
@@ -166,7 +218,11 @@ describe.each(platforms)('edge input on $name', (platform) => {
       const res = await send(server.port, {
         method: 'OPTIONS',
         path: '/cors',
-        headers: [['Origin', 'https://app.example'], ['Access-Control-Request-Method', 'GET'], ['Access-Control-Request-Headers', 'x-api-key']],
+        headers: [
+          ['Origin', 'https://app.example'],
+          ['Access-Control-Request-Method', 'GET'],
+          ['Access-Control-Request-Headers', 'x-api-key'],
+        ],
       });
       expect(res.status).toBe(204);
       expect(res.headers['access-control-allow-origin']).toBe('*');
@@ -187,7 +243,13 @@ describe.each(platforms)('edge input on $name', (platform) => {
       missing(refused);
       expect(refused.headers['access-control-allow-origin']).toBe('*');
       expect(CorsController.reached).toBe(0);
-      const allowed = await send(server.port, { path: '/cors', headers: [['Origin', 'https://app.example'], ['X-API-Key', READER.key]] });
+      const allowed = await send(server.port, {
+        path: '/cors',
+        headers: [
+          ['Origin', 'https://app.example'],
+          ['X-API-Key', READER.key],
+        ],
+      });
       expect(allowed.status).toBe(200);
       expect(CorsController.reached).toBe(1);
     });

@@ -2,7 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Catch, Controller, Get, Injectable, Req, UseGuards, type ArgumentsHost } from '@nestjs/common';
 import { APP_FILTER, BaseExceptionFilter } from '@nestjs/core';
 import { EventEmitterModule, OnEvent } from '@nestjs/event-emitter';
-import { ApiKeyClock, ApiKeyFormat, ApiKeyGuard, ApiKeyHasher, ApiKeyModule, ApiKeyService, InMemoryApiKeyStore, type ApiKeyEvent, type ApiKeyRecord } from 'nestjs-api-key';
+import {
+  ApiKeyClock,
+  ApiKeyFormat,
+  ApiKeyGuard,
+  ApiKeyHasher,
+  ApiKeyModule,
+  ApiKeyService,
+  InMemoryApiKeyStore,
+  type ApiKeyEvent,
+  type ApiKeyRecord,
+} from 'nestjs-api-key';
 import { ManualClock } from '../support/clock.js';
 import { platforms } from '../support/platforms.js';
 import { FaultRepository } from '../support/fault-repository.js';
@@ -40,7 +50,11 @@ class PrincipalController {
   @Get()
   get(@Req() request: { apiKey?: object }) {
     const principal = request.apiKey!;
-    return { fields: Object.keys(principal).sort(), frozen: Object.isFrozen(principal), json: JSON.stringify(principal) };
+    return {
+      fields: Object.keys(principal).sort(),
+      frozen: Object.isFrozen(principal),
+      json: JSON.stringify(principal),
+    };
   }
 }
 
@@ -59,7 +73,8 @@ describe.each(platforms)('leakage on $name', (platform) => {
   const repository = new FaultRepository();
   let server: SecurityApp;
   beforeAll(async () => {
-    for (const [state, extra] of Object.entries(STATES)) repository.save({ id: state, name: state, hash: hasher.hash(key(state)), scopes: [], ...extra() });
+    for (const [state, extra] of Object.entries(STATES))
+      repository.save({ id: state, name: state, hash: hasher.hash(key(state)), scopes: [], ...extra() });
     server = await startSecurityApp(
       {
         imports: [ApiKeyModule.forRoot({ repository, sources: EVERY_SOURCE, lookupTimeoutMs: 200 })],
@@ -72,22 +87,38 @@ describe.each(platforms)('leakage on $name', (platform) => {
   });
   afterAll(() => server.app.close());
 
-  it.each(sources)('makes unknown, revoked, expired, disabled, rotated-out and malformed keys indistinguishable in the $name source, while the Logger says why', async (source) => {
-    leaks.logs.length = 0;
-    const unknown = await send(server.port, source.present('/principal', key('unknown')));
-    expect(unknown.status).toBe(401);
-    for (const value of [key('revoked'), key('expired'), key('disabled'), key('rotatedout'), `${key('unknown')}\u00e9`, 'k'.repeat(300)]) {
-      const res = await send(server.port, source.present('/principal', value));
-      expect(res.head).toBe(unknown.head);
-      expect(res.body).toBe(unknown.body);
-    }
-    // Without @nestjs/event-emitter the events go to Nest's Logger, which the recorder captures.
-    expect(leaks.logs).toEqual(
-      ['reason=not_found', 'reason=revoked keyId=revoked', 'reason=expired keyId=expired', 'reason=disabled keyId=disabled', 'reason=revoked keyId=rotatedout', 'reason=malformed', 'reason=malformed'].map(
-        (reason) => `api-key.authentication-failed ${reason} ApiKeyEvents`,
-      ),
-    );
-  });
+  it.each(sources)(
+    'makes unknown, revoked, expired, disabled, rotated-out and malformed keys indistinguishable in the $name source, while the Logger says why',
+    async (source) => {
+      leaks.logs.length = 0;
+      const unknown = await send(server.port, source.present('/principal', key('unknown')));
+      expect(unknown.status).toBe(401);
+      for (const value of [
+        key('revoked'),
+        key('expired'),
+        key('disabled'),
+        key('rotatedout'),
+        `${key('unknown')}\u00e9`,
+        'k'.repeat(300),
+      ]) {
+        const res = await send(server.port, source.present('/principal', value));
+        expect(res.head).toBe(unknown.head);
+        expect(res.body).toBe(unknown.body);
+      }
+      // Without @nestjs/event-emitter the events go to Nest's Logger, which the recorder captures.
+      expect(leaks.logs).toEqual(
+        [
+          'reason=not_found',
+          'reason=revoked keyId=revoked',
+          'reason=expired keyId=expired',
+          'reason=disabled keyId=disabled',
+          'reason=revoked keyId=rotatedout',
+          'reason=malformed',
+          'reason=malformed',
+        ].map((reason) => `api-key.authentication-failed ${reason} ApiKeyEvents`),
+      );
+    },
+  );
 
   it('puts on the request a frozen principal with identity, scopes and metadata only: never the key or its hash', async () => {
     const res = await send(server.port, { path: '/principal', headers: [['X-API-Key', key('active')]] });
@@ -115,7 +146,10 @@ describe.each(platforms)('events through EventEmitter2 on $name', (platform) => 
   beforeAll(async () => {
     server = await startSecurityApp(
       {
-        imports: [EventEmitterModule.forRoot({ wildcard: true }), ApiKeyModule.forRoot({ repository: new InMemoryApiKeyStore(), sources: EVERY_SOURCE })],
+        imports: [
+          EventEmitterModule.forRoot({ wildcard: true }),
+          ApiKeyModule.forRoot({ repository: new InMemoryApiKeyStore(), sources: EVERY_SOURCE }),
+        ],
         controllers: [PrincipalController],
         providers: [RecordingListener],
       },
@@ -126,36 +160,56 @@ describe.each(platforms)('events through EventEmitter2 on $name', (platform) => 
   });
   afterAll(() => server.app.close());
 
-  it.each(sources)('carry the reason for unknown, revoked, expired, disabled and mistyped keys, answered alike in the $name source', async (source) => {
-    const service = server.app.get(ApiKeyService);
-    const expiry = new Date(clock.now().getTime() + 1_000);
-    const [active, revoked, expired, disabled] = await Promise.all(
-      ['active', 'revoked', 'expired', 'disabled'].map((name) => service.create({ name, expiresAt: name === 'expired' ? expiry : null })),
-    );
-    await service.revoke(revoked!.apiKey.id);
-    await service.disable(disabled!.apiKey.id);
-    clock.set(expiry);
-    const from = RecordingListener.events.length;
-    expect((await send(server.port, source.present('/principal', active!.key))).status).toBe(200);
-    const unknown = await send(server.port, source.present('/principal', new ApiKeyFormat().generate().key));
-    expect(unknown.status).toBe(401);
-    for (const value of [revoked!.key, expired!.key, disabled!.key, `${active!.key.slice(0, -1)}${active!.key.endsWith('a') ? 'b' : 'a'}`]) {
-      const res = await send(server.port, source.present('/principal', value));
-      expect([res.head, res.body]).toEqual([unknown.head, unknown.body]);
-    }
-    expect(RecordingListener.events.slice(from).map((e) => [e.type, 'reason' in e ? e.reason : null, e.keyId])).toEqual([
-      ['api-key.authenticated', null, active!.apiKey.id],
-      ['api-key.authentication-failed', 'not_found', null],
-      ['api-key.authentication-failed', 'revoked', revoked!.apiKey.id],
-      ['api-key.authentication-failed', 'expired', expired!.apiKey.id],
-      ['api-key.authentication-failed', 'disabled', disabled!.apiKey.id],
-      ['api-key.authentication-failed', 'malformed', null],
-    ]);
-  });
+  it.each(sources)(
+    'carry the reason for unknown, revoked, expired, disabled and mistyped keys, answered alike in the $name source',
+    async (source) => {
+      const service = server.app.get(ApiKeyService);
+      const expiry = new Date(clock.now().getTime() + 1_000);
+      const [active, revoked, expired, disabled] = await Promise.all(
+        ['active', 'revoked', 'expired', 'disabled'].map((name) =>
+          service.create({ name, expiresAt: name === 'expired' ? expiry : null }),
+        ),
+      );
+      await service.revoke(revoked!.apiKey.id);
+      await service.disable(disabled!.apiKey.id);
+      clock.set(expiry);
+      const from = RecordingListener.events.length;
+      expect((await send(server.port, source.present('/principal', active!.key))).status).toBe(200);
+      const unknown = await send(server.port, source.present('/principal', new ApiKeyFormat().generate().key));
+      expect(unknown.status).toBe(401);
+      for (const value of [
+        revoked!.key,
+        expired!.key,
+        disabled!.key,
+        `${active!.key.slice(0, -1)}${active!.key.endsWith('a') ? 'b' : 'a'}`,
+      ]) {
+        const res = await send(server.port, source.present('/principal', value));
+        expect([res.head, res.body]).toEqual([unknown.head, unknown.body]);
+      }
+      expect(
+        RecordingListener.events.slice(from).map((e) => [e.type, 'reason' in e ? e.reason : null, e.keyId]),
+      ).toEqual([
+        ['api-key.authenticated', null, active!.apiKey.id],
+        ['api-key.authentication-failed', 'not_found', null],
+        ['api-key.authentication-failed', 'revoked', revoked!.apiKey.id],
+        ['api-key.authentication-failed', 'expired', expired!.apiKey.id],
+        ['api-key.authentication-failed', 'disabled', disabled!.apiKey.id],
+        ['api-key.authentication-failed', 'malformed', null],
+      ]);
+    },
+  );
 
   it('fed lifecycle and authentication events alike to the leak recorder', () => {
     const types = new Set(RecordingListener.events.map((e) => e.type));
-    expect(types).toEqual(new Set(['api-key.created', 'api-key.revoked', 'api-key.disabled', 'api-key.authenticated', 'api-key.authentication-failed']));
+    expect(types).toEqual(
+      new Set([
+        'api-key.created',
+        'api-key.revoked',
+        'api-key.disabled',
+        'api-key.authenticated',
+        'api-key.authentication-failed',
+      ]),
+    );
   });
 });
 

@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ApiKeyAuthenticator, ApiKeyClock, ApiKeyFormat, ApiKeyHasher, ApiKeyModule, ApiKeyService, ResolvedApiKeyOptions, type ApiKeyRecord } from 'nestjs-api-key';
+import {
+  ApiKeyAuthenticator,
+  ApiKeyClock,
+  ApiKeyFormat,
+  ApiKeyHasher,
+  ApiKeyModule,
+  ApiKeyService,
+  ResolvedApiKeyOptions,
+  type ApiKeyRecord,
+} from 'nestjs-api-key';
 import { ManualClock } from '../support/clock.js';
 import { platforms } from '../support/platforms.js';
 import { OrdersController } from '../support/test-controllers.js';
@@ -20,7 +29,11 @@ describe.each(platforms)('key lifecycle from repository records on $name', (plat
   const repository = new FaultRepository();
   let server: SecurityApp;
   beforeAll(async () => {
-    server = await startSecurityApp({ imports: [ApiKeyModule.forRoot({ repository, sources: EVERY_SOURCE })], controllers: [OrdersController] }, platform, leaks);
+    server = await startSecurityApp(
+      { imports: [ApiKeyModule.forRoot({ repository, sources: EVERY_SOURCE })], controllers: [OrdersController] },
+      platform,
+      leaks,
+    );
   });
   afterAll(() => server.app.close());
   const statusWith = async (record: Partial<ApiKeyRecord>, source: (typeof sources)[number] = sources[0]) => {
@@ -34,10 +47,18 @@ describe.each(platforms)('key lifecycle from repository records on $name', (plat
       ['expired', () => ({ expiresAt: new Date(Date.now() - HOUR) }), 401],
       ['expiring later', () => ({ expiresAt: new Date(Date.now() + HOUR) }), 200],
       ['revoked', () => ({ revokedAt: new Date(Date.now() - HOUR) }), 401],
-      ['revoked, with disabled explicitly false', () => ({ revokedAt: new Date(Date.now() - HOUR), disabled: false }), 401],
+      [
+        'revoked, with disabled explicitly false',
+        () => ({ revokedAt: new Date(Date.now() - HOUR), disabled: false }),
+        401,
+      ],
       ['scheduled for revocation later', () => ({ revokedAt: new Date(Date.now() + HOUR) }), 200],
       ['disabled', () => ({ disabled: true }), 401],
-      ['with its secret past its own expiry (a rotated-out secret)', () => ({ secretExpiresAt: new Date(Date.now() - HOUR) }), 401],
+      [
+        'with its secret past its own expiry (a rotated-out secret)',
+        () => ({ secretExpiresAt: new Date(Date.now() - HOUR) }),
+        401,
+      ],
       ['with its secret in its grace period', () => ({ secretExpiresAt: new Date(Date.now() + HOUR) }), 200],
     ])('answers a key that is %s with %i', async (_, state, expected) => {
       expect(await statusWith(state(), source)).toBe(expected);
@@ -72,8 +93,16 @@ describe('key lifecycle at exact instants (fixed time through ApiKeyAuthenticato
   });
 
   it('names the reason for logs (disabled, revoked before disabled) while the HTTP answer stays the same', async () => {
-    await expect(verifyAt({ disabled: true }, NOW)).resolves.toEqual({ valid: false, reason: 'disabled', keyId: 'lc-1' });
-    await expect(verifyAt({ disabled: true, revokedAt: before }, NOW)).resolves.toEqual({ valid: false, reason: 'revoked', keyId: 'lc-1' });
+    await expect(verifyAt({ disabled: true }, NOW)).resolves.toEqual({
+      valid: false,
+      reason: 'disabled',
+      keyId: 'lc-1',
+    });
+    await expect(verifyAt({ disabled: true, revokedAt: before }, NOW)).resolves.toEqual({
+      valid: false,
+      reason: 'revoked',
+      keyId: 'lc-1',
+    });
   });
 });
 
@@ -84,7 +113,17 @@ describe.each(platforms)('generated keys and rotations through ApiKeyService on 
   let service: ApiKeyService;
   beforeAll(async () => {
     server = await startSecurityApp(
-      { imports: [ApiKeyModule.forRoot({ repository: store, sources: EVERY_SOURCE, keyPrefix: 'acme_live', onlyGeneratedKeys: true })], controllers: [OrdersController] },
+      {
+        imports: [
+          ApiKeyModule.forRoot({
+            repository: store,
+            sources: EVERY_SOURCE,
+            keyPrefix: 'acme_live',
+            onlyGeneratedKeys: true,
+          }),
+        ],
+        controllers: [OrdersController],
+      },
       platform,
       leaks,
       (builder) => builder.overrideProvider(ApiKeyClock).useValue(clock),
@@ -100,10 +139,19 @@ describe.each(platforms)('generated keys and rotations through ApiKeyService on 
       const ok = await send(server.port, source.present('/orders/whoami', key));
       expect([ok.status, JSON.parse(ok.body).id]).toEqual([200, apiKey.id]);
       store.reset();
-      const unknown = await send(server.port, source.present('/orders/whoami', new ApiKeyFormat('acme_live').generate().key));
+      const unknown = await send(
+        server.port,
+        source.present('/orders/whoami', new ApiKeyFormat('acme_live').generate().key),
+      );
       expect([unknown.status, store.calls]).toEqual([401, 1]); // right shape and checksum: looked up, not found
       const last = key.at(-1) === 'a' ? 'b' : 'a';
-      for (const value of [`${key.slice(0, -1)}${last}`, key.replace(/^acme_live_/, 'acme_test_'), key.slice(0, -1), key.slice(0, -6), `${key}0`]) {
+      for (const value of [
+        `${key.slice(0, -1)}${last}`,
+        key.replace(/^acme_live_/, 'acme_test_'),
+        key.slice(0, -1),
+        key.slice(0, -6),
+        `${key}0`,
+      ]) {
         store.reset();
         const res = await send(server.port, source.present('/orders/whoami', value));
         expect([res.head, res.body]).toEqual([unknown.head, unknown.body]);
@@ -116,14 +164,18 @@ describe.each(platforms)('generated keys and rotations through ApiKeyService on 
     store.reset();
     const { key: old, apiKey } = await service.create({ name: 'raced' });
     store.writeDelayMs = 20; // both rotations read the same version before either writes
-    const results = await Promise.allSettled([service.rotate(apiKey.id, { gracePeriod: 1_000 }), service.rotate(apiKey.id, { gracePeriod: 1_000 })]);
+    const results = await Promise.allSettled([
+      service.rotate(apiKey.id, { gracePeriod: 1_000 }),
+      service.rotate(apiKey.id, { gracePeriod: 1_000 }),
+    ]);
     const won = results.filter((r) => r.status === 'fulfilled');
     const lost = results.filter((r) => r.status === 'rejected');
     expect([won.length, lost.length]).toEqual([1, 1]);
     expect((lost[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'conflict' });
     const winner = (won[0] as PromiseFulfilledResult<{ key: string }>).value.key;
     expect((await service.get(apiKey.id)).version).toBe(apiKey.version + 1);
-    const status = async (key: string) => (await send(server.port, { path: '/orders/whoami', headers: [['X-API-Key', key]] })).status;
+    const status = async (key: string) =>
+      (await send(server.port, { path: '/orders/whoami', headers: [['X-API-Key', key]] })).status;
     expect([await status(winner), await status(old)]).toEqual([200, 200]);
     clock.advance(1_000);
     expect([await status(winner), await status(old)]).toEqual([200, 401]);

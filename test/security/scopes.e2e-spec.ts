@@ -20,18 +20,29 @@ describe.each(platforms)('scopes of stored keys on $name', (platform) => {
   let server: SecurityApp;
   beforeAll(async () => {
     repository.save(base);
-    server = await startSecurityApp({ imports: [ApiKeyModule.forRoot({ repository, sources: EVERY_SOURCE })], controllers: [OrdersController] }, platform, leaks);
+    server = await startSecurityApp(
+      { imports: [ApiKeyModule.forRoot({ repository, sources: EVERY_SOURCE })], controllers: [OrdersController] },
+      platform,
+      leaks,
+    );
   });
   afterAll(() => server.app.close());
 
-  it.each(sources)('answers a valid key without the route’s scopes with 403, never 401, in the $name source', async (source) => {
-    repository.save(base);
-    const res = await send(server.port, source.present('/orders/write', KEY));
-    expect(res.status).toBe(403);
-    expect(JSON.parse(res.body)).toMatchObject({ code: 'API_KEY_INSUFFICIENT_SCOPE', requiredScopes: ['orders:read', 'orders:write'], scopeMode: 'all' });
-    expect(res.headers['www-authenticate']).toBeUndefined();
-    expect((await send(server.port, source.present('/orders', KEY))).status).toBe(200);
-  });
+  it.each(sources)(
+    'answers a valid key without the route’s scopes with 403, never 401, in the $name source',
+    async (source) => {
+      repository.save(base);
+      const res = await send(server.port, source.present('/orders/write', KEY));
+      expect(res.status).toBe(403);
+      expect(JSON.parse(res.body)).toMatchObject({
+        code: 'API_KEY_INSUFFICIENT_SCOPE',
+        requiredScopes: ['orders:read', 'orders:write'],
+        scopeMode: 'all',
+      });
+      expect(res.headers['www-authenticate']).toBeUndefined();
+      expect((await send(server.port, source.present('/orders', KEY))).status).toBe(200);
+    },
+  );
 
   it('applies a removed or added scope on the very next request', async () => {
     const status = async (scopes: string[]) => {

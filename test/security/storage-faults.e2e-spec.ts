@@ -15,22 +15,37 @@ const leaks = new LeakRecorder();
 const hasher = new ApiKeyHasher();
 const STORED = 'stored-key-of-valid-shape-00001';
 const OTHER = 'stored-key-of-valid-shape-00002';
-const record = (key: string, extra: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({ id: key.slice(-5), name: `name-${key.slice(-5)}`, hash: hasher.hash(key), scopes: [], ...extra });
+const record = (key: string, extra: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({
+  id: key.slice(-5),
+  name: `name-${key.slice(-5)}`,
+  hash: hasher.hash(key),
+  scopes: [],
+  ...extra,
+});
 const never = () => new Promise(() => undefined);
-const UNAVAILABLE = { statusCode: 503, error: 'Service Unavailable', code: 'API_KEY_STORE_UNAVAILABLE', message: 'Authentication is temporarily unavailable' };
+const UNAVAILABLE = {
+  statusCode: 503,
+  error: 'Service Unavailable',
+  code: 'API_KEY_STORE_UNAVAILABLE',
+  message: 'Authentication is temporarily unavailable',
+};
 
 describe.each(platforms)('storage faults on $name', (platform) => {
   const repository = new FaultRepository();
   let server: SecurityApp;
   beforeAll(async () => {
     server = await startSecurityApp(
-      { imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, repository, sources: EVERY_SOURCE, lookupTimeoutMs: 200 })], controllers: [OrdersController] },
+      {
+        imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, repository, sources: EVERY_SOURCE, lookupTimeoutMs: 200 })],
+        controllers: [OrdersController],
+      },
       platform,
       leaks,
     );
   });
   afterAll(() => server.app.close());
-  const whoami = (key: string, source: (typeof sources)[number] = sources[0]) => send(server.port, source.present('/orders/whoami', key));
+  const whoami = (key: string, source: (typeof sources)[number] = sources[0]) =>
+    send(server.port, source.present('/orders/whoami', key));
   const unavailable = (res: RawResponse) => {
     expect(res.status).toBe(503);
     expect(JSON.parse(res.body)).toEqual(UNAVAILABLE);
@@ -58,9 +73,12 @@ describe.each(platforms)('storage faults on $name', (platform) => {
   });
 
   it.each<[string, Fault]>([
-    ['throws synchronously', () => {
-      throw new Error('sync failure');
-    }],
+    [
+      'throws synchronously',
+      () => {
+        throw new Error('sync failure');
+      },
+    ],
     ['rejects with a string', () => Promise.reject('not an error')],
     ['rejects with undefined', () => Promise.reject(undefined)],
     // oxlint-disable-next-line unicorn/no-thenable -- a thenable that never settles is the fault under test
@@ -72,15 +90,47 @@ describe.each(platforms)('storage faults on $name', (platform) => {
     ['returns a number', () => Promise.resolve(42)],
     ['returns an array of records', () => Promise.resolve([record(STORED)])],
     ['returns an invalid expiry date', () => Promise.resolve(record(STORED, { expiresAt: new Date('nope') }))],
-    ['returns dates as strings (a driver without date parsing)', () => Promise.resolve({ ...record(STORED), revokedAt: '2020-01-01T00:00:00Z' })],
+    [
+      'returns dates as strings (a driver without date parsing)',
+      () => Promise.resolve({ ...record(STORED), revokedAt: '2020-01-01T00:00:00Z' }),
+    ],
     ['returns disabled as a string', () => Promise.resolve({ ...record(STORED), disabled: 'false' })],
     ['returns disabled as 0', () => Promise.resolve({ ...record(STORED), disabled: 0 })],
     ['returns a non-string scope', () => Promise.resolve({ ...record(STORED), scopes: ['orders:read', 7] })],
     ['returns metadata that is not an object', () => Promise.resolve({ ...record(STORED), metadata: 'plan=free' })],
     ['returns an ownerId that is not a string', () => Promise.resolve({ ...record(STORED), ownerId: 12 })],
-    ['returns a record whose getters throw', () =>
-      Promise.resolve(new Proxy(record(STORED), { get: (target, name) => (name === 'scopes' ? [] : name === 'metadata' ? ({ get x() { throw new Error('boom'); } }) : Reflect.get(target, name)) }))],
-    ['returns a proxy that throws on every read', () => Promise.resolve(new Proxy({}, { get: () => { throw new Error('boom'); } }))],
+    [
+      'returns a record whose getters throw',
+      () =>
+        Promise.resolve(
+          new Proxy(record(STORED), {
+            get: (target, name) =>
+              name === 'scopes'
+                ? []
+                : name === 'metadata'
+                  ? {
+                      get x() {
+                        throw new Error('boom');
+                      },
+                    }
+                  : Reflect.get(target, name),
+          }),
+        ),
+    ],
+    [
+      'returns a proxy that throws on every read',
+      () =>
+        Promise.resolve(
+          new Proxy(
+            {},
+            {
+              get: () => {
+                throw new Error('boom');
+              },
+            },
+          ),
+        ),
+    ],
   ])('fails closed with 503, never 2xx, 401 or 500, when the repository %s', async (_, fault) => {
     failWith(fault);
     unavailable(await whoami(STORED));
@@ -111,7 +161,11 @@ describe.each(platforms)('pending lookups under a hanging repository on $name', 
   const repository = new FaultRepository();
   let server: SecurityApp;
   beforeAll(async () => {
-    server = await startSecurityApp({ imports: [ApiKeyModule.forRoot({ repository, lookupTimeoutMs: 1000 })], controllers: [OrdersController] }, platform, leaks);
+    server = await startSecurityApp(
+      { imports: [ApiKeyModule.forRoot({ repository, lookupTimeoutMs: 1000 })], controllers: [OrdersController] },
+      platform,
+      leaks,
+    );
   });
   afterAll(() => server.app.close());
 
@@ -122,7 +176,11 @@ describe.each(platforms)('pending lookups under a hanging repository on $name', 
       calledAt.push(performance.now());
       return never();
     };
-    const responses = await Promise.all(Array.from({ length: 100 }, () => send(server.port, { path: '/orders/whoami', headers: [['X-API-Key', STORED]] })));
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, () =>
+        send(server.port, { path: '/orders/whoami', headers: [['X-API-Key', STORED]] }),
+      ),
+    );
     for (const res of responses) expect(res.status).toBe(503);
     // A hung call is shared until its lookupTimeoutMs (1,000 ms) has passed: only a request that
     // arrives after that starts the next one, so calls start 1,000 ms apart or more (less 1 ms for
@@ -134,7 +192,11 @@ describe.each(platforms)('pending lookups under a hanging repository on $name', 
   it('end with their timeout for distinct keys too: every request is answered 503', async () => {
     repository.reset();
     repository.fault = never;
-    const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => send(server.port, { path: '/orders/whoami', headers: [['X-API-Key', `distinct-unknown-key-${1000 + i}`]] })));
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        send(server.port, { path: '/orders/whoami', headers: [['X-API-Key', `distinct-unknown-key-${1000 + i}`]] }),
+      ),
+    );
     for (const res of responses) expect(res.status).toBe(503);
     expect(repository.calls).toBe(50);
   });
@@ -145,11 +207,16 @@ describe.each(platforms)('writes that fail in the store on $name', (platform) =>
   let server: SecurityApp;
   let service: ApiKeyService;
   beforeAll(async () => {
-    server = await startSecurityApp({ imports: [ApiKeyModule.forRoot({ repository: store })], controllers: [OrdersController] }, platform, leaks);
+    server = await startSecurityApp(
+      { imports: [ApiKeyModule.forRoot({ repository: store })], controllers: [OrdersController] },
+      platform,
+      leaks,
+    );
     service = server.app.get(ApiKeyService);
   });
   afterAll(() => server.app.close());
-  const status = async (key: string) => (await send(server.port, { path: '/orders/whoami', headers: [['X-API-Key', key]] })).status;
+  const status = async (key: string) =>
+    (await send(server.port, { path: '/orders/whoami', headers: [['X-API-Key', key]] })).status;
   const storeFailed = (operation: string, id: string) => ({
     code: 'store_failed',
     message: expect.stringContaining(`${operation} of key "${id}" failed in the store (`) as unknown as string,
@@ -186,7 +253,9 @@ describe.each(platforms)('writes that fail in the store on $name', (platform) =>
       store.reset();
       const { key: old, apiKey } = await service.create({ name: `rotation fails ${when}` });
       store.fault = { method: 'rotate', when };
-      await expect(service.rotate(apiKey.id, { gracePeriod: 0 })).rejects.toMatchObject(storeFailed('rotate', apiKey.id));
+      await expect(service.rotate(apiKey.id, { gracePeriod: 0 })).rejects.toMatchObject(
+        storeFailed('rotate', apiKey.id),
+      );
       expect(await status(old)).toBe(200);
       const retried = await service.rotate(apiKey.id, { gracePeriod: 0 });
       expect([await status(old), await status(retried.key)]).toEqual([401, 200]);
@@ -197,7 +266,9 @@ describe.each(platforms)('writes that fail in the store on $name', (platform) =>
     store.reset();
     const { key: old, apiKey } = await service.create({ name: 'rotation written, then failed' });
     store.fault = { method: 'rotate', when: 'after' };
-    await expect(service.rotate(apiKey.id, { gracePeriod: 60_000 })).rejects.toMatchObject(storeFailed('rotate', apiKey.id));
+    await expect(service.rotate(apiKey.id, { gracePeriod: 60_000 })).rejects.toMatchObject(
+      storeFailed('rotate', apiKey.id),
+    );
     expect(await status(old)).toBe(200); // within the grace period that was written
     const retried = await service.rotate(apiKey.id, { gracePeriod: 60_000 });
     expect([await status(old), await status(retried.key)]).toEqual([200, 200]);

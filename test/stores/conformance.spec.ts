@@ -38,7 +38,10 @@ const TIMESTAMPTZ = 1184;
 describeApiKeyStoreConformance('PostgreSQL through a pool that reads timestamps as text', {
   create: async () => {
     const schema = uniqueSchema();
-    const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === TIMESTAMPTZ ? (text: string) => text : pg.types.getTypeParser(oid, format)) };
+    const types = {
+      getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+        oid === TIMESTAMPTZ ? (text: string) => text : pg.types.getTypeParser(oid, format),
+    };
     const pool = new pg.Pool({ connectionString: POSTGRES_URL, types: types as pg.CustomTypesConfig });
     const store = await createPostgresApiKeyStore({ connection: pool, schema, migrate: true });
     schemas.set(store, schema);

@@ -24,7 +24,10 @@ describe('two app instances (Express and Fastify) sharing one PostgreSQL databas
       {
         imports: [
           ApiKeyModule.forRoot({
-            repository: new PostgresApiKeyStore({ connection: { connectionString: POSTGRES_URL, application_name: applicationName }, schema }),
+            repository: new PostgresApiKeyStore({
+              connection: { connectionString: POSTGRES_URL, application_name: applicationName },
+              schema,
+            }),
             pepper: PEPPER,
             // A TTL far beyond the bound: only change notifications can make the other instance see a change in time.
             cache: { ttlMs: 600_000 },
@@ -41,7 +44,8 @@ describe('two app instances (Express and Fastify) sharing one PostgreSQL databas
     admin = new pg.Client({ connectionString: POSTGRES_URL });
     await admin.connect();
     // Both instances are running once they listen for changes (the bound applies from then on).
-    for (const name of Object.values(names)) await until(async () => (await listeners(name)).length === 1, `instance ${name} to listen`);
+    for (const name of Object.values(names))
+      await until(async () => (await listeners(name)).length === 1, `instance ${name} to listen`);
   });
   afterAll(async () => {
     await Promise.all([a?.close(), b?.close()]);
@@ -49,7 +53,8 @@ describe('two app instances (Express and Fastify) sharing one PostgreSQL databas
     await dropSchema(schema);
   });
 
-  const status = async (app: INestApplication, key: string) => (await request(app.getHttpServer()).get('/orders').set('X-API-Key', key)).status;
+  const status = async (app: INestApplication, key: string) =>
+    (await request(app.getHttpServer()).get('/orders').set('X-API-Key', key)).status;
 
   /** Polls until `app` refuses `key`; fails if that takes longer than the bound. */
   async function refusedWithinBound(app: INestApplication, key: string): Promise<void> {
@@ -65,7 +70,10 @@ describe('two app instances (Express and Fastify) sharing one PostgreSQL databas
 
   /** Backend pids of an instance's LISTEN connection. */
   async function listeners(applicationName: string): Promise<number[]> {
-    const { rows } = await admin.query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN %'`, [applicationName]);
+    const { rows } = await admin.query(
+      `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN %'`,
+      [applicationName],
+    );
     return rows.map((row) => row.pid as number);
   }
 
@@ -80,7 +88,9 @@ describe('two app instances (Express and Fastify) sharing one PostgreSQL databas
   it('a revocation on one instance is refused on the other within 1 second', async () => {
     const plaintext = newPlaintext('shared');
     const key = await seedKey(a, plaintext);
-    expect([await status(a, plaintext), await status(b, plaintext), await status(b, plaintext)]).toEqual([200, 200, 200]);
+    expect([await status(a, plaintext), await status(b, plaintext), await status(b, plaintext)]).toEqual([
+      200, 200, 200,
+    ]);
     await storeOf(a).update(key.id, 1, { revokedAt: new Date(), updatedAt: new Date() });
     expect(await status(a, plaintext)).toBe(401);
     await refusedWithinBound(b, plaintext);
@@ -134,10 +144,24 @@ describe('two stores writing last-used times for the same keys at once (PostgreS
     const ids = Array.from({ length: 200 }, (_, i) => `touched-${i}`);
     const createdAt = new Date('2026-01-01T00:00:00.000Z');
     for (const id of ids) {
-      const key = { id, name: id, scopes: [], ownerId: null, metadata: {}, createdAt, updatedAt: createdAt, expiresAt: null, revokedAt: null, disabled: false, lastUsedAt: null, version: 1 };
+      const key = {
+        id,
+        name: id,
+        scopes: [],
+        ownerId: null,
+        metadata: {},
+        createdAt,
+        updatedAt: createdAt,
+        expiresAt: null,
+        revokedAt: null,
+        disabled: false,
+        lastUsedAt: null,
+        version: 1,
+      };
       await stores[0]!.insert(key, { hash: `hash-${id}`, keyId: id, createdAt, expiresAt: null });
     }
-    const batch = (order: string[], round: number) => new Map(order.map((id) => [id, new Date(createdAt.getTime() + round * 1000)]));
+    const batch = (order: string[], round: number) =>
+      new Map(order.map((id) => [id, new Date(createdAt.getTime() + round * 1000)]));
     for (let round = 1; round <= 40; round++) {
       // Orders of their own: locking rows in each batch's order deadlocks now and then.
       await Promise.all(stores.map((store) => store.touch(batch(shuffled(ids), round))));

@@ -24,9 +24,17 @@ const LATEST = 1;
 describe('SQLite migrations', () => {
   it('finds a migrations table whatever the case of its name, as SQLite does (migrate() looped for ever)', async () => {
     const path = join(dir.path, 'case.db');
-    const first = await createSqliteApiKeyStore({ database: path, migrate: true, tables: { migrations: 'api_key_migrations' } });
+    const first = await createSqliteApiKeyStore({
+      database: path,
+      migrate: true,
+      tables: { migrations: 'api_key_migrations' },
+    });
     await first.close();
-    const store = await createSqliteApiKeyStore({ database: path, migrate: true, tables: { migrations: 'API_KEY_MIGRATIONS' } });
+    const store = await createSqliteApiKeyStore({
+      database: path,
+      migrate: true,
+      tables: { migrations: 'API_KEY_MIGRATIONS' },
+    });
     expect(await store.migrate()).toEqual([]);
     await store.close();
   });
@@ -41,7 +49,10 @@ describe('SQLite migrations', () => {
 
   it('migrate() applies every version once, is idempotent, and creates the unique hash and lookup indexes', async () => {
     const path = join(dir.path, 'migrated.db');
-    const store = new SqliteApiKeyStore({ database: path, tables: { keys: 'my_keys', secrets: 'my_secrets', migrations: 'my_versions' } });
+    const store = new SqliteApiKeyStore({
+      database: path,
+      tables: { keys: 'my_keys', secrets: 'my_secrets', migrations: 'my_versions' },
+    });
     expect(await store.migrate()).toEqual(SQLITE_MIGRATIONS.map((m) => m.version));
     expect(await store.migrate()).toEqual([]);
     await store.init();
@@ -50,8 +61,13 @@ describe('SQLite migrations', () => {
     const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all();
     expect(tables).toEqual([{ name: 'my_keys' }, { name: 'my_secrets' }, { name: 'my_versions' }]);
     const secretIndexes = db.prepare(`SELECT name, "unique" FROM pragma_index_list('my_secrets') ORDER BY name`).all();
-    expect(secretIndexes).toEqual([{ name: 'my_secrets_key_id', unique: 0 }, { name: 'sqlite_autoindex_my_secrets_1', unique: 1 }]);
-    const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT * FROM my_secrets s JOIN my_keys k ON k.id = s.key_id WHERE s.hash = ?`).all('h') as Array<{ detail: string }>;
+    expect(secretIndexes).toEqual([
+      { name: 'my_secrets_key_id', unique: 0 },
+      { name: 'sqlite_autoindex_my_secrets_1', unique: 1 },
+    ]);
+    const plan = db
+      .prepare(`EXPLAIN QUERY PLAN SELECT * FROM my_secrets s JOIN my_keys k ON k.id = s.key_id WHERE s.hash = ?`)
+      .all('h') as Array<{ detail: string }>;
     expect(plan.map((step) => step.detail).join('\n')).not.toMatch(/SCAN/);
     db.close();
   });
@@ -63,20 +79,26 @@ describe('SQLite migrations', () => {
     const db = new Database(path);
     db.prepare(`INSERT INTO api_key_migrations (version, name, applied_at) VALUES (99, 'future', 0)`).run();
     db.close();
-    await expect(createSqliteApiKeyStore({ database: path })).rejects.toThrow(`schema version 99, newer than this package supports (${LATEST})`);
+    await expect(createSqliteApiKeyStore({ database: path })).rejects.toThrow(
+      `schema version 99, newer than this package supports (${LATEST})`,
+    );
   });
 
   it('validates table names before touching the database', () => {
     expect(() => new SqliteApiKeyStore({ database: ':memory:', tables: { keys: 'keys; DROP TABLE users' } })).toThrow(
       'tables.keys must be an identifier of 1 to 63 letters, digits or underscores',
     );
-    expect(() => new SqliteApiKeyStore({ database: ':memory:', tables: { keys: 'same', secrets: 'same' } })).toThrow('must differ');
+    expect(() => new SqliteApiKeyStore({ database: ':memory:', tables: { keys: 'same', secrets: 'same' } })).toThrow(
+      'must differ',
+    );
   });
 });
 
 describe('PostgreSQL migrations', () => {
   it('refuses to start on an unmigrated schema, naming the command to run', async () => {
-    await expect(createPostgresApiKeyStore({ connection: POSTGRES_URL, schema: newSchema() })).rejects.toThrow(/schema version 0, this package needs 1: run `npx nestjs-api-key migrate`/);
+    await expect(createPostgresApiKeyStore({ connection: POSTGRES_URL, schema: newSchema() })).rejects.toThrow(
+      /schema version 0, this package needs 1: run `npx nestjs-api-key migrate`/,
+    );
   });
 
   it('instances migrating at once apply each version exactly once, with the unique hash index', async () => {
@@ -88,7 +110,10 @@ describe('PostgreSQL migrations', () => {
     await Promise.all(stores.map((store) => store.close()));
     const client = new pg.Client({ connectionString: POSTGRES_URL });
     await client.connect();
-    const { rows } = await client.query(`SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'api_key_secrets' ORDER BY indexname`, [schema]);
+    const { rows } = await client.query(
+      `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'api_key_secrets' ORDER BY indexname`,
+      [schema],
+    );
     await client.end();
     expect(rows.map((row) => row.indexname)).toEqual(['api_key_secrets_key_id', 'api_key_secrets_pkey']);
     expect(rows[1].indexdef).toMatch(/UNIQUE INDEX .* \(hash\)/);
@@ -97,10 +122,17 @@ describe('PostgreSQL migrations', () => {
   it('stores with different table names migrate one new schema at once', async () => {
     const schema = newSchema();
     const stores = ['a', 'b', 'c', 'd'].map(
-      (prefix) => new PostgresApiKeyStore({ connection: POSTGRES_URL, schema, tables: { keys: `${prefix}_keys`, secrets: `${prefix}_secrets`, migrations: `${prefix}_versions` } }),
+      (prefix) =>
+        new PostgresApiKeyStore({
+          connection: POSTGRES_URL,
+          schema,
+          tables: { keys: `${prefix}_keys`, secrets: `${prefix}_secrets`, migrations: `${prefix}_versions` },
+        }),
     );
     try {
-      expect(await Promise.all(stores.map((store) => store.migrate()))).toEqual(stores.map(() => POSTGRES_MIGRATIONS.map((m) => m.version)));
+      expect(await Promise.all(stores.map((store) => store.migrate()))).toEqual(
+        stores.map(() => POSTGRES_MIGRATIONS.map((m) => m.version)),
+      );
     } finally {
       await Promise.all(stores.map((store) => store.close()));
     }
@@ -116,7 +148,8 @@ describe('PostgreSQL migrations', () => {
     try {
       const url = new URL(POSTGRES_URL);
       url.username = role;
-      for (let start = 0; start < 2; start++) await (await createPostgresApiKeyStore({ connection: url.toString(), schema, migrate: true })).close();
+      for (let start = 0; start < 2; start++)
+        await (await createPostgresApiKeyStore({ connection: url.toString(), schema, migrate: true })).close();
     } finally {
       await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
       await admin.query(`DROP ROLE "${role}"`);
@@ -126,36 +159,52 @@ describe('PostgreSQL migrations', () => {
 
   it('lets its connections go when startup refuses, its change listener included (Nest runs no shutdown hook then)', async () => {
     const schema = newSchema();
-    const store = new PostgresApiKeyStore({ connection: { connectionString: POSTGRES_URL, application_name: schema }, schema });
+    const store = new PostgresApiKeyStore({
+      connection: { connectionString: POSTGRES_URL, application_name: schema },
+      schema,
+    });
     store.watchChanges(() => undefined); // as the cache does, before Nest initialises the store
     await expect(store.init()).rejects.toThrow(/schema version 0/);
     expect(await sessionsNamed(schema)).toBe(0);
   });
 
-  it.each(['connects', 'fails to connect'])('leaves no change listener behind when the last one leaves and another comes while it connects (and then %s late)', async (outcome) => {
-    const schema = newSchema();
-    // The next connection opened connects (or fails) 300 ms late: after the current listener's.
-    let delayNext = false;
-    const stream = () => {
-      const socket = new Socket();
-      if (delayNext) {
-        delayNext = false;
-        const connect = socket.connect.bind(socket) as (...args: unknown[]) => Socket;
-        const late = outcome === 'connects' ? (args: unknown[]) => connect(...args) : () => socket.destroy(new Error('connection refused'));
-        socket.connect = ((...args: unknown[]) => (setTimeout(() => late(args), 300), socket)) as typeof socket.connect;
-      }
-      return socket;
-    };
-    const store = await createPostgresApiKeyStore({ connection: { connectionString: POSTGRES_URL, application_name: schema, stream }, schema, migrate: true });
-    delayNext = true;
-    store.watchChanges(() => undefined)();
-    store.watchChanges(() => undefined);
-    await until(async () => (await sessionsNamed(schema, 'LISTEN%')) === 1);
-    await new Promise((resolve) => setTimeout(resolve, 700)); // the late connection is up (or failed, and any retry made) by now
-    expect(await sessionsNamed(schema, 'LISTEN%')).toBe(1);
-    await store.close();
-    expect(await sessionsNamed(schema)).toBe(0);
-  });
+  it.each(['connects', 'fails to connect'])(
+    'leaves no change listener behind when the last one leaves and another comes while it connects (and then %s late)',
+    async (outcome) => {
+      const schema = newSchema();
+      // The next connection opened connects (or fails) 300 ms late: after the current listener's.
+      let delayNext = false;
+      const stream = () => {
+        const socket = new Socket();
+        if (delayNext) {
+          delayNext = false;
+          const connect = socket.connect.bind(socket) as (...args: unknown[]) => Socket;
+          const late =
+            outcome === 'connects'
+              ? (args: unknown[]) => connect(...args)
+              : () => socket.destroy(new Error('connection refused'));
+          socket.connect = ((...args: unknown[]) => (
+            setTimeout(() => late(args), 300),
+            socket
+          )) as typeof socket.connect;
+        }
+        return socket;
+      };
+      const store = await createPostgresApiKeyStore({
+        connection: { connectionString: POSTGRES_URL, application_name: schema, stream },
+        schema,
+        migrate: true,
+      });
+      delayNext = true;
+      store.watchChanges(() => undefined)();
+      store.watchChanges(() => undefined);
+      await until(async () => (await sessionsNamed(schema, 'LISTEN%')) === 1);
+      await new Promise((resolve) => setTimeout(resolve, 700)); // the late connection is up (or failed, and any retry made) by now
+      expect(await sessionsNamed(schema, 'LISTEN%')).toBe(1);
+      await store.close();
+      expect(await sessionsNamed(schema)).toBe(0);
+    },
+  );
 
   it('refuses a schema written by a newer version of the package', async () => {
     const schema = newSchema();
@@ -165,12 +214,19 @@ describe('PostgreSQL migrations', () => {
     await client.connect();
     await client.query(`INSERT INTO "${schema}".api_key_migrations (version, name) VALUES (99, 'future')`);
     await client.end();
-    await expect(createPostgresApiKeyStore({ connection: POSTGRES_URL, schema })).rejects.toThrow(`schema version 99, newer than this package supports (${LATEST})`);
+    await expect(createPostgresApiKeyStore({ connection: POSTGRES_URL, schema })).rejects.toThrow(
+      `schema version 99, newer than this package supports (${LATEST})`,
+    );
   });
 
   it('validates schema, table and channel names', () => {
-    expect(() => new PostgresApiKeyStore({ connection: POSTGRES_URL, schema: 'public"; DROP' })).toThrow('schema must be an identifier');
-    expect(() => new PostgresApiKeyStore({ connection: POSTGRES_URL, schema: 's'.repeat(40), tables: { keys: 'k'.repeat(40) } })).toThrow('set `channel`');
+    expect(() => new PostgresApiKeyStore({ connection: POSTGRES_URL, schema: 'public"; DROP' })).toThrow(
+      'schema must be an identifier',
+    );
+    expect(
+      () =>
+        new PostgresApiKeyStore({ connection: POSTGRES_URL, schema: 's'.repeat(40), tables: { keys: 'k'.repeat(40) } }),
+    ).toThrow('set `channel`');
   });
 });
 
@@ -182,7 +238,15 @@ async function sessionsNamed(name: string, query = '%'): Promise<number> {
   const client = new pg.Client({ connectionString: POSTGRES_URL });
   await client.connect();
   try {
-    const count = async () => Number((await client.query('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND query LIKE $2', [name, query])).rows[0].n);
+    const count = async () =>
+      Number(
+        (
+          await client.query(
+            'SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND query LIKE $2',
+            [name, query],
+          )
+        ).rows[0].n,
+      );
     let last = await count();
     for (let i = 0; i < 20; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -198,6 +262,11 @@ async function sessionsNamed(name: string, query = '%'): Promise<number> {
 
 /** Polls `condition` every 20 ms for up to 5 s. */
 async function until(condition: () => Promise<boolean>): Promise<void> {
-  for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 20))) if (await condition()) return;
+  for (
+    const deadline = Date.now() + 5000;
+    Date.now() < deadline;
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  )
+    if (await condition()) return;
   throw new Error('condition not met within 5 s');
 }

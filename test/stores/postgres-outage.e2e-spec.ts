@@ -130,10 +130,14 @@ describe('an instance that lost its link to PostgreSQL, beside one that did not 
 
   /** Waits until the instance under test listens on a connection other than `previous`. */
   const listeningAgain = (previous: number[], timeoutMs?: number) =>
-    until(async () => {
-      const pids = await listeners(names.underTest);
-      return pids.length === 1 && !previous.includes(pids[0]!);
-    }, 'the instance under test to listen again', timeoutMs);
+    until(
+      async () => {
+        const pids = await listeners(names.underTest);
+        return pids.length === 1 && !previous.includes(pids[0]!);
+      },
+      'the instance under test to listen again',
+      timeoutMs,
+    );
 
   /** Cuts the link until the listener is deep in its backoff, then restores it. */
   async function outage(): Promise<void> {
@@ -143,20 +147,24 @@ describe('an instance that lost its link to PostgreSQL, beside one that did not 
     proxy.restore();
   }
 
-  it('refuses a key revoked right after the outage within 1 second, while its listener still backs off', async () => {
-    const times: number[] = [];
-    for (let run = 0; run < RUNS; run++) {
-      const { key, apiKey } = unusedKey();
-      await servedFromMemory(key);
-      const before = await listeners(names.underTest);
-      await outage();
-      expect(await status(underTest, key)).toBe(200); // the pool is back: the key is served (and may be cached)
-      times.push(await revokeAndTimeRefusal(apiKey.id, key));
-      await listeningAgain(before);
-    }
-    const figures = times.map((ms) => ms.toFixed(1)).join(', ');
-    if (RUNS > 1) console.info(`time to refuse after an outage over ${RUNS} runs (ms): ${figures}`);
-  }, 30_000 + RUNS * 15_000);
+  it(
+    'refuses a key revoked right after the outage within 1 second, while its listener still backs off',
+    async () => {
+      const times: number[] = [];
+      for (let run = 0; run < RUNS; run++) {
+        const { key, apiKey } = unusedKey();
+        await servedFromMemory(key);
+        const before = await listeners(names.underTest);
+        await outage();
+        expect(await status(underTest, key)).toBe(200); // the pool is back: the key is served (and may be cached)
+        times.push(await revokeAndTimeRefusal(apiKey.id, key));
+        await listeningAgain(before);
+      }
+      const figures = times.map((ms) => ms.toFixed(1)).join(', ');
+      if (RUNS > 1) console.info(`time to refuse after an outage over ${RUNS} runs (ms): ${figures}`);
+    },
+    30_000 + RUNS * 15_000,
+  );
 
   it('listens again as soon as the database answers a query, without waiting out its backoff', async () => {
     const { key } = unusedKey();

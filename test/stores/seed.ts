@@ -14,7 +14,11 @@ export function storeOf(app: INestApplication): ApiKeyStore {
 }
 
 /** Inserts a key for `plaintext` through the app's repository, hashed with the app's hasher. */
-export async function seedKey(app: INestApplication, plaintext: string, overrides: Partial<StoredApiKey> = {}): Promise<StoredApiKey> {
+export async function seedKey(
+  app: INestApplication,
+  plaintext: string,
+  overrides: Partial<StoredApiKey> = {},
+): Promise<StoredApiKey> {
   const now = new Date();
   const key: StoredApiKey = {
     id: `id-${plaintext}`,
@@ -31,6 +35,11 @@ export async function seedKey(app: INestApplication, plaintext: string, override
     version: 1,
     ...overrides,
   };
-  await storeOf(app).insert(key, { hash: app.get(ApiKeyHasher).hash(plaintext), keyId: key.id, createdAt: now, expiresAt: null });
+  await storeOf(app).insert(key, {
+    hash: app.get(ApiKeyHasher).hash(plaintext),
+    keyId: key.id,
+    createdAt: now,
+    expiresAt: null,
+  });
   return key;
 }

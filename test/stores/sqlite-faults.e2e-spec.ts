@@ -34,7 +34,10 @@ afterAll(() => dir.remove());
 async function appOn(database: string, options: { timeoutMs?: number; cache?: boolean } = {}) {
   const store = new SqliteApiKeyStore({ database, migrate: true, timeoutMs: options.timeoutMs });
   const app = await startApp(
-    { imports: [ApiKeyModule.forRoot({ repository: store, cache: options.cache ?? false, lookupTimeoutMs: 1000 })], controllers: [OrdersController, OpenController] },
+    {
+      imports: [ApiKeyModule.forRoot({ repository: store, cache: options.cache ?? false, lookupTimeoutMs: 1000 })],
+      controllers: [OrdersController, OpenController],
+    },
     platform,
   );
   apps.push(app);
@@ -49,7 +52,8 @@ async function eventLoopDelay(): Promise<IntervalHistogram> {
   return histogram;
 }
 
-const whoami = (app: INestApplication, key: string) => request(app.getHttpServer()).get('/orders/whoami').set('X-API-Key', key);
+const whoami = (app: INestApplication, key: string) =>
+  request(app.getHttpServer()).get('/orders/whoami').set('X-API-Key', key);
 
 /** `resolved`, or the code of the lifecycle error `promise` rejects with (the error's name for any other error). */
 async function outcome(promise: Promise<unknown>): Promise<string> {
@@ -82,7 +86,13 @@ describe('SQLite store on a full filesystem', () => {
         rotate: await outcome(service.rotate(issued.apiKey.id, { gracePeriod: 0 })),
         create: await outcome(service.create({ name: 'another' })),
       };
-      expect(attempts).toEqual({ revoke: 'store_failed', disable: 'store_failed', update: 'store_failed', rotate: 'store_failed', create: 'store_failed' });
+      expect(attempts).toEqual({
+        revoke: 'store_failed',
+        disable: 'store_failed',
+        update: 'store_failed',
+        rotate: 'store_failed',
+        create: 'store_failed',
+      });
       const key = await service.get(issued.apiKey.id);
       expect(key).toMatchObject({ name: 'full', revokedAt: null, disabled: false, version: issued.apiKey.version });
       await whoami(app, issued.key).expect(200);
@@ -106,7 +116,10 @@ describe('SQLite store while another process holds the write lock', () => {
       db.exec('BEGIN IMMEDIATE');
       console.log('locked');
       setTimeout(() => { db.exec('COMMIT'); db.close(); }, Number(process.argv[2]));`;
-    const holder = spawn(process.execPath, ['-e', script, database, String(ms)], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+    const holder = spawn(process.execPath, ['-e', script, database, String(ms)], {
+      cwd: process.cwd(),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const [data] = (await once(holder.stdout!, 'data')) as [Buffer];
     expect(data.toString()).toContain('locked');
     return holder;
@@ -137,7 +150,9 @@ describe('SQLite store while another process holds the write lock', () => {
     }
     delay.disable();
     const longestStallMs = delay.max / 1e6;
-    console.info(`SQLite write lock held 7 s: longest event-loop stall ${longestStallMs.toFixed(1)} ms over ${answered.length} requests`);
+    console.info(
+      `SQLite write lock held 7 s: longest event-loop stall ${longestStallMs.toFixed(1)} ms over ${answered.length} requests`,
+    );
 
     // The revocation waited 5 s (the default timeoutMs) for a lock held 7 s: it failed, and said so.
     expect(await write).toBe('store_failed');
@@ -236,7 +251,10 @@ describe('SQLite store from the built package', () => {
     'opens a store through %s from another directory, and a process that never closes it still exits',
     async (format) => {
       const database = join(dir.path, `built-${format}.db`);
-      const load = format === 'esm' ? `await import(${JSON.stringify(built(format))})` : `require(${JSON.stringify(built(format))})`;
+      const load =
+        format === 'esm'
+          ? `await import(${JSON.stringify(built(format))})`
+          : `require(${JSON.stringify(built(format))})`;
       const script = `(async () => {
         const { createSqliteApiKeyStore } = ${load};
         const store = await createSqliteApiKeyStore({ database: ${JSON.stringify(database)}, migrate: true });

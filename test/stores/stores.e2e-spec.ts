@@ -25,7 +25,8 @@ const stores = [
   {
     name: 'SQLite file',
     env: () => ({ API_KEY_DB: join(dir.path, `e2e-${Date.now()}-${Math.random().toString(36).slice(2)}.db`) }),
-    build: (config: ConfigService): ApiKeyRepository => new SqliteApiKeyStore({ database: config.getOrThrow('API_KEY_DB'), migrate: true }),
+    build: (config: ConfigService): ApiKeyRepository =>
+      new SqliteApiKeyStore({ database: config.getOrThrow('API_KEY_DB'), migrate: true }),
   },
   {
     name: 'PostgreSQL',
@@ -35,7 +36,11 @@ const stores = [
       return { DATABASE_URL: POSTGRES_URL, API_KEY_SCHEMA: schema };
     },
     build: (config: ConfigService): ApiKeyRepository =>
-      new PostgresApiKeyStore({ connection: config.getOrThrow('DATABASE_URL'), schema: config.getOrThrow('API_KEY_SCHEMA'), migrate: true }),
+      new PostgresApiKeyStore({
+        connection: config.getOrThrow('DATABASE_URL'),
+        schema: config.getOrThrow('API_KEY_SCHEMA'),
+        migrate: true,
+      }),
   },
 ];
 
@@ -50,7 +55,11 @@ describe.each(platforms)('persistent stores over HTTP on $name', (platform) => {
             ApiKeyModule.forRootAsync({
               imports: [ConfigModule.forRoot({ ignoreEnvFile: true, load: [() => env] })],
               inject: [ConfigService],
-              useFactory: (config: ConfigService) => ({ repository: store.build(config), pepper: 'stores-e2e-pepper-0123456789', cache: { ttlMs: 60_000 } }),
+              useFactory: (config: ConfigService) => ({
+                repository: store.build(config),
+                pepper: 'stores-e2e-pepper-0123456789',
+                cache: { ttlMs: 60_000 },
+              }),
             }),
           ],
           controllers: [OrdersController],
@@ -69,7 +78,13 @@ describe.each(platforms)('persistent stores over HTTP on $name', (platform) => {
       const plaintext = newPlaintext('valid');
       await seedKey(app, plaintext, { scopes: ['orders:read'], ownerId: 'team-s' });
       const ok = await get(plaintext, '/orders/whoami').expect(200);
-      expect(ok.body).toEqual({ id: `id-${plaintext}`, name: 'seeded', scopes: ['orders:read'], ownerId: 'team-s', metadata: {} });
+      expect(ok.body).toEqual({
+        id: `id-${plaintext}`,
+        name: 'seeded',
+        scopes: ['orders:read'],
+        ownerId: 'team-s',
+        metadata: {},
+      });
       const unknown = await get(newPlaintext('unknown')).expect(401);
       expect(unknown.body.code).toBe('API_KEY_INVALID');
     });
@@ -80,7 +95,11 @@ describe.each(platforms)('persistent stores over HTTP on $name', (platform) => {
       await get(plaintext).expect(200);
       const narrowed = await storeOf(app).update(key.id, 1, { scopes: ['reports:read'], updatedAt: new Date() });
       await get(plaintext).expect(403);
-      const disabled = await storeOf(app).update(key.id, narrowed!.version, { scopes: ['orders:read'], disabled: true, updatedAt: new Date() });
+      const disabled = await storeOf(app).update(key.id, narrowed!.version, {
+        scopes: ['orders:read'],
+        disabled: true,
+        updatedAt: new Date(),
+      });
       await get(plaintext).expect(401);
       const enabled = await storeOf(app).update(key.id, disabled!.version, { disabled: false, updatedAt: new Date() });
       await get(plaintext).expect(200);
@@ -94,11 +113,21 @@ describe.each(platforms)('persistent stores over HTTP on $name', (platform) => {
       await get(old).expect(200);
       const fresh = newPlaintext('fresh');
       const hash = app.get(ApiKeyHasher).hash(fresh);
-      const rotated = await storeOf(app).rotate(key.id, 1, { hash, keyId: key.id, createdAt: new Date(), expiresAt: null }, new Date(Date.now() + 60_000));
+      const rotated = await storeOf(app).rotate(
+        key.id,
+        1,
+        { hash, keyId: key.id, createdAt: new Date(), expiresAt: null },
+        new Date(Date.now() + 60_000),
+      );
       await get(fresh).expect(200);
       await get(old).expect(200);
       const again = newPlaintext('again');
-      await storeOf(app).rotate(key.id, rotated!.version, { hash: app.get(ApiKeyHasher).hash(again), keyId: key.id, createdAt: new Date(), expiresAt: null }, new Date());
+      await storeOf(app).rotate(
+        key.id,
+        rotated!.version,
+        { hash: app.get(ApiKeyHasher).hash(again), keyId: key.id, createdAt: new Date(), expiresAt: null },
+        new Date(),
+      );
       await get(old).expect(401);
       await get(fresh).expect(401);
       await get(again).expect(200);
@@ -134,7 +163,13 @@ describe.each(platforms)('persistent stores over HTTP on $name', (platform) => {
 
 describe.each(platforms)('storage failures fail closed on $name', (platform) => {
   const appWith = (repository: ApiKeyRepository) =>
-    startApp({ imports: [ApiKeyModule.forRoot({ repository, cache: true, lookupTimeoutMs: 1000 })], controllers: [OrdersController] }, platform);
+    startApp(
+      {
+        imports: [ApiKeyModule.forRoot({ repository, cache: true, lookupTimeoutMs: 1000 })],
+        controllers: [OrdersController],
+      },
+      platform,
+    );
   const get = (app: INestApplication, key: string) => request(app.getHttpServer()).get('/orders').set('X-API-Key', key);
 
   it('a SQLite database closed under the app gives 503, never 2xx', async () => {
@@ -202,11 +237,18 @@ describe.each(platforms)('storage calls behind the cache on $name (SQLite file)'
 
   it('concurrent requests with one key, known or unknown, reach storage once; repeats are served from memory', async () => {
     const store = new CountingSqliteStore({ database: join(dir.path, `counting-${platform.name}.db`), migrate: true });
-    const app = await startApp({ imports: [ApiKeyModule.forRoot({ repository: store, cache: { negativeTtlMs: 60_000 } })], controllers: [OrdersController] }, platform);
+    const app = await startApp(
+      {
+        imports: [ApiKeyModule.forRoot({ repository: store, cache: { negativeTtlMs: 60_000 } })],
+        controllers: [OrdersController],
+      },
+      platform,
+    );
     const known = newPlaintext('known');
     await seedKey(app, known);
     const unknown = newPlaintext('unknown');
-    const burst = (key: string) => Promise.all(Array.from({ length: 40 }, () => request(app.getHttpServer()).get('/orders').set('X-API-Key', key)));
+    const burst = (key: string) =>
+      Promise.all(Array.from({ length: 40 }, () => request(app.getHttpServer()).get('/orders').set('X-API-Key', key)));
     const statuses = async (key: string) => (await burst(key)).map((response) => response.status);
     expect(new Set([...(await statuses(unknown)), ...(await statuses(unknown))])).toEqual(new Set([401]));
     expect(store.lookups).toBe(1);
@@ -222,7 +264,15 @@ describe('storage failures fail closed (an application-owned pool)', () => {
     schemas.push(schema);
     const pool = new pg.Pool({ connectionString: POSTGRES_URL });
     const app = await startApp(
-      { imports: [ApiKeyModule.forRoot({ repository: new PostgresApiKeyStore({ connection: pool, schema, migrate: true }), cache: true })], controllers: [OrdersController] },
+      {
+        imports: [
+          ApiKeyModule.forRoot({
+            repository: new PostgresApiKeyStore({ connection: pool, schema, migrate: true }),
+            cache: true,
+          }),
+        ],
+        controllers: [OrdersController],
+      },
       platforms[0],
     );
     const plaintext = newPlaintext('ended');

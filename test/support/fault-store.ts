@@ -73,7 +73,12 @@ export class FaultStore extends ApiKeyStore {
     return updated;
   }
 
-  async rotate(id: string, expectedVersion: number, secret: StoredApiKeySecret, previousSecretsExpireAt: Date): Promise<StoredApiKey | null> {
+  async rotate(
+    id: string,
+    expectedVersion: number,
+    secret: StoredApiKeySecret,
+    previousSecretsExpireAt: Date,
+  ): Promise<StoredApiKey | null> {
     this.calls++;
     const fault = this.take('rotate');
     if (this.writeDelayMs > 0) await sleep(this.writeDelayMs);

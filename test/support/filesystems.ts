@@ -43,7 +43,12 @@ export function smallTmpfs(sizeKb: number): { path: string; fill(): void; free()
  * start a new process until the disk answers. The same process thaws the disk by itself after
  * `watchdogMs`, whatever happens to the test process.
  */
-export function freezableExt4(watchdogMs = 60_000): { path: string; freeze(): void; thaw(): Promise<void>; remove(): Promise<void> } {
+export function freezableExt4(watchdogMs = 60_000): {
+  path: string;
+  freeze(): void;
+  thaw(): Promise<void>;
+  remove(): Promise<void>;
+} {
   const root = mkdtempSync(join(tmpdir(), 'nestjs-api-key-frozen-'));
   const image = join(root, 'disk.img');
   const path = join(root, 'mnt');

@@ -71,7 +71,8 @@ export class LeakRecorder {
 
   /** Records something said to the outside world (a log line, an event's payload). */
   record(parts: readonly unknown[]): void {
-    for (const part of parts) this.said.add(typeof part === 'string' ? part : Buffer.isBuffer(part) ? part.toString('latin1') : safeJson(part));
+    for (const part of parts)
+      this.said.add(typeof part === 'string' ? part : Buffer.isBuffer(part) ? part.toString('latin1') : safeJson(part));
   }
 
   private log(parts: readonly unknown[]): void {
@@ -105,7 +106,8 @@ export class LeakRecorder {
     it(`leaks no presented key, nor any ${LEAK_WINDOW}-character part of one, into anything logged or answered`, () => {
       expect(this.responses).toBeGreaterThan(0);
       const windows = new Set<string>();
-      for (const text of this.said) for (let i = 0; i + LEAK_WINDOW <= text.length; i++) windows.add(text.slice(i, i + LEAK_WINDOW));
+      for (const text of this.said)
+        for (let i = 0; i + LEAK_WINDOW <= text.length; i++) windows.add(text.slice(i, i + LEAK_WINDOW));
       const leaked: string[] = [];
       for (const key of this.presented) {
         for (let i = 0; i + LEAK_WINDOW <= key.length; i++) {
@@ -127,7 +129,8 @@ export class LeakRecorder {
     for (const value of values) {
       // A Bearer token without its scheme, each cookie's value, each part of a joined header.
       for (const part of value.replace(/^bearer\s+/i, '').split(/[;,]/)) {
-        for (const key of [part.trim(), part.replace(/^\s*[^=\s]+=/, '').trim()].map(secretOf)) if (key.length >= LEAK_WINDOW) this.presented.add(key);
+        for (const key of [part.trim(), part.replace(/^\s*[^=\s]+=/, '').trim()].map(secretOf))
+          if (key.length >= LEAK_WINDOW) this.presented.add(key);
       }
     }
   }

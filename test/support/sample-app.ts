@@ -22,7 +22,10 @@ export function useTemporarySampleDatabase(): void {
 }
 
 /** Creates the sample app on `adapter`, initialised and ready for supertest. */
-export async function startSampleApp(adapter: string, options: NestApplicationOptions = { logger: false }): Promise<INestApplication> {
+export async function startSampleApp(
+  adapter: string,
+  options: NestApplicationOptions = { logger: false },
+): Promise<INestApplication> {
   const app = await createSampleApp(adapter, options);
   await app.init();
   if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();

@@ -13,9 +13,21 @@ export const CHALLENGE = {
 /** How each source carries a value (raw: the value is written to the wire as given). */
 export const sources = [
   { name: 'header', present: (path: string, value: string): RawRequest => ({ path, headers: [['X-API-Key', value]] }) },
-  { name: 'bearer', present: (path: string, value: string): RawRequest => ({ path, headers: [['Authorization', `Bearer ${value}`]] }) },
-  { name: 'cookie', present: (path: string, value: string): RawRequest => ({ path, headers: [['Cookie', `theme=dark; api_key=${value}`]] }) },
-  { name: 'query', present: (path: string, value: string): RawRequest => ({ path: `${path}?api_key=${encodeURIComponent(value)}` }) },
+  {
+    name: 'bearer',
+    present: (path: string, value: string): RawRequest => ({ path, headers: [['Authorization', `Bearer ${value}`]] }),
+  },
+  {
+    name: 'cookie',
+    present: (path: string, value: string): RawRequest => ({
+      path,
+      headers: [['Cookie', `theme=dark; api_key=${value}`]],
+    }),
+  },
+  {
+    name: 'query',
+    present: (path: string, value: string): RawRequest => ({ path: `${path}?api_key=${encodeURIComponent(value)}` }),
+  },
 ] as const;
 
 /** One entry of {@link sources}. */

@@ -39,7 +39,9 @@ function operations(document: OpenAPIObject): Record<string, Operation> {
 
 /** The security requirement of each operation (`'none'` when it has none). */
 const securityOf = (document: OpenAPIObject) =>
-  Object.fromEntries(Object.entries(operations(document)).map(([name, operation]) => [name, operation.security ?? 'none']));
+  Object.fromEntries(
+    Object.entries(operations(document)).map(([name, operation]) => [name, operation.security ?? 'none']),
+  );
 
 /** Names of every property anywhere in `value`. */
 function propertyNames(value: unknown, names = new Set<string>()): Set<string> {
@@ -64,7 +66,13 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
       app = await startApp(
         {
           imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS })],
-          controllers: [ClassGuardedController, MethodGuardedController, SubclassGuardedController, PublicClassController, AnnotatedController],
+          controllers: [
+            ClassGuardedController,
+            MethodGuardedController,
+            SubclassGuardedController,
+            PublicClassController,
+            AnnotatedController,
+          ],
         },
         platform,
       );
@@ -77,7 +85,12 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
 
     it('registers the header scheme only, with the configured header name', () => {
       expect(v30.components?.securitySchemes).toEqual({
-        'api-key': { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'API key in the `X-API-Key` header.' },
+        'api-key': {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-API-Key',
+          description: 'API key in the `X-API-Key` header.',
+        },
       });
     });
 
@@ -119,10 +132,20 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
 
     it('shows the scopes in the description and in x-api-key-scopes, keeping the user description', () => {
       const ops = operations(v30);
-      expect(ops['GET /class-guarded/all']!.description).toBe('Lists orders.\n\n**API key scopes:** all of `orders:read`, `orders:write`.');
-      expect(ops['GET /class-guarded/all']!['x-api-key-scopes']).toEqual({ mode: 'all', scopes: ['orders:read', 'orders:write'] });
-      expect(ops['GET /class-guarded/any']!.description).toBe('**API key scopes:** at least one of `orders:write`, `reports:read`.');
-      expect(ops['GET /class-guarded/any']!['x-api-key-scopes']).toEqual({ mode: 'any', scopes: ['orders:write', 'reports:read'] });
+      expect(ops['GET /class-guarded/all']!.description).toBe(
+        'Lists orders.\n\n**API key scopes:** all of `orders:read`, `orders:write`.',
+      );
+      expect(ops['GET /class-guarded/all']!['x-api-key-scopes']).toEqual({
+        mode: 'all',
+        scopes: ['orders:read', 'orders:write'],
+      });
+      expect(ops['GET /class-guarded/any']!.description).toBe(
+        '**API key scopes:** at least one of `orders:write`, `reports:read`.',
+      );
+      expect(ops['GET /class-guarded/any']!['x-api-key-scopes']).toEqual({
+        mode: 'any',
+        scopes: ['orders:write', 'reports:read'],
+      });
       expect(ops['GET /subclass']!['x-api-key-scopes']).toEqual({ mode: 'all', scopes: ['reports:read'] });
       expect(ops['GET /class-guarded']!.description).toBeUndefined();
       expect(ops['GET /class-guarded']!['x-api-key-scopes']).toBeUndefined();
@@ -131,11 +154,20 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
 
     it('documents 401 and 503 on guarded operations, 403 where scopes apply, none on public ones; keeps a 401 of the user', () => {
       const ops = operations(v30);
-      const errors = (name: string) => Object.fromEntries(Object.entries(ops[name]!.responses).filter(([status]) => /^(401|403|503)$/.test(status)));
+      const errors = (name: string) =>
+        Object.fromEntries(Object.entries(ops[name]!.responses).filter(([status]) => /^(401|403|503)$/.test(status)));
       const ref = (name: string) => ({ $ref: `#/components/responses/${name}` });
       expect(errors('GET /class-guarded')).toEqual({ 401: ref('ApiKeyUnauthorized'), 503: ref('ApiKeyUnavailable') });
-      expect(errors('GET /class-guarded/all')).toEqual({ 401: ref('ApiKeyUnauthorized'), 403: ref('ApiKeyForbidden'), 503: ref('ApiKeyUnavailable') });
-      expect(errors('GET /class-guarded/any')).toEqual({ 401: { description: 'Our own 401 text' }, 403: ref('ApiKeyForbidden'), 503: ref('ApiKeyUnavailable') });
+      expect(errors('GET /class-guarded/all')).toEqual({
+        401: ref('ApiKeyUnauthorized'),
+        403: ref('ApiKeyForbidden'),
+        503: ref('ApiKeyUnavailable'),
+      });
+      expect(errors('GET /class-guarded/any')).toEqual({
+        401: { description: 'Our own 401 text' },
+        403: ref('ApiKeyForbidden'),
+        503: ref('ApiKeyUnavailable'),
+      });
       expect(errors('GET /class-guarded/public')).toEqual({});
       expect(errors('GET /public-class')).toEqual({});
       expect(v30.components?.responses?.ApiKeyUnauthorized).toMatchObject({
@@ -145,7 +177,12 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
     });
 
     it('replaces a document-wide requirement of its schemes and combines one of another scheme', () => {
-      const config = new DocumentBuilder().setTitle('test').setVersion('1').addSecurityRequirements('api-key').addSecurityRequirements('jwt').build();
+      const config = new DocumentBuilder()
+        .setTitle('test')
+        .setVersion('1')
+        .addSecurityRequirements('api-key')
+        .addSecurityRequirements('jwt')
+        .build();
       const document = createApiKeyDocument(app, config);
       expect(document.security).toEqual([{ jwt: [] }]);
       const security = securityOf(document);
@@ -163,7 +200,9 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
       expect(JSON.stringify(plain)).not.toContain('nestjs-api-key');
       expect(JSON.stringify(v30)).not.toContain('x-nestjs-api-key');
       expect(operations(plain)['GET /class-guarded']!.security).toBeUndefined();
-      expect(Reflect.getMetadata(DECORATORS.API_EXTENSION, ClassGuardedController.prototype.all)).toEqual({ 'x-team': 'orders' });
+      expect(Reflect.getMetadata(DECORATORS.API_EXTENSION, ClassGuardedController.prototype.all)).toEqual({
+        'x-team': 'orders',
+      });
       expect(Reflect.hasOwnMetadata(DECORATORS.API_EXTENSION, ClassGuardedController.prototype.plain)).toBe(false);
     });
   });
@@ -197,9 +236,19 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
 
     it('registers one scheme per enabled source', () => {
       expect(v30.components?.securitySchemes).toEqual({
-        'api-key': { type: 'apiKey', in: 'header', name: 'X-Client-Key', description: 'API key in the `X-Client-Key` header.' },
+        'api-key': {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Client-Key',
+          description: 'API key in the `X-Client-Key` header.',
+        },
         'api-key-bearer': { type: 'http', scheme: 'bearer', description: 'API key as `Authorization: Bearer <key>`.' },
-        'api-key-cookie': { type: 'apiKey', in: 'cookie', name: 'client_key', description: 'API key in the `client_key` cookie.' },
+        'api-key-cookie': {
+          type: 'apiKey',
+          in: 'cookie',
+          name: 'client_key',
+          description: 'API key in the `client_key` cookie.',
+        },
         'api-key-query': {
           type: 'apiKey',
           in: 'query',
@@ -208,7 +257,9 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
         },
       });
       expect(v30.components?.responses?.ApiKeyUnauthorized).toMatchObject({
-        headers: { 'WWW-Authenticate': { description: 'Challenges: `ApiKey realm="orders"`, `Bearer realm="orders"`.' } },
+        headers: {
+          'WWW-Authenticate': { description: 'Challenges: `ApiKey realm="orders"`, `Bearer realm="orders"`.' },
+        },
       });
     });
 
@@ -249,30 +300,51 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
 
   it('refuses a handler inherited by controllers that guard it differently, naming it', async () => {
     const app = await startApp(
-      { imports: [ApiKeyModule.forRoot({ keys: [READER] })], controllers: [InheritedGuardedController, InheritedOpenController] },
+      {
+        imports: [ApiKeyModule.forRoot({ keys: [READER] })],
+        controllers: [InheritedGuardedController, InheritedOpenController],
+      },
       platform,
     );
     try {
-      expect(() => createApiKeyDocument(app, config30())).toThrow(/InheritedOpenController\.list is inherited by controllers that guard it differently/);
+      expect(() => createApiKeyDocument(app, config30())).toThrow(
+        /InheritedOpenController\.list is inherited by controllers that guard it differently/,
+      );
     } finally {
       await app.close();
     }
   });
 
   it('refuses two ApiKeyModule instances that read keys from different sources, and documents two that agree', async () => {
-    @Module({ imports: [ApiKeyModule.forRoot({ keys: [READER], sources: { header: 'X-Partner-Key' } })], controllers: [MethodGuardedController] })
+    @Module({
+      imports: [ApiKeyModule.forRoot({ keys: [READER], sources: { header: 'X-Partner-Key' } })],
+      controllers: [MethodGuardedController],
+    })
     class PartnerModule {}
-    @Module({ imports: [ApiKeyModule.forRoot({ keys: [READER], sources: { header: 'x-api-key' } })], controllers: [ClassGuardedController] })
+    @Module({
+      imports: [ApiKeyModule.forRoot({ keys: [READER], sources: { header: 'x-api-key' } })],
+      controllers: [ClassGuardedController],
+    })
     class SameSourcesModule {}
-    const differing = await startApp({ imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, isGlobal: true }), PartnerModule] }, platform);
+    const differing = await startApp(
+      { imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, isGlobal: true }), PartnerModule] },
+      platform,
+    );
     try {
-      expect(() => createApiKeyDocument(differing, config30())).toThrow(/instances of this application read keys from different sources/);
+      expect(() => createApiKeyDocument(differing, config30())).toThrow(
+        /instances of this application read keys from different sources/,
+      );
     } finally {
       await differing.close();
     }
-    const agreeing = await startApp({ imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, isGlobal: true }), SameSourcesModule] }, platform);
+    const agreeing = await startApp(
+      { imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, isGlobal: true }), SameSourcesModule] },
+      platform,
+    );
     try {
-      expect(Object.keys(createApiKeyDocument(agreeing, config30()).components?.securitySchemes ?? {})).toEqual(['api-key']);
+      expect(Object.keys(createApiKeyDocument(agreeing, config30()).components?.securitySchemes ?? {})).toEqual([
+        'api-key',
+      ]);
     } finally {
       await agreeing.close();
     }
@@ -281,7 +353,9 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
   it('says so when ApiKeyModule is not imported', async () => {
     const app = await startApp({ controllers: [GlobalPublicController] }, platform);
     try {
-      expect(() => createApiKeyDocument(app, config30())).toThrow('nestjs-api-key/swagger: ApiKeyModule is not imported in this application');
+      expect(() => createApiKeyDocument(app, config30())).toThrow(
+        'nestjs-api-key/swagger: ApiKeyModule is not imported in this application',
+      );
     } finally {
       await app.close();
     }

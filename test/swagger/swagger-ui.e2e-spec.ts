@@ -54,7 +54,8 @@ describe.each(['express', 'fastify'])('Swagger UI of the sample app on %s, in Ch
   /** Opens an operation, executes it with "Try it out" and returns the status Swagger UI shows. */
   async function execute(operation: string, path: string): Promise<string> {
     const block = page.locator(`#operations-${operation}`);
-    if (!(await block.evaluate((element) => element.classList.contains('is-open')))) await block.locator('.opblock-summary').first().click();
+    if (!(await block.evaluate((element) => element.classList.contains('is-open'))))
+      await block.locator('.opblock-summary').first().click();
     const tryOut = block.locator('button.try-out__btn');
     if ((await tryOut.textContent())?.trim() === 'Try it out') await tryOut.click();
     const clear = block.locator('button.btn-clear');

@@ -22,7 +22,9 @@ class AuthenticatedListener {
  */
 const target: BenchTarget = {
   name: 'guard-full-onevent',
-  description: 'guard-full with the listener subscribed with `@OnEvent` (@nestjs/event-emitter wraps each call in an async function)',
-  module: (keys: BenchKeySet) => withEventEmitter(guardedModule({ repository: new InMemoryApiKeyStore(keys.records) }), AuthenticatedListener),
+  description:
+    'guard-full with the listener subscribed with `@OnEvent` (@nestjs/event-emitter wraps each call in an async function)',
+  module: (keys: BenchKeySet) =>
+    withEventEmitter(guardedModule({ repository: new InMemoryApiKeyStore(keys.records) }), AuthenticatedListener),
 };
 export default target;

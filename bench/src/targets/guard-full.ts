@@ -26,7 +26,9 @@ class AuthenticatedListener implements OnModuleInit {
  */
 const target: BenchTarget = {
   name: 'guard-full',
-  description: 'guard-memory with every feature on: an event per request through the default sink (EventEmitter2, one listener subscribed with `on`), last-used tracking into the store',
-  module: (keys: BenchKeySet) => withEventEmitter(guardedModule({ repository: new InMemoryApiKeyStore(keys.records) }), AuthenticatedListener),
+  description:
+    'guard-memory with every feature on: an event per request through the default sink (EventEmitter2, one listener subscribed with `on`), last-used tracking into the store',
+  module: (keys: BenchKeySet) =>
+    withEventEmitter(guardedModule({ repository: new InMemoryApiKeyStore(keys.records) }), AuthenticatedListener),
 };
 export default target;

@@ -23,7 +23,8 @@ async function dropSchema(): Promise<void> {
 /** Our guard over PostgreSQL holding the key set, behind the cache (every request a cache hit after the first). */
 const target: BenchTarget = {
   name: 'guard-postgres-cached',
-  description: 'ApiKeyGuard + PostgresApiKeyStore (the key set, LISTEN/NOTIFY) behind `cache: true` (cache hits), scopes, principal, last-used tracking',
+  description:
+    'ApiKeyGuard + PostgresApiKeyStore (the key set, LISTEN/NOTIFY) behind `cache: true` (cache hits), scopes, principal, last-used tracking',
   module: async (keys: BenchKeySet) => {
     await dropSchema();
     const store = new PostgresApiKeyStore({ connection: url, schema, migrate: true });

@@ -12,7 +12,8 @@ let directory: string | undefined;
 /** Our guard over a SQLite file holding the key set, behind the cache (every request a cache hit after the first). */
 const target: BenchTarget = {
   name: 'guard-sqlite-cached',
-  description: 'ApiKeyGuard + SqliteApiKeyStore (a file holding the key set) behind `cache: true` (cache hits), scopes, principal, last-used tracking',
+  description:
+    'ApiKeyGuard + SqliteApiKeyStore (a file holding the key set) behind `cache: true` (cache hits), scopes, principal, last-used tracking',
   module: async (keys: BenchKeySet) => {
     directory = mkdtempSync(join(tmpdir(), 'perf-bench-sqlite-'));
     const store = new SqliteApiKeyStore({ database: join(directory, 'keys.db'), migrate: true });

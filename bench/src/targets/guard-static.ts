@@ -8,7 +8,12 @@ const target: BenchTarget = {
   description: 'ApiKeyGuard + the key set as static `keys` options, @RequireScopes, @ApiKey() principal',
   module: (keys: BenchKeySet) =>
     guardedModule({
-      keys: keys.records.map((record, i) => ({ id: record.id, name: record.name, key: benchKey(i), scopes: [...record.scopes] })),
+      keys: keys.records.map((record, i) => ({
+        id: record.id,
+        name: record.name,
+        key: benchKey(i),
+        scopes: [...record.scopes],
+      })),
     }),
 };
 export default target;

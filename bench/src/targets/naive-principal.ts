@@ -1,11 +1,26 @@
-import { Controller, Get, Injectable, Module, UnauthorizedException, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Injectable,
+  Module,
+  UnauthorizedException,
+  UseGuards,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { ApiKey, type ApiKeyPrincipal } from 'nestjs-api-key';
 import type { BenchKeySet } from '../keys.js';
 import type { BenchTarget } from '../target.js';
 
 let expected = '';
-const principal: ApiKeyPrincipal = Object.freeze({ id: 'naive', name: 'naive', scopes: Object.freeze(['bench:read']), ownerId: null, metadata: Object.freeze({}) });
+const principal: ApiKeyPrincipal = Object.freeze({
+  id: 'naive',
+  name: 'naive',
+  scopes: Object.freeze(['bench:read']),
+  ownerId: null,
+  metadata: Object.freeze({}),
+});
 
 /** naive-equals plus what every principal-carrying guard does on a pass: the principal on the request and a no-store response. */
 @Injectable()
@@ -42,7 +57,8 @@ class NaivePrincipalModule {}
  */
 const target: BenchTarget = {
   name: 'naive-principal',
-  description: 'naive-equals plus the principal on request.apiKey, Cache-Control: no-store and @ApiKey() in the handler (no hash, no lookup)',
+  description:
+    'naive-equals plus the principal on request.apiKey, Cache-Control: no-store and @ApiKey() in the handler (no hash, no lookup)',
   module: (keys: BenchKeySet) => {
     expected = keys.validKey;
     return NaivePrincipalModule;

@@ -1,4 +1,13 @@
-import { Controller, Get, Injectable, Module, UnauthorizedException, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Injectable,
+  Module,
+  UnauthorizedException,
+  UseGuards,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
 import type { BenchKeySet } from '../keys.js';
 import type { BenchTarget } from '../target.js';
 
@@ -55,7 +64,8 @@ class SpinModule {}
  */
 const target: BenchTarget = {
   name: 'spin-10us',
-  description: 'naive-equals + 10 µs of arithmetic (as timed in a tight loop at startup): checks the unit (should read about 10 µs above naive-equals)',
+  description:
+    'naive-equals + 10 µs of arithmetic (as timed in a tight loop at startup): checks the unit (should read about 10 µs above naive-equals)',
   module: (keys: BenchKeySet) => {
     expected = keys.validKey;
     const tries = Array.from({ length: 5 }, calibrate).sort((a, b) => a - b);
