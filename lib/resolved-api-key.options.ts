@@ -172,12 +172,14 @@ function staticKeysOf(
     }
     if (format.claims(entry.key) && format.parse(entry.key) === null) {
       throw new ApiKeyConfigurationError(
-        `${label}.key starts with the generated-key prefix "${format.prefix}_" but is not a valid generated key (would always be refused)`,
+        `${label}.key starts with the generated-key prefix "${format.prefix}_" ` +
+          'but is not a valid generated key (would always be refused)',
       );
     }
     if (onlyGenerated && format.parse(entry.key) === null) {
       throw new ApiKeyConfigurationError(
-        `${label}.key is not a generated "${format.prefix}_" key, and onlyGeneratedKeys is on (would always be refused)`,
+        `${label}.key is not a generated "${format.prefix}_" key, ` +
+          'and onlyGeneratedKeys is on (would always be refused)',
       );
     }
     if (

@@ -123,7 +123,8 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
     checkSettings(settings);
     if (!peppers && (command === 'create' || command === 'rotate')) {
       err(
-        'warning: no pepper (--pepper or API_KEY_PEPPER): the key is hashed with plain SHA-256 and verifies only in an application without a pepper',
+        'warning: no pepper (--pepper or API_KEY_PEPPER): the key is hashed with plain SHA-256 ' +
+          'and verifies only in an application without a pepper',
       );
     }
     let store = context.store;
@@ -346,7 +347,8 @@ function printer(out: (text: string) => void, asJson: boolean, now: Date) {
         ? `\nThe previous key stops working at ${previousSecretsExpireAt.toISOString()}.`
         : '';
       out(
-        `${plaintext}\n\nStore this key now: it is not kept anywhere and cannot be shown again.${previous}\n\n${details(key)}`,
+        `${plaintext}\n\nStore this key now: it is not kept anywhere and cannot be shown again.` +
+          `${previous}\n\n${details(key)}`,
       );
     },
   };

@@ -40,7 +40,8 @@ export class ApiKeyFormat {
   ) {
     if (!ApiKeyFormat.isValidPrefix(prefix)) {
       throw new TypeError(
-        `key prefix must be 1 to 32 letters, digits and inner single underscores, starting with a letter; got ${JSON.stringify(prefix)}`,
+        'key prefix must be 1 to 32 letters, digits and inner single underscores, starting with a letter; ' +
+          `got ${JSON.stringify(prefix)}`,
       );
     }
     this.start = `${prefix}_`;

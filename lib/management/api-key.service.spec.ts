@@ -152,21 +152,24 @@ describe('ApiKeyService', () => {
     expect(await ctx.service.verify(key)).toMatchObject({ valid: true });
   });
 
-  it('rotates: new secret valid at once, old one valid until the grace period ends and invalid right after', async () => {
-    const { key: old, apiKey } = await ctx.service.create({ name: 'rotating', scopes: ['a'] });
-    ctx.clock.advance(5000);
-    const rotated = await ctx.service.rotate(apiKey.id, { gracePeriod: HOUR });
-    expect(rotated.key).not.toBe(old);
-    expect(rotated.key.split('_')[2]).toBe(apiKey.id);
-    expect(rotated.apiKey).toMatchObject({ id: apiKey.id, scopes: ['a'], createdAt: apiKey.createdAt, version: 2 });
-    expect(rotated.previousSecretsExpireAt).toEqual(new Date(ctx.clock.now().getTime() + HOUR));
-    expect(await ctx.service.verify(rotated.key)).toMatchObject({ valid: true });
-    ctx.clock.set(new Date(rotated.previousSecretsExpireAt.getTime() - 1));
-    expect(await ctx.service.verify(old)).toMatchObject({ valid: true, principal: { id: apiKey.id } });
-    ctx.clock.set(rotated.previousSecretsExpireAt);
-    expect(await ctx.service.verify(old)).toEqual({ valid: false, reason: 'revoked', keyId: apiKey.id });
-    expect(await ctx.service.verify(rotated.key)).toMatchObject({ valid: true });
-  });
+  it(
+    'rotates: new secret valid at once, ' + 'old one valid until the grace period ends and invalid right after',
+    async () => {
+      const { key: old, apiKey } = await ctx.service.create({ name: 'rotating', scopes: ['a'] });
+      ctx.clock.advance(5000);
+      const rotated = await ctx.service.rotate(apiKey.id, { gracePeriod: HOUR });
+      expect(rotated.key).not.toBe(old);
+      expect(rotated.key.split('_')[2]).toBe(apiKey.id);
+      expect(rotated.apiKey).toMatchObject({ id: apiKey.id, scopes: ['a'], createdAt: apiKey.createdAt, version: 2 });
+      expect(rotated.previousSecretsExpireAt).toEqual(new Date(ctx.clock.now().getTime() + HOUR));
+      expect(await ctx.service.verify(rotated.key)).toMatchObject({ valid: true });
+      ctx.clock.set(new Date(rotated.previousSecretsExpireAt.getTime() - 1));
+      expect(await ctx.service.verify(old)).toMatchObject({ valid: true, principal: { id: apiKey.id } });
+      ctx.clock.set(rotated.previousSecretsExpireAt);
+      expect(await ctx.service.verify(old)).toEqual({ valid: false, reason: 'revoked', keyId: apiKey.id });
+      expect(await ctx.service.verify(rotated.key)).toMatchObject({ valid: true });
+    },
+  );
 
   it('rotates with grace 0: the old secret is refused at once, the new one works', async () => {
     const { key: old, apiKey } = await ctx.service.create({ name: 'leaked' });
@@ -259,27 +262,30 @@ describe('ApiKeyService', () => {
     }
   });
 
-  it('refuses text no store can keep (NUL, unpaired surrogates) and metadata that is not JSON, writing nothing', async () => {
-    const cyclic: Record<string, unknown> = {};
-    cyclic.self = cyclic;
-    for (const input of [
-      { name: 'a\u0000b' },
-      { name: 'x', ownerId: 'team\u0000' },
-      { name: 'x', metadata: { note: 'half an emoji \ud83d' } },
-      { name: 'x', metadata: { ['key\udc00']: 1 } },
-      { name: 'x', metadata: { nested: [{ deep: 'nul\u0000' }] } },
-      { name: 'x', metadata: cyclic },
-      { name: 'x', metadata: { big: 1n } },
-    ]) {
-      await expect(ctx.service.create(input)).rejects.toMatchObject({ code: 'invalid_input' });
-    }
-    expect(await ctx.service.list()).toEqual([]);
-    const { apiKey } = await ctx.service.create({ name: 'emoji 😀', metadata: { note: 'ok 😀', list: ['é'] } });
-    expect(apiKey.name).toBe('emoji 😀');
-    await expect(ctx.service.update(apiKey.id, { metadata: { note: '\ud83d' } })).rejects.toMatchObject({
-      code: 'invalid_input',
-    });
-  });
+  it(
+    'refuses text no store can keep (NUL, unpaired surrogates) ' + 'and metadata that is not JSON, writing nothing',
+    async () => {
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      for (const input of [
+        { name: 'a\u0000b' },
+        { name: 'x', ownerId: 'team\u0000' },
+        { name: 'x', metadata: { note: 'half an emoji \ud83d' } },
+        { name: 'x', metadata: { ['key\udc00']: 1 } },
+        { name: 'x', metadata: { nested: [{ deep: 'nul\u0000' }] } },
+        { name: 'x', metadata: cyclic },
+        { name: 'x', metadata: { big: 1n } },
+      ]) {
+        await expect(ctx.service.create(input)).rejects.toMatchObject({ code: 'invalid_input' });
+      }
+      expect(await ctx.service.list()).toEqual([]);
+      const { apiKey } = await ctx.service.create({ name: 'emoji 😀', metadata: { note: 'ok 😀', list: ['é'] } });
+      expect(apiKey.name).toBe('emoji 😀');
+      await expect(ctx.service.update(apiKey.id, { metadata: { note: '\ud83d' } })).rejects.toMatchObject({
+        code: 'invalid_input',
+      });
+    },
+  );
 
   it('hands out principals and stored keys no caller can change, nested metadata included', async () => {
     const { key, apiKey } = await ctx.service.create({
@@ -307,16 +313,19 @@ describe('ApiKeyService', () => {
     expect((await ctx.service.get(dated.apiKey.id)).expiresAt).toEqual(new Date(ctx.clock.now().getTime() + 60_000));
   });
 
-  it('answers ids and list queries no store could hold with not_found or invalid_input, the same on every store', async () => {
-    await expect(ctx.service.get('a\u0000')).rejects.toMatchObject({ code: 'not_found' });
-    await expect(ctx.service.revoke('a\u0000')).rejects.toMatchObject({ code: 'not_found' });
-    await expect(ctx.service.get(42 as unknown as string)).rejects.toMatchObject({ code: 'invalid_input' });
-    await expect(ctx.service.list({ after: ['a', 'b'] as unknown as string })).rejects.toMatchObject({
-      code: 'invalid_input',
-    });
-    await expect(ctx.service.list({ after: '\u0000' })).rejects.toMatchObject({ code: 'invalid_input' });
-    await expect(ctx.service.list({ ownerId: 'team\ud800' })).rejects.toMatchObject({ code: 'invalid_input' });
-  });
+  it(
+    'answers ids and list queries no store could hold ' + 'with not_found or invalid_input, the same on every store',
+    async () => {
+      await expect(ctx.service.get('a\u0000')).rejects.toMatchObject({ code: 'not_found' });
+      await expect(ctx.service.revoke('a\u0000')).rejects.toMatchObject({ code: 'not_found' });
+      await expect(ctx.service.get(42 as unknown as string)).rejects.toMatchObject({ code: 'invalid_input' });
+      await expect(ctx.service.list({ after: ['a', 'b'] as unknown as string })).rejects.toMatchObject({
+        code: 'invalid_input',
+      });
+      await expect(ctx.service.list({ after: '\u0000' })).rejects.toMatchObject({ code: 'invalid_input' });
+      await expect(ctx.service.list({ ownerId: 'team\ud800' })).rejects.toMatchObject({ code: 'invalid_input' });
+    },
+  );
 
   it('refuses a grace period that ends past the latest Date, writing nothing', async () => {
     const { key, apiKey } = await ctx.service.create({ name: 'x' });
@@ -331,7 +340,8 @@ describe('ApiKeyService', () => {
   it('emits an event for every change and every outcome, never with the key', async () => {
     const { key, apiKey } = await ctx.service.create({ name: 'evented' });
     await ctx.service.verify(key);
-    await ctx.service.verify(`${key.slice(0, -1)}${key.endsWith('x') ? 'y' : 'x'}`); // a changed last character: the checksum fails
+    // a changed last character: the checksum fails
+    await ctx.service.verify(`${key.slice(0, -1)}${key.endsWith('x') ? 'y' : 'x'}`);
     await ctx.service.update(apiKey.id, { name: 'renamed' });
     await ctx.service.disable(apiKey.id);
     await ctx.service.verify(key);
@@ -407,40 +417,47 @@ describe('ApiKeyService', () => {
     expect(await service.verify('anything-of-16-chars')).toEqual({ valid: false, reason: 'not_found' });
   });
 
-  it('rotates the pepper: keys hashed under the previous pepper keep verifying, rotated keys use the new one', async () => {
-    const store = new CountingStore();
-    const before = setup(store, { pepper: 'old-pepper-000000000001' });
-    const { key: old, apiKey } = await before.service.create({ name: 'p' });
-    const during = setup(store, { pepper: ['new-pepper-000000000001', 'old-pepper-000000000001'] });
-    expect(await during.service.verify(old)).toMatchObject({ valid: true });
-    const rotated = await during.service.rotate(apiKey.id, { gracePeriod: HOUR });
-    expect(await store.findByHash(new ApiKeyHasher(['new-pepper-000000000001']).hash(rotated.key))).not.toBeNull();
-    const after = setup(store, { pepper: 'new-pepper-000000000001' });
-    expect(await after.service.verify(rotated.key)).toMatchObject({ valid: true });
-    expect(await after.service.verify(old)).toEqual({ valid: false, reason: 'not_found' });
-  });
+  it(
+    'rotates the pepper: keys hashed under the previous pepper keep verifying, ' + 'rotated keys use the new one',
+    async () => {
+      const store = new CountingStore();
+      const before = setup(store, { pepper: 'old-pepper-000000000001' });
+      const { key: old, apiKey } = await before.service.create({ name: 'p' });
+      const during = setup(store, { pepper: ['new-pepper-000000000001', 'old-pepper-000000000001'] });
+      expect(await during.service.verify(old)).toMatchObject({ valid: true });
+      const rotated = await during.service.rotate(apiKey.id, { gracePeriod: HOUR });
+      expect(await store.findByHash(new ApiKeyHasher(['new-pepper-000000000001']).hash(rotated.key))).not.toBeNull();
+      const after = setup(store, { pepper: 'new-pepper-000000000001' });
+      expect(await after.service.verify(rotated.key)).toMatchObject({ valid: true });
+      expect(await after.service.verify(old)).toEqual({ valid: false, reason: 'not_found' });
+    },
+  );
 
-  it('accepts static keys of any format next to generated ones, and refuses a prefixed static key with a bad checksum at startup', async () => {
-    const generated = setup().options.format.generate().key;
-    const { service } = setup(new CountingStore(), {
-      keys: [
-        { name: 'legacy', key: 'legacy-static-key-0000001' },
-        { name: 'generated', key: generated },
-      ],
-    });
-    expect(await service.verify('legacy-static-key-0000001')).toMatchObject({
-      valid: true,
-      principal: { id: 'legacy' },
-    });
-    expect(await service.verify(generated)).toMatchObject({ valid: true, principal: { id: 'generated' } });
-    expect(() =>
-      setup(new CountingStore(), {
-        keys: [{ name: 'broken', key: `${generated.slice(0, -1)}${generated.endsWith('a') ? 'b' : 'a'}` }],
-      }),
-    ).toThrow(
-      'keys[0] ("broken").key starts with the generated-key prefix "sk_test_" but is not a valid generated key',
-    );
-  });
+  it(
+    'accepts static keys of any format next to generated ones, ' +
+      'and refuses a prefixed static key with a bad checksum at startup',
+    async () => {
+      const generated = setup().options.format.generate().key;
+      const { service } = setup(new CountingStore(), {
+        keys: [
+          { name: 'legacy', key: 'legacy-static-key-0000001' },
+          { name: 'generated', key: generated },
+        ],
+      });
+      expect(await service.verify('legacy-static-key-0000001')).toMatchObject({
+        valid: true,
+        principal: { id: 'legacy' },
+      });
+      expect(await service.verify(generated)).toMatchObject({ valid: true, principal: { id: 'generated' } });
+      expect(() =>
+        setup(new CountingStore(), {
+          keys: [{ name: 'broken', key: `${generated.slice(0, -1)}${generated.endsWith('a') ? 'b' : 'a'}` }],
+        }),
+      ).toThrow(
+        'keys[0] ("broken").key starts with the generated-key prefix "sk_test_" but is not a valid generated key',
+      );
+    },
+  );
 
   it('is built without Nest by createStandaloneApiKeyService, with the module options validation', async () => {
     const sink = new RecordingSink();
@@ -481,41 +498,50 @@ describe('ApiKeyService', () => {
     expect((await store.findById(apiKey.id))?.lastUsedAt).not.toBeNull();
   });
 
-  it('with onlyGeneratedKeys, refuses any other key before hashing or storage, and checks static keys at startup', async () => {
-    const strict = setup(new CountingStore(), { onlyGeneratedKeys: true });
-    const { key } = await strict.service.create({ name: 'g' });
-    const store = strict.repository as CountingStore;
-    store.calls = 0;
-    strict.hasher.calls = 0;
-    expect(await strict.service.verify('random-string-of-some-length')).toEqual({ valid: false, reason: 'malformed' });
-    expect([store.calls, strict.hasher.calls]).toEqual([0, 0]);
-    expect(await strict.service.verify(key)).toMatchObject({ valid: true });
-    expect(() =>
-      setup(new CountingStore(), {
-        onlyGeneratedKeys: true,
-        keys: [{ name: 'legacy', key: 'legacy-static-key-0000001' }],
-      }),
-    ).toThrow('keys[0] ("legacy").key is not a generated "sk_test_" key, and onlyGeneratedKeys is on');
-  });
+  it(
+    'with onlyGeneratedKeys, refuses any other key before hashing or storage, ' + 'and checks static keys at startup',
+    async () => {
+      const strict = setup(new CountingStore(), { onlyGeneratedKeys: true });
+      const { key } = await strict.service.create({ name: 'g' });
+      const store = strict.repository as CountingStore;
+      store.calls = 0;
+      strict.hasher.calls = 0;
+      expect(await strict.service.verify('random-string-of-some-length')).toEqual({
+        valid: false,
+        reason: 'malformed',
+      });
+      expect([store.calls, strict.hasher.calls]).toEqual([0, 0]);
+      expect(await strict.service.verify(key)).toMatchObject({ valid: true });
+      expect(() =>
+        setup(new CountingStore(), {
+          onlyGeneratedKeys: true,
+          keys: [{ name: 'legacy', key: 'legacy-static-key-0000001' }],
+        }),
+      ).toThrow('keys[0] ("legacy").key is not a generated "sk_test_" key, and onlyGeneratedKeys is on');
+    },
+  );
 
-  it('keeps the old secret valid while a rotation is in flight and after a failed one: never zero valid secrets', async () => {
-    const store = ctx.repository as CountingStore;
-    const { key: old, apiKey } = await ctx.service.create({ name: 'r' });
-    const rotate = store.rotate.bind(store);
-    let release!: () => void;
-    store.rotate = (...args) => new Promise((resolve) => (release = () => resolve(rotate(...args))));
-    const rotation = ctx.service.rotate(apiKey.id, { gracePeriod: 0 });
-    await new Promise((r) => setImmediate(r));
-    expect(await ctx.service.verify(old)).toMatchObject({ valid: true });
-    release();
-    const { key: fresh } = await rotation;
-    expect(await ctx.service.verify(fresh)).toMatchObject({ valid: true });
-    store.rotate = () => Promise.reject(new Error('write failed'));
-    await expect(ctx.service.rotate(apiKey.id, { gracePeriod: 0 })).rejects.toMatchObject({
-      code: 'store_failed',
-      message: expect.stringContaining('(write failed)'),
-    });
-    expect(await ctx.service.verify(fresh)).toMatchObject({ valid: true });
-    expect(ctx.sink.events.filter((e) => e.type === 'api-key.rotated')).toHaveLength(1);
-  });
+  it(
+    'keeps the old secret valid while a rotation is in flight and after a failed one: ' + 'never zero valid secrets',
+    async () => {
+      const store = ctx.repository as CountingStore;
+      const { key: old, apiKey } = await ctx.service.create({ name: 'r' });
+      const rotate = store.rotate.bind(store);
+      let release!: () => void;
+      store.rotate = (...args) => new Promise((resolve) => (release = () => resolve(rotate(...args))));
+      const rotation = ctx.service.rotate(apiKey.id, { gracePeriod: 0 });
+      await new Promise((r) => setImmediate(r));
+      expect(await ctx.service.verify(old)).toMatchObject({ valid: true });
+      release();
+      const { key: fresh } = await rotation;
+      expect(await ctx.service.verify(fresh)).toMatchObject({ valid: true });
+      store.rotate = () => Promise.reject(new Error('write failed'));
+      await expect(ctx.service.rotate(apiKey.id, { gracePeriod: 0 })).rejects.toMatchObject({
+        code: 'store_failed',
+        message: expect.stringContaining('(write failed)'),
+      });
+      expect(await ctx.service.verify(fresh)).toMatchObject({ valid: true });
+      expect(ctx.sink.events.filter((e) => e.type === 'api-key.rotated')).toHaveLength(1);
+    },
+  );
 });

@@ -270,7 +270,8 @@ export class ApiKeyService {
     } catch (error) {
       throw new ApiKeyLifecycleError(
         'store_failed',
-        `${operation} of key "${id}" failed in the store (${escapeForLog(String((error as Error)?.message ?? error), 200)}); ` +
+        `${operation} of key "${id}" failed in the store (` +
+          `${escapeForLog(String((error as Error)?.message ?? error), 200)}); ` +
           `it may or may not have been applied: read the key with get() before retrying`,
         { cause: error },
       );
@@ -287,7 +288,8 @@ export class ApiKeyService {
     if (!isApiKeyStore(this.repository)) {
       throw new ApiKeyLifecycleError(
         'store_required',
-        `ApiKeyService needs a repository that implements ApiKeyStore (insert, findById, list, update, rotate, touch); ` +
+        'ApiKeyService needs a repository that implements ApiKeyStore ' +
+          '(insert, findById, list, update, rotate, touch); ' +
           `the configured ${this.repository.constructor?.name ?? 'repository'} only looks keys up`,
       );
     }

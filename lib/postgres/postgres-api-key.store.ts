@@ -60,7 +60,10 @@ export interface PostgresApiKeyStoreOptions {
   schema?: string;
   /** Table names. Default `api_keys`, `api_key_secrets`, `api_key_migrations`. */
   tables?: ApiKeyTableNames;
-  /** Apply pending migrations when the store starts. Default `false`: the store checks the schema and refuses to start if it is behind. */
+  /**
+   * Apply pending migrations when the store starts. Default `false`: the store checks the schema and refuses to start
+   * if it is behind.
+   */
   migrate?: boolean;
   /** `LISTEN/NOTIFY` channel announcing changes to other instances. Default `<schema.>keys-table_changes`. */
   channel?: string;
@@ -103,7 +106,8 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     this.channel = options.channel ?? `${this.t.label}_changes`;
     if (!/^[A-Za-z_][A-Za-z0-9_.]{0,62}$/.test(this.channel)) {
       throw new ApiKeyConfigurationError(
-        'channel must be 1 to 63 letters, digits, underscores or dots (set `channel` when schema and table names are long)',
+        'channel must be 1 to 63 letters, digits, underscores or dots ' +
+          '(set `channel` when schema and table names are long)',
       );
     }
     const { connection } = options;
@@ -155,7 +159,8 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
         await client.query(`CREATE SCHEMA "${schema}"`);
       }
       await client.query(
-        `CREATE TABLE IF NOT EXISTS ${this.t.migrations} (version integer NOT NULL PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+        `CREATE TABLE IF NOT EXISTS ${this.t.migrations}
+         (version integer NOT NULL PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
       );
       const current = await this.versionIn(client);
       const pending = POSTGRES_MIGRATIONS.filter((migration) => migration.version > current);
@@ -174,7 +179,8 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
   /** @inheritdoc */
   async findByHash(hash: string): Promise<ApiKeyRecord | null> {
     const { rows } = await this.query(
-      `SELECT ${keyColumns('k.')}, s.hash AS secret_hash, s.created_at AS secret_created_at, s.expires_at AS secret_expires_at
+      `SELECT ${keyColumns('k.')},
+         s.hash AS secret_hash, s.created_at AS secret_created_at, s.expires_at AS secret_expires_at
        FROM ${this.t.secrets} s JOIN ${this.t.keys} k ON k.id = s.key_id WHERE s.hash = $1`,
       [hash],
     );
@@ -185,7 +191,9 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
   async insert(key: StoredApiKey, secret: StoredApiKeySecret): Promise<void> {
     await this.transaction(async (client) => {
       await client.query(
-        `INSERT INTO ${this.t.keys} (id, name, scopes, owner_id, metadata, created_at, updated_at, expires_at, revoked_at, disabled, last_used_at, version)
+        `INSERT INTO ${this.t.keys}
+         (id, name, scopes, owner_id, metadata, created_at, updated_at,
+          expires_at, revoked_at, disabled, last_used_at, version)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
         [
           key.id,
@@ -243,7 +251,8 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
   ): Promise<StoredApiKey | null> {
     return this.transaction(async (client) => {
       const { rows } = await client.query(
-        `UPDATE ${this.t.keys} k SET version = version + 1, updated_at = $3 WHERE id = $1 AND version = $2 RETURNING ${keyColumns('k.')}`,
+        `UPDATE ${this.t.keys} k SET version = version + 1, updated_at = $3 WHERE id = $1 AND version = $2
+         RETURNING ${keyColumns('k.')}`,
         [id, expectedVersion, secret.createdAt],
       );
       if (!rows[0]) return null;
@@ -366,7 +375,8 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     if (this.closed || this.listeners.size === 0) return;
     this.reconnectDelay = Math.min(Math.max(this.reconnectDelay * 2, 100), RECONNECT_MAX_DELAY_MS);
     this.logger.warn(
-      `Change notifications interrupted (${escapeForLog(String((error as Error)?.message ?? error))}); reconnecting in ${this.reconnectDelay} ms`,
+      `Change notifications interrupted (${escapeForLog(String((error as Error)?.message ?? error))}); ` +
+        `reconnecting in ${this.reconnectDelay} ms`,
     );
     this.reconnectTimer = setTimeout(() => this.reconnectNow(), this.reconnectDelay);
     this.reconnectTimer.unref();
@@ -454,7 +464,10 @@ function encode(_column: string, value: unknown): unknown {
   return value === null || typeof value !== 'object' || value instanceof Date ? value : JSON.stringify(value);
 }
 
-/** Creates a PostgreSQL store and initialises it (migrating when `migrate: true`), for use outside Nest (CLI, scripts). Close it with `close()`. */
+/**
+ * Creates a PostgreSQL store and initialises it (migrating when `migrate: true`), for use outside Nest (CLI, scripts).
+ * Close it with `close()`.
+ */
 export async function createPostgresApiKeyStore(options: PostgresApiKeyStoreOptions): Promise<PostgresApiKeyStore> {
   return initialised(new PostgresApiKeyStore(options));
 }

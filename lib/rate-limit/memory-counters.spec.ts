@@ -23,7 +23,8 @@ describe('MemoryCounters', () => {
 
   it('reports whole milliseconds left, never a rounding error over the window', async () => {
     jest.useRealTimers();
-    const now = jest.spyOn(performance, 'now').mockReturnValue(10_114.918_656_283_198); // + 60,000 - itself = 60,000.000_000_000_01;
+    // + 60,000 - itself = 60,000.000_000_000_01;
+    const now = jest.spyOn(performance, 'now').mockReturnValue(10_114.918_656_283_198);
     try {
       expect(await counters.add('limit:60', 60, 'k', 1)).toEqual({ consumed: 1, msBeforeNext: 60_000 });
       now.mockReturnValue(10_115.9);
@@ -62,19 +63,23 @@ describe('MemoryCounters', () => {
     expect(await counters.read('limit', 60, 'k')).toBeNull();
   });
 
-  it('drops ended counters a few per add, so a flood of addresses leaves within one walk and no add sweeps them all', async () => {
-    for (let i = 0; i < 1000; i++) await counters.add('address:1', 1, `203.0.113.${i}`, 1);
-    await counters.add('quota', 3600, 'k', 1);
-    jest.advanceTimersByTime(1000);
-    await counters.add('limit:60', 60, 'steady', 1);
-    expect(counters.size).toBeGreaterThanOrEqual(1000); // 1,002 held, at most two of them walked over
-    for (let i = 0; i < 600; i++) await counters.add('limit:60', 60, 'steady', 1);
-    expect(counters.size).toBe(2); // the quota and the steady counter
-    expect([await counters.read('quota', 3600, 'k'), await counters.read('limit:60', 60, 'steady')]).toEqual([
-      { consumed: 1, msBeforeNext: 3_599_000 },
-      { consumed: 601, msBeforeNext: 60_000 },
-    ]);
-  });
+  it(
+    'drops ended counters a few per add, ' +
+      'so a flood of addresses leaves within one walk and no add sweeps them all',
+    async () => {
+      for (let i = 0; i < 1000; i++) await counters.add('address:1', 1, `203.0.113.${i}`, 1);
+      await counters.add('quota', 3600, 'k', 1);
+      jest.advanceTimersByTime(1000);
+      await counters.add('limit:60', 60, 'steady', 1);
+      expect(counters.size).toBeGreaterThanOrEqual(1000); // 1,002 held, at most two of them walked over
+      for (let i = 0; i < 600; i++) await counters.add('limit:60', 60, 'steady', 1);
+      expect(counters.size).toBe(2); // the quota and the steady counter
+      expect([await counters.read('quota', 3600, 'k'), await counters.read('limit:60', 60, 'steady')]).toEqual([
+        { consumed: 1, msBeforeNext: 3_599_000 },
+        { consumed: 601, msBeforeNext: 60_000 },
+      ]);
+    },
+  );
 
   it('is always healthy', async () => {
     await expect(counters.checkHealth()).resolves.toBeUndefined();

@@ -56,7 +56,10 @@ export function RateLimitCost(points: number): MethodDecorator & ClassDecorator 
   return RateLimitCostMetadata(points);
 }
 
-/** Exempts a route (or a controller) from per-key rate limits and quotas; the per-address limit on failed authentications still applies. */
+/**
+ * Exempts a route (or a controller) from per-key rate limits and quotas; the per-address limit on failed
+ * authentications still applies.
+ */
 export function SkipRateLimit(): MethodDecorator & ClassDecorator {
   return SkipRateLimitMetadata(true);
 }

@@ -205,7 +205,8 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
     this.storeDown = true;
     const mode = this.options.whenUnavailable === 'reject' ? 'answering 503' : 'letting requests through unlimited';
     this.logger.error(
-      `Rate limit store failed (${escapeForLog(String((error as Error)?.message ?? error))}); ${mode} until it recovers`,
+      `Rate limit store failed (${escapeForLog(String((error as Error)?.message ?? error))}); ` +
+        `${mode} until it recovers`,
     );
   }
 

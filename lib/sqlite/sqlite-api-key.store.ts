@@ -23,7 +23,10 @@ export interface SqliteApiKeyStoreOptions {
   database: string;
   /** Table names. Default `api_keys`, `api_key_secrets`, `api_key_migrations`. */
   tables?: ApiKeyTableNames;
-  /** Apply pending migrations when the store starts. Default `false`: the store checks the schema and refuses to start if it is behind. */
+  /**
+   * Apply pending migrations when the store starts. Default `false`: the store checks the schema and refuses to start
+   * if it is behind.
+   */
   migrate?: boolean;
   /**
    * An operation not finished within this many ms rejects (a lookup answers 503, a write fails
@@ -71,7 +74,8 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
       if (pending.length === 0) return [];
       const steps: SqliteWriteStep[] = [
         {
-          sql: `CREATE TABLE IF NOT EXISTS ${this.t.migrations} (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
+          sql: `CREATE TABLE IF NOT EXISTS ${this.t.migrations}
+            (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
           params: [],
         },
         // Another process may have migrated since the version was read: then start again.
@@ -99,7 +103,8 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
   /** @inheritdoc */
   async findByHash(hash: string): Promise<ApiKeyRecord | null> {
     const [row] = (await this.connection.read(
-      `SELECT ${keyColumns('k.')}, s.hash AS secret_hash, s.created_at AS secret_created_at, s.expires_at AS secret_expires_at
+      `SELECT ${keyColumns('k.')},
+       s.hash AS secret_hash, s.created_at AS secret_created_at, s.expires_at AS secret_expires_at
        FROM ${this.t.secrets} s JOIN ${this.t.keys} k ON k.id = s.key_id WHERE s.hash = ?`,
       [hash],
     )) as KeyRow[];
@@ -110,7 +115,9 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
   async insert(key: StoredApiKey, secret: StoredApiKeySecret): Promise<void> {
     await this.connection.write([
       {
-        sql: `INSERT INTO ${this.t.keys} (id, name, scopes, owner_id, metadata, created_at, updated_at, expires_at, revoked_at, disabled, last_used_at, version)
+        sql: `INSERT INTO ${this.t.keys}
+         (id, name, scopes, owner_id, metadata, created_at, updated_at,
+          expires_at, revoked_at, disabled, last_used_at, version)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         params: [
           key.id,
@@ -142,7 +149,9 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
   /** @inheritdoc */
   async list(query: ApiKeyListQuery = {}): Promise<StoredApiKey[]> {
     const rows = (await this.connection.read(
-      `SELECT ${keyColumns('k.')} FROM ${this.t.keys} k WHERE (@owner IS NULL OR k.owner_id = @owner) AND (@after IS NULL OR k.id > @after) ORDER BY k.id LIMIT @limit`,
+      `SELECT ${keyColumns('k.')} FROM ${this.t.keys} k
+       WHERE (@owner IS NULL OR k.owner_id = @owner) AND (@after IS NULL OR k.id > @after)
+       ORDER BY k.id LIMIT @limit`,
       [{ owner: query.ownerId ?? null, after: query.after ?? null, limit: listLimit(query) }],
     )) as KeyRow[];
     // Array.from, not rows.map: the rows come from the worker in the main realm, not Jest's VM context.
@@ -154,7 +163,8 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
     const { set, values } = patchAssignments(patch, () => '?', encode);
     const { rows, applied } = await this.connection.write([
       {
-        sql: `UPDATE ${this.t.keys} SET ${set}, version = version + 1 WHERE id = ? AND version = ? RETURNING ${keyColumns()}`,
+        sql: `UPDATE ${this.t.keys} SET ${set}, version = version + 1 WHERE id = ? AND version = ?
+          RETURNING ${keyColumns()}`,
         params: [...values, id, expectedVersion],
         requireRow: true,
       },
@@ -172,7 +182,8 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
     const cutoff = ms(previousSecretsExpireAt);
     const { rows, applied } = await this.connection.write([
       {
-        sql: `UPDATE ${this.t.keys} SET version = version + 1, updated_at = ? WHERE id = ? AND version = ? RETURNING ${keyColumns()}`,
+        sql: `UPDATE ${this.t.keys} SET version = version + 1, updated_at = ? WHERE id = ? AND version = ?
+          RETURNING ${keyColumns()}`,
         params: [ms(secret.createdAt), id, expectedVersion],
         requireRow: true,
       },
@@ -188,7 +199,8 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
   /** @inheritdoc */
   async touch(lastUsed: ReadonlyMap<string, Date>): Promise<void> {
     if (lastUsed.size === 0) return;
-    const sql = `UPDATE ${this.t.keys} SET last_used_at = @at WHERE id = @id AND (last_used_at IS NULL OR last_used_at < @at)`;
+    const sql = `UPDATE ${this.t.keys} SET last_used_at = @at
+      WHERE id = @id AND (last_used_at IS NULL OR last_used_at < @at)`;
     await this.connection.write(Array.from(lastUsed, ([id, at]) => ({ sql, params: [{ id, at: ms(at) }] })));
   }
 
@@ -228,7 +240,10 @@ function encode(column: string, value: unknown): unknown {
   return JSON.stringify(value);
 }
 
-/** Creates a SQLite store and initialises it (migrating when `migrate: true`), for use outside Nest (CLI, scripts). Close it with `close()`. */
+/**
+ * Creates a SQLite store and initialises it (migrating when `migrate: true`), for use outside Nest (CLI, scripts).
+ * Close it with `close()`.
+ */
 export async function createSqliteApiKeyStore(options: SqliteApiKeyStoreOptions): Promise<SqliteApiKeyStore> {
   return initialised(new SqliteApiKeyStore(options));
 }

@@ -100,7 +100,8 @@ export class SqliteConnection {
   ) {
     if (!sqliteDriverInstalled()) {
       throw new ApiKeyConfigurationError(
-        'The "better-sqlite3" package is missing. Please, make sure to install it to use SqliteApiKeyStore (npm i better-sqlite3)',
+        'The "better-sqlite3" package is missing. ' +
+          'Please, make sure to install it to use SqliteApiKeyStore (npm i better-sqlite3)',
       );
     }
     this.path = database === ':memory:' || database === '' ? database : resolve(database);
@@ -155,7 +156,8 @@ export class SqliteConnection {
         reject(
           new SqliteStoreError(
             'busy',
-            `SQLite did not answer within ${this.timeoutMs} ms (the database is locked by another process, or its disk does not respond)`,
+            `SQLite did not answer within ${this.timeoutMs} ms ` +
+              '(the database is locked by another process, or its disk does not respond)',
           ),
         );
       }, this.timeoutMs);
@@ -196,7 +198,8 @@ export class SqliteConnection {
       this.replacedLogged = true;
       this.logger.error(
         `The SQLite database file ${escapeForLog(this.path)} was deleted or replaced while the application ran: ` +
-          'every lookup answers 503 and every write fails with store_failed until the application is restarted on the right file',
+          'every lookup answers 503 and every write fails with store_failed ' +
+          'until the application is restarted on the right file',
       );
     }
     pending.reject(new SqliteStoreError(message.failure, message.message, message.code));

@@ -103,7 +103,8 @@ describe('CachedApiKeyStore', () => {
 
   it('remembers an unknown hash for negativeTtlMs only, and coalesces its concurrent lookups', async () => {
     const inner = new CountingStore();
-    const cache = new CachedApiKeyStore(inner, { negativeTtlMs: 400 }); // long enough for 40 lookups on a stalled machine
+    // long enough for 40 lookups on a stalled machine
+    const cache = new CachedApiKeyStore(inner, { negativeTtlMs: 400 });
     await Promise.all(Array.from({ length: 20 }, () => cache.findByHash(UNKNOWN)));
     for (let i = 0; i < 20; i++) expect(await cache.findByHash(UNKNOWN)).toBeNull();
     expect(inner.calls).toBe(1);
@@ -185,37 +186,44 @@ describe('CachedApiKeyStore', () => {
     expect(inner.calls).toBe(4);
   });
 
-  it('a write through the cache applies to the very next lookup, even with a lookup of the old state in flight', async () => {
-    const inner = new CountingStore();
-    const cache = new CachedApiKeyStore(inner);
-    const releaseLate = holdFirstLookup(inner);
-    const inFlight = cache.findByHash(HASH);
-    await cache.update('k-1', 1, { revokedAt: new Date(1), updatedAt: new Date(1) });
-    const next = await cache.findByHash(HASH);
-    expect(next?.revokedAt).toEqual(new Date(1));
-    releaseLate();
-    expect((await inFlight)?.revokedAt).toBeUndefined();
-    expect((await cache.findByHash(HASH))?.revokedAt).toEqual(new Date(1));
-    expect(inner.calls).toBe(2);
-  });
+  it(
+    'a write through the cache applies to the very next lookup, ' + 'even with a lookup of the old state in flight',
+    async () => {
+      const inner = new CountingStore();
+      const cache = new CachedApiKeyStore(inner);
+      const releaseLate = holdFirstLookup(inner);
+      const inFlight = cache.findByHash(HASH);
+      await cache.update('k-1', 1, { revokedAt: new Date(1), updatedAt: new Date(1) });
+      const next = await cache.findByHash(HASH);
+      expect(next?.revokedAt).toEqual(new Date(1));
+      releaseLate();
+      expect((await inFlight)?.revokedAt).toBeUndefined();
+      expect((await cache.findByHash(HASH))?.revokedAt).toEqual(new Date(1));
+      expect(inner.calls).toBe(2);
+    },
+  );
 
-  it('a change notice applies to the next verification through the authenticator, even with a lookup of the old state in flight', async () => {
-    const options = new ResolvedApiKeyOptions({});
-    const hasher = new ApiKeyHasher(options.peppers);
-    const key = 'notice-test-key-0000000001';
-    const inner = new CountingStore();
-    inner.current = record({ hash: hasher.hash(key) });
-    const cache = new CachedApiKeyStore(inner);
-    const authenticator = new ApiKeyAuthenticator(options, hasher, cache);
-    const releaseLate = holdFirstLookup(inner);
-    const inFlight = authenticator.verify(key);
-    inner.current = { ...inner.current, revokedAt: new Date(1) }; // written by another instance
-    inner.listeners.forEach((listener) => listener('k-1'));
-    expect(await authenticator.verify(key)).toMatchObject({ valid: false, reason: 'revoked' });
-    releaseLate();
-    expect(await inFlight).toMatchObject({ valid: true }); // it started before the change
-    await cache.close();
-  });
+  it(
+    'a change notice applies to the next verification through the authenticator, ' +
+      'even with a lookup of the old state in flight',
+    async () => {
+      const options = new ResolvedApiKeyOptions({});
+      const hasher = new ApiKeyHasher(options.peppers);
+      const key = 'notice-test-key-0000000001';
+      const inner = new CountingStore();
+      inner.current = record({ hash: hasher.hash(key) });
+      const cache = new CachedApiKeyStore(inner);
+      const authenticator = new ApiKeyAuthenticator(options, hasher, cache);
+      const releaseLate = holdFirstLookup(inner);
+      const inFlight = authenticator.verify(key);
+      inner.current = { ...inner.current, revokedAt: new Date(1) }; // written by another instance
+      inner.listeners.forEach((listener) => listener('k-1'));
+      expect(await authenticator.verify(key)).toMatchObject({ valid: false, reason: 'revoked' });
+      releaseLate();
+      expect(await inFlight).toMatchObject({ valid: true }); // it started before the change
+      await cache.close();
+    },
+  );
 
   it('drops a key when its change feed reports it, and everything on a null notice', async () => {
     const inner = new CountingStore();

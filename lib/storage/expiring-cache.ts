@@ -42,7 +42,9 @@ export class ExpiringCache<E extends ExpiringEntry> {
     return entry;
   }
 
-  /** Keeps `entry` under `key` for `ttlMs` from now, in place of any entry already there, making room first when full. */
+  /**
+   * Keeps `entry` under `key` for `ttlMs` from now, in place of any entry already there, making room first when full.
+   */
   set(key: string, entry: E): void {
     let now = this.now();
     if (now >= CLOCK_SPAN_MS) now = this.restartClock(now);

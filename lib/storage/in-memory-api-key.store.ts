@@ -16,7 +16,10 @@ const EPOCH = new Date(0);
 interface LookupEntry {
   readonly key: StoredApiKey;
   readonly secret: StoredApiKeySecret;
-  /** The record `findByHash` gives, built when it first asks (verification keeps none: it is the larger part of an entry). */
+  /**
+   * The record `findByHash` gives, built when it first asks (verification keeps none: it is the larger part of an
+   * entry).
+   */
   record: ApiKeyRecord | undefined;
   verified: VerifiedApiKey | undefined;
   /** The maps' write count when the entry was last known to match them. */
@@ -51,7 +54,9 @@ class CountedMap<K, V> extends Map<K, V> {
 export class InMemoryApiKeyStore extends ApiKeyStore {
   private readonly keys = new CountedMap<string, StoredApiKey>();
   private readonly secrets = new CountedMap<string, StoredApiKeySecret>();
-  /** Lookup entries: the immutable key and secret objects of a hash, and its record and verified form once asked for. */
+  /**
+   * Lookup entries: the immutable key and secret objects of a hash, and its record and verified form once asked for.
+   */
   private readonly records = new Map<string, LookupEntry>();
 
   /** Creates a store holding the given records (see {@link save}). */

@@ -68,12 +68,14 @@ export function assertSchemaCurrent(applied: number, migrations: readonly SqlMig
   const latest = migrations[migrations.length - 1]!.version;
   if (applied > latest) {
     throw new ApiKeyConfigurationError(
-      `the ${label} tables are at schema version ${applied}, newer than this package supports (${latest}): upgrade nestjs-api-key`,
+      `the ${label} tables are at schema version ${applied}, ` +
+        `newer than this package supports (${latest}): upgrade nestjs-api-key`,
     );
   }
   if (applied < latest) {
     throw new ApiKeyConfigurationError(
-      `the ${label} tables are at schema version ${applied}, this package needs ${latest}: run \`npx nestjs-api-key migrate\`, call the store's migrate(), or pass \`migrate: true\``,
+      `the ${label} tables are at schema version ${applied}, this package needs ${latest}: ` +
+        "run `npx nestjs-api-key migrate`, call the store's migrate(), or pass `migrate: true`",
     );
   }
 }
@@ -162,7 +164,10 @@ export function keyColumns(qualifier = ''): string {
   return KEY_COLUMN_NAMES.map((column) => qualifier + column).join(', ');
 }
 
-/** A row of the keys table as either driver returns it (SQLite: numbers and JSON text; PostgreSQL: Dates, booleans and parsed JSON). */
+/**
+ * A row of the keys table as either driver returns it (SQLite: numbers and JSON text; PostgreSQL: Dates, booleans and
+ * parsed JSON).
+ */
 export type KeyRow = Record<string, unknown>;
 
 /** Maps a keys row (as selected with {@link keyColumns}) to a {@link StoredApiKey}. */
@@ -183,7 +188,10 @@ export function rowToKey(row: KeyRow): StoredApiKey {
   };
 }
 
-/** Maps a keys row joined with its secret (`secret_hash`, `secret_created_at`, `secret_expires_at`) to the lookup record. */
+/**
+ * Maps a keys row joined with its secret (`secret_hash`, `secret_created_at`, `secret_expires_at`) to the lookup
+ * record.
+ */
 export function rowToRecord(row: KeyRow): ApiKeyRecord {
   const key = rowToKey(row);
   return toApiKeyRecord(key, {

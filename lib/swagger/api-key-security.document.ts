@@ -162,7 +162,8 @@ function errorResponses(options: ResolvedApiKeyOptions) {
       description: 'No API key, or one that is not valid (the same answer for every reason).',
       headers: {
         'WWW-Authenticate': {
-          description: `Challenges: ${challenges.map((scheme) => `\`${scheme} realm="${options.realm}"\``).join(', ')}.`,
+          description:
+            'Challenges: ' + challenges.map((scheme) => `\`${scheme} realm="${options.realm}"\``).join(', ') + '.',
           schema: { type: 'string' },
         },
       },

@@ -51,7 +51,8 @@ export function findGuardedHandlers(app: INestApplicationContext): Map<Function,
         const entry = guarded ? { scopes: reflector.getAllAndOverride(ScopeRequirementMetadata, targets) } : null;
         if (found.has(handler) && !sameEntry(found.get(handler)!, entry)) {
           throw new Error(
-            `nestjs-api-key/swagger: ${controller.name}.${name} is inherited by controllers that guard it differently; ` +
+            `nestjs-api-key/swagger: ${controller.name}.${name} ` +
+              'is inherited by controllers that guard it differently; ' +
               'override it in each controller (calling super) so each has its own handler',
           );
         }

@@ -59,7 +59,8 @@ function globalTestApi(): ConformanceTestApi {
     typeof api.afterEach !== 'function'
   ) {
     throw new Error(
-      "describeApiKeyStoreConformance: no global describe/it/beforeEach/afterEach; pass your test framework's functions as the third argument",
+      'describeApiKeyStoreConformance: no global describe/it/beforeEach/afterEach; ' +
+        "pass your test framework's functions as the third argument",
     );
   }
   return api as ConformanceTestApi;
@@ -204,25 +205,29 @@ export function describeApiKeyStoreConformance(
       assert.deepEqual(await store.findById('k-1'), winners[0]);
     });
 
-    it('rotate adds the new secret, cuts longer-lived previous ones to the grace end, keeps shorter ones, increments the version', async () => {
-      const written = key('k-1');
-      const old = secret('old', 'k-1');
-      const older = secret('older', 'k-1', { expiresAt: new Date(T0 + 500) });
-      await store.insert(written, older);
-      const mid = await store.rotate('k-1', 1, old, new Date(T0 + 500));
-      assert.equal(mid?.version, 2);
-      const fresh = secret('fresh', 'k-1', { createdAt: new Date(T0 + 100) });
-      const graceEnd = new Date(T0 + 1000);
-      const rotated = await store.rotate('k-1', 2, fresh, graceEnd);
-      assert.equal(rotated?.version, 3);
-      assert.deepEqual(await store.findById('k-1'), rotated);
-      assert.equal(rotated?.name, written.name);
-      assert.deepEqual(rotated?.scopes, written.scopes);
-      assert.deepEqual((await store.findByHash(fresh.hash))?.secretExpiresAt, null);
-      assert.deepEqual((await store.findByHash(old.hash))?.secretExpiresAt, graceEnd);
-      assert.deepEqual((await store.findByHash(older.hash))?.secretExpiresAt, new Date(T0 + 500));
-      assert.equal((await store.findByHash(fresh.hash))?.id, 'k-1');
-    });
+    it(
+      'rotate adds the new secret, cuts longer-lived previous ones to the grace end, ' +
+        'keeps shorter ones, increments the version',
+      async () => {
+        const written = key('k-1');
+        const old = secret('old', 'k-1');
+        const older = secret('older', 'k-1', { expiresAt: new Date(T0 + 500) });
+        await store.insert(written, older);
+        const mid = await store.rotate('k-1', 1, old, new Date(T0 + 500));
+        assert.equal(mid?.version, 2);
+        const fresh = secret('fresh', 'k-1', { createdAt: new Date(T0 + 100) });
+        const graceEnd = new Date(T0 + 1000);
+        const rotated = await store.rotate('k-1', 2, fresh, graceEnd);
+        assert.equal(rotated?.version, 3);
+        assert.deepEqual(await store.findById('k-1'), rotated);
+        assert.equal(rotated?.name, written.name);
+        assert.deepEqual(rotated?.scopes, written.scopes);
+        assert.deepEqual((await store.findByHash(fresh.hash))?.secretExpiresAt, null);
+        assert.deepEqual((await store.findByHash(old.hash))?.secretExpiresAt, graceEnd);
+        assert.deepEqual((await store.findByHash(older.hash))?.secretExpiresAt, new Date(T0 + 500));
+        assert.equal((await store.findByHash(fresh.hash))?.id, 'k-1');
+      },
+    );
 
     it('rotate with a stale version resolves to null and adds no secret', async () => {
       const first = secret('s-1', 'k-1');

@@ -72,22 +72,25 @@ describe('ApiKeyAuthenticator lookups', () => {
     await expect(retry).resolves.toMatchObject({ valid: true });
   });
 
-  it('finds a key again after it moves to another hash (re-hashed under a new pepper), and never under a stale one', async () => {
-    const [current, previous] = ['pepper-current-00000000001', 'pepper-previous-0000000001'];
-    const options = new ResolvedApiKeyOptions({ pepper: [current, previous] });
-    const hasher = new ApiKeyHasher(options.peppers);
-    const store = new InMemoryApiKeyStore([
-      { id: 'k1', name: 'k1', hash: new ApiKeyHasher([previous]).hash(KEY), scopes: [] },
-    ]);
-    const authenticator = new ApiKeyAuthenticator(options, hasher, store);
-    for (let i = 0; i < 2; i++)
-      expect(await authenticator.verify(KEY)).toMatchObject({ valid: true, principal: { id: 'k1' } });
-    store.delete(new ApiKeyHasher([previous]).hash(KEY));
-    store.save({ id: 'k1', name: 'k1 re-hashed', hash: hasher.hash(KEY), scopes: [] });
-    expect(await authenticator.verify(KEY)).toMatchObject({ valid: true, principal: { name: 'k1 re-hashed' } });
-    store.delete(hasher.hash(KEY));
-    expect(await authenticator.verify(KEY)).toEqual({ valid: false, reason: 'not_found' });
-  });
+  it(
+    'finds a key again after it moves to another hash (re-hashed under a new pepper), ' + 'and never under a stale one',
+    async () => {
+      const [current, previous] = ['pepper-current-00000000001', 'pepper-previous-0000000001'];
+      const options = new ResolvedApiKeyOptions({ pepper: [current, previous] });
+      const hasher = new ApiKeyHasher(options.peppers);
+      const store = new InMemoryApiKeyStore([
+        { id: 'k1', name: 'k1', hash: new ApiKeyHasher([previous]).hash(KEY), scopes: [] },
+      ]);
+      const authenticator = new ApiKeyAuthenticator(options, hasher, store);
+      for (let i = 0; i < 2; i++)
+        expect(await authenticator.verify(KEY)).toMatchObject({ valid: true, principal: { id: 'k1' } });
+      store.delete(new ApiKeyHasher([previous]).hash(KEY));
+      store.save({ id: 'k1', name: 'k1 re-hashed', hash: hasher.hash(KEY), scopes: [] });
+      expect(await authenticator.verify(KEY)).toMatchObject({ valid: true, principal: { name: 'k1 re-hashed' } });
+      store.delete(hasher.hash(KEY));
+      expect(await authenticator.verify(KEY)).toEqual({ valid: false, reason: 'not_found' });
+    },
+  );
 
   it('reads the time from a clock given as a plain { now } object, as tests replace it', async () => {
     const options = new ResolvedApiKeyOptions({});
@@ -117,21 +120,25 @@ describe('ApiKeyAuthenticator.issued', () => {
     return verification.principal;
   };
 
-  it('knows the principals of its static keys, its generic repository, its in-memory store and its cache, and no other', async () => {
-    const build = (options: ConstructorParameters<typeof ResolvedApiKeyOptions>[0], repository: ApiKeyRepository) =>
-      new ApiKeyAuthenticator(new ResolvedApiKeyOptions(options), hasher, repository);
-    const authenticators = [
-      build({ keys: [{ name: 'k1', key: KEY }] }, new InMemoryApiKeyStore()),
-      build({}, new PlainRepository()),
-      build({}, new InMemoryApiKeyStore([record])),
-      build({}, new CachedApiKeyStore(new PlainRepository(), { max: 10, ttlMs: 60_000 })),
-    ];
-    const principals = await Promise.all(authenticators.map((authenticator) => principalOf(authenticator)));
-    authenticators.forEach((authenticator, i) => {
-      principals.forEach((principal, j) => expect([i, j, authenticator.issued(principal)]).toEqual([i, j, i === j]));
-      expect(authenticator.issued({ ...principals[i] })).toBe(false);
-    });
-  });
+  it(
+    'knows the principals of its static keys, its generic repository, ' +
+      'its in-memory store and its cache, and no other',
+    async () => {
+      const build = (options: ConstructorParameters<typeof ResolvedApiKeyOptions>[0], repository: ApiKeyRepository) =>
+        new ApiKeyAuthenticator(new ResolvedApiKeyOptions(options), hasher, repository);
+      const authenticators = [
+        build({ keys: [{ name: 'k1', key: KEY }] }, new InMemoryApiKeyStore()),
+        build({}, new PlainRepository()),
+        build({}, new InMemoryApiKeyStore([record])),
+        build({}, new CachedApiKeyStore(new PlainRepository(), { max: 10, ttlMs: 60_000 })),
+      ];
+      const principals = await Promise.all(authenticators.map((authenticator) => principalOf(authenticator)));
+      authenticators.forEach((authenticator, i) => {
+        principals.forEach((principal, j) => expect([i, j, authenticator.issued(principal)]).toEqual([i, j, i === j]));
+        expect(authenticator.issued({ ...principals[i] })).toBe(false);
+      });
+    },
+  );
 
   it('shares what a store issues between the authenticators of that one store, whatever the store', async () => {
     for (const store of [new InMemoryApiKeyStore([record]), new PlainRepository()]) {
