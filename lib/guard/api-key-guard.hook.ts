@@ -5,7 +5,7 @@ import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
  * Extension point of {@link ApiKeyGuard}, for integrations that must run at fixed points of
  * authentication whatever the order in which guards are registered (the rate limiter of
  * `nestjs-api-key/rate-limit` is one). Provide it under this class as token, in a global
- * module, and every `ApiKeyGuard` calls it; without one the guard behaves as before.
+ * module, and every `ApiKeyGuard` calls it; without one the guard authenticates and admits on its own.
  *
  * Both methods run only on the first guard pass over a request (a second pass, global guard
  * plus `@UseGuards`, reuses the first pass's result), once per `ApiKeyModule` instance: guards of
