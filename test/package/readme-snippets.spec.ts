@@ -68,7 +68,13 @@ function extractSnippets(source: string, text: string): Snippet[] {
 function readComment(lines: string[], start: number): { text: string; end: number } {
   let end = start;
   while (end < lines.length && !lines[end].includes('-->')) end++;
-  return { text: lines.slice(start, end + 1).join('\n').trim(), end };
+  return {
+    text: lines
+      .slice(start, end + 1)
+      .join('\n')
+      .trim(),
+    end,
+  };
 }
 
 function markdownFiles(): string[] {
@@ -147,9 +153,7 @@ describe('the TypeScript snippets of README.md and docs/', () => {
   });
 
   it('compile against the built package', () => {
-    const snippets = markdownFiles().flatMap((file) =>
-      extractSnippets(file, readFileSync(join(root, file), 'utf8')),
-    );
+    const snippets = markdownFiles().flatMap((file) => extractSnippets(file, readFileSync(join(root, file), 'utf8')));
     expect(snippets.length).toBeGreaterThan(10);
     expect(typeCheck(snippets)).toEqual([]);
   }, 120_000);
