@@ -8,10 +8,13 @@
  * - `<!-- snippet: prelude ... -->` puts the code after `prelude` before the block (imports and `declare`s
  *   that the block assumes), so a short block still compiles.
  * Prefer blocks complete enough to compile on their own.
+ *
+ * The relative links of the same files are checked too: each names an existing file, and a heading of it
+ * when it has an anchor, so a page or a heading renamed in one place cannot leave a dead link elsewhere.
  */
 import { describe, expect, it } from '@jest/globals';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -124,6 +127,42 @@ function typeCheck(snippets: Snippet[]): string[] {
   });
 }
 
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+function anchorOf(heading: string): string {
+  return heading
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, '')
+    .replace(/ /g, '-');
+}
+
+/** Relative links (`[text](path#anchor)`) outside code blocks that name no existing file or heading. */
+function brokenLinks(files: string[]): string[] {
+  const anchors = new Map(
+    files.map((file) => {
+      const text = readFileSync(join(root, file), 'utf8').replace(/^```[\s\S]*?^```/gm, '');
+      return [file, new Set([...text.matchAll(/^#+ (.+)$/gm)].map((match) => anchorOf(match[1])))];
+    }),
+  );
+  const broken: string[] = [];
+  for (const file of files) {
+    const lines = readFileSync(join(root, file), 'utf8').split('\n');
+    let inCode = false;
+    lines.forEach((line, index) => {
+      if (/^\s*```/.test(line)) inCode = !inCode;
+      if (inCode) return;
+      for (const [, target] of line.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target)) continue;
+        const [path, anchor] = target.split('#');
+        const linked = path === '' ? file : join(dirname(file), path);
+        const exists = path === '' || existsSync(join(root, linked));
+        const known = anchor === undefined || anchors.get(linked)?.has(anchor) === true;
+        if (!exists || !known) broken.push(`${file}:${index + 1}: ${target}`);
+      }
+    });
+  }
+  return broken;
+}
+
 describe('the TypeScript snippets of README.md and docs/', () => {
   it('finds blocks, directives and their lines', () => {
     const text = [
@@ -157,4 +196,10 @@ describe('the TypeScript snippets of README.md and docs/', () => {
     expect(snippets.length).toBeGreaterThan(10);
     expect(typeCheck(snippets)).toEqual([]);
   }, 120_000);
+});
+
+describe('the links of README.md and docs/', () => {
+  it('reach an existing file, and a heading of it when they name one', () => {
+    expect(brokenLinks(markdownFiles())).toEqual([]);
+  });
 });
