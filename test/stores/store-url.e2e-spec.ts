@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
@@ -170,6 +170,37 @@ describe('createApiKeyStore outside Nest', () => {
     );
     await expect(starting).rejects.toThrow('unknown store URL scheme: "postgress:"');
   });
+});
+
+describe('a relative SQLite path in a fresh working directory (the README case)', () => {
+  const cwd = process.cwd();
+  const fresh = join(dir.path, 'fresh-app');
+  beforeAll(() => {
+    mkdirSync(fresh);
+    process.chdir(fresh);
+  });
+  afterAll(() => process.chdir(cwd));
+
+  it.each(platforms)(
+    'starts on $name with SqliteApiKeyStore({ database: "data/api-keys.db" }) and with sqlite:./data/keys.db',
+    async (platform) => {
+      const app = await startApp(
+        {
+          imports: [
+            ApiKeyModule.forRoot({
+              repository: new SqliteApiKeyStore({ database: `data-${platform.name}/api-keys.db`, migrate: true }),
+            }),
+          ],
+        },
+        platform,
+      );
+      await app.close();
+      const store = await createApiKeyStore(`sqlite:./data-${platform.name}/nested/keys.db`, { migrate: true });
+      await store.close();
+      expect(existsSync(join(fresh, `data-${platform.name}`, 'api-keys.db'))).toBe(true);
+      expect(existsSync(join(fresh, `data-${platform.name}`, 'nested', 'keys.db'))).toBe(true);
+    },
+  );
 });
 
 /**
