@@ -54,19 +54,19 @@ export function parseApiKeyStoreUrl(url: unknown): ApiKeyStoreLocation {
   switch (scheme) {
     case 'memory':
       if (rest !== '' && rest !== '//')
-        throw new ApiKeyConfigurationError('a memory: store URL takes nothing after "memory:"');
+        throw new ApiKeyConfigurationError('a memory: URL takes nothing after "memory:"');
       return { scheme: 'memory' };
     case 'sqlite': {
       const path = rest.replace(/^\/\//, '');
       if (path.trim() === '')
-        throw new ApiKeyConfigurationError('a sqlite: store URL needs a file path, like sqlite:./data/api-keys.db');
+        throw new ApiKeyConfigurationError('a sqlite: URL needs a file path, like sqlite:./data/api-keys.db');
       return { scheme: 'sqlite', path };
     }
     case 'postgres':
     case 'postgresql':
       if (!rest.startsWith('//') || rest === '//' || !URL.canParse(url))
         throw new ApiKeyConfigurationError(
-          `a ${scheme}: store URL looks like ${scheme}://user:password@host:5432/database ` +
+          `a ${scheme}: URL looks like ${scheme}://user:password@host:5432/database ` +
             '(percent-encode reserved characters in the user and password)',
         );
       return { scheme: 'postgres', url };

@@ -128,22 +128,22 @@ describe('createApiKeyStore outside Nest', () => {
       'mysql://admin:s3cret@db/keys',
       'unknown store URL scheme: "mysql:"; use sqlite:./data/api-keys.db, postgres://user:password@host:5432/database or memory:',
     ],
-    ['sqlite:', 'a sqlite: store URL needs a file path, like sqlite:./data/api-keys.db'],
-    ['sqlite://', 'a sqlite: store URL needs a file path, like sqlite:./data/api-keys.db'],
-    ['SQLite:  ', 'a sqlite: store URL needs a file path, like sqlite:./data/api-keys.db'],
+    ['sqlite:', 'a sqlite: URL needs a file path, like sqlite:./data/api-keys.db'],
+    ['sqlite://', 'a sqlite: URL needs a file path, like sqlite:./data/api-keys.db'],
+    ['SQLite:  ', 'a sqlite: URL needs a file path, like sqlite:./data/api-keys.db'],
     [
       'postgres://',
-      'a postgres: store URL looks like postgres://user:password@host:5432/database (percent-encode reserved characters in the user and password)',
+      'a postgres: URL looks like postgres://user:password@host:5432/database (percent-encode reserved characters in the user and password)',
     ],
     [
       'postgresql:admin:s3cret@db/keys',
-      'a postgresql: store URL looks like postgresql://user:password@host:5432/database (percent-encode reserved characters in the user and password)',
+      'a postgresql: URL looks like postgresql://user:password@host:5432/database (percent-encode reserved characters in the user and password)',
     ],
     [
       'postgres://admin:s3cret@db:port/keys',
-      'a postgres: store URL looks like postgres://user:password@host:5432/database (percent-encode reserved characters in the user and password)',
+      'a postgres: URL looks like postgres://user:password@host:5432/database (percent-encode reserved characters in the user and password)',
     ],
-    ['memory:shared', 'a memory: store URL takes nothing after "memory:"'],
+    ['memory:shared', 'a memory: URL takes nothing after "memory:"'],
   ])('refuses %j with ApiKeyConfigurationError: %s', async (url, message) => {
     const failure = createApiKeyStore(url as string);
     await expect(failure).rejects.toThrow(ApiKeyConfigurationError);
