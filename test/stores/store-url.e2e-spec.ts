@@ -284,3 +284,44 @@ if (process.env.STORE_URL) await (await createApiKeyStore(process.env.STORE_URL,
       expect([part, loads(resolved, part)]).toEqual([part, false]);
   });
 });
+
+/**
+ * The same for the CommonJS build, where every module loaded is in `require.cache`: a child
+ * process requires `dist/cjs`, runs `createApiKeyStore(url)` and prints the cache's file names.
+ */
+describe('the driver a URL needs, and no other, is loaded by the CommonJS build', () => {
+  function requiredBy(url: string): Promise<string[]> {
+    const script = join(dir.path, 'open-store.cjs');
+    writeFileSync(
+      script,
+      `const { createApiKeyStore } = require(${JSON.stringify(join(root, 'dist', 'cjs', 'index.js'))});
+createApiKeyStore(process.env.STORE_URL, { migrate: true })
+  .then((store) => store.close())
+  .then(() => console.log(JSON.stringify(Object.keys(require.cache))));
+`,
+    );
+    return new Promise((done, fail) => {
+      execFile(
+        process.execPath,
+        [script],
+        { env: { PATH: process.env.PATH, STORE_URL: url }, encoding: 'utf8' },
+        (error, stdout, stderr) => (error ? fail(new Error(`child failed: ${stderr}`)) : done(JSON.parse(stdout))),
+      );
+    });
+  }
+  const loads = (files: string[], part: string) => files.some((file) => file.includes(part));
+
+  it('sqlite: loads the SQLite entry point, not pg', async () => {
+    const files = await requiredBy(`sqlite:${freshSqlitePath()}`);
+    expect(loads(files, '/dist/cjs/sqlite/index.js')).toBe(true);
+    expect(loads(files, '/node_modules/pg/')).toBe(false);
+    expect(loads(files, '/dist/cjs/postgres/')).toBe(false);
+  });
+
+  it('postgres:// loads pg, not the SQLite entry point', async () => {
+    const files = await requiredBy(await postgresUrlOnNewSchema());
+    expect(loads(files, '/node_modules/pg/')).toBe(true);
+    expect(loads(files, '/dist/cjs/sqlite/')).toBe(false);
+    expect(loads(files, '/node_modules/better-sqlite3/')).toBe(false);
+  });
+});
