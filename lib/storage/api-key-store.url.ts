@@ -117,14 +117,15 @@ export async function loadApiKeyStore(
  * ({ repository: await createApiKeyStore(config.get('DATABASE_URL')) }) })`: Nest closes the
  * store on application shutdown. Outside Nest, call `close()`.
  *
- * @param url the store URL, e.g. `process.env.DATABASE_URL`
+ * @param url the store URL, e.g. `process.env.DATABASE_URL`; `undefined` (a variable not set) is
+ * refused like any invalid URL
  * @param options passed to the store: `migrate`, `tables` (ignored by `memory:`)
  * @throws ApiKeyConfigurationError for a missing or malformed URL, an unknown scheme or option
  * (the message never repeats the URL, which may hold a password), or a driver not installed; the
  * store's own error when it cannot be opened or its schema is behind
  */
 export async function createApiKeyStore(
-  url: string,
+  url: string | undefined,
   options: CreateApiKeyStoreOptions = {},
 ): Promise<ClosableApiKeyStore> {
   rejectUnknownOptions(options, ['migrate', 'tables'], 'createApiKeyStore');

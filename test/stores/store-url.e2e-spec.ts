@@ -145,7 +145,7 @@ describe('createApiKeyStore outside Nest', () => {
     ],
     ['memory:shared', 'a memory: URL takes nothing after "memory:"'],
   ])('refuses %j with ApiKeyConfigurationError: %s', async (url, message) => {
-    const failure = createApiKeyStore(url as string);
+    const failure = createApiKeyStore(url);
     await expect(failure).rejects.toThrow(ApiKeyConfigurationError);
     await expect(failure).rejects.toThrow(`nestjs-api-key: ${message}`);
     await expect(failure).rejects.not.toThrow('s3cret');
