@@ -60,3 +60,5 @@ export { apiKeyTracker } from './guard/api-key.tracker.js';
 export type { ApiKeyCacheOptions } from './api-key-module-options.interface.js';
 export type { ApiKeyChangeFeed } from './storage/api-key-change-feed.interface.js';
 export { CachedApiKeyStore } from './storage/cached-api-key.store.js';
+export { createApiKeyStore } from './storage/api-key-store.url.js';
+export type { ClosableApiKeyStore, CreateApiKeyStoreOptions } from './storage/api-key-store.url.js';

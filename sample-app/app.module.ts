@@ -2,7 +2,7 @@ import { Module, type OnApplicationShutdown } from '@nestjs/common';
 import { ConfigModule, ConfigService, type ConfigType } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { ApiKeyGuard, ApiKeyModule } from 'nestjs-api-key';
+import { ApiKeyGuard, ApiKeyModule, createApiKeyStore } from 'nestjs-api-key';
 import { ApiKeyHealthIndicator } from 'nestjs-api-key/health';
 import { ApiKeyRateLimitModule, ResolvedRateLimitOptions } from 'nestjs-api-key/rate-limit';
 import { AccountController } from './account.controller.js';
@@ -12,7 +12,6 @@ import { apiKeyConfig } from './api-key.config.js';
 import { CatalogueController } from './catalogue.controller.js';
 import { FirstAdminKey } from './first-admin-key.js';
 import { HealthController } from './health.controller.js';
-import { sampleKeyStore } from './key-store.js';
 import { rateLimitConfig, redisFromEnvironment } from './rate-limit.config.js';
 
 @Module({
@@ -21,9 +20,14 @@ import { rateLimitConfig, redisFromEnvironment } from './rate-limit.config.js';
     ApiKeyModule.forRootAsync({
       isGlobal: true,
       inject: [apiKeyConfig.KEY, ConfigService],
-      useFactory: (options: ConfigType<typeof apiKeyConfig>, config: ConfigService) => ({
+      useFactory: async (options: ConfigType<typeof apiKeyConfig>, config: ConfigService) => ({
         ...options,
-        repository: sampleKeyStore(config.get<string>('DATABASE_URL')),
+        // The CLI's store URL: a SQLite file by default (nothing to install, kept across restarts),
+        // or postgres://… (several instances share it), or memory:. The sample migrates at startup;
+        // a production app would rather run `npx nestjs-api-key migrate` once per release.
+        repository: await createApiKeyStore(config.get('DATABASE_URL', 'sqlite:./data/sample-app.db'), {
+          migrate: true,
+        }),
         cache: true,
       }),
     }),

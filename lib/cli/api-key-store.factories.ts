@@ -1,7 +1,13 @@
 import { access } from 'node:fs/promises';
+import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
 import type { ApiKeyStore } from '../storage/api-key.store.js';
-import { InMemoryApiKeyStore } from '../storage/in-memory-api-key.store.js';
-import type { SqlApiKeyStore } from '../storage/sql-api-key.store.js';
+import {
+  API_KEY_STORE_SCHEMES,
+  apiKeyStoreUrlScheme,
+  loadApiKeyStore,
+  parseApiKeyStoreUrl,
+} from '../storage/api-key-store.url.js';
+import { SqlApiKeyStore } from '../storage/sql-api-key.store.js';
 import { CliUsageError } from './api-key-cli-usage.error.js';
 
 /** A store opened by the CLI, with what it takes to check, migrate and release it. */
@@ -32,54 +38,38 @@ export interface OpenApiKeyStoreOptions {
  */
 export type ApiKeyStoreFactory = (url: string, options: OpenApiKeyStoreOptions) => Promise<OpenedApiKeyStore>;
 
-const sqlStore = (store: SqlApiKeyStore): OpenedApiKeyStore => ({
-  store,
-  ready: () => store.init(),
-  migrate: () => store.migrate(),
-  close: () => store.close(),
-});
-
-const openPostgres: ApiKeyStoreFactory = async (url) => {
-  // Loaded only for this scheme, so the CLI needs `pg` only when it talks to PostgreSQL.
-  const { PostgresApiKeyStore } = await import('../postgres/index.js');
-  return sqlStore(new PostgresApiKeyStore({ connection: url }));
+/**
+ * The built-in schemes ({@link API_KEY_STORE_SCHEMES}), parsed and loaded as `createApiKeyStore`
+ * does, without opening the store: `migrate` may have to run first. A SQLite file is created only
+ * when `create` is set.
+ */
+const openBuiltIn: ApiKeyStoreFactory = async (url, { create }) => {
+  let location;
+  try {
+    location = parseApiKeyStoreUrl(url);
+  } catch (error) {
+    if (error instanceof ApiKeyConfigurationError)
+      throw new CliUsageError(error.message.replace(/^nestjs-api-key: /, ''));
+    throw error;
+  }
+  // Opening a path creates the file: only migrate may, so check first.
+  if (location.scheme === 'sqlite' && !create && !(await exists(location.path))) {
+    const hint = 'check the path, or create it with `npx nestjs-api-key migrate`';
+    throw new Error(`no SQLite database at ${location.path}: ${hint}`);
+  }
+  const store = await loadApiKeyStore(location);
+  if (store instanceof SqlApiKeyStore)
+    return { store, ready: () => store.init(), migrate: () => store.migrate(), close: () => store.close() };
+  return { store, ready: () => Promise.resolve(), close: () => store.close() };
 };
 
 /**
- * The stores the CLI can open, by URL scheme (the part before the first `:`, lower-cased).
- * Store integrations add themselves with {@link registerApiKeyStoreFactory}. Built in:
- * - `sqlite:<file path>` (also `sqlite://<path>`): a SQLite file (needs `better-sqlite3`);
- * - `postgres://…` or `postgresql://…`: a PostgreSQL database (needs `pg`);
- * - `memory:`: a new in-memory store that lives as long as the command (for trying the CLI
- *   out, and for tests; keys created there vanish when the command exits).
+ * The stores the CLI can open, by URL scheme (the part before the first `:`, lower-cased):
+ * those of `createApiKeyStore` (`sqlite:<file>`, `postgres://…`/`postgresql://…`, and `memory:`,
+ * a store that lives as long as the command), and those added with
+ * {@link registerApiKeyStoreFactory}.
  */
-const factories = new Map<string, ApiKeyStoreFactory>([
-  [
-    'memory',
-    () =>
-      Promise.resolve({
-        store: new InMemoryApiKeyStore(),
-        ready: () => Promise.resolve(),
-        close: () => Promise.resolve(),
-      }),
-  ],
-  [
-    'sqlite',
-    async (url, { create }) => {
-      const path = url.slice('sqlite:'.length).replace(/^\/\//, '');
-      if (path === '') throw new CliUsageError('a sqlite: URL needs a file path, like sqlite:./data/api-keys.db');
-      // Opening a path creates the file: only migrate may, so check first.
-      if (!create && !(await exists(path))) {
-        const hint = 'check the path, or create it with `npx nestjs-api-key migrate`';
-        throw new Error(`no SQLite database at ${path}: ${hint}`);
-      }
-      const { SqliteApiKeyStore } = await import('../sqlite/index.js');
-      return sqlStore(new SqliteApiKeyStore({ database: path }));
-    },
-  ],
-  ['postgres', openPostgres],
-  ['postgresql', openPostgres],
-]);
+const factories = new Map<string, ApiKeyStoreFactory>(API_KEY_STORE_SCHEMES.map((scheme) => [scheme, openBuiltIn]));
 
 /** Makes the CLI open URLs of `scheme` (without the colon, e.g. `'mysql'`) with `factory`. */
 export function registerApiKeyStoreFactory(scheme: string, factory: ApiKeyStoreFactory): void {
@@ -96,7 +86,7 @@ export function apiKeyStoreSchemes(): string[] {
  * when none matches.
  */
 export function openApiKeyStore(url: string, options: OpenApiKeyStoreOptions = {}): Promise<OpenedApiKeyStore> {
-  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  const scheme = apiKeyStoreUrlScheme(url);
   const factory = scheme === undefined ? undefined : factories.get(scheme);
   if (!factory) {
     const known = apiKeyStoreSchemes()

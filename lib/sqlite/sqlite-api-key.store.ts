@@ -19,7 +19,7 @@ import { listLimit } from '../storage/list-query.js';
 
 /** Options of {@link SqliteApiKeyStore}. */
 export interface SqliteApiKeyStoreOptions {
-  /** The database file (created if missing, opened in WAL mode), or `:memory:`. */
+  /** The database file (created if missing, with its directory; opened in WAL mode), or `:memory:`. */
   database: string;
   /** Table names. Default `api_keys`, `api_key_secrets`, `api_key_migrations`. */
   tables?: ApiKeyTableNames;

@@ -13,7 +13,8 @@
 // file fails every request.
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
-const { statSync } = require('node:fs');
+const { mkdirSync, statSync } = require('node:fs');
+const { dirname } = require('node:path');
 
 /** Milliseconds on the monotonic clock, which the application's thread reads the same way. */
 const nowMs = () => Number(process.hrtime.bigint() / 1000000n);
@@ -50,6 +51,8 @@ let db;
 let startupProblem = opened === undefined ? undefined : fileProblem();
 if (startupProblem === undefined) {
   const Database = require('better-sqlite3');
+  // The first open creates the file if missing, and so its directory (SQLite creates no directory).
+  if (opened === undefined && !inMemory) mkdirSync(dirname(path), { recursive: true });
   db = new Database(path, { fileMustExist: opened !== undefined });
   db.pragma('journal_mode = WAL');
   db.pragma('busy_timeout = 0');

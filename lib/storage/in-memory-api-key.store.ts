@@ -77,6 +77,11 @@ export class InMemoryApiKeyStore extends ApiKeyStore {
     return Promise.resolve();
   }
 
+  /** Resolves at once: the store holds nothing to release (present so that any store can be closed alike). */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** The verified record (see `offerVerifiedLookup`); throws when the saved record is malformed. */
   private findVerified(hash: string): VerifiedApiKey | null {
     const entry = this.entry(hash);

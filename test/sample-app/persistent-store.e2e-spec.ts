@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConsoleLogger } from '@nestjs/common';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import request from 'supertest';
-import { POSTGRES_URL, dropSchema, uniqueSchema } from '../support/databases.js';
+import { runCli } from 'nestjs-api-key/cli';
+import { createSampleApp } from '../../sample-app/create-sample-app.js';
+import { POSTGRES_URL, dropSchema, tempDir, uniqueSchema } from '../support/databases.js';
 import { startSampleApp, useTemporarySampleDatabase } from '../support/sample-app.js';
 
 /** Keeps what the app logs, so the test can read the key the sample shows once. */
@@ -83,5 +87,61 @@ describe('the sample app on PostgreSQL (DATABASE_URL=postgres://…)', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe("the sample app and the CLI on one DATABASE_URL, the CLI's way", () => {
+  const dir = tempDir();
+  const saved = { cwd: process.cwd(), url: process.env.DATABASE_URL, pepper: process.env.API_KEY_PEPPER };
+  beforeAll(() => {
+    process.chdir(dir.path); // relative paths in DATABASE_URL resolve here, as they would in the app's directory
+    process.env.API_KEY_PEPPER = 'sample-app-store-url-pepper-01';
+  });
+  afterAll(() => {
+    process.chdir(saved.cwd);
+    for (const [name, value] of [
+      ['DATABASE_URL', saved.url],
+      ['API_KEY_PEPPER', saved.pepper],
+    ] as const)
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    dir.remove();
+  });
+
+  it('starts on sqlite:./somewhere/x.db in a fresh directory, and serves a key the CLI created in that file', async () => {
+    process.env.DATABASE_URL = 'sqlite:./somewhere/x.db';
+    const { app, firstKey } = await start('express');
+    try {
+      expect(firstKey).toBeDefined();
+      expect(existsSync(join(dir.path, 'somewhere', 'x.db'))).toBe(true);
+      const stdout: string[] = [];
+      const code = await runCli(['create', '--name', 'from-cli', '--scope', 'catalogue:read', '--json'], {
+        env: { DATABASE_URL: process.env.DATABASE_URL, API_KEY_PEPPER: process.env.API_KEY_PEPPER },
+        stdout: (text) => stdout.push(text),
+        stderr: () => undefined,
+      });
+      expect(code).toBe(0);
+      const { key } = JSON.parse(stdout.join(''));
+      await request(app.getHttpServer()).get('/me').set('X-API-Key', key).expect(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('starts on memory:', async () => {
+    process.env.DATABASE_URL = 'memory:';
+    const { app, firstKey } = await start('fastify');
+    try {
+      await request(app.getHttpServer()).get('/me').set('X-API-Key', firstKey!).expect(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('refuses to start on a URL with an unknown scheme, naming the scheme only', async () => {
+    process.env.DATABASE_URL = 'mysql://admin:s3cret@db/keys';
+    const starting = createSampleApp('express', { logger: false, abortOnError: false });
+    await expect(starting).rejects.toThrow('unknown store URL scheme: "mysql:"');
+    await expect(starting).rejects.not.toThrow('s3cret');
   });
 });
