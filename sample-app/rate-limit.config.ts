@@ -9,12 +9,12 @@ import type { ApiKeyRateLimitOptions } from 'nestjs-api-key/rate-limit';
  * Redis, shared by every instance of the app.
  */
 export const rateLimitConfig = registerAs('rateLimit', (): ApiKeyRateLimitOptions => ({
-  limit: { points: 30, duration: 60 },
+  limit: { points: 30, durationMs: 60_000 },
   plans: {
-    free: { limit: { points: 10, duration: 60 }, quota: { points: 1000, period: 'day' } },
-    pro: { limit: { points: 100, duration: 60 }, quota: { points: 100_000, period: 'month' } },
+    free: { limit: { points: 10, durationMs: 60_000 }, quota: { points: 1000, period: 'day' } },
+    pro: { limit: { points: 100, durationMs: 60_000 }, quota: { points: 100_000, period: 'month' } },
   },
-  perAddress: { points: 20, duration: 60 },
+  perAddress: { points: 20, durationMs: 60_000 },
 }));
 
 /**

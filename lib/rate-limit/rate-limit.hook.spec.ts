@@ -34,8 +34,8 @@ describe('ApiKeyRateLimitHook on the request and response the guard read', () =>
     },
   } as unknown as HttpAdapterHost;
   const options = new ResolvedRateLimitOptions({
-    limit: { points: 5, duration: 60 },
-    perAddress: { points: 1, duration: 60 },
+    limit: { points: 5, durationMs: 60_000 },
+    perAddress: { points: 1, durationMs: 60_000 },
   });
   const hook = new ApiKeyRateLimitHook(options, new Reflector(), adapterHost, new MemoryCounters());
   const principal = { id: 'k1', name: 'k1', scopes: [], metadata: {} } as unknown as ApiKeyPrincipal;
