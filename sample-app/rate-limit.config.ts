@@ -19,14 +19,14 @@ export const rateLimitConfig = registerAs('rateLimit', (): ApiKeyRateLimitOption
 
 /**
  * An ioredis client for `REDIS_URL`, or `undefined` to count in memory. ioredis is imported
- * only when needed: an app that does not use Redis need not install it.
+ * only when needed: an app that does not use Redis need not install it. The rate-limit module
+ * waits for the client to connect at startup (up to `redisReadyTimeoutMs`).
  */
 export async function redisFromEnvironment(url = process.env.REDIS_URL): Promise<Redis | undefined> {
   if (!url) return undefined;
   const { Redis } = await import('ioredis');
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
   // While Redis is down the rate limiter answers 503 and ioredis reconnects; log, don't crash.
   redis.on('error', (error: Error) => new Logger('Redis').warn(error.message));
-  await redis.connect();
   return redis;
 }

@@ -48,17 +48,12 @@ export class RedisCounters implements RateLimitCounters, OnModuleInit, OnModuleD
     if (redis.status === 'ready') this.onReady();
   }
 
-  async add(bucket: string, duration: number, key: string, points: number): Promise<CounterState> {
-    return stateOf(await this.call(this.limiter(bucket, duration).consume(key, points, { customDuration: duration })));
+  async add(bucket: string, seconds: number, key: string, points: number): Promise<CounterState> {
+    return stateOf(await this.call(this.limiter(bucket, seconds).consume(key, points, { customDuration: seconds })));
   }
 
-  async read(bucket: string, duration: number, key: string): Promise<CounterState | null> {
-    const res = await this.call(this.limiter(bucket, duration).get(key));
-    return res ? stateOf(res) : null;
-  }
-
-  async refund(bucket: string, duration: number, key: string, points: number): Promise<void> {
-    await this.call(this.limiter(bucket, duration).reward(key, points));
+  async refund(bucket: string, seconds: number, key: string, points: number): Promise<void> {
+    await this.call(this.limiter(bucket, seconds).reward(key, points));
   }
 
   /** Resolves when the client is ready and Redis answers a PING within `timeoutMs`. */
@@ -110,13 +105,13 @@ export class RedisCounters implements RateLimitCounters, OnModuleInit, OnModuleD
     this.redis.off('ready', this.onReady);
   }
 
-  private limiter(bucket: string, duration: number): RateLimiterRedis {
+  private limiter(bucket: string, seconds: number): RateLimiterRedis {
     let limiter = this.limiters.get(bucket);
     if (!limiter) {
       limiter = new RateLimiterRedis({
         keyPrefix: `${this.keyPrefix}${bucket}`,
         points: Number.MAX_SAFE_INTEGER,
-        duration,
+        duration: seconds,
         storeClient: this.redis,
         rejectIfRedisNotReady: true,
       });
