@@ -21,23 +21,17 @@ export class MemoryCounters implements RateLimitCounters {
   private readonly counters = new Map<string, Counter>();
   private walk = this.counters.entries();
 
-  add(bucket: string, duration: number, key: string, points: number): Promise<CounterState> {
+  add(bucket: string, seconds: number, key: string, points: number): Promise<CounterState> {
     const now = clock();
     this.sweep(now);
     const id = idOf(bucket, key);
     let counter = this.live(id, now);
     if (counter) counter.consumed += points;
-    else this.counters.set(id, (counter = { consumed: points, endsAt: now + duration * 1000 }));
+    else this.counters.set(id, (counter = { consumed: points, endsAt: now + seconds * 1000 }));
     return Promise.resolve(stateOf(counter, now));
   }
 
-  read(bucket: string, _duration: number, key: string): Promise<CounterState | null> {
-    const now = clock();
-    const counter = this.live(idOf(bucket, key), now);
-    return Promise.resolve(counter ? stateOf(counter, now) : null);
-  }
-
-  refund(bucket: string, _duration: number, key: string, points: number): Promise<void> {
+  refund(bucket: string, _seconds: number, key: string, points: number): Promise<void> {
     const counter = this.live(idOf(bucket, key), clock());
     if (counter) counter.consumed -= points;
     return Promise.resolve();

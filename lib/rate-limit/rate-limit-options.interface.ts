@@ -1,12 +1,15 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
 
-/** A rate limit: at most `points` points (requests, or their cost) per `duration` seconds. */
+/** A rate limit: at most `points` points (requests, or their cost) per window of `durationMs`. */
 export interface RateLimitWindow {
   /** Points allowed per window; a positive integer. */
   points: number;
-  /** Window length in seconds; a positive integer. The window starts with the first request. */
-  duration: number;
+  /**
+   * Window length in ms, a whole number of seconds (`60_000` for a minute): counters and the
+   * `RateLimit` headers count in seconds. The window starts with the first request.
+   */
+  durationMs: number;
 }
 
 /** Calendar period (UTC) after which a quota refills. */
@@ -42,9 +45,9 @@ export interface ApiKeyRateLimitOptions {
   /** The plan name of a key. Default: `principal.metadata.plan` when it is a string. */
   planOf?: (principal: ApiKeyPrincipal) => string | undefined;
   /**
-   * Failed authentications (invalid keys) allowed per client address before that address is
-   * refused with 429, before any key is verified. Default `{ points: 20, duration: 60 }`;
-   * `false` turns it off.
+   * Invalid keys allowed per client address and window. Past that budget, a further invalid key
+   * from the address is answered 429 instead of 401; a valid key is still admitted. Default
+   * `{ points: 20, durationMs: 60_000 }`; `false` turns it off.
    */
   perAddress?: RateLimitWindow | false;
   /** The client address of a request. Default {@link clientAddressOf} (honours the platform's trust-proxy setting). */
@@ -52,7 +55,12 @@ export interface ApiKeyRateLimitOptions {
   /** An ioredis client (or cluster) shared by every instance. Default: counters in this process's memory. */
   redis?: Redis | Cluster;
   /** Prefix of every counter's key in Redis. Default `'api-key-rate-limit:'`. */
-  keyPrefix?: string;
+  redisKeyPrefix?: string;
+  /**
+   * Longest wait at startup, in ms, for the `redis` client to be ready (connected); past it the
+   * application fails to start. Default 10,000; at most 2^31 − 1.
+   */
+  redisReadyTimeoutMs?: number;
   /** Longest wait for the store, in ms, before its failure mode applies. Default 500; at most 2^31 − 1. */
   timeoutMs?: number;
   /**

@@ -8,26 +8,28 @@ const resolve = (options: unknown) => new ResolvedRateLimitOptions(options as Ap
 
 describe('ResolvedRateLimitOptions', () => {
   it('applies defaults: per-address limit on, reject when the store fails, memory store, headers on', () => {
-    const options = resolve({ limit: { points: 5, duration: 60 } });
-    expect(options.defaultPlan).toEqual({ name: 'default', limit: { points: 5, duration: 60 }, quota: null });
-    expect([options.perAddress, options.whenUnavailable, options.redis, options.headers, options.timeoutMs]).toEqual([
-      { points: 20, duration: 60 },
-      'reject',
-      null,
-      true,
-      500,
-    ]);
+    const options = resolve({ limit: { points: 5, durationMs: 60_000 } });
+    expect(options.defaultPlan).toEqual({ name: 'default', limit: { points: 5, durationMs: 60_000 }, quota: null });
+    expect([
+      options.perAddress,
+      options.whenUnavailable,
+      options.redis,
+      options.headers,
+      options.timeoutMs,
+      options.redisKeyPrefix,
+      options.redisReadyTimeoutMs,
+    ]).toEqual([{ points: 20, durationMs: 60_000 }, 'reject', null, true, 500, 'api-key-rate-limit:', 10_000]);
   });
 
   it("fills a plan's omitted fields from the module's and honours false", () => {
     const options = resolve({
-      limit: { points: 5, duration: 60 },
+      limit: { points: 5, durationMs: 60_000 },
       quota: { points: 100, period: 'month' },
-      plans: { pro: { limit: { points: 50, duration: 60 } }, internal: { limit: false, quota: false } },
+      plans: { pro: { limit: { points: 50, durationMs: 60_000 } }, internal: { limit: false, quota: false } },
     });
     expect(options.plans.get('pro')).toEqual({
       name: 'pro',
-      limit: { points: 50, duration: 60 },
+      limit: { points: 50, durationMs: 60_000 },
       quota: { points: 100, period: 'month' },
     });
     expect(options.plans.get('internal')).toEqual({ name: 'internal', limit: null, quota: null });
@@ -36,8 +38,14 @@ describe('ResolvedRateLimitOptions', () => {
   it.each([
     [undefined, 'must be an object'],
     [{}, '"limit" is required'],
-    [{ limit: { points: 0, duration: 60 } }, 'limit.points must be a positive integer'],
-    [{ limit: { points: 5, duration: 1.5 } }, 'limit.duration must be a positive integer'],
+    [{ limit: { points: 0, durationMs: 60_000 } }, 'limit.points must be a positive integer'],
+    [{ limit: { points: 5, durationMs: 1.5 } }, 'limit.durationMs must be a positive integer'],
+    [
+      { limit: { points: 5, durationMs: 1500 } },
+      'limit.durationMs must be a whole number of seconds (a multiple of 1000), got 1500',
+    ],
+    [{ limit: false, redisKeyPrefix: '' }, '"redisKeyPrefix" must be a non-empty string'],
+    [{ limit: false, redisReadyTimeoutMs: -1 }, 'redisReadyTimeoutMs must be a positive integer'],
     [
       { limit: false, quota: { points: 5, period: 'week' } },
       "quota must be { points, period: 'hour' | 'day' | 'month' }",
@@ -54,22 +62,44 @@ describe('ResolvedRateLimitOptions', () => {
     expect(() => resolve(options)).toThrow(message);
   });
 
+  it.each([
+    [{ limit: false, keyPrefix: 'x' }, 'unknown option "keyPrefix": known options: limit, quota, plans'],
+    [{ limt: false }, 'unknown option "limt": did you mean "limit"?'],
+    [{ limit: { points: 5, duration: 60 } }, 'unknown option "limit.duration": did you mean "durationMs"?'],
+    [{ limit: false, perAddress: { points: 5, durationMs: 60_000, ttl: 1 } }, 'unknown option "perAddress.ttl"'],
+    [{ limit: false, quota: { points: 5, period: 'day', perod: 'day' } }, 'unknown option "quota.perod": did you'],
+    [{ limit: false, plans: { pro: { limits: false } } }, 'unknown option "plans.pro.limits": did you mean "limit"?'],
+    [
+      { limit: false, plans: { pro: { limit: { points: 1, durationMs: 1000, name: 'x' } } } },
+      'unknown option "plans.pro.limit.name"',
+    ],
+  ])('refuses the unknown option name in %j', (options, message) => {
+    expect(() => resolve(options)).toThrow(ApiKeyConfigurationError);
+    expect(() => resolve(options)).toThrow(message);
+  });
+
   it('reads a plan from key metadata, or reports it unusable', () => {
-    const fallback = resolve({ limit: { points: 5, duration: 60 } }).defaultPlan;
-    expect(ResolvedRateLimitOptions.keyPlan({ limit: { points: 9, duration: 10 } }, fallback)).toEqual({
+    const fallback = resolve({ limit: { points: 5, durationMs: 60_000 } }).defaultPlan;
+    expect(ResolvedRateLimitOptions.keyPlan({ limit: { points: 9, durationMs: 10_000 } }, fallback)).toEqual({
       name: 'key',
-      limit: { points: 9, duration: 10 },
+      limit: { points: 9, durationMs: 10_000 },
       quota: null,
     });
-    expect(ResolvedRateLimitOptions.keyPlan({ limit: { points: -1, duration: 10 } }, fallback)).toBeNull();
+    expect(ResolvedRateLimitOptions.keyPlan({ limit: { points: -1, durationMs: 10_000 } }, fallback)).toBeNull();
     expect(ResolvedRateLimitOptions.keyPlan('pro', fallback)).toBeNull();
   });
 });
 
 describe('rate-limit decorators', () => {
   it('refuse invalid arguments when the class is defined', () => {
-    expect(() => RateLimit({ points: 0, duration: 60 })).toThrow(TypeError);
-    expect(() => RateLimit({ points: 1, duration: 60, name: 'a"b' })).toThrow(TypeError);
-    expect(() => RateLimitCost(0)).toThrow(TypeError);
+    expect(() => RateLimit({ points: 0, durationMs: 60_000 })).toThrow(
+      '@RateLimit().points must be a positive integer',
+    );
+    expect(() => RateLimit({ points: 1, durationMs: 60_000, name: 'a"b' })).toThrow('@RateLimit() name must match');
+    expect(() => RateLimit({ points: 1, durationMs: 500 })).toThrow('@RateLimit().durationMs must be a whole number');
+    expect(() => RateLimit({ points: 1, duration: 60 } as never)).toThrow(
+      'unknown option "@RateLimit().duration": did you mean "durationMs"?',
+    );
+    expect(() => RateLimitCost(0)).toThrow(ApiKeyConfigurationError);
   });
 });

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
-import { positiveInteger, timerDelay } from '../option-checks.js';
+import { positiveInteger, rejectUnknownOptions, timerDelay } from '../option-checks.js';
 import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
 import { clientAddressOf } from '../guard/client-address.js';
 import type {
@@ -21,8 +21,32 @@ export interface ResolvedRateLimitPlan {
   readonly quota: QuotaSettings | null;
 }
 
-const POLICY_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
+/** What a policy name (a plan's, a route's) may be: it appears in the `RateLimit` headers and counter keys. */
+export const POLICY_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
 const PERIODS = ['hour', 'day', 'month'];
+
+/*
+ * The option names each object accepts, checked against its interface at compile time: a name
+ * added to an interface and not here (or here and not there) does not compile.
+ */
+const OPTION_NAMES = Object.keys({
+  limit: true,
+  quota: true,
+  plans: true,
+  planOf: true,
+  perAddress: true,
+  clientAddress: true,
+  redis: true,
+  redisKeyPrefix: true,
+  redisReadyTimeoutMs: true,
+  timeoutMs: true,
+  whenUnavailable: true,
+  headers: true,
+  clock: true,
+} satisfies Record<keyof ApiKeyRateLimitOptions, true>);
+const PLAN_NAMES = Object.keys({ limit: true, quota: true } satisfies Record<keyof RateLimitPlan, true>);
+const WINDOW_NAMES = Object.keys({ points: true, durationMs: true } satisfies Record<keyof RateLimitWindow, true>);
+const QUOTA_NAMES = Object.keys({ points: true, period: true } satisfies Record<keyof QuotaSettings, true>);
 
 /** The rate-limit module's options, validated at bootstrap, with every default applied. */
 export class ResolvedRateLimitOptions {
@@ -38,8 +62,10 @@ export class ResolvedRateLimitOptions {
   readonly clientAddress: (request: object) => string;
   /** Redis client, or `null` for memory. */
   readonly redis: Redis | Cluster | null;
-  /** Counter key prefix. */
-  readonly keyPrefix: string;
+  /** Prefix of the counters' keys in Redis. */
+  readonly redisKeyPrefix: string;
+  /** Longest wait at startup for the Redis client to be ready, in ms. */
+  readonly redisReadyTimeoutMs: number;
   /** Store timeout, in ms. */
   readonly timeoutMs: number;
   /** Store failure mode. */
@@ -56,8 +82,9 @@ export class ResolvedRateLimitOptions {
         'rate limit options must be an object (did the forRootAsync factory return nothing?)',
       );
     }
+    rejectUnknownOptions(options, OPTION_NAMES, '');
     if (options.limit === undefined)
-      throw new ApiKeyConfigurationError('rate limit option "limit" is required ({ points, duration } or false)');
+      throw new ApiKeyConfigurationError('rate limit option "limit" is required ({ points, durationMs } or false)');
     const limit = windowOf(options.limit, 'limit');
     const quota = quotaOf(options.quota, 'quota');
     this.defaultPlan = Object.freeze({ name: 'default', limit, quota });
@@ -68,16 +95,20 @@ export class ResolvedRateLimitOptions {
       fn(options.planOf, 'planOf') ??
       ((principal) => (typeof principal.metadata.plan === 'string' ? principal.metadata.plan : undefined));
     this.perAddress =
-      options.perAddress === undefined ? { points: 20, duration: 60 } : windowOf(options.perAddress, 'perAddress');
+      options.perAddress === undefined
+        ? { points: 20, durationMs: 60_000 }
+        : windowOf(options.perAddress, 'perAddress');
     this.clientAddress = fn(options.clientAddress, 'clientAddress') ?? clientAddressOf;
     if (options.redis !== undefined && typeof (options.redis as Redis)?.defineCommand !== 'function') {
       throw new ApiKeyConfigurationError('rate limit option "redis" must be an ioredis client (new Redis(url))');
     }
     this.redis = options.redis ?? null;
-    if (options.keyPrefix !== undefined && (typeof options.keyPrefix !== 'string' || options.keyPrefix === '')) {
-      throw new ApiKeyConfigurationError('rate limit option "keyPrefix" must be a non-empty string');
+    const prefix = options.redisKeyPrefix;
+    if (prefix !== undefined && (typeof prefix !== 'string' || prefix === '')) {
+      throw new ApiKeyConfigurationError('rate limit option "redisKeyPrefix" must be a non-empty string');
     }
-    this.keyPrefix = options.keyPrefix ?? 'api-key-rate-limit:';
+    this.redisKeyPrefix = prefix ?? 'api-key-rate-limit:';
+    this.redisReadyTimeoutMs = timerDelay(options.redisReadyTimeoutMs, 'redisReadyTimeoutMs', 10_000);
     this.timeoutMs = timerDelay(options.timeoutMs, 'timeoutMs', 500);
     if (
       options.whenUnavailable !== undefined &&
@@ -111,6 +142,7 @@ function resolvePlan(name: string, plan: RateLimitPlan, fallback: ResolvedRateLi
   if (!POLICY_NAME.test(name)) throw new ApiKeyConfigurationError(`${field}: a plan name must match ${POLICY_NAME}`);
   if (plan === null || typeof plan !== 'object')
     throw new ApiKeyConfigurationError(`${field} must be an object { limit?, quota? }`);
+  rejectUnknownOptions(plan, PLAN_NAMES, field);
   return Object.freeze({
     name,
     limit: plan.limit === undefined ? fallback.limit : windowOf(plan.limit, `${field}.limit`),
@@ -120,18 +152,32 @@ function resolvePlan(name: string, plan: RateLimitPlan, fallback: ResolvedRateLi
 
 function windowOf(value: unknown, field: string): RateLimitWindow | null {
   if (value === false) return null;
+  if (value === null || typeof value !== 'object')
+    throw new ApiKeyConfigurationError(`${field} must be { points, durationMs } or false`);
+  return rateLimitWindow(value, WINDOW_NAMES, field);
+}
+
+/**
+ * `value` as a frozen {@link RateLimitWindow} (an object, unchecked so far); throws
+ * {@link ApiKeyConfigurationError} naming `field` for a name not in `known`, a points count that
+ * is not a positive integer, or a duration that is not a whole number of seconds.
+ */
+export function rateLimitWindow(value: object, known: readonly string[], field: string): RateLimitWindow {
+  rejectUnknownOptions(value, known, field);
   const window = value as RateLimitWindow;
-  if (window === null || typeof window !== 'object')
-    throw new ApiKeyConfigurationError(`${field} must be { points, duration } or false`);
-  return Object.freeze({
-    points: positiveInteger(window.points, `${field}.points`),
-    duration: positiveInteger(window.duration, `${field}.duration`),
-  });
+  const durationMs = positiveInteger(window.durationMs, `${field}.durationMs`);
+  if (durationMs % 1000 !== 0) {
+    throw new ApiKeyConfigurationError(
+      `${field}.durationMs must be a whole number of seconds (a multiple of 1000), got ${durationMs}`,
+    );
+  }
+  return Object.freeze({ points: positiveInteger(window.points, `${field}.points`), durationMs });
 }
 
 function quotaOf(value: unknown, field: string): QuotaSettings | null {
   if (value === undefined || value === false) return null;
   const quota = value as QuotaSettings;
+  rejectUnknownOptions(quota, QUOTA_NAMES, field);
   if (quota === null || typeof quota !== 'object' || !PERIODS.includes(quota.period)) {
     throw new ApiKeyConfigurationError(`${field} must be { points, period: 'hour' | 'day' | 'month' } or false`);
   }

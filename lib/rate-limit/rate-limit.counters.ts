@@ -8,7 +8,7 @@ export interface CounterState {
 
 /**
  * Fixed-window counters, one per bucket (a limit, a route's limit, a quota period, the
- * per-address limit) and key. A counter starts with its first point and lasts `duration`
+ * per-address limit) and key. A counter starts with its first point and lasts `seconds`
  * seconds. The counters count without a ceiling; the caller compares the count with its own
  * limit, so a key whose limit changes keeps its count.
  *
@@ -16,12 +16,10 @@ export interface CounterState {
  * options ask for.
  */
 export abstract class RateLimitCounters {
-  /** Adds `points` to `key`'s counter in `bucket`; a new counter lives `duration` seconds. */
-  abstract add(bucket: string, duration: number, key: string, points: number): Promise<CounterState>;
-  /** The counter's state, or `null` when it does not exist (nothing counted in the window). */
-  abstract read(bucket: string, duration: number, key: string): Promise<CounterState | null>;
+  /** Adds `points` to `key`'s counter in `bucket`; a new counter lives `seconds` seconds. */
+  abstract add(bucket: string, seconds: number, key: string, points: number): Promise<CounterState>;
   /** Takes `points` back from `key`'s counter (a request another limit refused). */
-  abstract refund(bucket: string, duration: number, key: string, points: number): Promise<void>;
+  abstract refund(bucket: string, seconds: number, key: string, points: number): Promise<void>;
   /** Resolves when the counters can count now; rejects with an Error saying why not. */
   abstract checkHealth(): Promise<void>;
 }

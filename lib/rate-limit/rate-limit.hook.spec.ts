@@ -34,8 +34,8 @@ describe('ApiKeyRateLimitHook on the request and response the guard read', () =>
     },
   } as unknown as HttpAdapterHost;
   const options = new ResolvedRateLimitOptions({
-    limit: { points: 5, duration: 60 },
-    perAddress: { points: 1, duration: 60 },
+    limit: { points: 5, durationMs: 60_000 },
+    perAddress: { points: 1, durationMs: 60_000 },
   });
   const hook = new ApiKeyRateLimitHook(options, new Reflector(), adapterHost, new MemoryCounters());
   const principal = { id: 'k1', name: 'k1', scopes: [], metadata: {} } as unknown as ApiKeyPrincipal;
@@ -46,8 +46,10 @@ describe('ApiKeyRateLimitHook on the request and response the guard read', () =>
     const invalid = () => Promise.reject(new ApiKeyInvalidException('ApiKey realm="api"'));
     await expect(hook.authenticate(context, invalid, request)).rejects.toBeInstanceOf(ApiKeyInvalidException);
     await expect(hook.authenticate(context, invalid, request)).rejects.toBeInstanceOf(ApiKeyRateLimitedException);
-    await expect(hook.authenticate(context, () => Promise.resolve(principal), { ip: '203.0.113.8' })).resolves.toBe(
-      principal,
+    // Over its budget, the address is still admitted with a valid key; another address has its own count.
+    await expect(hook.authenticate(context, () => Promise.resolve(principal), request)).resolves.toBe(principal);
+    await expect(hook.authenticate(context, invalid, { ip: '203.0.113.8' })).rejects.toBeInstanceOf(
+      ApiKeyInvalidException,
     );
   });
 

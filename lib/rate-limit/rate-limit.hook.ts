@@ -6,9 +6,15 @@ import { ApiKeyInvalidException } from '../api-key.exceptions.js';
 import { escapeForLog } from '../log-escape.js';
 import { quotaPeriodOf } from './quota-period.js';
 import { RateLimitCounters, type CounterState } from './rate-limit.counters.js';
-import { RateLimitCostMetadata, RouteRateLimitMetadata, SkipRateLimitMetadata } from './rate-limit.decorator.js';
+import {
+  RateLimitCostMetadata,
+  RouteRateLimitMetadata,
+  SkipRateLimitMetadata,
+  type RouteRateLimit,
+} from './rate-limit.decorator.js';
 import { ApiKeyRateLimitedException, ApiKeyRateLimitUnavailableException } from './rate-limit.exceptions.js';
 import { rateLimitHeaders, type RateLimitPolicyState } from './rate-limit.headers.js';
+import type { RateLimitWindow } from './rate-limit-options.interface.js';
 import { ResolvedRateLimitOptions, type ResolvedRateLimitPlan } from './rate-limit-options.js';
 
 /** A limit about to be applied: its counter and its policy. */
@@ -26,8 +32,8 @@ interface Budget {
 
 /**
  * The rate limiter, called by {@link ApiKeyGuard} through {@link ApiKeyGuardHook}:
- * - before authentication, refuses (429) a client address that sent too many invalid keys,
- *   and after an invalid key counts one against that address;
+ * - after an invalid key, counts one against the request's client address, and answers 429
+ *   instead of 401 once the address is over its budget (a valid key is never refused by it);
  * - after authentication and the scope check, consumes the route's cost from the key's rate
  *   limit (its plan's, or the route's `@RateLimit`), then from its quota. A request refused by
  *   one limit is taken back from the limits it already passed.
@@ -48,7 +54,11 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
     super();
   }
 
-  /** Applies the per-address limit on failed authentications around `authenticate`. */
+  /**
+   * Counts an invalid key against the request's client address, and answers 429 instead of 401
+   * once the address has sent more than its budget in the window. Every request is still
+   * authenticated: a valid key is admitted whatever its address's count.
+   */
   async authenticate(
     _context: ExecutionContext,
     authenticate: () => Promise<ApiKeyPrincipal>,
@@ -56,25 +66,32 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
   ): Promise<ApiKeyPrincipal> {
     const window = this.options.perAddress;
     if (!window) return authenticate();
-    const address = this.options.clientAddress(request);
-    const budget: Budget = {
-      name: 'address',
-      points: window.points,
-      window: window.duration,
-      bucket: `address:${window.duration}`,
-      key: address,
-      ttl: window.duration,
-    };
-    const state = await this.guarded(() => this.counters.read(budget.bucket, budget.ttl, budget.key));
-    if (state && state.consumed >= budget.points) throw this.refusal(budget, state);
     try {
       return await authenticate();
     } catch (error) {
-      if (error instanceof ApiKeyInvalidException) {
-        await this.counters.add(budget.bucket, budget.ttl, budget.key, 1).catch((failure) => this.report(failure));
-      }
+      if (error instanceof ApiKeyInvalidException) await this.countInvalidKey(window, request);
       throw error;
     }
+  }
+
+  /**
+   * Adds an invalid key to its address's count; throws 429 past the budget. When the store fails
+   * (reported once), nothing is thrown and the caller's 401 stands: the key is invalid whatever the count.
+   */
+  private async countInvalidKey(window: RateLimitWindow, request: object): Promise<void> {
+    const seconds = window.durationMs / 1000;
+    const budget: Budget = {
+      name: 'address',
+      points: window.points,
+      window: seconds,
+      bucket: `address:${seconds}`,
+      key: this.options.clientAddress(request),
+      ttl: seconds,
+    };
+    const state = await this.guarded(() => this.counters.add(budget.bucket, budget.ttl, budget.key, 1)).catch(
+      () => undefined,
+    );
+    if (state && state.consumed > budget.points) throw this.refusal(budget, state);
   }
 
   /** Consumes the route's cost from the key's rate limit and quota; throws 429 or 503. */
@@ -133,21 +150,15 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
   private budgetsOf(
     principal: ApiKeyPrincipal,
     plan: ResolvedRateLimitPlan,
-    route: { name: string; points: number; duration: number } | undefined,
+    route: RouteRateLimit | undefined,
   ): Budget[] {
     const budgets: Budget[] = [];
     const limit = route ?? plan.limit;
     if (limit) {
+      const seconds = limit.durationMs / 1000;
       const name = route ? route.name : plan.name;
-      const bucket = route ? `route:${route.name}:${limit.duration}` : `limit:${limit.duration}`;
-      budgets.push({
-        name,
-        points: limit.points,
-        window: limit.duration,
-        bucket,
-        key: principal.id,
-        ttl: limit.duration,
-      });
+      const bucket = route ? `route:${route.name}:${seconds}` : `limit:${seconds}`;
+      budgets.push({ name, points: limit.points, window: seconds, bucket, key: principal.id, ttl: seconds });
     }
     if (plan.quota) {
       const period = quotaPeriodOf(plan.quota.period, this.options.clock());

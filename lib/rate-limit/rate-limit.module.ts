@@ -13,7 +13,8 @@ import { ResolvedRateLimitOptions } from './rate-limit-options.js';
  * enforced by every {@link ApiKeyGuard} (the module provides its {@link ApiKeyGuardHook}). Provides and
  * exports the counters (token {@link RateLimitCounters}), for health checks.
  * Always global. `forRoot(options)` or `forRootAsync({ imports, inject, useFactory })`;
- * invalid options throw {@link ApiKeyConfigurationError} at bootstrap.
+ * invalid options (an unknown name included) throw {@link ApiKeyConfigurationError} at bootstrap,
+ * and so does a `redis` client that is not ready within `redisReadyTimeoutMs`.
  */
 @Module({
   providers: [
@@ -32,5 +33,7 @@ export class ApiKeyRateLimitModule extends ConfigurableApiKeyRateLimitModule {}
 
 /** The counters the options ask for: shared in Redis when `redis` is set, else this process's own. */
 function rateLimitCounters(options: ResolvedRateLimitOptions): RateLimitCounters {
-  return options.redis ? new RedisCounters(options.redis, options.keyPrefix, options.timeoutMs) : new MemoryCounters();
+  return options.redis
+    ? new RedisCounters(options.redis, options.redisKeyPrefix, options.timeoutMs, options.redisReadyTimeoutMs)
+    : new MemoryCounters();
 }

@@ -1,7 +1,8 @@
-import { Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { RateLimiterRedis, type RateLimiterRes } from 'rate-limiter-flexible';
+import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
 import { FixedTimeout } from '../verification/fixed-timeout.js';
 import type { CounterState, RateLimitCounters } from './rate-limit.counters.js';
 
@@ -11,15 +12,16 @@ const SENTINEL_SCRIPT = "redis.call('SET', KEYS[1], ARGV[1], 'NX') return redis.
 /**
  * Counters in Redis on rate-limiter-flexible, atomic across instances (a Lua script per call),
  * one limiter per bucket. Every call fails (rejects) after `timeoutMs`, and at once while Redis
- * is not connected.
+ * is not connected. At startup (`onModuleInit`) they wait for the client to be ready, so the
+ * first request is counted rather than refused.
  *
  * Counters are as durable as the Redis server's configuration: a server without persistence that
  * restarts comes back empty, and every budget restarts. To make that visible, each connection
- * (the first and every reconnection, never a request) reads a sentinel key, `<keyPrefix>sentinel`,
+ * (the first and every reconnection, never a request) reads a sentinel key, `<redisKeyPrefix>sentinel`,
  * which has no expiry and is created by the first instance to look. When it has vanished or changed
  * since the last look, the counters were lost with it, and a warning says so.
  */
-export class RedisCounters implements RateLimitCounters, OnModuleDestroy {
+export class RedisCounters implements RateLimitCounters, OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('ApiKeyRateLimit');
   private readonly limiters = new Map<string, RateLimiterRedis>();
   private readonly timeout: FixedTimeout;
@@ -28,10 +30,17 @@ export class RedisCounters implements RateLimitCounters, OnModuleDestroy {
   private sentinel: string | undefined;
   private readonly onReady = (): void => void this.checkSentinel();
 
+  /**
+   * @param redis the application's client
+   * @param keyPrefix prefix of every key the counters write
+   * @param timeoutMs longest wait for one call
+   * @param readyTimeoutMs longest wait at startup for the client to be ready
+   */
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly keyPrefix: string,
     timeoutMs: number,
+    private readonly readyTimeoutMs: number,
   ) {
     this.timeout = new FixedTimeout(timeoutMs, () => new Error(`rate limit store timed out after ${timeoutMs} ms`));
     this.sentinelKey = `${keyPrefix}sentinel`;
@@ -39,17 +48,12 @@ export class RedisCounters implements RateLimitCounters, OnModuleDestroy {
     if (redis.status === 'ready') this.onReady();
   }
 
-  async add(bucket: string, duration: number, key: string, points: number): Promise<CounterState> {
-    return stateOf(await this.call(this.limiter(bucket, duration).consume(key, points, { customDuration: duration })));
+  async add(bucket: string, seconds: number, key: string, points: number): Promise<CounterState> {
+    return stateOf(await this.call(this.limiter(bucket, seconds).consume(key, points, { customDuration: seconds })));
   }
 
-  async read(bucket: string, duration: number, key: string): Promise<CounterState | null> {
-    const res = await this.call(this.limiter(bucket, duration).get(key));
-    return res ? stateOf(res) : null;
-  }
-
-  async refund(bucket: string, duration: number, key: string, points: number): Promise<void> {
-    await this.call(this.limiter(bucket, duration).reward(key, points));
+  async refund(bucket: string, seconds: number, key: string, points: number): Promise<void> {
+    await this.call(this.limiter(bucket, seconds).reward(key, points));
   }
 
   /** Resolves when the client is ready and Redis answers a PING within `timeoutMs`. */
@@ -64,24 +68,64 @@ export class RedisCounters implements RateLimitCounters, OnModuleDestroy {
     }
   }
 
+  /**
+   * Resolves once the client is ready, connecting it when it was created with `lazyConnect` and
+   * not connected yet. Rejects with {@link ApiKeyConfigurationError}, naming Redis, its address
+   * and the client's last error, when it is not ready within `readyTimeoutMs` or has been closed:
+   * the application does not start.
+   */
+  onModuleInit(): Promise<void> {
+    const redis = this.redis;
+    if (redis.status === 'ready') return Promise.resolve();
+    if (redis.status === 'end') return Promise.reject(this.notReady('the client is closed (quit or disconnect)'));
+    return new Promise((resolve, reject) => {
+      let lastError = '';
+      const onError = (error: Error): void => {
+        lastError = `; last error: ${error.message}`;
+      };
+      const onEnd = (): void => settle(this.notReady(`the client closed its connection for good${lastError}`));
+      const settle = (error?: Error): void => {
+        clearTimeout(timer);
+        redis.off('ready', settle).off('error', onError).off('end', onEnd);
+        if (error) reject(error);
+        else resolve();
+      };
+      const timer = setTimeout(
+        () => settle(this.notReady(`it was not ready within ${this.readyTimeoutMs} ms${lastError}`)),
+        this.readyTimeoutMs,
+      );
+      redis.on('ready', settle).on('error', onError).on('end', onEnd);
+      // A lazyConnect client connects on its first command, which the counters never send while it is not ready.
+      if (redis.status === 'wait') redis.connect().catch(() => undefined);
+    });
+  }
+
   /** Stops watching the client, which belongs to the application and outlives the module. */
   onModuleDestroy(): void {
     this.redis.off('ready', this.onReady);
   }
 
-  private limiter(bucket: string, duration: number): RateLimiterRedis {
+  private limiter(bucket: string, seconds: number): RateLimiterRedis {
     let limiter = this.limiters.get(bucket);
     if (!limiter) {
       limiter = new RateLimiterRedis({
         keyPrefix: `${this.keyPrefix}${bucket}`,
         points: Number.MAX_SAFE_INTEGER,
-        duration,
+        duration: seconds,
         storeClient: this.redis,
         rejectIfRedisNotReady: true,
       });
       this.limiters.set(bucket, limiter);
     }
     return limiter;
+  }
+
+  private notReady(reason: string): ApiKeyConfigurationError {
+    return new ApiKeyConfigurationError(
+      `rate limit store (${redisName(this.redis)}) is not usable at startup: ${reason}. ` +
+        'Check that Redis runs there and that the client is configured for it (raise redisReadyTimeoutMs ' +
+        'for a slow start)',
+    );
   }
 
   private call<T>(operation: Promise<T>): Promise<T> {
@@ -105,6 +149,13 @@ export class RedisCounters implements RateLimitCounters, OnModuleDestroy {
     }
     this.sentinel = value;
   }
+}
+
+/** Which Redis the client connects to, for a message: `Redis at host:port` (or its socket path), `Redis Cluster`. */
+function redisName(redis: Redis | Cluster): string {
+  if ((redis as Cluster).isCluster) return 'Redis Cluster';
+  const { host, port, path } = (redis as Redis).options;
+  return `Redis at ${path || `${host}:${port}`}`;
 }
 
 function stateOf(res: RateLimiterRes): CounterState {

@@ -128,7 +128,9 @@ describe.each(platforms)('ApiKeyHealthIndicator with @nestjs/terminus on $name',
   });
 
   it('checks the rate-limit counters when ApiKeyRateLimitModule is imported (in memory: up)', async () => {
-    const app = await start({ keys: [KEY] }, [ApiKeyRateLimitModule.forRoot({ limit: { points: 10, duration: 60 } })]);
+    const app = await start({ keys: [KEY] }, [
+      ApiKeyRateLimitModule.forRoot({ limit: { points: 10, durationMs: 60_000 } }),
+    ]);
     const res = await request(app.getHttpServer()).get('/health').expect(200);
     expect(res.body.info['api-key-rate-limit']).toEqual({ status: 'up' });
   });

@@ -33,7 +33,7 @@ const stores = [
   { name: 'memory', options: (): Partial<ApiKeyRateLimitOptions> => ({}) },
   {
     name: 'redis',
-    options: (): Partial<ApiKeyRateLimitOptions> => ({ redis, keyPrefix: prefix + randomPart(), timeoutMs: 2000 }),
+    options: (): Partial<ApiKeyRateLimitOptions> => ({ redis, redisKeyPrefix: prefix + randomPart(), timeoutMs: 2000 }),
   },
 ];
 
@@ -46,9 +46,12 @@ describe.each(platforms)('per-key budgets on $name', (platform) => {
     let app: INestApplication;
     beforeAll(async () => {
       app = await startRateLimitedApp(platform, {
-        limit: { points: 5, duration: 60 },
-        plans: { free: { limit: { points: 10, duration: 60 } }, pro: { limit: { points: 20, duration: 60 } } },
-        perAddress: { points: 1000, duration: 60 },
+        limit: { points: 5, durationMs: 60_000 },
+        plans: {
+          free: { limit: { points: 10, durationMs: 60_000 } },
+          pro: { limit: { points: 20, durationMs: 60_000 } },
+        },
+        perAddress: { points: 1000, durationMs: 60_000 },
         ...store.options(),
       });
     });
@@ -80,7 +83,7 @@ describe.each(platforms)('per-key budgets on $name', (platform) => {
   describe.each(stores)('window rollover with the $name store', (store) => {
     let app: INestApplication;
     beforeAll(async () => {
-      app = await startRateLimitedApp(platform, { limit: { points: 3, duration: 1 }, ...store.options() });
+      app = await startRateLimitedApp(platform, { limit: { points: 3, durationMs: 1_000 }, ...store.options() });
     });
     afterAll(() => app.close());
 

@@ -8,7 +8,10 @@ import { ApiKeyGuard } from 'nestjs-api-key';
 import { platforms, type Platform } from '../support/platforms.js';
 import { burst, count, FREE, OWN, PLAIN, PRO, startRateLimitedApp, UNKNOWN_KEY } from './support.js';
 
-const plans = { free: { limit: { points: 10, duration: 60 } }, pro: { limit: { points: 20, duration: 60 } } };
+const plans = {
+  free: { limit: { points: 10, durationMs: 60_000 } },
+  pro: { limit: { points: 20, durationMs: 60_000 } },
+};
 
 describe.each(platforms)('rate-limit policies and headers on $name', (platform) => {
   describe('per-key limits (global guard plus @UseGuards on the controller)', () => {
@@ -16,7 +19,7 @@ describe.each(platforms)('rate-limit policies and headers on $name', (platform) 
     beforeAll(async () => {
       app = await startRateLimitedApp(
         platform,
-        { limit: { points: 5, duration: 60 }, plans },
+        { limit: { points: 5, durationMs: 60_000 }, plans },
         { providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }] },
       );
     });
@@ -78,8 +81,8 @@ describe.each(platforms)('rate-limit policies and headers on $name', (platform) 
     let now = new Date('2026-11-27T23:59:00.000Z');
     beforeAll(async () => {
       app = await startRateLimitedApp(platform, {
-        limit: { points: 5, duration: 60 },
-        plans: { metered: { limit: { points: 100, duration: 60 }, quota: { points: 3, period: 'day' } } },
+        limit: { points: 5, durationMs: 60_000 },
+        plans: { metered: { limit: { points: 100, durationMs: 60_000 }, quota: { points: 3, period: 'day' } } },
         planOf: (principal) => (principal.id === FREE.name ? 'metered' : undefined),
         clock: () => now,
       });
@@ -112,7 +115,7 @@ describe.each(platforms)('rate-limit policies and headers on $name', (platform) 
     let app: INestApplication;
     beforeAll(async () => {
       app = await startRateLimitedApp(platform, {
-        limit: { points: 2, duration: 30 * 86_400 },
+        limit: { points: 2, durationMs: 30 * 86_400_000 },
         plans: { metered: { limit: false, quota: { points: 2, period: 'month' } } },
         planOf: (principal) => (principal.id === PRO.name ? 'metered' : undefined),
         clock: () => new Date('2026-11-01T00:00:00.000Z'), // a whole month (30 days) ahead
@@ -134,24 +137,29 @@ describe.each(platforms)('rate-limit policies and headers on $name', (platform) 
     });
   });
 
-  describe('failed authentications per client address', () => {
+  describe('invalid keys per client address (default budget: 20 a minute)', () => {
     let app: INestApplication;
     beforeAll(async () => {
-      app = await startRateLimitedApp(platform, {
-        limit: { points: 50, duration: 60 },
-        perAddress: { points: 3, duration: 60 },
-      });
+      app = await startRateLimitedApp(platform, { limit: { points: 50, durationMs: 60_000 } });
     });
     afterAll(() => app.close());
+    const get = (key?: string) => {
+      const req = request(app.getHttpServer()).get('/rl');
+      return key === undefined ? req : req.set('X-API-Key', key);
+    };
 
-    it('counts only invalid keys, then refuses the address before any key is verified', async () => {
-      expect(count(await burst(app, '/rl', PLAIN.key, 10), 200)).toBe(10);
-      await request(app.getHttpServer()).get('/rl').expect(401); // no key: not a guess
-      expect(count(await burst(app, '/rl', UNKNOWN_KEY, 3), 401)).toBe(3);
-      const res = await request(app.getHttpServer()).get('/rl').set('X-API-Key', PLAIN.key).expect(429);
-      expect([res.body.policy, res.headers['ratelimit-policy']]).toEqual(['address', '"address";q=3;w=60']);
-      expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-      await request(app.getHttpServer()).get('/rl').set('X-API-Key', UNKNOWN_KEY).expect(429);
+    it('answers 429 to invalid keys past the budget, and still admits a valid key from the address', async () => {
+      expect(count(await burst(app, '/rl', PLAIN.key, 10), 200)).toBe(10); // valid keys are not counted
+      const invalid = await burst(app, '/rl', UNKNOWN_KEY, 25);
+      expect([count(invalid, 401), count(invalid, 429)]).toEqual([20, 5]);
+      const admitted = await get(PLAIN.key).expect(200);
+      expect(admitted.headers['ratelimit-policy']).toBe('"default";q=50;w=60');
+      await get().expect(401); // no key: not a guess
+      const refused = await get(UNKNOWN_KEY).expect(429);
+      expect([refused.body.policy, refused.headers['ratelimit-policy']]).toEqual(['address', '"address";q=20;w=60']);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      await get('not a key at all').expect(429); // malformed: refused the same way
+      await get(FREE.key).expect(200);
     });
   });
 
@@ -161,7 +169,10 @@ describe.each(platforms)('rate-limit policies and headers on $name', (platform) 
   ])('X-Forwarded-For with trusted proxy: $trusted', ({ trusted, platform: trustingPlatform }) => {
     let app: INestApplication;
     beforeAll(async () => {
-      app = await startRateLimitedApp(trustingPlatform, { limit: false, perAddress: { points: 2, duration: 60 } });
+      app = await startRateLimitedApp(trustingPlatform, {
+        limit: false,
+        perAddress: { points: 2, durationMs: 60_000 },
+      });
     });
     afterAll(() => app.close());
     const guess = (forwardedFor: string) =>

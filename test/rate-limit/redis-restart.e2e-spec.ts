@@ -17,9 +17,9 @@ class CapturingLogger implements LoggerService {
 }
 
 const lost = (warning: string) => warning.startsWith('Rate limit counters were lost');
-const limit = { points: 3, duration: 600 };
+const limit = { points: 3, durationMs: 600_000 };
 const host = '127.0.0.1';
-const keyPrefix = 'rl_test:restart:';
+const redisKeyPrefix = 'rl_test:restart:';
 
 describe.each(platforms)('Redis counters across a Redis restart on $name', (platform) => {
   let server: PrivateRedis | undefined;
@@ -38,7 +38,13 @@ describe.each(platforms)('Redis counters across a Redis restart on $name', (plat
     client = new Redis({ host, port: server.port, lazyConnect: true, retryStrategy: () => 100 });
     client.on('error', () => undefined);
     await client.connect();
-    app = await startRateLimitedApp(platform, { limit, perAddress: false, redis: client, keyPrefix, timeoutMs: 2000 });
+    app = await startRateLimitedApp(platform, {
+      limit,
+      perAddress: false,
+      redis: client,
+      redisKeyPrefix,
+      timeoutMs: 2000,
+    });
     app.useLogger(logger);
     return app;
   }
@@ -75,7 +81,7 @@ describe.each(platforms)('Redis counters across a Redis restart on $name', (plat
     client = new Redis({ host, port: server.port, lazyConnect: true, maxRetriesPerRequest: 1 });
     await client.connect();
     const before = client.listenerCount('ready');
-    const closed = await startRateLimitedApp(platform, { limit, redis: client, keyPrefix });
+    const closed = await startRateLimitedApp(platform, { limit, redis: client, redisKeyPrefix });
     expect(client.listenerCount('ready')).toBe(before + 1);
     await closed.close();
     expect(client.listenerCount('ready')).toBe(before);

@@ -40,7 +40,7 @@ export const PLAIN: StaticApiKey = { name: 'plain-key', key: 'rl-plain-key-00000
 export const OWN: StaticApiKey = {
   name: 'own-key',
   key: 'rl-own-key-0000000000005',
-  metadata: { rateLimit: { limit: { points: 4, duration: 60 } } },
+  metadata: { rateLimit: { limit: { points: 4, durationMs: 60_000 } } },
 };
 export const RL_KEYS = [FREE, PRO, OTHER, PLAIN, OWN];
 /** A key of valid shape that no store knows. */
@@ -62,7 +62,7 @@ export class RateLimitedController {
   }
 
   @Get('override')
-  @RateLimit({ points: 2, duration: 60, name: 'override' })
+  @RateLimit({ points: 2, durationMs: 60_000, name: 'override' })
   override() {
     return { override: true };
   }

@@ -234,10 +234,10 @@ describe.each(platforms)('rate limits on $name: a request refused by one limit i
         imports: [
           ApiKeyModule.forRoot({ keys: RL_KEYS, isGlobal: true }),
           ApiKeyRateLimitModule.forRoot({
-            limit: { points: 100, duration: 60 },
-            plans: { metered: { limit: { points: 2, duration: 60 }, quota: { points: 10, period: 'day' } } },
+            limit: { points: 100, durationMs: 60_000 },
+            plans: { metered: { limit: { points: 2, durationMs: 60_000 }, quota: { points: 10, period: 'day' } } },
             planOf: () => 'metered',
-            perAddress: { points: 3, duration: 60 },
+            perAddress: { points: 3, durationMs: 60_000 },
             clock: () => new Date('2026-06-15T12:00:00.000Z'), // the quota's day never ends mid-test
           }),
         ],
