@@ -102,7 +102,8 @@ describe('runCli', () => {
       [[], 2, 'Usage: nestjs-api-key <command>'],
       [['frobnicate'], 2, 'unknown command "frobnicate"'],
       [['create'], 2, 'create needs --name'],
-      [['create', '--name', 'x', '--bogus'], 2, "Unknown option '--bogus'"],
+      [['create', '--name', 'x', '--bogus'], 2, 'unknown option "--bogus"'],
+      [['create', '--name', 'x', '--scopes', 'a'], 2, 'unknown option "--scopes": did you mean "--scope"?'],
       [['create', '--name', 'x', '--expires', 'tomorrow'], 2, '--expires must be an ISO 8601 date'],
       [['create', '--name', 'x', '--expires', '2001-01-01'], 2, '--expires must be in the future'],
       [

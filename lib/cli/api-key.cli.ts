@@ -351,8 +351,13 @@ function refuseForeignOptions(command: Command, values: Options): void {
  * does not parse, so that its error is JSON too.
  */
 function jsonRequested(argv: readonly string[]): boolean {
+  return optionsPart(argv).includes('--json');
+}
+
+/** The arguments before `--` (after it, everything is a positional). */
+function optionsPart(argv: readonly string[]): readonly string[] {
   const end = argv.indexOf('--');
-  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+  return end === -1 ? argv : argv.slice(0, end);
 }
 
 /** `migrate`: applies the store's pending schema migrations and says which. */
@@ -365,28 +370,33 @@ async function migrate(opened: OpenedApiKeyStore, out: (text: string) => void, a
   return CliExitCode.Ok;
 }
 
+const OPTIONS = {
+  database: { type: 'string' },
+  pepper: { type: 'string', multiple: true },
+  prefix: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+  name: { type: 'string' },
+  scope: { type: 'string', multiple: true },
+  owner: { type: 'string' },
+  metadata: { type: 'string' },
+  expires: { type: 'string' },
+  grace: { type: 'string' },
+  limit: { type: 'string' },
+  after: { type: 'string' },
+} as const;
+
+/** The command line's options and positionals; an unknown long option is refused with the nearest known one. */
 function parse(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      database: { type: 'string' },
-      pepper: { type: 'string', multiple: true },
-      prefix: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean' },
-      name: { type: 'string' },
-      scope: { type: 'string', multiple: true },
-      owner: { type: 'string' },
-      metadata: { type: 'string' },
-      expires: { type: 'string' },
-      grace: { type: 'string' },
-      limit: { type: 'string' },
-      after: { type: 'string' },
-    },
-  });
+  for (const arg of optionsPart(argv)) {
+    const name = /^--([^=]+)/.exec(arg)?.[1];
+    if (name === undefined || Object.hasOwn(OPTIONS, name)) continue;
+    const nearest = closestName(name, Object.keys(OPTIONS));
+    const hint = nearest === undefined ? '' : `: did you mean "--${nearest}"?`;
+    throw new CliUsageError(`unknown option "--${escapeForLog(name, 40)}"${hint}`);
+  }
+  return parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: OPTIONS });
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

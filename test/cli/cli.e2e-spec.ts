@@ -124,8 +124,10 @@ describe('the nestjs-api-key executable', () => {
     ]);
   });
 
-  it('refuses an option the command does not take, naming the option and the command', async () => {
+  it('refuses an unknown option naming the nearest one, and an option the command does not take, naming both', async () => {
     const cases: [string[], string][] = [
+      [['create', '--name', 'x', '--scopes', 'a'], 'unknown option "--scopes": did you mean "--scope"?'],
+      [['list', '--bogus'], 'unknown option "--bogus"'],
       [['list', '--scope', 'a'], 'list does not take --scope; its options: --owner, --limit, --after'],
       [['create', '--name', 'x', '--grace', '1h'], 'create does not take --grace; its options: --name, --scope'],
       [['show', 'k1', '--owner', 'a'], 'show does not take --owner; it takes only the options of every command'],
@@ -163,7 +165,7 @@ describe('the nestjs-api-key executable', () => {
     const failures: [string[], number, string, string][] = [
       [['rotate', '--json'], 2, 'usage', 'rotate needs a key id'],
       [['lsit', '--json'], 2, 'usage', 'unknown command "lsit": did you mean "list"?'],
-      [['list', '--bogus', '--json'], 2, 'usage', "Unknown option '--bogus'"],
+      [['list', '--bogus', '--json'], 2, 'usage', 'unknown option "--bogus"'],
       [['list', '--scope', 'a', '--json'], 2, 'usage', 'list does not take --scope'],
       [['create', '--name', 'x', '--expires', '2001-01-01', '--json'], 2, 'usage', '--expires must be in the future'],
       [['show', 'nope', '--json'], 1, 'not_found', 'no key with id "nope"'],
@@ -267,7 +269,10 @@ describe.each([
     const { apiKey } = JSON.parse(created.stdout);
     const listed = await exec(['list', '--json'], env);
     expect(JSON.parse(listed.stdout).map((k: { id: string }) => k.id)).toEqual([apiKey.id]);
-    expect((await exec(['rotate', apiKey.id, '--grace', '1h'], env)).code).toBe(0);
+    const rotated = await exec(['rotate', apiKey.id, '--grace', '1h'], env);
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toMatch(new RegExp(`^apikey_${apiKey.id}_[0-9A-Za-z]{38}\n$`));
+    expect(rotated.stderr).toMatch(/^Store this key now: .*\nThe previous key stops working at \S+\.\n\nid: /);
     const revoked = await exec(['revoke', apiKey.id, '--json'], env);
     expect(JSON.parse(revoked.stdout).revokedAt).not.toBeNull();
     expect(revoked.stderr).toBe('');
