@@ -48,7 +48,7 @@ export function rejectUnknownOptions(value: unknown, known: readonly string[], p
 }
 
 /** The name in `known` nearest to `name` (case-insensitive edit distance at most a third of its length), if any. */
-function closestName(name: string, known: readonly string[]): string | undefined {
+export function closestName(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.ceil(name.length / 3)) + 1;
   for (const candidate of known) {

@@ -20,6 +20,7 @@ describe('runCli', () => {
       env: { API_KEY_PEPPER: PEPPER },
       stdout: (t) => void stdout.push(t),
       stderr: (t) => void stderr.push(t),
+      stdoutIsTerminal: true,
     });
   const create = async (...extra: string[]) => {
     expect(await cli('create', '--name', 'svc', '--json', ...extra)).toBe(CliExitCode.Ok);
@@ -101,9 +102,10 @@ describe('runCli', () => {
       [[], 2, 'Usage: nestjs-api-key <command>'],
       [['frobnicate'], 2, 'unknown command "frobnicate"'],
       [['create'], 2, 'create needs --name'],
-      [['create', '--name', 'x', '--bogus'], 2, "Unknown option '--bogus'"],
+      [['create', '--name', 'x', '--bogus'], 2, 'unknown option "--bogus"'],
+      [['create', '--name', 'x', '--scopes', 'a'], 2, 'unknown option "--scopes": did you mean "--scope"?'],
       [['create', '--name', 'x', '--expires', 'tomorrow'], 2, '--expires must be an ISO 8601 date'],
-      [['create', '--name', 'x', '--expires', '2001-01-01'], 2, 'expiresAt must be in the future'],
+      [['create', '--name', 'x', '--expires', '2001-01-01'], 2, '--expires must be in the future'],
       [
         ['create', '--name', 'x', '--expires', '2027-04-31T00:00:00Z'],
         2,
@@ -111,7 +113,7 @@ describe('runCli', () => {
       ],
       [['create', '--name', 'x', '--expires', '2027-02-29'], 2, '--expires names a day that does not exist'],
       [['create', '--name', 'x', '--metadata', '{'], 2, '--metadata must be JSON'],
-      [['create', '--name', 'x', '--prefix', 'bad-prefix'], 2, 'keyPrefix must be'],
+      [['create', '--name', 'x', '--prefix', 'bad-prefix'], 2, '--prefix must be'],
       [['show'], 2, 'show needs a key id'],
       [['show', 'a', 'b'], 2, 'unexpected argument "b"'],
       [['rotate', 'a', '--grace', 'soon'], 2, '--grace must be 0 or a number with a unit'],

@@ -9,10 +9,19 @@ import type { ApiKeyService } from '../management/api-key.service.js';
 import { createStandaloneApiKeyService } from '../management/api-key.standalone.js';
 import type { ApiKeyStore, StoredApiKey } from '../storage/api-key.store.js';
 import { escapeForLog } from '../log-escape.js';
+import { closestName } from '../option-checks.js';
+import { API_KEY_CACHE_DEFAULTS } from '../storage/cached-api-key.store.js';
 import { CliUsageError } from './api-key-cli-usage.error.js';
 import { openApiKeyStore, type OpenedApiKeyStore } from './api-key-store.factories.js';
+import { packageVersion } from './package-version.cjs';
 
-/** Exit codes of the CLI. */
+/**
+ * Exit codes of the CLI. Under `--json`, a failure also writes `{"error":{"code","message"}}` on
+ * standard output (nothing on standard error), `code` being `usage` for exit code 2, and for exit
+ * code 1 one of {@link ApiKeyLifecycleError}'s codes (`not_found`, `revoked`, `conflict`,
+ * `store_failed`, `store_required`) or `failed` (the store is unreachable, has no SQLite file, or
+ * its tables are missing or at another schema version).
+ */
 export const CliExitCode = {
   Ok: 0,
   /**
@@ -39,6 +48,13 @@ export interface CliContext {
   readonly store?: ApiKeyStore;
   /** The clock (tests). */
   readonly clock?: ApiKeyClock;
+  /**
+   * Whether standard output is a terminal. There `create` and `rotate` print the key, the notice
+   * to store it and its details; elsewhere (a pipe, `KEY=$(nestjs-api-key create …)`) the key
+   * alone, and the rest on standard error. Default: `process.stdout.isTTY` when `stdout` is not
+   * given, else `false`.
+   */
+  readonly stdoutIsTerminal?: boolean;
 }
 
 const USAGE = `Usage: nestjs-api-key <command> [options]
@@ -56,15 +72,20 @@ Commands:
                                  one keeps working for the grace period (default 0: stops now)
   migrate                        create or upgrade the store's tables (SQL stores)
 
-Options:
+Options of every command:
   --database <url>   store URL (default: $DATABASE_URL): sqlite:<file>,
                      postgres://user@host/db, or memory:; only migrate
                      creates a missing SQLite file
   --pepper <secret>  HMAC pepper, current first, repeatable (default: $API_KEY_PEPPER);
                      must be the application's, or its keys will not verify
   --prefix <prefix>  prefix of generated keys (default: $API_KEY_PREFIX or "apikey")
-  --json             machine-readable output
+  --json             machine-readable output; a failure is {"error":{"code":"...","message":"..."}}
+                     on stdout
+  --version          the package's version
   --help             this text
+
+Output: create and rotate print the key alone on stdout when it is not a terminal (the notice
+and the key's details go to stderr), so KEY=$(nestjs-api-key create --name x) captures the key.
 
 Exit codes: 0 success; 1 the operation failed (unknown id, revoked key, concurrent change,
 store error: unreachable, no SQLite file, tables missing or behind); 2 invalid command line.`;
@@ -92,6 +113,8 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
   const out = context.stdout ?? ((text: string) => void process.stdout.write(`${text}\n`));
   const err = context.stderr ?? ((text: string) => void process.stderr.write(`${text}\n`));
   const env = context.env ?? process.env;
+  const asJson = jsonRequested(argv);
+  const stdoutIsTerminal = context.stdoutIsTerminal ?? (context.stdout === undefined && process.stdout.isTTY === true);
   let opened: OpenedApiKeyStore | undefined;
   try {
     const { values, positionals } = parse(argv);
@@ -100,11 +123,17 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
       out(USAGE);
       return CliExitCode.Ok;
     }
+    if (values.version) {
+      out(packageVersion());
+      return CliExitCode.Ok;
+    }
+    if (command === undefined && asJson) throw new CliUsageError(`no command; commands: ${COMMANDS.join(', ')}`);
     if (command === undefined) {
       err(USAGE);
       return CliExitCode.Usage;
     }
-    if (!isCommand(command)) throw new CliUsageError(`unknown command "${escapeForLog(command, 40)}"`);
+    if (!isCommand(command)) throw new CliUsageError(unknownCommand(command));
+    refuseForeignOptions(command, values);
     const needsId = command !== 'create' && command !== 'list' && command !== 'migrate';
     if (needsId && rest.length === 0) throw new CliUsageError(`${command} needs a key id`);
     if (rest.length > (needsId ? 1 : 0))
@@ -114,13 +143,16 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
     if (command === 'migrate') {
       if (url === undefined) throw new CliUsageError('migrate needs a store URL (--database or DATABASE_URL)');
       opened = await openApiKeyStore(url, { create: true });
-      return await migrate(opened, out, values.json === true); // awaited: its failure is this try's
+      return await migrate(opened, out, asJson); // awaited: its failure is this try's
     }
     const clock = context.clock ?? new SystemApiKeyClock();
     const operation = operationOf(command, rest[0], values, clock.now());
     const peppers = values.pepper?.length ? values.pepper : env.API_KEY_PEPPER ? [env.API_KEY_PEPPER] : undefined;
     const settings = { pepper: peppers, keyPrefix: values.prefix ?? env.API_KEY_PREFIX };
-    checkSettings(settings);
+    checkSettings(settings, {
+      pepper: values.pepper?.length ? '--pepper' : 'API_KEY_PEPPER',
+      keyPrefix: values.prefix === undefined ? 'API_KEY_PREFIX' : '--prefix',
+    });
     if (!peppers && (command === 'create' || command === 'rotate')) {
       err(
         'warning: no pepper (--pepper or API_KEY_PEPPER): the key is hashed with plain SHA-256 ' +
@@ -135,10 +167,10 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
     }
     const events = new SilentEventSink();
     const { service } = createStandaloneApiKeyService({ repository: store!, ...settings, clock, events });
-    await operation(service, printer(out, values.json === true, clock.now()));
+    await operation(service, printer({ out, err, asJson, stdoutIsTerminal }, clock.now()));
     return CliExitCode.Ok;
   } catch (error) {
-    return report(error, err);
+    return report(error, asJson ? out : undefined, err);
   } finally {
     await opened?.close();
   }
@@ -178,8 +210,9 @@ function operationOf(
       return async (service, print) => print.one(await service.get(id!));
     case 'revoke':
     case 'disable':
+      return async (service, print) => print.one(await service[command](id!), CACHED_INSTANCES_NOTICE);
     case 'enable':
-      return async (service, print) => print.one(await service[command](id!));
+      return async (service, print) => print.one(await service.enable(id!));
     case 'rotate': {
       const gracePeriod = values.grace === undefined ? 0 : duration(values.grace, '--grace');
       if (Number.isNaN(new Date(now.getTime() + gracePeriod).getTime())) throw new CliUsageError('--grace is too long');
@@ -191,38 +224,141 @@ function operationOf(
   }
 }
 
-/** Checks `--pepper` and `--prefix` (or their variables) the way the service will, before the store is opened. */
-function checkSettings(settings: Pick<ApiKeyModuleOptions, 'pepper' | 'keyPrefix'>): void {
+/**
+ * Checks `--pepper` and `--prefix` (or their variables) the way the service will, before the
+ * store is opened; `sources` names where each came from, for the message.
+ */
+function checkSettings(
+  settings: Pick<ApiKeyModuleOptions, 'pepper' | 'keyPrefix'>,
+  sources: Record<'pepper' | 'keyPrefix', string>,
+): void {
   try {
     new ResolvedApiKeyOptions(settings);
   } catch (error) {
-    if (error instanceof ApiKeyConfigurationError) throw new CliUsageError(withoutPrefix(error.message));
+    if (error instanceof ApiKeyConfigurationError)
+      throw new CliUsageError(inCliTerms(error.message, new Map(Object.entries(sources))));
     throw error;
   }
 }
 
-/** Prints why the command failed and returns its exit code: 2 for a bad command line, 1 otherwise. */
-function report(error: unknown, err: (text: string) => void): number {
+/** What `revoke` and `disable` add: how long applications that cache keys may still accept the key. */
+const CACHED_INSTANCES_NOTICE =
+  'Applications without a cache refuse this key from their next request. Those with the cache on\n' +
+  `(cache: true) may still accept it for up to cache.ttlMs (${API_KEY_CACHE_DEFAULTS.ttlMs / 1000} s by default), ` +
+  'or for under a second\nwith the PostgreSQL store, which notifies them of changes.';
+
+/**
+ * Reports why the command failed and returns its exit code: 2 for a bad command line (the
+ * service's `invalid_input` included), 1 otherwise. Under `--json` (`json` is then standard
+ * output) the report is `{"error":{"code","message"}}` (see {@link CliExitCode}), else a line on
+ * standard error.
+ */
+function report(error: unknown, json: ((text: string) => void) | undefined, err: (text: string) => void): number {
+  const { code, message, exitCode, syntax } = failureOf(error);
+  if (json) json(JSON.stringify({ error: { code, message } }));
+  else err(`error: ${message}${syntax ? '\nRun "nestjs-api-key --help" for usage.' : ''}`);
+  return exitCode;
+}
+
+/** How {@link report} answers `error`; `syntax`: the command line itself is wrong (the usage helps). */
+function failureOf(error: unknown): { code: string; message: string; exitCode: number; syntax?: boolean } {
   // By code, not class: parseArgs's TypeError may come from another realm (Jest's VM contexts).
   const parseArgsError = String((error as NodeJS.ErrnoException | null)?.code).startsWith('ERR_PARSE_ARGS');
-  if (error instanceof CliUsageError || parseArgsError) {
-    err(`error: ${(error as Error).message}\nRun "nestjs-api-key --help" for usage.`);
-    return CliExitCode.Usage;
+  if (error instanceof CliUsageError || parseArgsError)
+    return { code: 'usage', message: (error as Error).message, exitCode: CliExitCode.Usage, syntax: true };
+  if (error instanceof ApiKeyLifecycleError) {
+    const message = inCliTerms(escapeForLog(error.message, 500));
+    if (error.code === 'invalid_input') return { code: 'usage', message, exitCode: CliExitCode.Usage };
+    return { code: error.code, message, exitCode: CliExitCode.Failed };
   }
-  if (error instanceof ApiKeyLifecycleError && error.code === 'invalid_input') {
-    err(`error: ${withoutPrefix(error.message)}`);
-    return CliExitCode.Usage;
-  }
-  // Store errors (unreachable, tables missing or behind) and refused operations.
-  err(`error: ${withoutPrefix(escapeForLog(String((error as Error | null)?.message ?? error), 500))}`);
-  return CliExitCode.Failed;
+  // Store errors: unreachable, no SQLite file, tables missing or at another schema version.
+  const message = withoutPrefix(escapeForLog(String((error as Error | null)?.message ?? error), 500));
+  return { code: 'failed', message, exitCode: CliExitCode.Failed };
 }
 
 const withoutPrefix = (message: string): string => message.replace(/^nestjs-api-key: /, '');
 
+/** The service's field names, as the CLI's options. */
+const OPTION_OF_FIELD: ReadonlyMap<string, string> = new Map([
+  ['name', '--name'],
+  ['scopes', '--scope'],
+  ['ownerId', '--owner'],
+  ['metadata', '--metadata'],
+  ['expiresAt', '--expires'],
+  ['limit', '--limit'],
+  ['after', '--after'],
+  ['gracePeriod', '--grace'],
+  ['gracePeriodMs', '--grace'],
+]);
+
+/**
+ * A service or configuration message in the CLI's terms: the field it starts with becomes the
+ * option (`expiresAt must be in the future` → `--expires must be in the future`), and wording
+ * that fits only code (an array, `null`, `get()`) is rephrased.
+ */
+function inCliTerms(message: string, options: ReadonlyMap<string, string> = OPTION_OF_FIELD): string {
+  return withoutPrefix(message)
+    .replace(/^scopes must be an array of non-empty strings/, 'each --scope must be a non-empty string')
+    .replace(/^ownerId must be a non-empty string or null$/, 'ownerId must not be empty')
+    .replace(/^pepper must be a string \(or a non-empty list of strings\) of/, 'pepper must be')
+    .replace(/^\w+/, (field) => options.get(field) ?? field)
+    .replace(
+      'read the key with get() before retrying',
+      'check the key with `nestjs-api-key show <id>` before retrying',
+    );
+}
+
 const COMMANDS = ['create', 'list', 'show', 'revoke', 'disable', 'enable', 'rotate', 'migrate'] as const;
 type Command = (typeof COMMANDS)[number];
 const isCommand = (text: string): text is Command => (COMMANDS as readonly string[]).includes(text);
+
+/** `unknown command "lsit": did you mean "list"?`, or the list of commands when none is close. */
+function unknownCommand(command: string): string {
+  const nearest = closestName(command, [...COMMANDS, 'help']);
+  const hint = nearest === undefined ? `commands: ${COMMANDS.join(', ')}` : `did you mean "${nearest}"?`;
+  return `unknown command "${escapeForLog(command, 40)}": ${hint}`;
+}
+
+/** Options every command takes. */
+const GLOBAL_OPTIONS: readonly (keyof Options)[] = ['database', 'pepper', 'prefix', 'json', 'help', 'version'];
+
+/** The options of each command besides {@link GLOBAL_OPTIONS}. */
+const COMMAND_OPTIONS: Readonly<Record<Command, readonly (keyof Options)[]>> = {
+  create: ['name', 'scope', 'owner', 'metadata', 'expires'],
+  list: ['owner', 'limit', 'after'],
+  show: [],
+  revoke: [],
+  disable: [],
+  enable: [],
+  rotate: ['grace'],
+  migrate: [],
+};
+
+/** Refuses an option `command` does not take (`list --scope a`) instead of ignoring it. */
+function refuseForeignOptions(command: Command, values: Options): void {
+  const own = COMMAND_OPTIONS[command];
+  for (const option of Object.keys(values) as (keyof Options)[]) {
+    if (GLOBAL_OPTIONS.includes(option) || own.includes(option)) continue;
+    const takes = own.length
+      ? `its options: ${own.map((name) => `--${name}`).join(', ')}`
+      : 'it takes only the options of every command (--database, --pepper, --prefix, --json)';
+    throw new CliUsageError(`${command} does not take --${option}; ${takes}`);
+  }
+}
+
+/**
+ * Whether `--json` is among the options (before any `--`): known even when the command line
+ * does not parse, so that its error is JSON too.
+ */
+function jsonRequested(argv: readonly string[]): boolean {
+  return optionsPart(argv).includes('--json');
+}
+
+/** The arguments before `--` (after it, everything is a positional). */
+function optionsPart(argv: readonly string[]): readonly string[] {
+  const end = argv.indexOf('--');
+  return end === -1 ? argv : argv.slice(0, end);
+}
 
 /** `migrate`: applies the store's pending schema migrations and says which. */
 async function migrate(opened: OpenedApiKeyStore, out: (text: string) => void, asJson: boolean): Promise<number> {
@@ -234,27 +370,33 @@ async function migrate(opened: OpenedApiKeyStore, out: (text: string) => void, a
   return CliExitCode.Ok;
 }
 
+const OPTIONS = {
+  database: { type: 'string' },
+  pepper: { type: 'string', multiple: true },
+  prefix: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+  name: { type: 'string' },
+  scope: { type: 'string', multiple: true },
+  owner: { type: 'string' },
+  metadata: { type: 'string' },
+  expires: { type: 'string' },
+  grace: { type: 'string' },
+  limit: { type: 'string' },
+  after: { type: 'string' },
+} as const;
+
+/** The command line's options and positionals; an unknown long option is refused with the nearest known one. */
 function parse(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      database: { type: 'string' },
-      pepper: { type: 'string', multiple: true },
-      prefix: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-      name: { type: 'string' },
-      scope: { type: 'string', multiple: true },
-      owner: { type: 'string' },
-      metadata: { type: 'string' },
-      expires: { type: 'string' },
-      grace: { type: 'string' },
-      limit: { type: 'string' },
-      after: { type: 'string' },
-    },
-  });
+  for (const arg of optionsPart(argv)) {
+    const name = /^--([^=]+)/.exec(arg)?.[1];
+    if (name === undefined || Object.hasOwn(OPTIONS, name)) continue;
+    const nearest = closestName(name, Object.keys(OPTIONS));
+    const hint = nearest === undefined ? '' : `: did you mean "--${nearest}"?`;
+    throw new CliUsageError(`unknown option "--${escapeForLog(name, 40)}"${hint}`);
+  }
+  return parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: OPTIONS });
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -305,7 +447,15 @@ function stateOf(key: StoredApiKey, now: Date): string {
 
 const date = (value: Date | null): string => (value ? value.toISOString() : '-');
 
-function printer(out: (text: string) => void, asJson: boolean, now: Date) {
+/** Where and how a command prints: `--json` or text, and whether standard output is a terminal. */
+interface Output {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  readonly asJson: boolean;
+  readonly stdoutIsTerminal: boolean;
+}
+
+function printer({ out, err, asJson, stdoutIsTerminal }: Output, now: Date) {
   const row = (key: StoredApiKey) => ({
     id: key.id,
     name: escapeForLog(key.name, 60),
@@ -326,8 +476,10 @@ function printer(out: (text: string) => void, asJson: boolean, now: Date) {
       .map(([field, value]) => `${`${field}:`.padEnd(11)} ${value}`)
       .join('\n');
   return {
-    one(key: StoredApiKey): void {
-      out(asJson ? JSON.stringify(key, null, 2) : details(key));
+    /** The key's details, then `notice` (not under `--json`). */
+    one(key: StoredApiKey, notice?: string): void {
+      if (asJson) return out(JSON.stringify(key, null, 2));
+      out(notice === undefined ? details(key) : `${details(key)}\n\n${notice}`);
     },
     list(keys: StoredApiKey[]): void {
       if (asJson) return out(JSON.stringify(keys, null, 2));
@@ -346,10 +498,12 @@ function printer(out: (text: string) => void, asJson: boolean, now: Date) {
       const previous = previousSecretsExpireAt
         ? `\nThe previous key stops working at ${previousSecretsExpireAt.toISOString()}.`
         : '';
-      out(
-        `${plaintext}\n\nStore this key now: it is not kept anywhere and cannot be shown again.` +
-          `${previous}\n\n${details(key)}`,
-      );
+      const notice = 'Store this key now: it is not kept anywhere and cannot be shown again.';
+      const rest = `${notice}${previous}\n\n${details(key)}`;
+      // Off a terminal the key is the whole output, so that `KEY=$(nestjs-api-key create …)` captures it.
+      if (stdoutIsTerminal) return out(`${plaintext}\n\n${rest}`);
+      out(plaintext);
+      err(rest);
     },
   };
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import Database from 'better-sqlite3';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -43,6 +43,23 @@ function exec(
   });
 }
 
+/**
+ * Runs the executable with its standard output on a pseudo-terminal, through util-linux's
+ * `script`; resolves to what the terminal showed (`\r\n` line ends), standard error included.
+ */
+function execInTerminal(args: string[], env: Record<string, string>): Promise<{ code: number; output: string }> {
+  const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
+  const command = [process.execPath, bin, ...args].map(quote).join(' ');
+  return new Promise((resolve) => {
+    execFile(
+      'script',
+      ['--quiet', '--return', '--command', command, '/dev/null'],
+      { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' },
+      (error, output) => resolve({ code: error ? Number(error.code) : 0, output }),
+    );
+  });
+}
+
 /** A loopback port nothing listens on: bound, then released. */
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -63,6 +80,110 @@ describe('the nestjs-api-key executable', () => {
     const { key, apiKey } = JSON.parse(result.stdout);
     expect(key).toMatch(/^acme_test_[0-9A-Za-z]{12}_[0-9A-Za-z]{38}$/);
     expect(apiKey).toMatchObject({ name: 'ci', scopes: ['orders:read'], revokedAt: null });
+  });
+
+  it('prints the version of the package with --version, whatever the command', async () => {
+    const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    expect(await exec(['--version'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    expect(await exec(['list', '--version'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+  });
+
+  it('writes the key alone on stdout when stdout is not a terminal, the notice and details on stderr', async () => {
+    const env = { DATABASE_URL: 'memory:', API_KEY_PEPPER: PEPPER };
+    const result = await exec(['create', '--name', 'ci', '--scope', 'orders:read'], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^apikey_[0-9A-Za-z]{12}_[0-9A-Za-z]{38}\n$/);
+    expect(result.stderr).toMatch(/^Store this key now: it is not kept anywhere and cannot be shown again\.\n\nid: /);
+    expect(result.stderr).toMatch(/\nscopes: +orders:read\n/);
+    expect(result.stderr).not.toContain(result.stdout.trim());
+  });
+
+  it('prints the key, the notice and the details on stdout when it is a terminal', async () => {
+    execFileSync('script', ['--version']); // util-linux's script provides the terminal
+    const env = { DATABASE_URL: 'memory:', API_KEY_PEPPER: PEPPER };
+    const { code, output } = await execInTerminal(['create', '--name', 'ci', '--scope', 'orders:read'], env);
+    expect(code).toBe(0);
+    const lines = output.split('\r\n');
+    expect(lines[0]).toMatch(/^apikey_[0-9A-Za-z]{12}_[0-9A-Za-z]{38}$/);
+    expect(lines.slice(1, 3)).toEqual(['', 'Store this key now: it is not kept anywhere and cannot be shown again.']);
+    expect(lines).toContain('scopes:     orders:read');
+  });
+
+  it('suggests the nearest command for an unknown one, or lists them, with exit 2', async () => {
+    expect(await exec(['lsit', '--database', 'memory:'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'error: unknown command "lsit": did you mean "list"?\nRun "nestjs-api-key --help" for usage.\n',
+    });
+    const far = await exec(['frobnicate']);
+    expect([far.code, far.stderr]).toEqual([
+      2,
+      expect.stringContaining(
+        'unknown command "frobnicate": commands: create, list, show, revoke, disable, enable, rotate, migrate',
+      ),
+    ]);
+  });
+
+  it('refuses an unknown option naming the nearest one, and an option the command does not take, naming both', async () => {
+    const cases: [string[], string][] = [
+      [['create', '--name', 'x', '--scopes', 'a'], 'unknown option "--scopes": did you mean "--scope"?'],
+      [['list', '--bogus'], 'unknown option "--bogus"'],
+      [['list', '--scope', 'a'], 'list does not take --scope; its options: --owner, --limit, --after'],
+      [['create', '--name', 'x', '--grace', '1h'], 'create does not take --grace; its options: --name, --scope'],
+      [['show', 'k1', '--owner', 'a'], 'show does not take --owner; it takes only the options of every command'],
+      [['rotate', 'k1', '--expires', '30d'], 'rotate does not take --expires; its options: --grace'],
+      [['migrate', '--limit', '5'], 'migrate does not take --limit'],
+    ];
+    for (const [argv, message] of cases) {
+      const result = await exec([...argv, '--database', 'memory:'], { API_KEY_PEPPER: PEPPER });
+      expect([argv, result.code, result.stdout]).toEqual([argv, 2, '']);
+      expect(result.stderr).toContain(`error: ${message}`);
+    }
+  });
+
+  it("words the service's refusals in the CLI's options, not its field names", async () => {
+    const cases: [string[], Record<string, string>, string][] = [
+      [['create', '--name', 'x', '--expires', '2001-01-01'], {}, '--expires must be in the future'],
+      [['create', '--name', 'x', '--owner', ''], {}, '--owner must not be empty'],
+      [['create', '--name', ' '], {}, '--name must be a non-empty string of at most 200 characters'],
+      [['create', '--name', 'x', '--scope', 'a b'], {}, 'each --scope must be a non-empty string of visible ASCII'],
+      [['create', '--name', 'x', '--metadata', '[1]'], {}, '--metadata must be a plain object'],
+      [['list', '--limit', '0'], {}, '--limit must be a positive integer'],
+      [['create', '--name', 'x', '--prefix', 'bad-'], {}, '--prefix must be 1 to 32 letters'],
+      [['create', '--name', 'x'], { API_KEY_PREFIX: 'bad-' }, 'API_KEY_PREFIX must be 1 to 32 letters'],
+      [['list', '--pepper', 'short'], {}, '--pepper must be at least 16 characters'],
+      [['list'], { API_KEY_PEPPER: 'short' }, 'API_KEY_PEPPER must be at least 16 characters'],
+    ];
+    for (const [argv, env, message] of cases) {
+      const result = await exec([...argv, '--database', 'memory:'], { API_KEY_PEPPER: PEPPER, ...env });
+      expect([argv, result.code, result.stdout]).toEqual([argv, 2, '']);
+      expect(result.stderr).toContain(`error: ${message}`);
+    }
+  });
+
+  it('writes errors as JSON on stdout under --json, with the same exit codes and nothing on stderr', async () => {
+    const failures: [string[], number, string, string][] = [
+      [['rotate', '--json'], 2, 'usage', 'rotate needs a key id'],
+      [['lsit', '--json'], 2, 'usage', 'unknown command "lsit": did you mean "list"?'],
+      [['list', '--bogus', '--json'], 2, 'usage', 'unknown option "--bogus"'],
+      [['list', '--scope', 'a', '--json'], 2, 'usage', 'list does not take --scope'],
+      [['create', '--name', 'x', '--expires', '2001-01-01', '--json'], 2, 'usage', '--expires must be in the future'],
+      [['show', 'nope', '--json'], 1, 'not_found', 'no key with id "nope"'],
+      [['--json'], 2, 'usage', 'no command; commands: create, list'],
+    ];
+    for (const [argv, code, errorCode, message] of failures) {
+      const result = await exec([...argv, '--database', 'memory:'], { API_KEY_PEPPER: PEPPER });
+      expect([argv, result.code, result.stderr]).toEqual([argv, code, '']);
+      expect(JSON.parse(result.stdout)).toEqual({ error: { code: errorCode, message: expect.any(String) } });
+      expect(JSON.parse(result.stdout).error.message).toContain(message);
+    }
+    const unreachable = `postgres://postgres@127.0.0.1:${await closedPort()}/test`;
+    const store = await exec(['list', '--json', '--database', unreachable]);
+    expect([store.code, store.stderr, JSON.parse(store.stdout)]).toEqual([
+      1,
+      '',
+      { error: { code: 'failed', message: expect.stringContaining('ECONNREFUSED') } },
+    ]);
   });
 
   it('exits 2 on a bad command line and 1 on a failed operation, with the reason on stderr', async () => {
@@ -148,10 +269,29 @@ describe.each([
     const { apiKey } = JSON.parse(created.stdout);
     const listed = await exec(['list', '--json'], env);
     expect(JSON.parse(listed.stdout).map((k: { id: string }) => k.id)).toEqual([apiKey.id]);
-    expect((await exec(['rotate', apiKey.id, '--grace', '1h'], env)).code).toBe(0);
+    const rotated = await exec(['rotate', apiKey.id, '--grace', '1h'], env);
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toMatch(new RegExp(`^apikey_${apiKey.id}_[0-9A-Za-z]{38}\n$`));
+    expect(rotated.stderr).toMatch(/^Store this key now: .*\nThe previous key stops working at \S+\.\n\nid: /);
     const revoked = await exec(['revoke', apiKey.id, '--json'], env);
     expect(JSON.parse(revoked.stdout).revokedAt).not.toBeNull();
+    expect(revoked.stderr).toBe('');
     expect(JSON.parse((await exec(['show', apiKey.id, '--json'], env)).stdout).version).toBe(3);
+  });
+
+  it('says, after revoke and disable, how long applications that cache keys may still accept the key', async () => {
+    const env = { DATABASE_URL: target.url, API_KEY_PEPPER: PEPPER };
+    const { apiKey } = JSON.parse((await exec(['create', '--name', 'to-revoke', '--json'], env)).stdout);
+    const bounds =
+      'Applications without a cache refuse this key from their next request. Those with the cache on\n' +
+      '(cache: true) may still accept it for up to cache.ttlMs (10 s by default), or for under a second\n' +
+      'with the PostgreSQL store, which notifies them of changes.\n';
+    for (const command of ['disable', 'revoke']) {
+      const result = await exec([command, apiKey.id], env);
+      expect([command, result.code, result.stderr]).toEqual([command, 0, '']);
+      expect(result.stdout).toMatch(new RegExp(`^id: +${apiKey.id}\n`));
+      expect(result.stdout.endsWith(`\n\n${bounds}`)).toBe(true);
+    }
   });
 });
 
@@ -217,8 +357,8 @@ describe('exit codes of the executable: 2 for a bad command line, 1 for a store 
       [['create', '--name', 'x', '--metadata', '{'], '--metadata must be JSON'],
       [['create'], 'create needs --name'],
       [['rotate', 'k1', '--grace', 'soon'], '--grace must be 0 or a number with a unit'],
-      [['create', '--name', 'x', '--prefix', 'bad-prefix'], 'keyPrefix must be'],
-      [['list', '--pepper', 'short'], 'pepper must be a string'],
+      [['create', '--name', 'x', '--prefix', 'bad-prefix'], '--prefix must be'],
+      [['list', '--pepper', 'short'], '--pepper must be at least 16 characters'],
     ];
     for (const [argv, message] of cases) {
       const result = await exec([...argv, '--database', url]);
