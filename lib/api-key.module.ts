@@ -1,4 +1,4 @@
-import { Module, type Type } from '@nestjs/common';
+import { Logger, Module, type Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { ResolvedApiKeyOptions } from './resolved-api-key.options.js';
 import type { ApiKeyModuleOptions } from './api-key-module-options.interface.js';
@@ -13,6 +13,7 @@ import { ApiKeyService } from './management/api-key.service.js';
 import { ApiKeyLastUsedRecorder } from './verification/api-key-last-used.recorder.js';
 import { InMemoryApiKeyStore } from './storage/in-memory-api-key.store.js';
 import { CachedApiKeyStore } from './storage/cached-api-key.store.js';
+import { checkStartupConfiguration } from './api-key-startup.checks.js';
 
 /**
  * API key authentication for a Nest application.
@@ -47,6 +48,7 @@ import { CachedApiKeyStore } from './storage/cached-api-key.store.js';
             : typeof repository === 'function'
               ? await moduleRef.create(repository as Type<ApiKeyRepository>)
               : repository;
+        checkStartupConfiguration(options, inner, new Logger(ApiKeyModule.name));
         return cache ? new CachedApiKeyStore(inner, cache) : inner;
       },
     },

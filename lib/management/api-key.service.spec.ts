@@ -43,15 +43,14 @@ function setup(repository: ApiKeyRepository = new CountingStore(), extra: Partia
   const sink = new RecordingSink();
   const options = {
     repository,
-    clock,
     events: sink,
     pepper: 'unit-test-pepper-000001',
     keyPrefix: 'sk_test',
     lastUsedIntervalMs: 1000,
     ...extra,
   };
-  const hasher = new CountingHasher(typeof options.pepper === 'string' ? [options.pepper] : options.pepper);
   const resolved = new ResolvedApiKeyOptions(options);
+  const hasher = new CountingHasher(resolved.peppers);
   const usage = new ApiKeyLastUsedRecorder(resolved, repository);
   const authenticator = new ApiKeyAuthenticator(resolved, hasher, repository, clock, sink, usage);
   const service = new ApiKeyService(resolved, hasher, repository, authenticator, clock, sink);
