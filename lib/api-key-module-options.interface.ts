@@ -58,7 +58,11 @@ export interface ApiKeyCacheOptions {
   lookupTimeoutMs?: number;
 }
 
-/** Options of {@link ApiKeyModule}: `forRoot(options)` or the result of `forRootAsync`'s factory. */
+/**
+ * Options of {@link ApiKeyModule}: `forRoot(options)` or the result of `forRootAsync`'s factory. A
+ * name that is not one of these (here, in `sources`, `keys[i]` or `cache`) throws
+ * `ApiKeyConfigurationError` at bootstrap, suggesting the nearest known one.
+ */
 export interface ApiKeyModuleOptions {
   /** Where keys are read from. Default: the `X-API-Key` header only. */
   sources?: ApiKeySourcesOptions;

@@ -21,8 +21,9 @@ import { checkStartupConfiguration } from './api-key-startup.checks.js';
  * `ApiKeyModule.forRoot({ keys, sources, repository, pepper })`, or
  * `ApiKeyModule.forRootAsync({ imports, inject, useFactory })` to read options from
  * `ConfigService` (a `registerAs(...).asProvider()` works as is). Add `isGlobal: true` so
- * `@UseGuards(ApiKeyGuard)` works in every module. Invalid options throw
- * {@link ApiKeyConfigurationError} at bootstrap. Provides {@link ApiKeyService} for key
+ * `@UseGuards(ApiKeyGuard)` works in every module. Invalid options, unknown option names included,
+ * throw {@link ApiKeyConfigurationError} at bootstrap; valid but doubtful ones (no way to admit a
+ * key, no pepper for a persistent store) log a warning. Provides {@link ApiKeyService} for key
  * management, and {@link ApiKeyClock} and {@link ApiKeyEventSink} as replaceable tokens.
  */
 @Module({

@@ -108,7 +108,10 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     () => new Error(`no answer in ${HEALTH_TIMEOUT_MS} ms`),
   );
 
-  /** Creates (or adopts) the pool; validates names. Call {@link init} (or let Nest do it) before use. */
+  /**
+   * Creates (or adopts) the pool; validates option names and SQL names. Call {@link init} (or let
+   * Nest do it) before use.
+   */
   constructor(private readonly options: PostgresApiKeyStoreOptions) {
     rejectUnknownOptions(options, POSTGRES_OPTIONS, '');
     super(POSTGRES_MIGRATIONS, quoteTables(options.tables, options.schema), options.migrate);
