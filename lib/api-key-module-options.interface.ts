@@ -58,7 +58,11 @@ export interface ApiKeyCacheOptions {
   lookupTimeoutMs?: number;
 }
 
-/** Options of {@link ApiKeyModule}: `forRoot(options)` or the result of `forRootAsync`'s factory. */
+/**
+ * Options of {@link ApiKeyModule}: `forRoot(options)` or the result of `forRootAsync`'s factory. A
+ * name that is not one of these (here, in `sources`, `keys[i]` or `cache`) throws
+ * `ApiKeyConfigurationError` at bootstrap, suggesting the nearest known one.
+ */
 export interface ApiKeyModuleOptions {
   /** Where keys are read from. Default: the `X-API-Key` header only. */
   sources?: ApiKeySourcesOptions;
@@ -72,9 +76,14 @@ export interface ApiKeyModuleOptions {
   repository?: Type<ApiKeyRepository> | ApiKeyRepository;
   /**
    * Server-side secret(s) for the keyed hash (HMAC-SHA-256), current first. Several allow
-   * rotating the pepper itself. Without one, keys are hashed with plain SHA-256.
+   * rotating the pepper itself. Without one, keys are hashed with plain SHA-256: a key store
+   * that leaks (with the pepper kept out of it) then lets an attacker confirm guessed keys offline.
+   * Unset while a `repository` other than the in-memory store keeps the hashes, the module logs a
+   * warning at startup, and refuses to start when `NODE_ENV` is `production`; `false` says plain
+   * SHA-256 is intended (no warning, no error). Setting a pepper later makes keys stored without
+   * one stop verifying: issue them again.
    */
-  pepper?: string | readonly string[];
+  pepper?: string | readonly string[] | false;
   /** `realm` of the `WWW-Authenticate` challenge. Default `'api'`. */
   realm?: string;
   /** Longest key accepted; longer ones are refused before hashing. Default 256. */
@@ -107,6 +116,13 @@ export interface ApiKeyModuleOptions {
    * `EventEmitter2` when the application has one, Nest's `Logger` otherwise.
    */
   events?: Type<ApiKeyEventSink> | ApiKeyEventSink;
+  /**
+   * Also put the principal on `request[userProperty]`, besides `request.apiKey`: `'user'` where
+   * code written for passport reads `request.user` (passport's `userProperty`/`property` option).
+   * A JavaScript identifier, not `apiKey`. Set only on admitted requests, like `request.apiKey`.
+   * Default: unset (`request.apiKey` only).
+   */
+  userProperty?: string;
   /**
    * Cache the repository's answers in memory ({@link CachedApiKeyStore}): `true` for the
    * defaults, or its settings. Default: off.

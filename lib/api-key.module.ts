@@ -1,4 +1,4 @@
-import { Module, type Type } from '@nestjs/common';
+import { Logger, Module, type Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { ResolvedApiKeyOptions } from './resolved-api-key.options.js';
 import type { ApiKeyModuleOptions } from './api-key-module-options.interface.js';
@@ -13,6 +13,7 @@ import { ApiKeyService } from './management/api-key.service.js';
 import { ApiKeyLastUsedRecorder } from './verification/api-key-last-used.recorder.js';
 import { InMemoryApiKeyStore } from './storage/in-memory-api-key.store.js';
 import { CachedApiKeyStore } from './storage/cached-api-key.store.js';
+import { checkStartupConfiguration } from './api-key-startup.checks.js';
 
 /**
  * API key authentication for a Nest application.
@@ -20,8 +21,9 @@ import { CachedApiKeyStore } from './storage/cached-api-key.store.js';
  * `ApiKeyModule.forRoot({ keys, sources, repository, pepper })`, or
  * `ApiKeyModule.forRootAsync({ imports, inject, useFactory })` to read options from
  * `ConfigService` (a `registerAs(...).asProvider()` works as is). Add `isGlobal: true` so
- * `@UseGuards(ApiKeyGuard)` works in every module. Invalid options throw
- * {@link ApiKeyConfigurationError} at bootstrap. Provides {@link ApiKeyService} for key
+ * `@UseGuards(ApiKeyGuard)` works in every module. Invalid options, unknown option names included,
+ * throw {@link ApiKeyConfigurationError} at bootstrap; valid but doubtful ones (no way to admit a
+ * key, no pepper for a persistent store) log a warning. Provides {@link ApiKeyService} for key
  * management, and {@link ApiKeyClock} and {@link ApiKeyEventSink} as replaceable tokens.
  */
 @Module({
@@ -47,6 +49,7 @@ import { CachedApiKeyStore } from './storage/cached-api-key.store.js';
             : typeof repository === 'function'
               ? await moduleRef.create(repository as Type<ApiKeyRepository>)
               : repository;
+        checkStartupConfiguration(options, inner, new Logger(ApiKeyModule.name));
         return cache ? new CachedApiKeyStore(inner, cache) : inner;
       },
     },

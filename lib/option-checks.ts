@@ -47,6 +47,15 @@ export function rejectUnknownOptions(value: unknown, known: readonly string[], p
   }
 }
 
+/**
+ * The option names of `T`, for {@link rejectUnknownOptions}, from a `{ name: true, ... }` literal
+ * that the compiler holds to `T`: a name missing from it or not in `T` is a type error, so the
+ * list cannot drift from the interface.
+ */
+export function optionNames<T extends object>(names: { readonly [K in keyof T]-?: true }): readonly string[] {
+  return Object.freeze(Object.keys(names));
+}
+
 /** The name in `known` nearest to `name` (case-insensitive edit distance at most a third of its length), if any. */
 export function closestName(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined;

@@ -1,15 +1,46 @@
 import type { Type } from '@nestjs/common';
 import { ApiKeyConfigurationError } from './api-key-configuration.error.js';
-import type { ApiKeyCacheOptions, ApiKeyModuleOptions, StaticApiKey } from './api-key-module-options.interface.js';
+import type {
+  ApiKeyCacheOptions,
+  ApiKeyModuleOptions,
+  ApiKeySourcesOptions,
+  StaticApiKey,
+} from './api-key-module-options.interface.js';
 import { ApiKeyRepository } from './storage/api-key.repository.js';
 import { isWellFormedKey } from './guard/api-key.credentials.js';
 import type { ApiKeyEventSink } from './api-key.events.js';
 import { ApiKeyFormat, DEFAULT_API_KEY_PREFIX } from './keys/api-key.format.js';
 import { resolveCacheSettings } from './storage/cached-api-key.store.js';
-import { kindOf, positiveInteger, timerDelay } from './option-checks.js';
+import { kindOf, optionNames, positiveInteger, rejectUnknownOptions, timerDelay } from './option-checks.js';
 
 const TOKEN_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const DEFAULT_HEADER = 'X-API-Key';
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+const MODULE_OPTIONS = optionNames<ApiKeyModuleOptions>({
+  sources: true,
+  keys: true,
+  repository: true,
+  pepper: true,
+  realm: true,
+  maxKeyLength: true,
+  lookupTimeoutMs: true,
+  keyPrefix: true,
+  onlyGeneratedKeys: true,
+  lastUsedIntervalMs: true,
+  events: true,
+  userProperty: true,
+  cache: true,
+});
+const SOURCE_OPTIONS = optionNames<ApiKeySourcesOptions>({ header: true, bearer: true, cookie: true, query: true });
+const STATIC_KEY_OPTIONS = optionNames<StaticApiKey>({
+  key: true,
+  name: true,
+  id: true,
+  scopes: true,
+  ownerId: true,
+  metadata: true,
+});
 
 /**
  * The module's options, validated and with every default applied. Injectable: subclasses of
@@ -26,8 +57,10 @@ export class ResolvedApiKeyOptions {
   readonly query: string | null;
   /** Keys from configuration. */
   readonly keys: readonly StaticApiKey[];
-  /** Peppers, current first. */
+  /** Peppers, current first; empty without one. */
   readonly peppers: readonly string[];
+  /** Whether `pepper: false` says plain SHA-256 is intended. */
+  readonly pepperDisabled: boolean;
   /** The configured repository (class or instance), if any. */
   readonly repository: Type<ApiKeyRepository> | ApiKeyRepository | undefined;
   /** `WWW-Authenticate` realm. */
@@ -44,6 +77,8 @@ export class ResolvedApiKeyOptions {
   readonly lastUsedIntervalMs: number;
   /** The configured event sink (class or instance), if any. */
   readonly events: Type<ApiKeyEventSink> | ApiKeyEventSink | undefined;
+  /** The request property that also holds the principal (`'user'`), or `null` (`request.apiKey` only). */
+  readonly userProperty: string | null;
   /** Cache settings with every default applied, or `null` when the cache is off. */
   readonly cache: Readonly<Required<ApiKeyCacheOptions>> | null;
 
@@ -52,6 +87,8 @@ export class ResolvedApiKeyOptions {
     if (options === null || typeof options !== 'object') {
       throw new ApiKeyConfigurationError('options must be an object (did the forRootAsync factory return nothing?)');
     }
+    rejectUnknownOptions(options, MODULE_OPTIONS, '');
+    rejectUnknownOptions(options.sources, SOURCE_OPTIONS, 'sources');
     const sources = options.sources ?? {};
     this.header =
       sources.header === false ? null : (optionalName(sources.header, 'sources.header', TOKEN_NAME) ?? DEFAULT_HEADER);
@@ -69,7 +106,8 @@ export class ResolvedApiKeyOptions {
     this.realm = optionalName(options.realm, 'realm', /^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/) ?? 'api';
     this.maxKeyLength = positiveInteger(options.maxKeyLength, 'maxKeyLength', 256);
     this.lookupTimeoutMs = timerDelay(options.lookupTimeoutMs, 'lookupTimeoutMs', 5000);
-    this.peppers = peppersOf(options.pepper);
+    this.pepperDisabled = options.pepper === false;
+    this.peppers = this.pepperDisabled ? [] : peppersOf(options.pepper);
     this.repository = repositoryOf(options.repository);
     this.lastUsedIntervalMs = timerDelay(options.lastUsedIntervalMs, 'lastUsedIntervalMs', 60_000);
     this.events = eventsOf(options.events);
@@ -81,6 +119,7 @@ export class ResolvedApiKeyOptions {
     this.format = new ApiKeyFormat(options.keyPrefix ?? DEFAULT_API_KEY_PREFIX);
     this.onlyGeneratedKeys = flag(options.onlyGeneratedKeys, 'onlyGeneratedKeys');
     this.keys = staticKeysOf(options.keys, this.maxKeyLength, this.format, this.onlyGeneratedKeys);
+    this.userProperty = userPropertyOf(options.userProperty);
     this.cache = cacheOf(options.cache, this.lookupTimeoutMs);
   }
 }
@@ -105,10 +144,21 @@ function peppersOf(value: unknown): string[] {
   const list = typeof value === 'string' ? [value] : value;
   if (!Array.isArray(list) || list.length === 0 || list.some((p) => typeof p !== 'string' || p.length < 16)) {
     throw new ApiKeyConfigurationError(
-      'pepper must be a string (or a non-empty list of strings) of at least 16 characters',
+      'pepper must be a string (or a non-empty list of strings) of at least 16 characters, or false',
     );
   }
   return [...list];
+}
+
+function userPropertyOf(value: unknown): string | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'string' || !IDENTIFIER.test(value) || value === 'apiKey' || value === '__proto__') {
+    throw new ApiKeyConfigurationError(
+      'userProperty must be a JavaScript identifier other than apiKey and __proto__ (such as "user"), ' +
+        `got ${kindOf(value)}`,
+    );
+  }
+  return value;
 }
 
 function repositoryOf(value: unknown): Type<ApiKeyRepository> | ApiKeyRepository | undefined {
@@ -156,6 +206,7 @@ function staticKeysOf(
   const secrets = new Set<string>();
   return value.map((entry: StaticApiKey, index) => {
     const where = `keys[${index}]`;
+    rejectUnknownOptions(entry, STATIC_KEY_OPTIONS, where);
     if (typeof entry?.name !== 'string' || entry.name.trim() === '') {
       throw new ApiKeyConfigurationError(`${where}.name must be a non-empty string`);
     }

@@ -73,7 +73,7 @@ export class AdminKeysController {
     const seconds = body?.gracePeriodSeconds ?? 0;
     if (typeof seconds !== 'number') throw new BadRequestException('gracePeriodSeconds must be a number');
     const { key, apiKey, previousSecretsExpireAt } = await run(() =>
-      this.keys.rotate(id, { gracePeriod: seconds * 1000 }),
+      this.keys.rotate(id, { gracePeriodMs: seconds * 1000 }),
     );
     return { key, apiKey: view(apiKey), previousSecretsExpireAt };
   }

@@ -217,7 +217,7 @@ function operationOf(
       const gracePeriod = values.grace === undefined ? 0 : duration(values.grace, '--grace');
       if (Number.isNaN(new Date(now.getTime() + gracePeriod).getTime())) throw new CliUsageError('--grace is too long');
       return async (service, print) => {
-        const rotated = await service.rotate(id!, { gracePeriod });
+        const rotated = await service.rotate(id!, { gracePeriodMs: gracePeriod });
         print.issued(rotated.key, rotated.apiKey, rotated.previousSecretsExpireAt);
       };
     }

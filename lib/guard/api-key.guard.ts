@@ -151,11 +151,12 @@ export class ApiKeyGuard implements CanActivate {
 
   /**
    * Puts the principal on the request, where `@ApiKey()` finds it (`request.apiKey`) and where a
-   * second guard pass over the request finds it authenticated. Runs only once the route's scopes
-   * are satisfied: a refused request carries no principal.
+   * second guard pass over the request finds it authenticated, and on `request[userProperty]` when
+   * that option is set. Runs only once the route's scopes are satisfied: a refused request carries
+   * no principal.
    */
   protected attachPrincipal(request: object, principal: ApiKeyPrincipal): void {
-    attachPrincipal(request, principal);
+    attachPrincipal(request, principal, this.options.userProperty);
   }
 
   /**

@@ -24,7 +24,7 @@ describe('the principal on request.apiKey', () => {
     const app = expressApp();
     const requests = [expressRequest(app), nodeRequest(), new AppRequest(new Socket()), { headers: {} }];
     for (const request of requests) {
-      attachPrincipal(request, principal);
+      attachPrincipal(request, principal, null);
       expect(Object.getOwnPropertyDescriptor(request, 'apiKey')).toEqual({
         value: principal,
         enumerable: true,
@@ -44,7 +44,7 @@ describe('the principal on request.apiKey', () => {
 
   it('goes away with delete, and a spread copy carries it as any property', () => {
     const request = expressRequest(expressApp());
-    attachPrincipal(request, principal);
+    attachPrincipal(request, principal, null);
     expect({ ...request }.apiKey).toBe(principal);
     expect(delete request.apiKey).toBe(true);
     expect([request.apiKey, principalOf(request), remembered(request)]).toEqual([undefined, undefined, undefined]);
@@ -52,7 +52,7 @@ describe('the principal on request.apiKey', () => {
 
   it('can be assigned by other code; only a principal the authenticator issued counts as remembered', () => {
     const request = expressRequest(expressApp());
-    attachPrincipal(request, principal);
+    attachPrincipal(request, principal, null);
     const lookAlike = { ...principal };
     request.apiKey = lookAlike;
     expect(principalOf(request)).toBe(lookAlike);

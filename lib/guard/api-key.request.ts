@@ -10,10 +10,12 @@ export interface RequestWithApiKey {
 
 /**
  * Puts the principal on the request as `request.apiKey`, an ordinary own property, where
- * `@ApiKey()` and a second guard pass find it.
+ * `@ApiKey()` and a second guard pass find it; and as `request[userProperty]` too when one is
+ * configured (`request.user`, where passport puts its user).
  */
-export function attachPrincipal(request: object, principal: ApiKeyPrincipal): void {
+export function attachPrincipal(request: object, principal: ApiKeyPrincipal, userProperty: string | null): void {
   (request as RequestWithApiKey).apiKey = principal;
+  if (userProperty !== null) (request as Record<string, unknown>)[userProperty] = principal;
 }
 
 /** The principal on `request.apiKey`, if any. */

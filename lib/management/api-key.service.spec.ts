@@ -43,15 +43,14 @@ function setup(repository: ApiKeyRepository = new CountingStore(), extra: Partia
   const sink = new RecordingSink();
   const options = {
     repository,
-    clock,
     events: sink,
     pepper: 'unit-test-pepper-000001',
     keyPrefix: 'sk_test',
     lastUsedIntervalMs: 1000,
     ...extra,
   };
-  const hasher = new CountingHasher(typeof options.pepper === 'string' ? [options.pepper] : options.pepper);
   const resolved = new ResolvedApiKeyOptions(options);
+  const hasher = new CountingHasher(resolved.peppers);
   const usage = new ApiKeyLastUsedRecorder(resolved, repository);
   const authenticator = new ApiKeyAuthenticator(resolved, hasher, repository, clock, sink, usage);
   const service = new ApiKeyService(resolved, hasher, repository, authenticator, clock, sink);
@@ -137,7 +136,7 @@ describe('ApiKeyService', () => {
     for (const action of [
       () => ctx.service.enable(apiKey.id),
       () => ctx.service.disable(apiKey.id),
-      () => ctx.service.rotate(apiKey.id, { gracePeriod: 0 }),
+      () => ctx.service.rotate(apiKey.id, { gracePeriodMs: 0 }),
       () => ctx.service.update(apiKey.id, { name: 'x' }),
     ]) {
       await expect(action()).rejects.toMatchObject({ code: 'revoked' });
@@ -157,7 +156,7 @@ describe('ApiKeyService', () => {
     async () => {
       const { key: old, apiKey } = await ctx.service.create({ name: 'rotating', scopes: ['a'] });
       ctx.clock.advance(5000);
-      const rotated = await ctx.service.rotate(apiKey.id, { gracePeriod: HOUR });
+      const rotated = await ctx.service.rotate(apiKey.id, { gracePeriodMs: HOUR });
       expect(rotated.key).not.toBe(old);
       expect(rotated.key.split('_')[2]).toBe(apiKey.id);
       expect(rotated.apiKey).toMatchObject({ id: apiKey.id, scopes: ['a'], createdAt: apiKey.createdAt, version: 2 });
@@ -173,20 +172,20 @@ describe('ApiKeyService', () => {
 
   it('rotates with grace 0: the old secret is refused at once, the new one works', async () => {
     const { key: old, apiKey } = await ctx.service.create({ name: 'leaked' });
-    const rotated = await ctx.service.rotate(apiKey.id, { gracePeriod: 0 });
+    const rotated = await ctx.service.rotate(apiKey.id, { gracePeriodMs: 0 });
     expect(await ctx.service.verify(old)).toMatchObject({ valid: false, reason: 'revoked' });
     expect(await ctx.service.verify(rotated.key)).toMatchObject({ valid: true });
   });
 
   it('a later rotation never extends an earlier grace period; grace 0 cuts every previous secret', async () => {
     const { key: first, apiKey } = await ctx.service.create({ name: 'k' });
-    const second = await ctx.service.rotate(apiKey.id, { gracePeriod: HOUR });
-    const third = await ctx.service.rotate(apiKey.id, { gracePeriod: 2 * HOUR });
+    const second = await ctx.service.rotate(apiKey.id, { gracePeriodMs: HOUR });
+    const third = await ctx.service.rotate(apiKey.id, { gracePeriodMs: 2 * HOUR });
     ctx.clock.advance(HOUR);
     expect(await ctx.service.verify(first)).toMatchObject({ valid: false, reason: 'revoked' });
     expect(await ctx.service.verify(second.key)).toMatchObject({ valid: true });
     expect(await ctx.service.verify(third.key)).toMatchObject({ valid: true });
-    await ctx.service.rotate(apiKey.id, { gracePeriod: 0 });
+    await ctx.service.rotate(apiKey.id, { gracePeriodMs: 0 });
     expect(await ctx.service.verify(second.key)).toMatchObject({ valid: false });
     expect(await ctx.service.verify(third.key)).toMatchObject({ valid: false });
   });
@@ -194,8 +193,8 @@ describe('ApiKeyService', () => {
   it('lets exactly one of two concurrent rotations win; the other throws conflict and changes nothing', async () => {
     const { apiKey } = await ctx.service.create({ name: 'raced' });
     const results = await Promise.allSettled([
-      ctx.service.rotate(apiKey.id, { gracePeriod: 0 }),
-      ctx.service.rotate(apiKey.id, { gracePeriod: 0 }),
+      ctx.service.rotate(apiKey.id, { gracePeriodMs: 0 }),
+      ctx.service.rotate(apiKey.id, { gracePeriodMs: 0 }),
     ]);
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
     const winner = results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ key: string }>;
@@ -248,7 +247,7 @@ describe('ApiKeyService', () => {
       message: 'nestjs-api-key: no key with id "nope"',
     });
     await expect(ctx.service.revoke('nope')).rejects.toMatchObject({ code: 'not_found' });
-    await expect(ctx.service.rotate('nope', { gracePeriod: 0 })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(ctx.service.rotate('nope', { gracePeriodMs: 0 })).rejects.toMatchObject({ code: 'not_found' });
     await expect(ctx.service.create({ name: '' })).rejects.toMatchObject({ code: 'invalid_input' });
     await expect(ctx.service.create({ name: 'x', scopes: ['has space'] })).rejects.toMatchObject({
       code: 'invalid_input',
@@ -257,8 +256,8 @@ describe('ApiKeyService', () => {
       code: 'invalid_input',
     });
     const { apiKey } = await ctx.service.create({ name: 'x' });
-    for (const gracePeriod of [-1, 1.5, Number.NaN, Infinity]) {
-      await expect(ctx.service.rotate(apiKey.id, { gracePeriod })).rejects.toBeInstanceOf(ApiKeyLifecycleError);
+    for (const gracePeriodMs of [-1, 1.5, Number.NaN, Infinity]) {
+      await expect(ctx.service.rotate(apiKey.id, { gracePeriodMs })).rejects.toBeInstanceOf(ApiKeyLifecycleError);
     }
   });
 
@@ -329,9 +328,9 @@ describe('ApiKeyService', () => {
 
   it('refuses a grace period that ends past the latest Date, writing nothing', async () => {
     const { key, apiKey } = await ctx.service.create({ name: 'x' });
-    await expect(ctx.service.rotate(apiKey.id, { gracePeriod: Number.MAX_SAFE_INTEGER })).rejects.toMatchObject({
+    await expect(ctx.service.rotate(apiKey.id, { gracePeriodMs: Number.MAX_SAFE_INTEGER })).rejects.toMatchObject({
       code: 'invalid_input',
-      message: expect.stringContaining('gracePeriod is too long'),
+      message: expect.stringContaining('gracePeriodMs is too long'),
     });
     expect(await ctx.service.get(apiKey.id)).toEqual(apiKey);
     expect(await ctx.service.verify(key)).toMatchObject({ valid: true });
@@ -346,7 +345,7 @@ describe('ApiKeyService', () => {
     await ctx.service.disable(apiKey.id);
     await ctx.service.verify(key);
     await ctx.service.enable(apiKey.id);
-    const rotated = await ctx.service.rotate(apiKey.id, { gracePeriod: 0 });
+    const rotated = await ctx.service.rotate(apiKey.id, { gracePeriodMs: 0 });
     await ctx.service.verify(key);
     await ctx.service.revoke(apiKey.id);
     await ctx.service.verify('sk_unknown_but_well_formed');
@@ -425,7 +424,7 @@ describe('ApiKeyService', () => {
       const { key: old, apiKey } = await before.service.create({ name: 'p' });
       const during = setup(store, { pepper: ['new-pepper-000000000001', 'old-pepper-000000000001'] });
       expect(await during.service.verify(old)).toMatchObject({ valid: true });
-      const rotated = await during.service.rotate(apiKey.id, { gracePeriod: HOUR });
+      const rotated = await during.service.rotate(apiKey.id, { gracePeriodMs: HOUR });
       expect(await store.findByHash(new ApiKeyHasher(['new-pepper-000000000001']).hash(rotated.key))).not.toBeNull();
       const after = setup(store, { pepper: 'new-pepper-000000000001' });
       expect(await after.service.verify(rotated.key)).toMatchObject({ valid: true });
@@ -529,14 +528,14 @@ describe('ApiKeyService', () => {
       const rotate = store.rotate.bind(store);
       let release!: () => void;
       store.rotate = (...args) => new Promise((resolve) => (release = () => resolve(rotate(...args))));
-      const rotation = ctx.service.rotate(apiKey.id, { gracePeriod: 0 });
+      const rotation = ctx.service.rotate(apiKey.id, { gracePeriodMs: 0 });
       await new Promise((r) => setImmediate(r));
       expect(await ctx.service.verify(old)).toMatchObject({ valid: true });
       release();
       const { key: fresh } = await rotation;
       expect(await ctx.service.verify(fresh)).toMatchObject({ valid: true });
       store.rotate = () => Promise.reject(new Error('write failed'));
-      await expect(ctx.service.rotate(apiKey.id, { gracePeriod: 0 })).rejects.toMatchObject({
+      await expect(ctx.service.rotate(apiKey.id, { gracePeriodMs: 0 })).rejects.toMatchObject({
         code: 'store_failed',
         message: expect.stringContaining('(write failed)'),
       });

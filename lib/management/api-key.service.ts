@@ -42,7 +42,7 @@ export interface RotateApiKeyOptions {
    * `Date` (before year 275760), else `rotate` throws `invalid_input`. `0` revokes it at once (a
    * leaked key). The new secret works from the moment `rotate` resolves.
    */
-  readonly gracePeriod: number;
+  readonly gracePeriodMs: number;
 }
 
 /** A key as issued: the plaintext, shown exactly once, and the stored record. */
@@ -199,17 +199,17 @@ export class ApiKeyService {
 
   /**
    * Gives the key a new secret: same id, scopes, owner, metadata and history. The new key works
-   * as soon as this resolves; the previous secret(s) keep working until `gracePeriod` ms from
+   * as soon as this resolves; the previous secret(s) keep working until `gracePeriodMs` from
    * now and stop exactly then (`0`: at once). The store swaps them atomically, so there is no
    * moment without a valid secret. Of two concurrent rotations one wins, the other throws
-   * `conflict`. Throws `not_found` or `revoked` too, and `invalid_input` for a bad `gracePeriod`
+   * `conflict`. Throws `not_found` or `revoked` too, and `invalid_input` for a bad `gracePeriodMs`
    * (nothing is written then).
    */
   async rotate(id: string, options: RotateApiKeyOptions): Promise<RotatedApiKey> {
     const store = this.store();
-    const grace = options?.gracePeriod;
+    const grace = options?.gracePeriodMs;
     if (typeof grace !== 'number' || !Number.isSafeInteger(grace) || grace < 0)
-      invalid('gracePeriod must be a whole number of milliseconds >= 0');
+      invalid('gracePeriodMs must be a whole number of milliseconds >= 0');
     const current = await this.get(id);
     refuseRevoked(current);
     if (!ApiKeyFormat.isValidId(id))
@@ -217,7 +217,7 @@ export class ApiKeyService {
     const now = this.clock.now();
     const previousSecretsExpireAt = new Date(now.getTime() + grace);
     if (Number.isNaN(previousSecretsExpireAt.getTime()))
-      invalid('gracePeriod is too long: it would end past the latest date a Date can hold');
+      invalid('gracePeriodMs is too long: it would end past the latest date a Date can hold');
     const { key } = this.format.generate(id);
     const secret = { hash: this.hasher.hash(key), keyId: id, createdAt: now, expiresAt: null };
     const apiKey = await this.write('rotate', id, () =>

@@ -20,6 +20,7 @@ import {
 } from '../storage/sql-api-key.store.js';
 import { POSTGRES_MIGRATIONS } from './postgres.migrations.js';
 import { listLimit } from '../storage/list-query.js';
+import { optionNames, rejectUnknownOptions } from '../option-checks.js';
 
 /** What the store needs of a query result. */
 export interface PostgresQueryResult {
@@ -69,6 +70,13 @@ export interface PostgresApiKeyStoreOptions {
   channel?: string;
 }
 
+const POSTGRES_OPTIONS = optionNames<PostgresApiKeyStoreOptions>({
+  connection: true,
+  schema: true,
+  tables: true,
+  migrate: true,
+  channel: true,
+});
 const NOTIFY_PAYLOAD_MAX = 1000;
 const RECONNECT_MAX_DELAY_MS = 5000;
 const HEALTH_TIMEOUT_MS = 2000;
@@ -100,8 +108,12 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     () => new Error(`no answer in ${HEALTH_TIMEOUT_MS} ms`),
   );
 
-  /** Creates (or adopts) the pool; validates names. Call {@link init} (or let Nest do it) before use. */
+  /**
+   * Creates (or adopts) the pool; validates option names and SQL names. Call {@link init} (or let
+   * Nest do it) before use.
+   */
   constructor(private readonly options: PostgresApiKeyStoreOptions) {
+    rejectUnknownOptions(options, POSTGRES_OPTIONS, '');
     super(POSTGRES_MIGRATIONS, quoteTables(options.tables, options.schema), options.migrate);
     this.channel = options.channel ?? `${this.t.label}_changes`;
     if (!/^[A-Za-z_][A-Za-z0-9_.]{0,62}$/.test(this.channel)) {

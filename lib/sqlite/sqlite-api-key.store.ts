@@ -1,6 +1,6 @@
 import type { ApiKeyRecord } from '../storage/api-key-record.interface.js';
 import type { ApiKeyListQuery, ApiKeyPatch, StoredApiKey, StoredApiKeySecret } from '../storage/api-key.store.js';
-import { timerDelay } from '../option-checks.js';
+import { optionNames, rejectUnknownOptions, timerDelay } from '../option-checks.js';
 import {
   assertSchemaCurrent,
   initialised,
@@ -36,6 +36,13 @@ export interface SqliteApiKeyStoreOptions {
   timeoutMs?: number;
 }
 
+const SQLITE_OPTIONS = optionNames<SqliteApiKeyStoreOptions>({
+  database: true,
+  tables: true,
+  migrate: true,
+  timeoutMs: true,
+});
+
 /**
  * An {@link ApiKeyStore} in a SQLite file (better-sqlite3): the embedded default, no server.
  *
@@ -56,6 +63,7 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
    * @throws ApiKeyConfigurationError on invalid options or when `better-sqlite3` is not installed
    */
   constructor(options: SqliteApiKeyStoreOptions) {
+    rejectUnknownOptions(options, SQLITE_OPTIONS, '');
     super(SQLITE_MIGRATIONS, quoteTables(options.tables), options.migrate);
     this.connection = new SqliteConnection(options.database, timerDelay(options.timeoutMs, 'timeoutMs', 5000));
   }

@@ -12,10 +12,10 @@ import {
   type StoredApiKeySecret,
 } from './api-key.store.js';
 import { ExpiringCache, type ExpiringEntry } from './expiring-cache.js';
-import { positiveInteger, timerDelay } from '../option-checks.js';
+import { positiveInteger, rejectUnknownOptions, timerDelay } from '../option-checks.js';
 import { offerVerifiedLookup, recordOf, verifyRecord, type VerifiedApiKey } from './verified-api-key.js';
 
-/** Defaults of {@link ApiKeyCacheOptions}. */
+/** Defaults of {@link ApiKeyCacheOptions}; its keys are the option names. */
 export const API_KEY_CACHE_DEFAULTS: Readonly<Required<ApiKeyCacheOptions>> = Object.freeze({
   max: 10_000,
   ttlMs: 10_000,
@@ -23,14 +23,18 @@ export const API_KEY_CACHE_DEFAULTS: Readonly<Required<ApiKeyCacheOptions>> = Ob
   lookupTimeoutMs: 5_000,
 });
 
+const CACHE_OPTIONS = Object.keys(API_KEY_CACHE_DEFAULTS);
+
 /**
  * `settings` with every default applied (`lookupTimeoutMs` defaults to the one given); throws
- * `ApiKeyConfigurationError` naming the field when one is not a positive integer.
+ * `ApiKeyConfigurationError` naming the field when one is not a positive integer, or naming an
+ * unknown option.
  */
 export function resolveCacheSettings(
   settings: ApiKeyCacheOptions,
   lookupTimeoutMs: number,
 ): Required<ApiKeyCacheOptions> {
+  rejectUnknownOptions(settings, CACHE_OPTIONS, 'cache');
   return {
     max: positiveInteger(settings.max, 'cache.max', API_KEY_CACHE_DEFAULTS.max),
     ttlMs: positiveInteger(settings.ttlMs, 'cache.ttlMs', API_KEY_CACHE_DEFAULTS.ttlMs),

@@ -2,6 +2,7 @@ import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
 import type { ApiKeyRecord } from './api-key-record.interface.js';
 import { ApiKeyStore, toApiKeyRecord, type ApiKeyPatch, type StoredApiKey } from './api-key.store.js';
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { optionNames, rejectUnknownOptions } from '../option-checks.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -14,6 +15,8 @@ export interface ApiKeyTableNames {
   /** Applied schema versions. Default `'api_key_migrations'`. */
   migrations?: string;
 }
+
+const TABLE_OPTIONS = optionNames<ApiKeyTableNames>({ keys: true, secrets: true, migrations: true });
 
 /** Validated table names, each already quoted for SQL (`"schema"."table"`). */
 export interface QuotedTables {
@@ -45,6 +48,7 @@ function identifier(value: unknown, field: string): string {
 
 /** Validates and quotes the table names, optionally inside a schema. */
 export function quoteTables(names: ApiKeyTableNames = {}, schema?: string): QuotedTables {
+  rejectUnknownOptions(names, TABLE_OPTIONS, 'tables');
   const prefix = schema === undefined ? '' : `"${identifier(schema, 'schema')}".`;
   const keys = identifier(names.keys ?? 'api_keys', 'tables.keys');
   const secrets = identifier(names.secrets ?? 'api_key_secrets', 'tables.secrets');

@@ -109,7 +109,7 @@ describe.each(platforms)('key lifecycle over HTTP on $name', (platform) => {
 
   it('rotates over HTTP: both secrets work during the grace period, the old one is refused right after', async () => {
     const { key: old, apiKey } = await service.create({ name: 'rotating', scopes: ['orders:read'] });
-    const rotated = await service.rotate(apiKey.id, { gracePeriod: 60_000 });
+    const rotated = await service.rotate(apiKey.id, { gracePeriodMs: 60_000 });
     await call(old).expect(200);
     await call(rotated.key).expect(200);
     clock.advance(59_999);
@@ -117,7 +117,7 @@ describe.each(platforms)('key lifecycle over HTTP on $name', (platform) => {
     clock.advance(1);
     await call(old).expect(401);
     await call(rotated.key).expect(200);
-    const immediate = await service.rotate(apiKey.id, { gracePeriod: 0 });
+    const immediate = await service.rotate(apiKey.id, { gracePeriodMs: 0 });
     await call(rotated.key).expect(401);
     await call(immediate.key).expect(200);
   });

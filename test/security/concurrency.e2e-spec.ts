@@ -212,7 +212,7 @@ describe.each(platforms)('writes through ApiKeyService under load on $name', (pl
     const run = load(() => (fresh ? [old, fresh] : [old]));
     await sleep(100);
     const rotatedAt = performance.now();
-    const rotation = service.rotate(apiKey.id, { gracePeriod: 60_000 });
+    const rotation = service.rotate(apiKey.id, { gracePeriodMs: 60_000 });
     fresh = (await rotation).key;
     const oldAfterRotation = (o: (typeof run.outcomes)[number]) => o.key === old && o.startedAt > rotatedAt;
     await until(() => run.outcomes.some((o) => o.key === fresh) && run.outcomes.some(oldAfterRotation));

@@ -165,8 +165,8 @@ describe.each(platforms)('generated keys and rotations through ApiKeyService on 
     const { key: old, apiKey } = await service.create({ name: 'raced' });
     store.writeDelayMs = 20; // both rotations read the same version before either writes
     const results = await Promise.allSettled([
-      service.rotate(apiKey.id, { gracePeriod: 1_000 }),
-      service.rotate(apiKey.id, { gracePeriod: 1_000 }),
+      service.rotate(apiKey.id, { gracePeriodMs: 1_000 }),
+      service.rotate(apiKey.id, { gracePeriodMs: 1_000 }),
     ]);
     const won = results.filter((r) => r.status === 'fulfilled');
     const lost = results.filter((r) => r.status === 'rejected');

@@ -253,11 +253,11 @@ describe.each(platforms)('writes that fail in the store on $name', (platform) =>
       store.reset();
       const { key: old, apiKey } = await service.create({ name: `rotation fails ${when}` });
       store.fault = { method: 'rotate', when };
-      await expect(service.rotate(apiKey.id, { gracePeriod: 0 })).rejects.toMatchObject(
+      await expect(service.rotate(apiKey.id, { gracePeriodMs: 0 })).rejects.toMatchObject(
         storeFailed('rotate', apiKey.id),
       );
       expect(await status(old)).toBe(200);
-      const retried = await service.rotate(apiKey.id, { gracePeriod: 0 });
+      const retried = await service.rotate(apiKey.id, { gracePeriodMs: 0 });
       expect([await status(old), await status(retried.key)]).toEqual([401, 200]);
     },
   );
@@ -266,11 +266,11 @@ describe.each(platforms)('writes that fail in the store on $name', (platform) =>
     store.reset();
     const { key: old, apiKey } = await service.create({ name: 'rotation written, then failed' });
     store.fault = { method: 'rotate', when: 'after' };
-    await expect(service.rotate(apiKey.id, { gracePeriod: 60_000 })).rejects.toMatchObject(
+    await expect(service.rotate(apiKey.id, { gracePeriodMs: 60_000 })).rejects.toMatchObject(
       storeFailed('rotate', apiKey.id),
     );
     expect(await status(old)).toBe(200); // within the grace period that was written
-    const retried = await service.rotate(apiKey.id, { gracePeriod: 60_000 });
+    const retried = await service.rotate(apiKey.id, { gracePeriodMs: 60_000 });
     expect([await status(old), await status(retried.key)]).toEqual([200, 200]);
   });
 });

@@ -83,7 +83,7 @@ describe('SQLite store on a full filesystem', () => {
         revoke: await outcome(service.revoke(issued.apiKey.id)),
         disable: await outcome(service.disable(issued.apiKey.id)),
         update: await outcome(service.update(issued.apiKey.id, { name: 'renamed' })),
-        rotate: await outcome(service.rotate(issued.apiKey.id, { gracePeriod: 0 })),
+        rotate: await outcome(service.rotate(issued.apiKey.id, { gracePeriodMs: 0 })),
         create: await outcome(service.create({ name: 'another' })),
       };
       expect(attempts).toEqual({
