@@ -1,7 +1,8 @@
 import { Logger, type OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { RateLimiterRedis, type RateLimiterRes } from 'rate-limiter-flexible';
+import type { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { loadOptionalPackage } from '../optional-package.js';
 import { FixedTimeout } from '../verification/fixed-timeout.js';
 import type { CounterState, RateLimitCounters } from './rate-limit.counters.js';
 
@@ -27,12 +28,18 @@ export class RedisCounters implements RateLimitCounters, OnModuleDestroy {
   /** The sentinel's value at the last look; `undefined` until a look succeeds. */
   private sentinel: string | undefined;
   private readonly onReady = (): void => void this.checkSentinel();
+  private readonly limiterClass: typeof RateLimiterRedis;
 
+  /** @throws ApiKeyConfigurationError when `rate-limiter-flexible` is not installed */
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly keyPrefix: string,
     timeoutMs: number,
   ) {
+    this.limiterClass = loadOptionalPackage<typeof import('rate-limiter-flexible')>(
+      'rate-limiter-flexible',
+      "ApiKeyRateLimitModule's redis option",
+    ).RateLimiterRedis;
     this.timeout = new FixedTimeout(timeoutMs, () => new Error(`rate limit store timed out after ${timeoutMs} ms`));
     this.sentinelKey = `${keyPrefix}sentinel`;
     redis.on('ready', this.onReady);
@@ -72,7 +79,7 @@ export class RedisCounters implements RateLimitCounters, OnModuleDestroy {
   private limiter(bucket: string, duration: number): RateLimiterRedis {
     let limiter = this.limiters.get(bucket);
     if (!limiter) {
-      limiter = new RateLimiterRedis({
+      limiter = new this.limiterClass({
         keyPrefix: `${this.keyPrefix}${bucket}`,
         points: Number.MAX_SAFE_INTEGER,
         duration,
