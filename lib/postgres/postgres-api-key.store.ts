@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
-import pg from 'pg';
+import type * as pg from 'pg';
 import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
+import { loadOptionalPackage } from '../optional-package.js';
 import type { ApiKeyChangeFeed } from '../storage/api-key-change-feed.interface.js';
 import type { ApiKeyRecord } from '../storage/api-key-record.interface.js';
 import type { ApiKeyListQuery, ApiKeyPatch, StoredApiKey, StoredApiKeySecret } from '../storage/api-key.store.js';
@@ -91,6 +92,7 @@ const HEALTH_TIMEOUT_MS = 2000;
  */
 export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeFeed {
   private readonly logger = new Logger(PostgresApiKeyStore.name);
+  private readonly pg: typeof pg;
   private readonly pool: PostgresPool;
   private readonly owned: boolean;
   private readonly listenerConfig: pg.ClientConfig | undefined;
@@ -111,10 +113,12 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
   /**
    * Creates (or adopts) the pool; validates option names and SQL names. Call {@link init} (or let
    * Nest do it) before use.
+   * @throws ApiKeyConfigurationError on invalid options or when `pg` is not installed
    */
   constructor(private readonly options: PostgresApiKeyStoreOptions) {
     rejectUnknownOptions(options, POSTGRES_OPTIONS, '');
     super(POSTGRES_MIGRATIONS, quoteTables(options.tables, options.schema), options.migrate);
+    this.pg = loadOptionalPackage('pg', 'PostgresApiKeyStore');
     this.channel = options.channel ?? `${this.t.label}_changes`;
     if (!/^[A-Za-z_][A-Za-z0-9_.]{0,62}$/.test(this.channel)) {
       throw new ApiKeyConfigurationError(
@@ -134,7 +138,7 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
         ...(typeof connection === 'string' ? { connectionString: connection } : (connection as PostgresPoolConfig)),
       };
       this.listenerConfig = config;
-      const pool = new pg.Pool(config);
+      const pool = new this.pg.Pool(config);
       pool.on('error', (error) =>
         this.logger.warn(`Idle PostgreSQL connection failed: ${escapeForLog(error.message)}`),
       );
@@ -332,7 +336,7 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     let release: () => void;
     try {
       if (this.listenerConfig) {
-        const own = new pg.Client(this.listenerConfig);
+        const own = new this.pg.Client(this.listenerConfig);
         client = own;
         release = () => void own.end().catch(() => undefined);
         own.on('error', () => undefined);

@@ -1,8 +1,9 @@
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { RateLimiterRedis, type RateLimiterRes } from 'rate-limiter-flexible';
+import type { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
+import { loadOptionalPackage } from '../optional-package.js';
 import { FixedTimeout } from '../verification/fixed-timeout.js';
 import type { CounterState, RateLimitCounters } from './rate-limit.counters.js';
 
@@ -29,12 +30,14 @@ export class RedisCounters implements RateLimitCounters, OnModuleInit, OnModuleD
   /** The sentinel's value at the last look; `undefined` until a look succeeds. */
   private sentinel: string | undefined;
   private readonly onReady = (): void => void this.checkSentinel();
+  private readonly limiterClass: typeof RateLimiterRedis;
 
   /**
    * @param redis the application's client
    * @param keyPrefix prefix of every key the counters write
    * @param timeoutMs longest wait for one call
    * @param readyTimeoutMs longest wait at startup for the client to be ready
+   * @throws ApiKeyConfigurationError when `rate-limiter-flexible` is not installed
    */
   constructor(
     private readonly redis: Redis | Cluster,
@@ -42,6 +45,10 @@ export class RedisCounters implements RateLimitCounters, OnModuleInit, OnModuleD
     timeoutMs: number,
     private readonly readyTimeoutMs: number,
   ) {
+    this.limiterClass = loadOptionalPackage<typeof import('rate-limiter-flexible')>(
+      'rate-limiter-flexible',
+      "ApiKeyRateLimitModule's redis option",
+    ).RateLimiterRedis;
     this.timeout = new FixedTimeout(timeoutMs, () => new Error(`rate limit store timed out after ${timeoutMs} ms`));
     this.sentinelKey = `${keyPrefix}sentinel`;
     redis.on('ready', this.onReady);
@@ -108,7 +115,7 @@ export class RedisCounters implements RateLimitCounters, OnModuleInit, OnModuleD
   private limiter(bucket: string, seconds: number): RateLimiterRedis {
     let limiter = this.limiters.get(bucket);
     if (!limiter) {
-      limiter = new RateLimiterRedis({
+      limiter = new this.limiterClass({
         keyPrefix: `${this.keyPrefix}${bucket}`,
         points: Number.MAX_SAFE_INTEGER,
         duration: seconds,

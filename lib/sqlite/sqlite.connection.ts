@@ -1,9 +1,9 @@
 import { Logger } from '@nestjs/common';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ApiKeyConfigurationError } from '../api-key-configuration.error.js';
 import { escapeForLog } from '../log-escape.js';
-import { SQLITE_WORKER_FILE, sqliteDriverInstalled } from './sqlite.worker-file.cjs';
+import { assertOptionalPackage } from '../optional-package.js';
+import { SQLITE_WORKER_FILE } from './sqlite.worker-file.cjs';
 
 /** Parameters of one statement: positional values, or one object of named ones. */
 export type SqlParams = readonly unknown[];
@@ -98,12 +98,7 @@ export class SqliteConnection {
     database: string,
     private readonly timeoutMs: number,
   ) {
-    if (!sqliteDriverInstalled()) {
-      throw new ApiKeyConfigurationError(
-        'The "better-sqlite3" package is missing. ' +
-          'Please, make sure to install it to use SqliteApiKeyStore (npm i better-sqlite3)',
-      );
-    }
+    assertOptionalPackage('better-sqlite3', 'SqliteApiKeyStore');
     this.path = database === ':memory:' || database === '' ? database : resolve(database);
   }
 

@@ -3,16 +3,6 @@ import { join } from 'node:path';
 /**
  * The worker program's file, shipped beside this one (`dist/esm/sqlite`, `dist/cjs/sqlite`, or
  * `lib/sqlite` when the sources run under Jest). A CommonJS module in both builds, so that
- * `__dirname` and `require` name this package's own location.
+ * `__dirname` names this package's own location.
  */
 export const SQLITE_WORKER_FILE = join(__dirname, 'sqlite.worker.cjs');
-
-/** Whether `better-sqlite3` can be loaded from this package's location, as the worker loads it. */
-export function sqliteDriverInstalled(): boolean {
-  try {
-    require.resolve('better-sqlite3');
-    return true;
-  } catch {
-    return false;
-  }
-}
