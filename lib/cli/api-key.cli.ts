@@ -300,7 +300,7 @@ function inCliTerms(message: string, options: ReadonlyMap<string, string> = OPTI
   return withoutPrefix(message)
     .replace(/^scopes must be an array of non-empty strings/, 'each --scope must be a non-empty string')
     .replace(/^ownerId must be a non-empty string or null$/, 'ownerId must not be empty')
-    .replace(/^pepper must be a string \(or a non-empty list of strings\) of/, 'pepper must be')
+    .replace(/^pepper must be a string \(or a non-empty list of strings\) of (.*), or false$/, 'pepper must be $1')
     .replace(/^\w+/, (field) => options.get(field) ?? field)
     .replace(
       'read the key with get() before retrying',

@@ -151,8 +151,8 @@ describe('the nestjs-api-key executable', () => {
       [['list', '--limit', '0'], {}, '--limit must be a positive integer'],
       [['create', '--name', 'x', '--prefix', 'bad-'], {}, '--prefix must be 1 to 32 letters'],
       [['create', '--name', 'x'], { API_KEY_PREFIX: 'bad-' }, 'API_KEY_PREFIX must be 1 to 32 letters'],
-      [['list', '--pepper', 'short'], {}, '--pepper must be at least 16 characters'],
-      [['list'], { API_KEY_PEPPER: 'short' }, 'API_KEY_PEPPER must be at least 16 characters'],
+      [['list', '--pepper', 'short'], {}, '--pepper must be at least 16 characters\n'],
+      [['list'], { API_KEY_PEPPER: 'short' }, 'API_KEY_PEPPER must be at least 16 characters\n'],
     ];
     for (const [argv, env, message] of cases) {
       const result = await exec([...argv, '--database', 'memory:'], { API_KEY_PEPPER: PEPPER, ...env });
