@@ -163,9 +163,12 @@ const surface: Record<string, { module: object; values: string[]; types: string[
     values: [
       'API_KEY_SCOPES_EXTENSION',
       'ApiKeyAuth',
-      'ApiKeyComponentName',
+      'ApiKeyForbiddenError',
       'ApiKeySecuritySchemeName',
+      'ApiKeyUnauthorizedError',
+      'ApiKeyUnavailableError',
       'createApiKeyDocument',
+      'withApiKeySecurity',
     ],
     types: [],
   },
