@@ -7,6 +7,7 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import { ApiKeyGuard, ApiKeyModule } from 'nestjs-api-key';
 import { createApiKeyDocument, withApiKeySecurity } from 'nestjs-api-key/swagger';
 import { READER, TEST_KEYS } from '../support/keys.js';
+import { spectralLint } from './openapi-tools.js';
 import { platforms, startApp } from '../support/platforms.js';
 import {
   AnnotatedController,
@@ -242,9 +243,11 @@ describe.each(cases)('$name on $platform.name', ({ platform, build }) => {
       expect(security['GET /class-guarded/public']).toBe('none');
     });
 
-    it('is a valid OpenAPI 3.0 and 3.1 document', async () => {
+    it("is a valid OpenAPI 3.0 and 3.1 document, without errors by Spectral's OpenAPI ruleset", async () => {
       await expect(validate(v30)).resolves.toBeDefined();
       await expect(validate(v31)).resolves.toBeDefined();
+      const errors = (await spectralLint({ v30, v31 })).filter((result) => result.severity === 0);
+      expect(errors).toEqual([]);
     });
 
     it('replaces a scheme the config declares for the same header under another name', () => {
@@ -342,9 +345,11 @@ describe.each(cases)('$name on $platform.name', ({ platform, build }) => {
       });
     });
 
-    it('is a valid OpenAPI 3.0 and 3.1 document', async () => {
+    it("is a valid OpenAPI 3.0 and 3.1 document, without errors by Spectral's OpenAPI ruleset", async () => {
       await expect(validate(v30)).resolves.toBeDefined();
       await expect(validate(v31)).resolves.toBeDefined();
+      const errors = (await spectralLint({ v30, v31 })).filter((result) => result.severity === 0);
+      expect(errors).toEqual([]);
     });
 
     it('has examples in its error schemas only, and contains no configured key', () => {
