@@ -63,3 +63,24 @@ export class ApiKeyUnavailableError {
   @ApiProperty({ example: 'Authentication is temporarily unavailable' })
   message!: string;
 }
+
+/** 429: a rate limit or quota of `nestjs-api-key/rate-limit` is exhausted. */
+export class ApiKeyRateLimitedError {
+  @ApiProperty({ type: 'integer', enum: [429], example: 429 })
+  statusCode!: number;
+
+  @ApiProperty({ enum: ['Too Many Requests'], example: 'Too Many Requests' })
+  error!: string;
+
+  @ApiProperty({ enum: ['API_KEY_RATE_LIMITED'], example: 'API_KEY_RATE_LIMITED' })
+  code!: string;
+
+  @ApiProperty({ example: 'Rate limit exceeded' })
+  message!: string;
+
+  @ApiProperty({ example: 'free', description: 'The exhausted policy, as named in the `RateLimit` header.' })
+  policy!: string;
+
+  @ApiProperty({ type: 'integer', example: 42, description: 'Seconds to wait, as in `Retry-After`.' })
+  retryAfter!: number;
+}

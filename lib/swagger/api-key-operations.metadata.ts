@@ -1,8 +1,15 @@
 import { RequestMethod, type Type } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import { DECORATORS } from '@nestjs/swagger';
 import type { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
 import type { ScopeRequirement } from '../guard/api-key.scopes.js';
-import { ApiKeyForbiddenError, ApiKeyUnauthorizedError, ApiKeyUnavailableError } from './api-key-error.schemas.js';
+import { SkipRateLimitMetadata } from '../rate-limit/rate-limit.decorator.js';
+import {
+  ApiKeyForbiddenError,
+  ApiKeyRateLimitedError,
+  ApiKeyUnauthorizedError,
+  ApiKeyUnavailableError,
+} from './api-key-error.schemas.js';
 import { API_KEY_SCOPES_EXTENSION, type SecurityRequirement, withoutOurs } from './api-key-security.document.js';
 import type { RouteHandler } from './guarded-handlers.scanner.js';
 
@@ -23,7 +30,11 @@ export interface OperationSecurity {
   readonly documentSecurity: readonly SecurityRequirement[] | undefined;
   /** OpenAPI 3.1 or later: scopes may be listed as role names in the requirement. */
   readonly roleNames: boolean;
+  /** Whether `ApiKeyRateLimitModule` limits the guarded routes (those without `@SkipRateLimit()`). */
+  readonly rateLimited: boolean;
 }
+
+const reflector = new Reflector();
 
 type Write = readonly [target: object, key: string, value: unknown];
 
@@ -88,7 +99,7 @@ function planFor(
     requirements = (inherited.length > 0 ? inherited : [{}]).flatMap((other) =>
       alternatives.map((ours) => ({ ...other, ...ours })),
     );
-    plan.push(...documentationOf(route, security.options));
+    plan.push(...documentationOf(route, security));
   }
   if (route.guarded || classSecurity?.length || JSON.stringify(requirements) !== JSON.stringify(declared))
     plan.push([handler, DECORATORS.API_SECURITY, requirements]);
@@ -108,7 +119,8 @@ function alternativesOf(
 }
 
 /** The responses, scope description and scope extension of a guarded handler. */
-function documentationOf({ controller, name, handler, scopes }: RouteHandler, options: ResolvedApiKeyOptions): Write[] {
+function documentationOf(route: RouteHandler, { options, rateLimited }: OperationSecurity): Write[] {
+  const { controller, name, handler, scopes } = route;
   const responses = {
     ...(Reflect.getMetadata(DECORATORS.API_RESPONSE, handler) ?? successResponse(controller, name, handler)),
   };
@@ -120,6 +132,13 @@ function documentationOf({ controller, name, handler, scopes }: RouteHandler, op
     },
   };
   if (scopes) responses['403'] ??= { description: 'The API key lacks a required scope.', type: ApiKeyForbiddenError };
+  if (rateLimited && !reflector.getAllAndOverride(SkipRateLimitMetadata, [handler, controller])) {
+    responses['429'] ??= {
+      description: 'A rate limit or quota of the key is exhausted; retry after `Retry-After` seconds.',
+      type: ApiKeyRateLimitedError,
+      headers: { 'Retry-After': { description: 'Seconds to wait.', schema: { type: 'integer' } } },
+    };
+  }
   responses['503'] ??= { description: 'The key store is unavailable; try again later.', type: ApiKeyUnavailableError };
   const writes: Write[] = [[handler, DECORATORS.API_RESPONSE, responses]];
   if (scopes) {

@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { SwaggerModule, type OpenAPIObject, type SwaggerDocumentOptions } from '@nestjs/swagger';
 import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
+import { ApiKeyRateLimitHook } from '../rate-limit/rate-limit.hook.js';
 import { annotateOperations } from './api-key-operations.metadata.js';
 import {
   aliasesOfOurSchemes,
@@ -23,7 +24,8 @@ import { scanRouteHandlers } from './guarded-handlers.scanner.js';
  *   a subclass of the guard, a global guard or `@ApiKeyAuth()`; never `@Public()`) the
  *   `@nestjs/swagger` metadata for its security requirement, its scopes (description,
  *   `x-api-key-scopes`, and with OpenAPI 3.1 the role names of the requirement) and the 401,
- *   403 and 503 responses, each with its own schema and example. Requirements of other schemes
+ *   403 and 503 responses (and 429 where `ApiKeyRateLimitModule` limits the route), each with
+ *   its own schema and example. Requirements of other schemes
  *   (on the handler, its controller or the document) stay in force, combined with the key's.
  *
  * The handler metadata describes the last application passed here: documenting two applications
@@ -49,6 +51,7 @@ export function withApiKeySecurity<T extends DocumentConfig>(app: INestApplicati
     ours,
     documentSecurity,
     roleNames: !/^3\.0(\.|$)/.test(config.openapi ?? '3.0.0'),
+    rateLimited: hasRateLimitHook(app),
   });
   const declared = Object.fromEntries(
     Object.entries(config.components?.securitySchemes ?? {}).filter(([name]) => !aliases.includes(name)),
@@ -85,6 +88,13 @@ export function createApiKeyDocument(
   options?: SwaggerDocumentOptions,
 ): OpenAPIObject {
   return SwaggerModule.createDocument(app, withApiKeySecurity(app, config), options);
+}
+
+/** Whether `ApiKeyRateLimitModule` is imported: its hook limits every guarded request. */
+function hasRateLimitHook(app: INestApplication): boolean {
+  return [...app.get(ModulesContainer).values()].some(
+    (module) => module.providers.get(ApiKeyRateLimitHook)?.instance instanceof ApiKeyRateLimitHook,
+  );
 }
 
 /**

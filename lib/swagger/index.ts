@@ -1,4 +1,9 @@
 export { withApiKeySecurity, createApiKeyDocument } from './api-key.swagger.js';
 export { ApiKeySecuritySchemeName, API_KEY_SCOPES_EXTENSION } from './api-key-security.document.js';
-export { ApiKeyUnauthorizedError, ApiKeyForbiddenError, ApiKeyUnavailableError } from './api-key-error.schemas.js';
+export {
+  ApiKeyUnauthorizedError,
+  ApiKeyForbiddenError,
+  ApiKeyUnavailableError,
+  ApiKeyRateLimitedError,
+} from './api-key-error.schemas.js';
 export { ApiKeyAuth } from './api-key-auth.decorator.js';

@@ -164,6 +164,7 @@ const surface: Record<string, { module: object; values: string[]; types: string[
       'API_KEY_SCOPES_EXTENSION',
       'ApiKeyAuth',
       'ApiKeyForbiddenError',
+      'ApiKeyRateLimitedError',
       'ApiKeySecuritySchemeName',
       'ApiKeyUnauthorizedError',
       'ApiKeyUnavailableError',

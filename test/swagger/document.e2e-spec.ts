@@ -5,6 +5,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { ApiKeyGuard, ApiKeyModule } from 'nestjs-api-key';
+import { ApiKeyRateLimitModule } from 'nestjs-api-key/rate-limit';
 import { createApiKeyDocument, withApiKeySecurity } from 'nestjs-api-key/swagger';
 import { READER, TEST_KEYS } from '../support/keys.js';
 import { spectralLint } from './openapi-tools.js';
@@ -19,6 +20,7 @@ import {
   InheritedOpenController,
   MethodGuardedController,
   PublicClassController,
+  RateLimitedController,
   SubclassGuardedController,
 } from './swagger-controllers.js';
 
@@ -431,6 +433,39 @@ describe.each(cases)('$name on $platform.name', ({ platform, build }) => {
       expect(security['GET /global/public']).toBe('none');
     } finally {
       await app.close();
+    }
+  });
+
+  it('documents 429 on the guarded routes ApiKeyRateLimitModule limits, and only with it', async () => {
+    const limited = await startApp(
+      {
+        imports: [
+          ApiKeyModule.forRoot({ keys: [READER], isGlobal: true }),
+          ApiKeyRateLimitModule.forRoot({ limit: { points: 10, duration: 60 } }),
+        ],
+        controllers: [RateLimitedController, GlobalPublicController],
+      },
+      platform,
+    );
+    try {
+      const ops = operations(build(limited, config30()));
+      expect(ops['GET /limited']!.responses['429']).toMatchObject({
+        headers: { 'Retry-After': { schema: { type: 'integer' } } },
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiKeyRateLimitedError' } } },
+      });
+      expect(ops['GET /limited/unlimited']!.responses['429']).toBeUndefined();
+      expect(ops['GET /global-public']!.responses['429']).toBeUndefined();
+    } finally {
+      await limited.close();
+    }
+    const unlimited = await startApp(
+      { imports: [ApiKeyModule.forRoot({ keys: [READER] })], controllers: [RateLimitedController] },
+      platform,
+    );
+    try {
+      expect(operations(build(unlimited, config30()))['GET /limited']!.responses['429']).toBeUndefined();
+    } finally {
+      await unlimited.close();
     }
   });
 

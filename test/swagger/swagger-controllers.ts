@@ -10,6 +10,7 @@ import {
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiExtension, ApiOperation, ApiResponse, ApiSecurity } from '@nestjs/swagger';
 import { ApiKeyGuard, Public, RequireAnyScope, RequireScopes } from 'nestjs-api-key';
+import { SkipRateLimit } from 'nestjs-api-key/rate-limit';
 import { ApiKeyAuth } from 'nestjs-api-key/swagger';
 
 /** A subclass of the guard: still an API key guard for the document. */
@@ -164,3 +165,15 @@ export class InheritedGuardedController extends BaseController {}
 
 @Controller('inherited-open')
 export class InheritedOpenController extends BaseController {}
+
+/** Guarded, with one route outside the rate limits. */
+@Controller('limited')
+@UseGuards(ApiKeyGuard)
+export class RateLimitedController {
+  @Get()
+  limited() {}
+
+  @Get('unlimited')
+  @SkipRateLimit()
+  unlimited() {}
+}
