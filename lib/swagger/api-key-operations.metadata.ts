@@ -45,7 +45,7 @@ const originals = new Map<object, Map<string, { own: boolean; value: unknown }>>
  * Writes the `@nestjs/swagger` metadata (what `@ApiSecurity`, `@ApiResponse`, `@ApiOperation` and
  * `@ApiExtension` would write) that makes `SwaggerModule.createDocument` document each guarded
  * handler: the security requirement (combined with requirements of other schemes in force), the
- * scopes and the 401/403/503 responses. Handlers that are not guarded lose requirements naming
+ * scopes and the 401/403/429/503 responses. Handlers that are not guarded lose requirements naming
  * the module's schemes: the guard does not protect them.
  *
  * Every call first restores what the previous call changed, so the metadata describes the last
@@ -88,7 +88,10 @@ function planFor(
   referenced: Set<string>,
 ): Write[] {
   const { handler } = route;
-  const declared = [...(classSecurity ?? []), ...((Reflect.getMetadata(DECORATORS.API_SECURITY, handler) ?? []) as [])];
+  const declared = [
+    ...(classSecurity ?? []),
+    ...((Reflect.getMetadata(DECORATORS.API_SECURITY, handler) ?? []) as SecurityRequirement[]),
+  ];
   const others = declared.length > 0 ? withoutOurs(declared, security.ours) : undefined;
   const plan: Write[] = [];
   let requirements: SecurityRequirement[] | undefined = others;
