@@ -13,6 +13,16 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiQuery,
+} from '@nestjs/swagger';
+import {
   ApiKey,
   ApiKeyGuard,
   ApiKeyLifecycleError,
@@ -20,13 +30,9 @@ import {
   RequireScopes,
   type StoredApiKey,
 } from 'nestjs-api-key';
+import { ApiKeyView, CreatedKey, CreateKey, RotatedKey, RotateKey } from './admin-keys.dto.js';
 
-interface CreateKeyBody {
-  name?: unknown;
-  scopes?: unknown;
-  metadata?: unknown;
-  expiresAt?: unknown;
-}
+const KEY_ID = { name: 'id', description: 'The key’s public id.', example: 'k7Hq2xPz' };
 
 /**
  * Key management over HTTP, for keys holding the `admin` scope: create, list, revoke and
@@ -40,7 +46,10 @@ export class AdminKeysController {
   constructor(private readonly keys: ApiKeyService) {}
 
   @Post()
-  async create(@Body() body: CreateKeyBody, @ApiKey('id') adminId: string) {
+  @ApiOperation({ summary: 'Create a key', description: 'The answer holds the plaintext key, this once.' })
+  @ApiCreatedResponse({ type: CreatedKey })
+  @ApiBadRequestResponse({ description: 'The name or scopes are not valid.' })
+  async create(@Body() body: CreateKey, @ApiKey('id') adminId: string): Promise<CreatedKey> {
     const expiresAt =
       body?.expiresAt === undefined || body.expiresAt === null ? null : new Date(String(body.expiresAt));
     const { key, apiKey } = await run(() =>
@@ -56,20 +65,41 @@ export class AdminKeysController {
   }
 
   @Get()
-  async list(@Query('after') after?: string, @Query('limit') limit?: string) {
+  @ApiOperation({ summary: 'List keys', description: 'Public ids and state, in id order; never a secret.' })
+  @ApiQuery({
+    name: 'after',
+    required: false,
+    description: 'Start after this key id (the last id of the previous page).',
+  })
+  @ApiQuery({ name: 'limit', required: false, type: Number, description: 'Page size; 100 by default.' })
+  @ApiOkResponse({ type: [ApiKeyView] })
+  async list(@Query('after') after?: string, @Query('limit') limit?: string): Promise<ApiKeyView[]> {
     const keys = await run(() => this.keys.list({ after, limit: limit === undefined ? 100 : Number(limit) }));
     return keys.map(view);
   }
 
   @Post(':id/revoke')
   @HttpCode(200)
-  async revoke(@Param('id') id: string) {
+  @ApiOperation({ summary: 'Revoke a key', description: 'The key stops working at once, on every instance.' })
+  @ApiParam(KEY_ID)
+  @ApiOkResponse({ type: ApiKeyView })
+  @ApiNotFoundResponse({ description: 'No key with this id.' })
+  @ApiConflictResponse({ description: 'The key is already revoked.' })
+  async revoke(@Param('id') id: string): Promise<ApiKeyView> {
     return view(await run(() => this.keys.revoke(id)));
   }
 
   @Post(':id/rotate')
   @HttpCode(200)
-  async rotate(@Param('id') id: string, @Body() body: { gracePeriodSeconds?: unknown }) {
+  @ApiOperation({
+    summary: 'Rotate a key',
+    description: 'A new secret for the same key id; the previous one works for the grace period.',
+  })
+  @ApiParam(KEY_ID)
+  @ApiOkResponse({ type: RotatedKey })
+  @ApiNotFoundResponse({ description: 'No key with this id.' })
+  @ApiConflictResponse({ description: 'The key is revoked.' })
+  async rotate(@Param('id') id: string, @Body() body: RotateKey): Promise<RotatedKey> {
     const seconds = body?.gracePeriodSeconds ?? 0;
     if (typeof seconds !== 'number') throw new BadRequestException('gracePeriodSeconds must be a number');
     const { key, apiKey, previousSecretsExpireAt } = await run(() =>

@@ -1,4 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
+import { ApiOperation } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import { Public } from 'nestjs-api-key';
 import { ApiKeyHealthIndicator } from 'nestjs-api-key/health';
@@ -18,6 +19,11 @@ export class HealthController {
   @Get()
   @Public()
   @HealthCheck()
+  @ApiOperation({
+    summary: 'Health check',
+    description:
+      'The key store, the change feed and the rate-limit store: 200 when all answer, else 503 naming what is down.',
+  })
   check() {
     return this.health.check([
       () => this.apiKeys.checkStore(),

@@ -34,9 +34,24 @@ describe('readPresentedKey', () => {
     expect(readPresentedKey(req({}, '/x?key=k4'), { ...ALL, query: null })).toBeNull();
   });
 
-  it('throws a conflict for two credentials', () => {
-    expect(() => readPresentedKey(req({ 'x-api-key': ['k1', 'k1'] }), ALL)).toThrow(ApiKeyConflictException);
-    expect(() => readPresentedKey(req({ 'x-api-key': 'k1' }, '/?key=k1'), ALL)).toThrow(ApiKeyConflictException);
+  it('throws a conflict for two different keys', () => {
+    expect(() => readPresentedKey(req({ 'x-api-key': ['k1', 'k2'] }), ALL)).toThrow(ApiKeyConflictException);
+    expect(() => readPresentedKey(req({ 'x-api-key': 'k1' }, '/?key=k2'), ALL)).toThrow(ApiKeyConflictException);
+    expect(() =>
+      readPresentedKey(req({ 'x-api-key': 'k1', authorization: 'Bearer k1', cookie: 'sid=k2' }), ALL),
+    ).toThrow(ApiKeyConflictException);
+  });
+
+  it('reads the same key found several times as one, named by the first source that holds it', () => {
+    expect(readPresentedKey(req({ 'x-api-key': 'k1', authorization: 'Bearer k1' }), ALL)).toEqual({
+      source: 'header',
+      value: 'k1',
+    });
+    expect(readPresentedKey(req({ authorization: 'Bearer k1', cookie: 'sid=k1' }, '/?key=k1'), ALL)).toEqual({
+      source: 'bearer',
+      value: 'k1',
+    });
+    expect(readPresentedKey(req({ 'x-api-key': ['k1', ' k1 '] }), ALL)).toEqual({ source: 'header', value: 'k1' });
   });
 
   it('does not match cookie names by prefix', () => {

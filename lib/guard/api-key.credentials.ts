@@ -43,8 +43,10 @@ export function isWellFormedKey(key: string, maxLength: number): boolean {
 /**
  * Reads the one credential a request carries from the enabled sources.
  * Returns `null` when there is none (absent, empty or whitespace-only values count as none).
- * Throws {@link ApiKeyConflictException} when there is more than one: several sources, or a
- * repeated header, cookie or query value. They are never tried one by one.
+ * The same key found several times (in two sources, as generated clients and Swagger UI send it
+ * when an operation lists both schemes, or repeated) is one credential, named by the first
+ * source that holds it (header, bearer, cookie, query). Throws {@link ApiKeyConflictException}
+ * when the request carries two different keys; they are never tried one by one.
  */
 export function readPresentedKey(request: RawHttpRequest, sources: ApiKeySourceSettings): PresentedApiKey | null {
   let found: PresentedApiKey | null = null;
@@ -55,13 +57,13 @@ export function readPresentedKey(request: RawHttpRequest, sources: ApiKeySourceS
   return found;
 }
 
-/** Adds the non-empty `values` of one source to what was `found`; throws on a second credential. */
+/** Adds the non-empty `values` of one source to what was `found`; throws on a different second key. */
 function take(found: PresentedApiKey | null, source: ApiKeySource, values: readonly string[]): PresentedApiKey | null {
   for (const raw of values) {
     const value = trimOws(raw);
     if (value === '') continue;
-    if (found) throw new ApiKeyConflictException();
-    found = { source, value };
+    if (!found) found = { source, value };
+    else if (found.value !== value) throw new ApiKeyConflictException();
   }
   return found;
 }

@@ -1,8 +1,5 @@
-import type { OpenAPIObject, OperationObject, SecuritySchemeObject } from '@nestjs/swagger';
-import { ApiKeyErrorCode } from '../api-key.exceptions.js';
+import type { OpenAPIObject, SecuritySchemeObject } from '@nestjs/swagger';
 import type { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
-import type { ScopeRequirement } from '../guard/api-key.scopes.js';
-import type { GuardedHandler } from './guarded-handlers.scanner.js';
 
 /**
  * Names of the security schemes registered in `components.securitySchemes`, one per enabled
@@ -18,16 +15,11 @@ export const ApiKeySecuritySchemeName = {
 /** Operation extension listing the scopes a guarded operation requires: `{ mode, scopes }`. */
 export const API_KEY_SCOPES_EXTENSION = 'x-api-key-scopes';
 
-/** Names of what is added to `components`: the error body schema and the three error responses. */
-export const ApiKeyComponentName = {
-  errorSchema: 'ApiKeyError',
-  unauthorized: 'ApiKeyUnauthorized',
-  forbidden: 'ApiKeyForbidden',
-  unavailable: 'ApiKeyUnavailable',
-} as const;
+/** A security requirement: scheme names to their scopes (role names). */
+export type SecurityRequirement = Record<string, string[]>;
 
-type SecurityRequirement = Record<string, string[]>;
-type Operation = OperationObject & Record<string, unknown>;
+/** The document configuration `SwaggerModule.createDocument` takes (what `DocumentBuilder.build()` returns). */
+export type DocumentConfig = Omit<OpenAPIObject, 'paths'>;
 
 /** The security schemes for the module's enabled sources, keyed by scheme name. */
 export function securitySchemesFor(options: ResolvedApiKeyOptions): Record<string, SecuritySchemeObject> {
@@ -67,124 +59,38 @@ export function securitySchemesFor(options: ResolvedApiKeyOptions): Record<strin
 }
 
 /**
- * Rewrites `document` in place: registers the schemes, then gives every operation carrying
- * `marker` (the index of its handler in `handlers`) the security requirement, scope
- * documentation and error responses, and removes the marker. Requirements of other schemes (on
- * the operation, else the document) are kept and combined with the API key's. Requirements
- * naming this library's schemes are removed everywhere else: the guard does not protect those.
+ * Names of the schemes in `config` that describe one of the module's own sources under another
+ * name (`.addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'my-key')`): the same
+ * credential twice. They are replaced by the module's scheme, so Swagger UI has one input for it.
  */
-export function applyApiKeySecurity(
-  document: OpenAPIObject,
-  options: ResolvedApiKeyOptions,
-  handlers: readonly GuardedHandler[],
-  marker: string,
-): OpenAPIObject {
-  const schemes = securitySchemesFor(options);
-  const ours = new Set<string>(Object.values(ApiKeySecuritySchemeName));
-  const roleNames = !/^3\.0(\.|$)/.test(document.openapi);
-  const components = document.components ?? {};
-  document.components = {
-    ...components,
-    securitySchemes: { ...components.securitySchemes, ...schemes },
-    schemas: { ...components.schemas, [ApiKeyComponentName.errorSchema]: errorSchema() },
-    responses: { ...components.responses, ...errorResponses(options) },
+export function aliasesOfOurSchemes(config: DocumentConfig, options: ResolvedApiKeyOptions): string[] {
+  const sources: Record<string, string | null> = {
+    header: options.header,
+    cookie: options.cookie,
+    query: options.query,
   };
-  if (document.security) document.security = withoutOurs(document.security, ours);
-  if (!document.security) delete document.security;
-  for (const pathItem of Object.values(document.paths ?? {})) {
-    for (const operation of Object.values(pathItem as Record<string, unknown>)) {
-      if (!isOperation(operation)) continue;
-      const index = operation[marker];
-      delete operation[marker];
-      const others = operation.security && withoutOurs(operation.security, ours);
-      if (others) operation.security = others;
-      else delete operation.security;
-      const inherited = operation.security ?? document.security ?? [];
-      if (typeof index === 'number')
-        secure(operation, handlers[index]!.scopes, inherited, Object.keys(schemes), roleNames);
-    }
-  }
-  return document;
+  return Object.entries(config.components?.securitySchemes ?? {})
+    .filter(([name, scheme]) => {
+      if (Object.values<string>(ApiKeySecuritySchemeName).includes(name)) return false;
+      if (!('type' in scheme) || scheme.type !== 'apiKey' || !scheme.in) return false;
+      const ours = sources[scheme.in];
+      if (!ours || !scheme.name) return false;
+      return scheme.in === 'header' ? ours.toLowerCase() === scheme.name.toLowerCase() : ours === scheme.name;
+    })
+    .map(([name]) => name);
 }
 
-function secure(
-  operation: Operation,
-  scopes: ScopeRequirement | undefined,
-  inherited: SecurityRequirement[],
-  schemes: string[],
-  roleNames: boolean,
-): void {
-  const alternatives = schemes.flatMap((scheme): SecurityRequirement[] => {
-    if (!roleNames || !scopes) return [{ [scheme]: [] }];
-    return scopes.mode === 'all'
-      ? [{ [scheme]: [...scopes.scopes] }]
-      : scopes.scopes.map((scope) => ({ [scheme]: [scope] }));
-  });
-  // Requirements already in force (another guard's scheme, on the operation or the document) still hold: AND them in.
-  const existing = inherited.length > 0 ? inherited : [{}];
-  operation.security = existing.flatMap((other) => alternatives.map((ours) => ({ ...other, ...ours })));
-  const responses = operation.responses ?? {};
-  responses['401'] ??= { $ref: `#/components/responses/${ApiKeyComponentName.unauthorized}` };
-  if (scopes) responses['403'] ??= { $ref: `#/components/responses/${ApiKeyComponentName.forbidden}` };
-  responses['503'] ??= { $ref: `#/components/responses/${ApiKeyComponentName.unavailable}` };
-  operation.responses = responses;
-  if (scopes) {
-    operation[API_KEY_SCOPES_EXTENSION] = { mode: scopes.mode, scopes: [...scopes.scopes] };
-    const which = scopes.mode === 'all' ? 'all of' : 'at least one of';
-    const line = `**API key scopes:** ${which} ${scopes.scopes.map((scope) => `\`${scope}\``).join(', ')}.`;
-    operation.description = operation.description ? `${operation.description}\n\n${line}` : line;
-  }
-}
-
-/** The requirements without this library's schemes; `undefined` when removing them leaves none. */
-function withoutOurs(requirements: SecurityRequirement[], ours: Set<string>): SecurityRequirement[] | undefined {
-  if (!requirements.some((requirement) => Object.keys(requirement).some((name) => ours.has(name)))) return requirements;
+/** The requirements without the schemes in `ours`; `undefined` when removing them leaves none. */
+export function withoutOurs(
+  requirements: readonly SecurityRequirement[],
+  ours: ReadonlySet<string>,
+): SecurityRequirement[] | undefined {
+  if (!requirements.some((requirement) => Object.keys(requirement).some((name) => ours.has(name))))
+    return [...requirements];
   const left = requirements
     .map((requirement) => Object.fromEntries(Object.entries(requirement).filter(([name]) => !ours.has(name))))
     .filter(
       (requirement, index) => Object.keys(requirement).length > 0 || Object.keys(requirements[index]!).length === 0,
     );
   return left.length > 0 ? left : undefined;
-}
-
-function isOperation(value: unknown): value is Operation {
-  return typeof value === 'object' && value !== null && 'responses' in value;
-}
-
-function errorResponses(options: ResolvedApiKeyOptions) {
-  const body = { 'application/json': { schema: { $ref: `#/components/schemas/${ApiKeyComponentName.errorSchema}` } } };
-  const challenges = [
-    options.header || options.cookie || options.query ? 'ApiKey' : '',
-    options.bearer ? 'Bearer' : '',
-  ].filter(Boolean);
-  return {
-    [ApiKeyComponentName.unauthorized]: {
-      description: 'No API key, or one that is not valid (the same answer for every reason).',
-      headers: {
-        'WWW-Authenticate': {
-          description:
-            'Challenges: ' + challenges.map((scheme) => `\`${scheme} realm="${options.realm}"\``).join(', ') + '.',
-          schema: { type: 'string' },
-        },
-      },
-      content: body,
-    },
-    [ApiKeyComponentName.forbidden]: { description: 'The API key lacks a required scope.', content: body },
-    [ApiKeyComponentName.unavailable]: { description: 'The key store is unavailable; try again later.', content: body },
-  };
-}
-
-function errorSchema() {
-  return {
-    type: 'object',
-    required: ['statusCode', 'error', 'code', 'message'],
-    properties: {
-      statusCode: { type: 'integer' },
-      error: { type: 'string' },
-      code: { type: 'string', enum: Object.values(ApiKeyErrorCode) },
-      message: { type: 'string' },
-      requiredScopes: { type: 'array', items: { type: 'string' }, description: 'Only on 403.' },
-      scopeMode: { type: 'string', enum: ['all', 'any'], description: 'Only on 403.' },
-    },
-  };
 }

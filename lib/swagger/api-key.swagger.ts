@@ -1,60 +1,99 @@
 import type { INestApplication } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
-import { DECORATORS, SwaggerModule, type OpenAPIObject, type SwaggerDocumentOptions } from '@nestjs/swagger';
+import { SwaggerModule, type OpenAPIObject, type SwaggerDocumentOptions } from '@nestjs/swagger';
 import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
-import { applyApiKeySecurity } from './api-key-security.document.js';
-import { findGuardedHandlers } from './guarded-handlers.scanner.js';
-
-/** Extension that carries a handler's index from its metadata to its operations, removed afterwards. */
-const MARKER = 'x-nestjs-api-key-handler';
+import { ApiKeyRateLimitHook } from '../rate-limit/rate-limit.hook.js';
+import { annotateOperations } from './api-key-operations.metadata.js';
+import {
+  aliasesOfOurSchemes,
+  ApiKeySecuritySchemeName,
+  securitySchemesFor,
+  withoutOurs,
+  type DocumentConfig,
+} from './api-key-security.document.js';
+import { scanRouteHandlers } from './guarded-handlers.scanner.js';
 
 /**
- * `SwaggerModule.createDocument` with API key security: use it in its place, with the same
- * arguments. It registers one security scheme per source the module enables (read from
- * `ApiKeyModule`'s own options), and gives every operation that `ApiKeyGuard` protects
- * (`@UseGuards` on the handler or controller, or a global guard; not `@Public()`) the security
- * requirement, its scopes (description, `x-api-key-scopes`, and with OpenAPI 3.1 the role
- * names of the requirement) and the 401/403/503 responses.
+ * Makes `SwaggerModule.createDocument(app, config)` document API key authentication: pass it the
+ * configuration `DocumentBuilder.build()` returns and use what it returns. It
  *
- * How operations are matched to handlers: for the duration of the call, each guarded handler
- * carries an `@ApiExtension` marker, so `@nestjs/swagger` itself copies it to every operation
- * it makes from that handler, whatever its path, version, prefix or operationId; the markers
- * are then removed from the document and the handlers' metadata is restored.
+ * - registers one security scheme per source `ApiKeyModule` enables (`api-key` for the header,
+ *   `api-key-bearer`, `api-key-cookie`, `api-key-query`), replacing a scheme of `config` that
+ *   describes the same source under another name;
+ * - gives every handler that `ApiKeyGuard` protects (`@UseGuards` on the handler or controller,
+ *   a subclass of the guard, a global guard or `@ApiKeyAuth()`; never `@Public()`) the
+ *   `@nestjs/swagger` metadata for its security requirement, its scopes (description,
+ *   `x-api-key-scopes`, and with OpenAPI 3.1 the role names of the requirement) and the 401,
+ *   403 and 503 responses (and 429 where `ApiKeyRateLimitModule` limits the route), each with
+ *   its own schema and example. Requirements of other schemes
+ *   (on the handler, its controller or the document) stay in force, combined with the key's.
+ *
+ * The handler metadata describes the last application passed here: documenting two applications
+ * that share controllers but guard them differently, build one document before the next call.
+ *
+ * Throws when `config` declares an `apiKey` scheme that no operation uses (Swagger UI's
+ * Authorize would store a key that is never sent), or when one handler is inherited by
+ * controllers that guard it differently.
  *
  * @example
- * const config = new DocumentBuilder().setTitle('Orders').build();
- * SwaggerModule.setup('docs', app, () => createApiKeyDocument(app, config));
+ * const config = withApiKeySecurity(app, new DocumentBuilder().setTitle('Orders').build());
+ * SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, config));
+ */
+export function withApiKeySecurity<T extends DocumentConfig>(app: INestApplication, config: T): T {
+  const options = resolvedOptionsOf(app);
+  const schemes = securitySchemesFor(options);
+  const aliases = aliasesOfOurSchemes(config, options);
+  const ours = new Set<string>([...Object.values(ApiKeySecuritySchemeName), ...aliases]);
+  const documentSecurity = config.security && withoutOurs(config.security, ours);
+  const referenced = annotateOperations(scanRouteHandlers(app), {
+    options,
+    schemes: Object.keys(schemes),
+    ours,
+    documentSecurity,
+    roleNames: !/^3\.0(\.|$)/.test(config.openapi ?? '3.0.0'),
+    rateLimited: hasRateLimitHook(app),
+  });
+  const declared = Object.fromEntries(
+    Object.entries(config.components?.securitySchemes ?? {}).filter(([name]) => !aliases.includes(name)),
+  );
+  for (const [name, scheme] of Object.entries(declared)) {
+    if ('type' in scheme && scheme.type === 'apiKey' && !(name in schemes) && !referenced.has(name)) {
+      const ourSources = Object.entries(schemes)
+        .map(([ourName, our]) => `${ourName}${'name' in our && our.name ? ` (${our.in} ${our.name})` : ''}`)
+        .join(', ');
+      throw new Error(
+        `nestjs-api-key/swagger: the document declares the security scheme "${name}" (${scheme.in} ` +
+          `"${scheme.name}"), which no operation uses: Swagger UI's Authorize would store a key it never sends. ` +
+          `ApiKeyModule's schemes are ${ourSources}; remove the .addApiKey() call, or reference "${name}" ` +
+          'with @ApiSecurity on the operations it protects',
+      );
+    }
+  }
+  const result: T = {
+    ...config,
+    components: { ...config.components, securitySchemes: { ...declared, ...schemes } },
+  };
+  if (documentSecurity) result.security = documentSecurity;
+  else delete result.security;
+  return result;
+}
+
+/**
+ * `SwaggerModule.createDocument(app, withApiKeySecurity(app, config), options)`: a shortcut for
+ * those who prefer one call.
  */
 export function createApiKeyDocument(
   app: INestApplication,
-  config: Omit<OpenAPIObject, 'paths'>,
+  config: DocumentConfig,
   options?: SwaggerDocumentOptions,
 ): OpenAPIObject {
-  const settings = resolvedOptionsOf(app);
-  const handlers = [...findGuardedHandlers(app)];
-  const previous = handlers.map(([handler]) => ({
-    handler,
-    own: Reflect.hasOwnMetadata(DECORATORS.API_EXTENSION, handler),
-    value: Reflect.getOwnMetadata(DECORATORS.API_EXTENSION, handler) as unknown,
-  }));
-  let document: OpenAPIObject;
-  try {
-    handlers.forEach(([handler], index) => {
-      const extensions = Reflect.getMetadata(DECORATORS.API_EXTENSION, handler) as object | undefined;
-      Reflect.defineMetadata(DECORATORS.API_EXTENSION, { ...extensions, [MARKER]: index }, handler);
-    });
-    document = SwaggerModule.createDocument(app, config, options);
-  } finally {
-    for (const { handler, own, value } of previous) {
-      if (own) Reflect.defineMetadata(DECORATORS.API_EXTENSION, value, handler);
-      else Reflect.deleteMetadata(DECORATORS.API_EXTENSION, handler);
-    }
-  }
-  return applyApiKeySecurity(
-    document,
-    settings,
-    handlers.map(([, guarded]) => guarded),
-    MARKER,
+  return SwaggerModule.createDocument(app, withApiKeySecurity(app, config), options);
+}
+
+/** Whether `ApiKeyRateLimitModule` is imported: its hook limits every guarded request. */
+function hasRateLimitHook(app: INestApplication): boolean {
+  return [...app.get(ModulesContainer).values()].some(
+    (module) => module.providers.get(ApiKeyRateLimitHook)?.instance instanceof ApiKeyRateLimitHook,
   );
 }
 

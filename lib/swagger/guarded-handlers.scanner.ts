@@ -8,10 +8,20 @@ import { ApiKeyAuthMetadata } from './api-key-auth.decorator.js';
 
 /** `@UseGuards` metadata key of `@nestjs/common` (stable since Nest 5, not exported from its root). */
 const GUARDS_METADATA = '__guards__';
+/** Route path metadata key of `@nestjs/common`: present on every route handler. */
+const PATH_METADATA = 'path';
 
-/** What the document must say about one guarded handler. */
-export interface GuardedHandler {
-  /** The route's scope requirement (the handler's, else its controller's), if any. */
+/** A controller method and whether `ApiKeyGuard` protects it. */
+export interface RouteHandler {
+  /** The controller class the method is reached through (a subclass may inherit the method). */
+  readonly controller: Type;
+  /** The method's name on the controller. */
+  readonly name: string;
+  /** The method itself: where `@nestjs/swagger` reads an operation's metadata. */
+  readonly handler: Function;
+  /** Whether the guard protects it. */
+  readonly guarded: boolean;
+  /** The route's scope requirement (the handler's, else its controller's), if guarded and any. */
   readonly scopes: ScopeRequirement | undefined;
 }
 
@@ -22,45 +32,35 @@ interface GlobalGuards {
 }
 
 /**
- * Finds every controller handler of `app` that {@link ApiKeyGuard} (or a subclass) protects,
- * with the same rules as the guard: `@UseGuards` on the handler or its controller, or a global
- * guard (`APP_GUARD` or `app.useGlobalGuards`), or marked `@ApiKeyAuth()`, minus `@Public()`
- * handlers and controllers.
- *
- * Throws when one handler function is shared by controllers that need different documentation
- * (an inherited method, guarded in one subclass and public in another): the document could not
- * tell those operations apart.
+ * Every method of every controller of `app`, each saying whether {@link ApiKeyGuard} (or a
+ * subclass) protects it, with the same rules as the guard: `@UseGuards` on the handler or its
+ * controller, or a global guard (`APP_GUARD` or `app.useGlobalGuards`), or marked
+ * `@ApiKeyAuth()`, minus `@Public()` handlers and controllers.
  */
-export function findGuardedHandlers(app: INestApplicationContext): Map<Function, GuardedHandler> {
+export function scanRouteHandlers(app: INestApplicationContext): RouteHandler[] {
   const reflector = new Reflector();
   const globallyGuarded = hasGlobalApiKeyGuard(app);
-  const found = new Map<Function, GuardedHandler | null>();
   const scanner = new MetadataScanner();
+  const handlers: RouteHandler[] = [];
   for (const module of app.get(ModulesContainer).values()) {
     for (const wrapper of module.controllers.values()) {
       const controller = wrapper.metatype as Type | null;
       if (!controller?.prototype) continue;
       for (const name of scanner.getAllMethodNames(controller.prototype)) {
         const handler = controller.prototype[name] as Function;
+        if (!Reflect.hasMetadata(PATH_METADATA, handler)) continue; // not a route
         const targets = [handler, controller];
         const guarded =
           reflector.getAllAndOverride(PublicMetadata, targets) !== true &&
           (globallyGuarded ||
             reflector.getAllAndOverride(ApiKeyAuthMetadata, targets) === true ||
             targets.some((target) => usesApiKeyGuard(reflector.get<unknown[]>(GUARDS_METADATA, target))));
-        const entry = guarded ? { scopes: reflector.getAllAndOverride(ScopeRequirementMetadata, targets) } : null;
-        if (found.has(handler) && !sameEntry(found.get(handler)!, entry)) {
-          throw new Error(
-            `nestjs-api-key/swagger: ${controller.name}.${name} ` +
-              'is inherited by controllers that guard it differently; ' +
-              'override it in each controller (calling super) so each has its own handler',
-          );
-        }
-        found.set(handler, entry);
+        const scopes = guarded ? reflector.getAllAndOverride(ScopeRequirementMetadata, targets) : undefined;
+        handlers.push({ controller, name, handler, guarded, scopes });
       }
     }
   }
-  return new Map([...found].filter((pair): pair is [Function, GuardedHandler] => pair[1] !== null));
+  return handlers;
 }
 
 function hasGlobalApiKeyGuard(app: INestApplicationContext): boolean {
@@ -83,8 +83,4 @@ function usesApiKeyGuard(guards: readonly unknown[] | undefined): boolean {
       guard instanceof ApiKeyGuard ||
       (typeof guard === 'function' && (guard === ApiKeyGuard || guard.prototype instanceof ApiKeyGuard)),
   );
-}
-
-function sameEntry(a: GuardedHandler | null, b: GuardedHandler | null): boolean {
-  return a === b || (a !== null && b !== null && JSON.stringify(a.scopes) === JSON.stringify(b.scopes));
 }

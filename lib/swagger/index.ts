@@ -1,7 +1,9 @@
-export { createApiKeyDocument } from './api-key.swagger.js';
+export { withApiKeySecurity, createApiKeyDocument } from './api-key.swagger.js';
+export { ApiKeySecuritySchemeName, API_KEY_SCOPES_EXTENSION } from './api-key-security.document.js';
 export {
-  ApiKeySecuritySchemeName,
-  ApiKeyComponentName,
-  API_KEY_SCOPES_EXTENSION,
-} from './api-key-security.document.js';
+  ApiKeyUnauthorizedError,
+  ApiKeyForbiddenError,
+  ApiKeyUnavailableError,
+  ApiKeyRateLimitedError,
+} from './api-key-error.schemas.js';
 export { ApiKeyAuth } from './api-key-auth.decorator.js';

@@ -146,13 +146,6 @@ describe.each(platforms)('edge input on $name', (platform) => {
       ],
     ],
     [
-      'X-API-Key sent twice with the same valid key',
-      [
-        ['X-API-Key', READER.key],
-        ['X-API-Key', READER.key],
-      ],
-    ],
-    [
       'Authorization sent twice (Node keeps only the first)',
       [
         ['Authorization', `Bearer ${READER.key}`],
@@ -191,7 +184,10 @@ describe.each(platforms)('edge input on $name', (platform) => {
   it('answers 400 to a repeated query parameter and to a query key next to a header key', async () => {
     for (const request of [
       { path: `/orders/whoami?api_key=${READER.key}&api_key=unknown-key-of-valid-shape-07` },
-      { path: `/orders/whoami?api_key=${READER.key}`, headers: [['X-API-Key', READER.key]] as const },
+      {
+        path: `/orders/whoami?api_key=${READER.key}`,
+        headers: [['X-API-Key', 'unknown-key-of-valid-shape-08']] as const,
+      },
     ]) {
       expect((await send(server.port, request)).status).toBe(400);
     }

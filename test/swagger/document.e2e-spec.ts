@@ -2,20 +2,25 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Module, type INestApplication } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { DECORATORS, DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { Test } from '@nestjs/testing';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { ApiKeyGuard, ApiKeyModule } from 'nestjs-api-key';
-import { createApiKeyDocument } from 'nestjs-api-key/swagger';
+import { ApiKeyRateLimitModule } from 'nestjs-api-key/rate-limit';
+import { createApiKeyDocument, withApiKeySecurity } from 'nestjs-api-key/swagger';
 import { READER, TEST_KEYS } from '../support/keys.js';
+import { spectralLint } from './openapi-tools.js';
 import { platforms, startApp } from '../support/platforms.js';
 import {
   AnnotatedController,
   ClassGuardedController,
+  ClassSecurityController,
   GlobalController,
   GlobalPublicController,
   InheritedGuardedController,
   InheritedOpenController,
   MethodGuardedController,
   PublicClassController,
+  RateLimitedController,
   SubclassGuardedController,
 } from './swagger-controllers.js';
 
@@ -57,7 +62,18 @@ function propertyNames(value: unknown, names = new Set<string>()): Set<string> {
 
 const validate = (document: OpenAPIObject) => SwaggerParser.validate(structuredClone(document) as never);
 
-describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
+type Build = (app: INestApplication, config: Omit<OpenAPIObject, 'paths'>) => OpenAPIObject;
+/** Nest's own recipe with our one line, and the shortcut. */
+const recipes: { name: string; build: Build }[] = [
+  {
+    name: 'SwaggerModule.createDocument(app, withApiKeySecurity(app, config))',
+    build: (app, config) => SwaggerModule.createDocument(app, withApiKeySecurity(app, config)),
+  },
+  { name: 'createApiKeyDocument', build: createApiKeyDocument },
+];
+const cases = platforms.flatMap((platform) => recipes.map((recipe) => ({ ...recipe, platform })));
+
+describe.each(cases)('$name on $platform.name', ({ platform, build }) => {
   describe('with @UseGuards on classes and methods, and @ApiKeyAuth() (header source only)', () => {
     let app: INestApplication;
     let v30: OpenAPIObject;
@@ -72,12 +88,13 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
             SubclassGuardedController,
             PublicClassController,
             AnnotatedController,
+            ClassSecurityController,
           ],
         },
         platform,
       );
-      v30 = createApiKeyDocument(app, config30());
-      v31 = createApiKeyDocument(app, config31());
+      v30 = build(app, config30());
+      v31 = build(app, config31());
     });
     afterAll(() => app.close());
 
@@ -104,6 +121,10 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
         'GET /method-guarded/guarded': [{ 'api-key': key }],
         'GET /method-guarded/open': 'none',
         'GET /method-guarded/jwt-only': [{ jwt: [] }],
+        'POST /method-guarded/created': [{ 'api-key': key }],
+        'POST /method-guarded/accepted': [{ 'api-key': key }],
+        'GET /class-jwt/guarded': [{ jwt: [], 'api-key': key }],
+        'GET /class-jwt/jwt': [{ jwt: [] }],
         'GET /subclass': [{ 'api-key': key }],
         'GET /subclass/admin': [{ 'api-key': key }],
         'GET /public-class': 'none',
@@ -122,6 +143,10 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
         'GET /method-guarded/guarded': [{ 'api-key': [] }],
         'GET /method-guarded/open': 'none',
         'GET /method-guarded/jwt-only': [{ jwt: [] }],
+        'POST /method-guarded/created': [{ 'api-key': [] }],
+        'POST /method-guarded/accepted': [{ 'api-key': [] }],
+        'GET /class-jwt/guarded': [{ jwt: [], 'api-key': [] }],
+        'GET /class-jwt/jwt': [{ jwt: [] }],
         'GET /subclass': [{ 'api-key': ['reports:read'] }],
         'GET /subclass/admin': [{ 'api-key': ['admin'] }],
         'GET /public-class': 'none',
@@ -156,23 +181,53 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
       const ops = operations(v30);
       const errors = (name: string) =>
         Object.fromEntries(Object.entries(ops[name]!.responses).filter(([status]) => /^(401|403|503)$/.test(status)));
-      const ref = (name: string) => ({ $ref: `#/components/responses/${name}` });
-      expect(errors('GET /class-guarded')).toEqual({ 401: ref('ApiKeyUnauthorized'), 503: ref('ApiKeyUnavailable') });
-      expect(errors('GET /class-guarded/all')).toEqual({
-        401: ref('ApiKeyUnauthorized'),
-        403: ref('ApiKeyForbidden'),
-        503: ref('ApiKeyUnavailable'),
+      const schemaOf = (response: any) => response.content['application/json'].schema.$ref;
+      expect(Object.keys(errors('GET /class-guarded'))).toEqual(['401', '503']);
+      expect(Object.keys(errors('GET /class-guarded/all'))).toEqual(['401', '403', '503']);
+      const all = errors('GET /class-guarded/all');
+      expect(schemaOf(all[401])).toBe('#/components/schemas/ApiKeyUnauthorizedError');
+      expect(schemaOf(all[403])).toBe('#/components/schemas/ApiKeyForbiddenError');
+      expect(schemaOf(all[503])).toBe('#/components/schemas/ApiKeyUnavailableError');
+      expect(all[401]).toMatchObject({
+        headers: { 'WWW-Authenticate': { description: 'Challenges: `ApiKey realm="api"`.' } },
       });
-      expect(errors('GET /class-guarded/any')).toEqual({
-        401: { description: 'Our own 401 text' },
-        403: ref('ApiKeyForbidden'),
-        503: ref('ApiKeyUnavailable'),
-      });
+      expect(errors('GET /class-guarded/any')[401]).toEqual({ description: 'Our own 401 text' });
       expect(errors('GET /class-guarded/public')).toEqual({});
       expect(errors('GET /public-class')).toEqual({});
-      expect(v30.components?.responses?.ApiKeyUnauthorized).toMatchObject({
-        headers: { 'WWW-Authenticate': { description: 'Challenges: `ApiKey realm="api"`.' } },
-        content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiKeyError' } } },
+    });
+
+    it('keeps the success response of a guarded operation', () => {
+      const ops = operations(v30);
+      expect(ops['GET /class-guarded']!.responses['200']).toEqual({ description: '' });
+      expect(ops['POST /method-guarded/created']!.responses['201']).toEqual({ description: '' });
+      expect(ops['POST /method-guarded/accepted']!.responses['202']).toEqual({ description: '' });
+    });
+
+    it('gives each error response its own schema with the example a client receives', () => {
+      const schemas = v30.components?.schemas as Record<string, any>;
+      const example = (name: string) =>
+        Object.fromEntries(
+          Object.entries(schemas[name].properties).map(([key, value]: [string, any]) => [key, value.example]),
+        );
+      expect(example('ApiKeyUnauthorizedError')).toEqual({
+        statusCode: 401,
+        error: 'Unauthorized',
+        code: 'API_KEY_MISSING',
+        message: 'An API key is required',
+      });
+      expect(example('ApiKeyForbiddenError')).toEqual({
+        statusCode: 403,
+        error: 'Forbidden',
+        code: 'API_KEY_INSUFFICIENT_SCOPE',
+        message: 'The API key lacks a required scope',
+        requiredScopes: ['orders:write'],
+        scopeMode: 'all',
+      });
+      expect(example('ApiKeyUnavailableError')).toEqual({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        code: 'API_KEY_STORE_UNAVAILABLE',
+        message: 'Authentication is temporarily unavailable',
       });
     });
 
@@ -183,27 +238,36 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
         .addSecurityRequirements('api-key')
         .addSecurityRequirements('jwt')
         .build();
-      const document = createApiKeyDocument(app, config);
+      const document = build(app, config);
       expect(document.security).toEqual([{ jwt: [] }]);
       const security = securityOf(document);
       expect(security['GET /method-guarded/guarded']).toEqual([{ jwt: [], 'api-key': [] }]);
       expect(security['GET /class-guarded/public']).toBe('none');
     });
 
-    it('is a valid OpenAPI 3.0 and 3.1 document', async () => {
+    it("is a valid OpenAPI 3.0 and 3.1 document, without errors by Spectral's OpenAPI ruleset", async () => {
       await expect(validate(v30)).resolves.toBeDefined();
       await expect(validate(v31)).resolves.toBeDefined();
+      const errors = (await spectralLint({ v30, v31 })).filter((result) => result.severity === 0);
+      expect(errors).toEqual([]);
     });
 
-    it('leaves no marker behind: the handlers metadata is restored', () => {
-      const plain = SwaggerModule.createDocument(app, config30());
-      expect(JSON.stringify(plain)).not.toContain('nestjs-api-key');
-      expect(JSON.stringify(v30)).not.toContain('x-nestjs-api-key');
-      expect(operations(plain)['GET /class-guarded']!.security).toBeUndefined();
-      expect(Reflect.getMetadata(DECORATORS.API_EXTENSION, ClassGuardedController.prototype.all)).toEqual({
-        'x-team': 'orders',
-      });
-      expect(Reflect.hasOwnMetadata(DECORATORS.API_EXTENSION, ClassGuardedController.prototype.plain)).toBe(false);
+    it('replaces a scheme the config declares for the same header under another name', () => {
+      const config = new DocumentBuilder()
+        .setTitle('test')
+        .setVersion('1')
+        .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, 'ApiKeyAuth')
+        .build();
+      const document = build(app, config);
+      expect(Object.keys(document.components?.securitySchemes ?? {})).toEqual(['api-key']);
+      expect(securityOf(document)['GET /class-guarded']).toEqual([{ 'api-key': [] }]);
+    });
+
+    it('refuses an apiKey scheme that no operation uses, naming it and ours', () => {
+      const config = new DocumentBuilder().setTitle('test').setVersion('1').addApiKey().build();
+      expect(() => build(app, config)).toThrow(
+        /security scheme "api_key" \(header "api_key"\), which no operation uses.*schemes are api-key \(header X-API-Key\)/,
+      );
     });
   });
 
@@ -226,8 +290,8 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
         },
         platform,
       );
-      v30 = createApiKeyDocument(app, config30());
-      v31 = createApiKeyDocument(app, config31());
+      v30 = build(app, config30());
+      v31 = build(app, config31());
     });
     afterAll(() => app.close());
 
@@ -256,7 +320,7 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
           description: 'API key in the `api_key` query parameter. Risky: URLs are logged; prefer a header.',
         },
       });
-      expect(v30.components?.responses?.ApiKeyUnauthorized).toMatchObject({
+      expect(operations(v30)['GET /global']!.responses['401']).toMatchObject({
         headers: {
           'WWW-Authenticate': { description: 'Challenges: `ApiKey realm="orders"`, `Bearer realm="orders"`.' },
         },
@@ -283,15 +347,23 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
       });
     });
 
-    it('is a valid OpenAPI 3.0 and 3.1 document', async () => {
+    it("is a valid OpenAPI 3.0 and 3.1 document, without errors by Spectral's OpenAPI ruleset", async () => {
       await expect(validate(v30)).resolves.toBeDefined();
       await expect(validate(v31)).resolves.toBeDefined();
+      const errors = (await spectralLint({ v30, v31 })).filter((result) => result.severity === 0);
+      expect(errors).toEqual([]);
     });
 
-    it('contains no example or default value, and no configured key', () => {
+    it('has examples in its error schemas only, and contains no configured key', () => {
       for (const document of [v30, v31]) {
-        const names = propertyNames(document);
+        const { schemas, ...rest } = document.components ?? {};
+        const names = propertyNames({ ...document, components: rest });
         expect(['example', 'examples', 'default', 'x-example'].filter((name) => names.has(name))).toEqual([]);
+        expect(Object.keys(schemas ?? {})).toEqual([
+          'ApiKeyUnauthorizedError',
+          'ApiKeyUnavailableError',
+          'ApiKeyForbiddenError',
+        ]);
         const text = JSON.stringify(document);
         for (const { key } of TEST_KEYS) expect(text.includes(key)).toBe(false);
       }
@@ -307,7 +379,7 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
       platform,
     );
     try {
-      expect(() => createApiKeyDocument(app, config30())).toThrow(
+      expect(() => build(app, config30())).toThrow(
         /InheritedOpenController\.list is inherited by controllers that guard it differently/,
       );
     } finally {
@@ -331,7 +403,7 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
       platform,
     );
     try {
-      expect(() => createApiKeyDocument(differing, config30())).toThrow(
+      expect(() => build(differing, config30())).toThrow(
         /instances of this application read keys from different sources/,
       );
     } finally {
@@ -342,18 +414,65 @@ describe.each(platforms)('createApiKeyDocument on $name', (platform) => {
       platform,
     );
     try {
-      expect(Object.keys(createApiKeyDocument(agreeing, config30()).components?.securitySchemes ?? {})).toEqual([
-        'api-key',
-      ]);
+      expect(Object.keys(build(agreeing, config30()).components?.securitySchemes ?? {})).toEqual(['api-key']);
     } finally {
       await agreeing.close();
+    }
+  });
+
+  it('documents the guarded operations of an application that is not initialised yet (global guard)', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [ApiKeyModule.forRoot({ keys: [READER] })],
+      controllers: [GlobalController, GlobalPublicController],
+      providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }],
+    }).compile();
+    const app = moduleRef.createNestApplication(platform.createAdapter(), { logger: false });
+    try {
+      const security = securityOf(build(app, config30()));
+      expect(security['GET /global']).toEqual([{ 'api-key': [] }]);
+      expect(security['GET /global/public']).toBe('none');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('documents 429 on the guarded routes ApiKeyRateLimitModule limits, and only with it', async () => {
+    const limited = await startApp(
+      {
+        imports: [
+          ApiKeyModule.forRoot({ keys: [READER], isGlobal: true }),
+          ApiKeyRateLimitModule.forRoot({ limit: { points: 10, duration: 60 } }),
+        ],
+        controllers: [RateLimitedController, GlobalPublicController],
+      },
+      platform,
+    );
+    try {
+      const ops = operations(build(limited, config30()));
+      expect(ops['GET /limited']!.responses['429']).toMatchObject({
+        headers: { 'Retry-After': { schema: { type: 'integer' } } },
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiKeyRateLimitedError' } } },
+      });
+      expect(ops['GET /limited/unlimited']!.responses['429']).toBeUndefined();
+      expect(ops['GET /global-public']!.responses['429']).toBeUndefined();
+    } finally {
+      await limited.close();
+    }
+    const unlimited = await startApp(
+      { imports: [ApiKeyModule.forRoot({ keys: [READER] })], controllers: [RateLimitedController] },
+      platform,
+    );
+    try {
+      expect(operations(build(unlimited, config30()))['GET /limited']!.responses['429']).toBeUndefined();
+    } finally {
+      await unlimited.close();
     }
   });
 
   it('says so when ApiKeyModule is not imported', async () => {
     const app = await startApp({ controllers: [GlobalPublicController] }, platform);
     try {
-      expect(() => createApiKeyDocument(app, config30())).toThrow(
+      expect(() => build(app, config30())).toThrow(
         'nestjs-api-key/swagger: ApiKeyModule is not imported in this application',
       );
     } finally {

@@ -1,6 +1,16 @@
-import { Controller, Get, Injectable, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  HttpCode,
+  Injectable,
+  Post,
+  UseGuards,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiExtension, ApiOperation, ApiResponse, ApiSecurity } from '@nestjs/swagger';
 import { ApiKeyGuard, Public, RequireAnyScope, RequireScopes } from 'nestjs-api-key';
+import { SkipRateLimit } from 'nestjs-api-key/rate-limit';
 import { ApiKeyAuth } from 'nestjs-api-key/swagger';
 
 /** A subclass of the guard: still an API key guard for the document. */
@@ -49,6 +59,27 @@ export class MethodGuardedController {
   @ApiBearerAuth('jwt')
   @ApiSecurity('api-key')
   jwtOnly() {}
+
+  @Post('created')
+  @UseGuards(ApiKeyGuard)
+  created() {}
+
+  @Post('accepted')
+  @HttpCode(202)
+  @UseGuards(ApiKeyGuard)
+  accepted() {}
+}
+
+/** A class-level requirement of another scheme: it stays in force, combined with the key's where guarded. */
+@Controller('class-jwt')
+@ApiBearerAuth('jwt')
+export class ClassSecurityController {
+  @Get('guarded')
+  @UseGuards(ApiKeyGuard)
+  guarded() {}
+
+  @Get('jwt')
+  jwt() {}
 }
 
 /** A guard subclass, a class-level scope and a handler that replaces it. */
@@ -134,3 +165,15 @@ export class InheritedGuardedController extends BaseController {}
 
 @Controller('inherited-open')
 export class InheritedOpenController extends BaseController {}
+
+/** Guarded, with one route outside the rate limits. */
+@Controller('limited')
+@UseGuards(ApiKeyGuard)
+export class RateLimitedController {
+  @Get()
+  limited() {}
+
+  @Get('unlimited')
+  @SkipRateLimit()
+  unlimited() {}
+}

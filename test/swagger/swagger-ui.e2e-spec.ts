@@ -96,4 +96,44 @@ describe.each(['express', 'fastify'])('Swagger UI of the sample app on %s, in Ch
     expect(await execute('Admin-AdminController_stats', '/admin/stats')).toBe('403');
     expect(sent.at(-1)).toEqual({ path: '/admin/stats', apiKey: DEMO_KEYS.DEMO_READER_KEY, authorization: undefined });
   }, 60_000);
+
+  /** In the Authorize dialog: logs `scheme` out, or authorizes it with `key`. */
+  async function authorize(changes: { scheme: string; key: string | null }[]): Promise<void> {
+    await page.locator('.scheme-container button.authorize').click();
+    const dialog = page.locator('.modal-ux');
+    for (const { scheme, key } of changes) {
+      const container = dialog.locator('.auth-container').filter({ hasText: scheme });
+      if (key === null) {
+        await container.locator('button', { hasText: 'Logout' }).click();
+      } else {
+        await container.locator('input').fill(key);
+        await container.locator('button.authorize').click();
+        await container.locator('button', { hasText: 'Logout' }).waitFor();
+      }
+    }
+    await dialog.locator('button.btn-done').first().click();
+  }
+
+  it('sends the bearer scheme alone (200) once the header scheme is logged out', async () => {
+    await authorize([
+      { scheme: 'api-key (apiKey)', key: null },
+      { scheme: 'api-key-bearer (http, Bearer)', key: DEMO_KEYS.DEMO_READER_KEY },
+    ]);
+    expect(await execute('Account-AccountController_whoami', '/me')).toBe('200');
+    expect(sent.at(-1)).toEqual({
+      path: '/me',
+      apiKey: undefined,
+      authorization: `Bearer ${DEMO_KEYS.DEMO_READER_KEY}`,
+    });
+  }, 60_000);
+
+  it('sends both schemes at once, the same key twice, and gets 200', async () => {
+    await authorize([{ scheme: 'api-key (apiKey)', key: DEMO_KEYS.DEMO_READER_KEY }]);
+    expect(await execute('Account-AccountController_whoami', '/me')).toBe('200');
+    expect(sent.at(-1)).toEqual({
+      path: '/me',
+      apiKey: DEMO_KEYS.DEMO_READER_KEY,
+      authorization: `Bearer ${DEMO_KEYS.DEMO_READER_KEY}`,
+    });
+  }, 60_000);
 });
