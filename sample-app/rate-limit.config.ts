@@ -11,7 +11,7 @@ import type { ApiKeyRateLimitOptions } from 'nestjs-api-key/rate-limit';
 export const rateLimitConfig = registerAs('rateLimit', (): ApiKeyRateLimitOptions => ({
   limit: { points: 30, durationMs: 60_000 },
   plans: {
-    free: { limit: { points: 10, durationMs: 60_000 }, quota: { points: 1000, period: 'day' } },
+    free: { limit: { points: 60, durationMs: 60_000 }, quota: { points: 1000, period: 'day' } },
     pro: { limit: { points: 100, durationMs: 60_000 }, quota: { points: 100_000, period: 'month' } },
   },
   perAddress: { points: 20, durationMs: 60_000 },

@@ -441,7 +441,7 @@ describe.each(cases)('$name on $platform.name', ({ platform, build }) => {
       {
         imports: [
           ApiKeyModule.forRoot({ keys: [READER], isGlobal: true }),
-          ApiKeyRateLimitModule.forRoot({ limit: { points: 10, duration: 60 } }),
+          ApiKeyRateLimitModule.forRoot({ limit: { points: 10, durationMs: 60_000 } }),
         ],
         controllers: [RateLimitedController, GlobalPublicController],
       },
