@@ -207,8 +207,10 @@ describe('a relative SQLite path in a fresh working directory (the README case)'
  * Which modules `createApiKeyStore(url)` loads, seen from a fresh Node process running the built
  * package: a module-resolution hook (`module.register`) appends every URL the process resolves to
  * a log file, so a driver or store entry point that is imported (statically or dynamically) shows
- * up there. The hook sees ESM resolution only: `better-sqlite3` is `require`d in the SQLite worker,
- * so the SQLite side is watched through its entry point, which is what starts that worker.
+ * up there. The hook sees ESM resolution only, so the child adds what it loaded with `require` (the
+ * drivers are loaded that way, so that a missing one can be named) from `require.cache`.
+ * `better-sqlite3` is `require`d in the SQLite worker thread, so the SQLite side is watched through
+ * its entry point, which is what starts that worker.
  */
 describe('the driver a URL needs, and no other, is loaded', () => {
   const hooks = join(dir.path, 'record-resolutions.mjs');
@@ -236,8 +238,12 @@ export async function resolve(specifier, context, next) {
     const script = join(dir.path, 'open-store.mjs');
     writeFileSync(
       script,
-      `const { createApiKeyStore } = await import(${JSON.stringify(main)});
+      `import { appendFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+const { createApiKeyStore } = await import(${JSON.stringify(main)});
 if (process.env.STORE_URL) await (await createApiKeyStore(process.env.STORE_URL, { migrate: true })).close();
+const required = Object.keys(createRequire(import.meta.url).cache);
+appendFileSync(process.env.RESOLUTION_LOG, required.map((path) => path + '\\n').join(''));
 `,
     );
     return new Promise((done, fail) => {
