@@ -11,3 +11,5 @@ export {
   StaticSecretScanningPublicKeys,
 } from './secret-scanning-public-keys.js';
 export type { GitHubSecretScanningPublicKeysOptions, SecretScanningPublicKey } from './secret-scanning-public-keys.js';
+export { secretScanningRegistration } from './secret-scanning-registration.js';
+export type { SecretScanningRegistration } from './secret-scanning-registration.js';

@@ -45,6 +45,11 @@ export interface GitHubSecretScanningPublicKeysOptions {
   readonly url?: string;
   /** How long fetched keys are used before fetching again, in ms. Default 1 hour. */
   readonly maxAgeMs?: number;
+  /**
+   * How long keys fetched before keep being used while GitHub cannot be reached, in ms (counted
+   * from their fetch). Default 24 hours.
+   */
+  readonly maxStaleMs?: number;
   /** The least time between two fetches made because of an unknown identifier, in ms. Default 60 s. */
   readonly minRefreshIntervalMs?: number;
   /** Longest wait for GitHub's answer, in ms. Default 10 s. */
@@ -63,26 +68,30 @@ export const GITHUB_SECRET_SCANNING_KEYS_URL = 'https://api.github.com/meta/publ
 
 /**
  * GitHub's secret-scanning public keys, fetched from `url` and kept for `maxAgeMs`; fetched again
- * sooner when a report names an unknown identifier (a key rotation), at most once per
- * `minRefreshIntervalMs`. Concurrent callers share one fetch. When a fetch fails, keys fetched
- * before keep being used (up to four times `maxAgeMs` in all), else the caller's report gets 503.
+ * sooner when a report names an unknown identifier (a key rotation). Concurrent callers share one
+ * fetch, and with keys in hand it asks GitHub at most once per `minRefreshIntervalMs`, whatever
+ * the reason. When a fetch fails, keys fetched before keep being used for up to `maxStaleMs`;
+ * without them the caller's report gets 503.
  */
 @Injectable()
 export class GitHubSecretScanningPublicKeys extends SecretScanningPublicKeys {
   private readonly url: string;
   private readonly maxAgeMs: number;
+  private readonly maxStaleMs: number;
   private readonly minRefreshIntervalMs: number;
   private readonly timeoutMs: number;
   private readonly token: string | undefined;
   private readonly fetchFn: typeof fetch;
   private keys: readonly SecretScanningPublicKey[] | null = null;
   private fetchedAt = 0;
+  private attemptedAt = 0;
   private pending: Promise<readonly SecretScanningPublicKey[]> | null = null;
 
   constructor(options: GitHubSecretScanningPublicKeysOptions = {}) {
     super();
     this.url = options.url ?? GITHUB_SECRET_SCANNING_KEYS_URL;
     this.maxAgeMs = options.maxAgeMs ?? 3_600_000;
+    this.maxStaleMs = options.maxStaleMs ?? 86_400_000;
     this.minRefreshIntervalMs = options.minRefreshIntervalMs ?? 60_000;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.token = options.token;
@@ -91,14 +100,19 @@ export class GitHubSecretScanningPublicKeys extends SecretScanningPublicKeys {
 
   /** @inheritdoc */
   publicKeys(refresh: boolean): Promise<readonly SecretScanningPublicKey[]> {
-    const age = Date.now() - this.fetchedAt;
-    const stale = this.keys === null || age >= this.maxAgeMs || (refresh && age >= this.minRefreshIntervalMs);
-    if (!stale) return Promise.resolve(this.keys!);
+    const now = Date.now();
+    const age = now - this.fetchedAt;
+    const due =
+      this.keys === null ||
+      age >= this.maxStaleMs ||
+      ((age >= this.maxAgeMs || refresh) && now - this.attemptedAt >= this.minRefreshIntervalMs);
+    if (!due) return Promise.resolve(this.keys!);
     this.pending ??= this.fetchKeys().finally(() => (this.pending = null));
     return this.pending;
   }
 
   private async fetchKeys(): Promise<readonly SecretScanningPublicKey[]> {
+    this.attemptedAt = Date.now();
     try {
       const headers: Record<string, string> = { accept: 'application/json' };
       if (this.token) headers.authorization = `Bearer ${this.token}`;
@@ -108,7 +122,7 @@ export class GitHubSecretScanningPublicKeys extends SecretScanningPublicKeys {
       this.fetchedAt = Date.now();
       return this.keys;
     } catch (error) {
-      if (this.keys !== null && Date.now() - this.fetchedAt < 4 * this.maxAgeMs) return this.keys;
+      if (this.keys !== null && Date.now() - this.fetchedAt < this.maxStaleMs) return this.keys;
       throw error;
     }
   }

@@ -165,6 +165,7 @@ const surface: Record<string, { module: object; values: string[]; types: string[
       'GitHubSecretScanningPublicKeys',
       'SecretScanningPublicKeys',
       'StaticSecretScanningPublicKeys',
+      'secretScanningRegistration',
     ],
     types: [
       'ApiKeyLeaksExtras',
@@ -174,6 +175,7 @@ const surface: Record<string, { module: object; values: string[]; types: string[
       'SecretScanningFeedback',
       'SecretScanningMatch',
       'SecretScanningPublicKey',
+      'SecretScanningRegistration',
     ],
   },
   './health': {
