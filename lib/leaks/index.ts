@@ -13,3 +13,5 @@ export {
 export type { GitHubSecretScanningPublicKeysOptions, SecretScanningPublicKey } from './secret-scanning-public-keys.js';
 export { secretScanningRegistration } from './secret-scanning-registration.js';
 export type { SecretScanningRegistration } from './secret-scanning-registration.js';
+export { scanForApiKeys } from './api-key.scan.js';
+export type { ApiKeyFinding, ApiKeyFindingStatus, ApiKeyScanOptions, ApiKeyScanResult } from './api-key.scan.js';
