@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { lstat, opendir } from 'node:fs/promises';
+import { lstat, opendir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiKeyFormat } from '../keys/api-key.format.js';
 import { ApiKeyHasher } from '../keys/api-key.hasher.js';
@@ -97,7 +97,8 @@ export async function scanForApiKeys(
 
 /** Adds the files under `path` (or `path` itself) to `files`, skipping excluded names. */
 async function collect(path: string, exclude: ReadonlySet<string>, files: string[], given: boolean): Promise<void> {
-  const stats = await lstat(path);
+  // A path named on the command line is followed if it is a symbolic link; links inside are not.
+  const stats = await (given ? stat : lstat)(path);
   if (stats.isFile()) files.push(path);
   else if (stats.isDirectory()) {
     for await (const entry of await opendir(path)) {
@@ -106,7 +107,7 @@ async function collect(path: string, exclude: ReadonlySet<string>, files: string
       if (entry.isFile()) files.push(child);
       else if (entry.isDirectory()) await collect(child, exclude, files, false);
     }
-  } else if (given && !stats.isSymbolicLink()) files.push(path); // a FIFO or device named on purpose
+  } else if (given) files.push(path); // a FIFO or device named on purpose
 }
 
 /** Each finding with its status in the store. */

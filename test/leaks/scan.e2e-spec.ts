@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ApiKeyEventSink, ApiKeyFormat, createStandaloneApiKeyService } from 'nestjs-api-key';
 import { scanForApiKeys, type ApiKeyFinding } from 'nestjs-api-key/leaks';
@@ -98,6 +98,8 @@ beforeAll(async () => {
   });
   plant('node_modules/pkg/index.js', `module.exports = '${vendored.key}';`);
   plant('.git/objects/ab/cdef', vendored.key);
+  symlinkSync(tree, join(tree, 'src/loop')); // links inside the tree are not followed
+  symlinkSync(tree, join(dir.path, 'repo-link'));
 });
 
 const findingsOf = (list: readonly { key: string; file: string; line: number; column: number }[]) =>
@@ -110,6 +112,13 @@ describe('scanForApiKeys', () => {
     expect(result.findings).toEqual(sorted(findingsOf(expected)));
     expect(result.files).toBe(8);
     expect(result.bytes).toBeGreaterThan(3 * 1024 * 1024);
+  });
+
+  it('follows a symbolic link named as a path (not those inside the tree)', async () => {
+    const result = await scanForApiKeys([join(dir.path, 'repo-link')], { format: 'acme' });
+    expect(result.findings.map((finding) => finding.keyId)).toEqual(
+      sorted(findingsOf(expected)).map((finding) => finding.keyId),
+    );
   });
 
   it('reads standard input given as "-"', async () => {
