@@ -178,8 +178,9 @@ export class DefaultApiKeyEventSink extends ApiKeyEventSink implements OnModuleI
     }
     if (event.type === ApiKeyEventType.Leaked) {
       this.logger.warn(
-        `${event.type} keyId=${escapeForLog(event.keyId, 100)} action=${event.action} applied=${event.applied} ` +
-          `source=${escapeForLog(event.source, 40)} url=${escapeForLog(event.url, 300)}`,
+        `${event.type} keyId=${escapeForLog(event.keyId, 100)} name=${escapeForLog(event.name, 100)} ` +
+          `ownerId=${event.ownerId === null ? '-' : escapeForLog(event.ownerId, 100)} action=${event.action} ` +
+          `applied=${event.applied} source=${escapeForLog(event.source, 40)} url=${escapeForLog(event.url, 300)}`,
       );
       return;
     }
