@@ -24,6 +24,7 @@ import type { ApiKeyRecord } from '../storage/api-key-record.interface.js';
 import { isApiKeyStore } from '../storage/api-key-store.predicate.js';
 import { ApiKeyRepository } from '../storage/api-key.repository.js';
 import { ApiKeyClock } from '../verification/api-key.clock.js';
+import { FixedTimeout } from '../verification/fixed-timeout.js';
 import { ResolvedLeaksOptions } from './leaks-options.js';
 import { RecentSet } from './recent-set.js';
 import {
@@ -88,6 +89,7 @@ export class ApiKeyLeakReceiver implements OnModuleInit {
   private service!: ApiKeyService;
   private events!: ApiKeyEventSink;
   private clock!: ApiKeyClock;
+  private timeout!: FixedTimeout;
   private missingRawBodyLogged = false;
 
   constructor(
@@ -113,6 +115,8 @@ export class ApiKeyLeakReceiver implements OnModuleInit {
     this.service = find(ApiKeyService);
     this.events = find(ApiKeyEventSink);
     this.clock = find(ApiKeyClock);
+    const ms = this.apiKeys.lookupTimeoutMs;
+    this.timeout = new FixedTimeout(ms, () => new Error(`lookup timed out after ${ms} ms`));
     if (this.options.action !== 'notify' && !isApiKeyStore(this.repository))
       throw new ApiKeyConfigurationError(
         `leaks.action '${this.options.action}' needs a repository that implements ApiKeyStore; ` +
@@ -207,11 +211,14 @@ export class ApiKeyLeakReceiver implements OnModuleInit {
     return feedback('true_positive');
   }
 
-  /** The stored record of `token` under any configured pepper, or `null`; 503 when storage fails. */
+  /**
+   * The stored record of `token` under any configured pepper, or `null`; 503 when storage fails
+   * or a lookup outlasts `lookupTimeoutMs` (the `ApiKeyModule` option).
+   */
   private async lookup(token: string): Promise<ApiKeyRecord | null> {
     try {
       for (const candidate of this.hasher.candidates(token)) {
-        const record = await this.repository.findByHash(candidate);
+        const record = await this.timeout.race(this.repository.findByHash(candidate));
         if (record) return record;
       }
       return null;

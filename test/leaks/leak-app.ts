@@ -93,6 +93,8 @@ export class CountingStore extends ApiKeyStore {
   failWrites = false;
   /** Delay of every lookup, in ms: keeps concurrent reports in flight together. */
   lookupDelayMs = 0;
+  /** Lookups never answer, as with a database that stopped responding. */
+  hangLookups = false;
 
   constructor(readonly inner: ApiKeyStore) {
     super();
@@ -101,6 +103,7 @@ export class CountingStore extends ApiKeyStore {
   async findByHash(hash: string): Promise<ApiKeyRecord | null> {
     this.calls++;
     if (this.failLookups) throw new Error('database unreachable');
+    if (this.hangLookups) await new Promise(() => undefined);
     const record = await this.inner.findByHash(hash);
     if (this.lookupDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.lookupDelayMs));
     return record;
@@ -154,6 +157,7 @@ export async function startLeakApp(
         events: sink,
         keyPrefix: 'acme',
         pepper: 'leaks-test-pepper-000000000001',
+        lookupTimeoutMs: 300,
       }),
       ApiKeyLeaksModule.forRoot({
         path: LEAKS_PATH,

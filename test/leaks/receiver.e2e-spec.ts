@@ -58,6 +58,7 @@ describe.each(platforms)('the secret-scanning receiver on $name', (platform) => 
       store.failLookups = false;
       store.failWrites = false;
       store.lookupDelayMs = 0;
+      store.hangLookups = false;
     });
 
     const issue = async (name = 'ci-deploy') => {
@@ -249,6 +250,15 @@ describe.each(platforms)('the secret-scanning receiver on $name', (platform) => 
       expect(retry.status).toBe(200);
       expect(await service.verify(key)).toMatchObject({ valid: false, reason: 'revoked' });
       expect(leakedEvents(apiKey.id)).toHaveLength(1);
+    });
+
+    it('answers 503 when a lookup never answers: the wait is bounded by lookupTimeoutMs', async () => {
+      const { key, apiKey } = await issue('hanging');
+      store.hangLookups = true;
+      expect((await post(report(match(key)))).status).toBe(503);
+      store.hangLookups = false;
+      expect(leakedEvents(apiKey.id)).toEqual([]);
+      expect(await service.verify(key)).toMatchObject({ valid: true });
     });
 
     it('answers 503 when the revocation write fails, without an event', async () => {
