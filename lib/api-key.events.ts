@@ -16,6 +16,8 @@ export const ApiKeyEventType = {
   Enabled: 'api-key.enabled',
   /** A key got a new secret; its previous secrets stop working at `previousSecretsExpireAt`. */
   Rotated: 'api-key.rotated',
+  /** A key was reported leaked (by GitHub's secret scanning, through `nestjs-api-key/leaks`). */
+  Leaked: 'api-key.leaked',
 } as const;
 
 /** A lifecycle change made through `ApiKeyService` (or the CLI). */
@@ -54,9 +56,40 @@ export interface ApiKeyAuthenticationFailedEvent {
   readonly at: Date;
 }
 
+/** What the leak receiver did to a key reported leaked. */
+export type ApiKeyLeakAction = 'revoke' | 'disable' | 'notify';
+
+/**
+ * A key was reported leaked. Carries what an application needs to warn the key's owner and have
+ * them rotate it; never the key, nor any part of its secret.
+ */
+export interface ApiKeyLeakedEvent {
+  readonly type: typeof ApiKeyEventType.Leaked;
+  readonly keyId: string;
+  /** The key's name and owner, to notify them. */
+  readonly name: string;
+  readonly ownerId: string | null;
+  /** Where the key was found (a public URL, possibly empty), as reported. */
+  readonly url: string;
+  /** What kind of place it was found in (`content`, `commit`, `issue_comment`...), as reported. */
+  readonly source: string;
+  /** The configured action. */
+  readonly action: ApiKeyLeakAction;
+  /**
+   * Whether this report changed the key (revoked or disabled it). `false` for `notify`, and when
+   * the key already was revoked (or disabled, for `disable`).
+   */
+  readonly applied: boolean;
+  readonly at: Date;
+}
+
 /** Every event the library emits. Events carry public ids and reasons, never a key or a hash. */
 export type ApiKeyEvent =
-  ApiKeyLifecycleEvent | ApiKeyRotatedEvent | ApiKeyAuthenticatedEvent | ApiKeyAuthenticationFailedEvent;
+  | ApiKeyLifecycleEvent
+  | ApiKeyRotatedEvent
+  | ApiKeyAuthenticatedEvent
+  | ApiKeyAuthenticationFailedEvent
+  | ApiKeyLeakedEvent;
 
 /**
  * Where events go, and its injection token. The default ({@link DefaultApiKeyEventSink})
@@ -140,6 +173,14 @@ export class DefaultApiKeyEventSink extends ApiKeyEventSink implements OnModuleI
     if (event.type === ApiKeyEventType.AuthenticationFailed) {
       this.logger.warn(
         `${event.type} reason=${event.reason}${event.keyId === null ? '' : ` keyId=${escapeForLog(event.keyId, 100)}`}`,
+      );
+      return;
+    }
+    if (event.type === ApiKeyEventType.Leaked) {
+      this.logger.warn(
+        `${event.type} keyId=${escapeForLog(event.keyId, 100)} name=${escapeForLog(event.name, 100)} ` +
+          `ownerId=${event.ownerId === null ? '-' : escapeForLog(event.ownerId, 100)} action=${event.action} ` +
+          `applied=${event.applied} source=${escapeForLog(event.source, 40)} url=${escapeForLog(event.url, 300)}`,
       );
       return;
     }

@@ -40,6 +40,8 @@ export type {
   ApiKeyRotatedEvent,
   ApiKeyAuthenticatedEvent,
   ApiKeyAuthenticationFailedEvent,
+  ApiKeyLeakedEvent,
+  ApiKeyLeakAction,
 } from './api-key.events.js';
 export { ApiKeyLastUsedRecorder } from './verification/api-key-last-used.recorder.js';
 export { ApiKeyService } from './management/api-key.service.js';

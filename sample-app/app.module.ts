@@ -4,6 +4,11 @@ import { APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { ApiKeyGuard, ApiKeyModule, createApiKeyStore } from 'nestjs-api-key';
 import { ApiKeyHealthIndicator } from 'nestjs-api-key/health';
+import {
+  ApiKeyLeaksModule,
+  GITHUB_SECRET_SCANNING_KEYS_URL,
+  GitHubSecretScanningPublicKeys,
+} from 'nestjs-api-key/leaks';
 import { ApiKeyRateLimitModule, ResolvedRateLimitOptions } from 'nestjs-api-key/rate-limit';
 import { AccountController } from './account.controller.js';
 import { AdminController } from './admin.controller.js';
@@ -36,6 +41,20 @@ import { rateLimitConfig, redisFromEnvironment } from './rate-limit.config.js';
       useFactory: async (options: ConfigType<typeof rateLimitConfig>) => ({
         ...options,
         redis: await redisFromEnvironment(),
+      }),
+    }),
+    // GitHub's secret-scanning reports at POST /github/secret-scanning (the app is created with
+    // rawBody: true): a leaked key is revoked and an api-key.leaked event logged with its owner.
+    // SECRET_SCANNING_KEYS_URL points at a GitHub Enterprise Server's keys (or a test's).
+    ApiKeyLeaksModule.forRootAsync({
+      path: 'github/secret-scanning',
+      inject: [ConfigService],
+      useFactory: (config: ConfigService) => ({
+        action: 'revoke' as const,
+        publicKeys: new GitHubSecretScanningPublicKeys({
+          url: config.get('SECRET_SCANNING_KEYS_URL', GITHUB_SECRET_SCANNING_KEYS_URL),
+          token: config.get('GITHUB_TOKEN'),
+        }),
       }),
     }),
     TerminusModule,

@@ -5,17 +5,22 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
 import { setupSwagger } from './swagger.js';
 
-/** Creates the sample app on Express (default) or Fastify (`HTTP_ADAPTER=fastify`), with Swagger UI at /docs. */
+/**
+ * Creates the sample app on Express (default) or Fastify (`HTTP_ADAPTER=fastify`), with Swagger UI
+ * at /docs and the raw body kept (for the leak receiver's signature check).
+ */
 export async function createSampleApp(
   adapter = process.env.HTTP_ADAPTER ?? 'express',
   options: NestApplicationOptions = {},
 ): Promise<INestApplication> {
   if (adapter !== 'express' && adapter !== 'fastify')
     throw new Error(`HTTP_ADAPTER must be "express" or "fastify", got "${adapter}"`);
+  // rawBody: the leak receiver checks GitHub's signature over the exact bytes of the body.
+  const settings = { rawBody: true, ...options };
   const app =
     adapter === 'fastify'
-      ? await NestFactory.create(AppModule, new FastifyAdapter(), options)
-      : await NestFactory.create(AppModule, options);
+      ? await NestFactory.create(AppModule, new FastifyAdapter(), settings)
+      : await NestFactory.create(AppModule, settings);
   setupSwagger(app);
   return app;
 }

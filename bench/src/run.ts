@@ -1,12 +1,13 @@
 // `npm run bench`: every benchmark in turn, then one markdown report in bench/results/.
 // `npm run bench -- --quick` is a short smoke run (numbers too rough to quote).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { runFlood } from './flood.js';
 import { runHttp } from './http.js';
 import { BENCH_KEY_COUNT } from './keys.js';
 import { runMicro } from './micro.js';
+import { runScan, scanTable } from './scan.js';
 import { loadTarget, targetNames } from './targets.js';
 
 const quick = process.argv.includes('--quick');
@@ -54,6 +55,8 @@ const flood = await runFlood(
   { platforms, seconds: settings.floodSeconds, floodConnections: settings.floodConnections },
   log,
 );
+log('[scan] nestjs-api-key scan throughput');
+const scanned = scanTable(await runScan(quick ? 1 : 5, realpathSync('node_modules')));
 
 const wrkVersion = spawnSync('wrk', ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0]!.trim(); // wrk -v exits with 1
 const report = `# nestjs-api-key benchmark report
@@ -95,6 +98,16 @@ ${scalingHot}
 ## 4. Flood of invalid keys
 
 ${flood}
+
+## 5. Scan throughput
+
+\`scanForApiKeys\` (what \`nestjs-api-key scan\` runs) over a generated tree (source-like text with
+look-alikes of the prefix, binary files, 100 planted keys) and over the project's node_modules
+(nested node_modules skipped, as by default), files in the page cache; beside plain reading of the
+same files in the same way (1 MiB chunks, 8 files at a time), the floor. Medians of the rounds, in
+alternating order.
+
+${scanned}
 `;
 mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
 const file = new URL(`../results/report-${started.toISOString().replace(/[:.]/g, '-')}.md`, import.meta.url);

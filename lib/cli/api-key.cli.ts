@@ -14,6 +14,7 @@ import { API_KEY_CACHE_DEFAULTS } from '../storage/cached-api-key.store.js';
 import { CliUsageError } from './api-key-cli-usage.error.js';
 import { openApiKeyStore, type OpenedApiKeyStore } from './api-key-store.factories.js';
 import { packageVersion } from './package-version.cjs';
+import { scanForApiKeys } from '../leaks/api-key.scan.js';
 
 /**
  * Exit codes of the CLI. Under `--json`, a failure also writes `{"error":{"code","message"}}` on
@@ -71,6 +72,11 @@ Commands:
                                  give the key a new secret; prints the new key once; the old
                                  one keeps working for the grace period (default 0: stops now)
   migrate                        create or upgrade the store's tables (SQL stores)
+  scan [paths...] [--verify]     find keys of the prefix in files, directories or stdin ("-",
+                                 the default) by their checksum; prints file:line:column and
+                                 the key's id, never its secret; --verify adds each key's state
+                                 in the store. Exit code 1 when a key is found (with --verify:
+                                 one that is not revoked)
 
 Options of every command:
   --database <url>   store URL (default: $DATABASE_URL): sqlite:<file>,
@@ -134,6 +140,7 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
     }
     if (!isCommand(command)) throw new CliUsageError(unknownCommand(command));
     refuseForeignOptions(command, values);
+    if (command === 'scan') return await scan(rest, values, context, env, out, err, asJson);
     const needsId = command !== 'create' && command !== 'list' && command !== 'migrate';
     if (needsId && rest.length === 0) throw new CliUsageError(`${command} needs a key id`);
     if (rest.length > (needsId ? 1 : 0))
@@ -147,12 +154,7 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
     }
     const clock = context.clock ?? new SystemApiKeyClock();
     const operation = operationOf(command, rest[0], values, clock.now());
-    const peppers = values.pepper?.length ? values.pepper : env.API_KEY_PEPPER ? [env.API_KEY_PEPPER] : undefined;
-    const settings = { pepper: peppers, keyPrefix: values.prefix ?? env.API_KEY_PREFIX };
-    checkSettings(settings, {
-      pepper: values.pepper?.length ? '--pepper' : 'API_KEY_PEPPER',
-      keyPrefix: values.prefix === undefined ? 'API_KEY_PREFIX' : '--prefix',
-    });
+    const { peppers, settings } = settingsOf(values, env);
     if (!peppers && (command === 'create' || command === 'rotate')) {
       err(
         'warning: no pepper (--pepper or API_KEY_PEPPER): the key is hashed with plain SHA-256 ' +
@@ -181,7 +183,7 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
  * validates itself (ids, `--limit`, an expiry in the past) is checked when the command runs.
  */
 function operationOf(
-  command: Exclude<Command, 'migrate'>,
+  command: Exclude<Command, 'migrate' | 'scan'>,
   id: string | undefined,
   values: Options,
   now: Date,
@@ -221,6 +223,63 @@ function operationOf(
         print.issued(rotated.key, rotated.apiKey, rotated.previousSecretsExpireAt);
       };
     }
+  }
+}
+
+/** The peppers and prefix of `--pepper` and `--prefix` or their variables, checked as the service will. */
+function settingsOf(values: Options, env: Readonly<Record<string, string | undefined>>) {
+  const peppers = values.pepper?.length ? values.pepper : env.API_KEY_PEPPER ? [env.API_KEY_PEPPER] : undefined;
+  const settings = { pepper: peppers, keyPrefix: values.prefix ?? env.API_KEY_PREFIX };
+  checkSettings(settings, {
+    pepper: values.pepper?.length ? '--pepper' : 'API_KEY_PEPPER',
+    keyPrefix: values.prefix === undefined ? 'API_KEY_PREFIX' : '--prefix',
+  });
+  return { peppers, settings };
+}
+
+/**
+ * `scan [paths…] [--verify]`: finds keys of the prefix in the paths (standard input when none is
+ * given, or `-`) and prints where, by id; with `--verify`, each key's state in the store. Exits
+ * 1 when a key is found (with `--verify`: one that is not revoked), so a hook or CI job fails.
+ */
+async function scan(
+  paths: readonly string[],
+  values: Options,
+  context: CliContext,
+  env: Readonly<Record<string, string | undefined>>,
+  out: (text: string) => void,
+  err: (text: string) => void,
+  asJson: boolean,
+): Promise<number> {
+  const { peppers, settings } = settingsOf(values, env);
+  const url = values.database ?? env.DATABASE_URL;
+  if (values.verify && !context.store && !url)
+    throw new CliUsageError('scan --verify needs a store: pass --database <url> or set DATABASE_URL');
+  let opened: OpenedApiKeyStore | undefined;
+  try {
+    let repository: ApiKeyStore | undefined = values.verify ? context.store : undefined;
+    if (values.verify && !repository) {
+      opened = await openApiKeyStore(url!);
+      await opened.ready();
+      repository = opened.store;
+    }
+    const format = new ResolvedApiKeyOptions(settings).format;
+    const verify = repository ? { repository, peppers } : undefined;
+    const result = await scanForApiKeys(paths.length ? paths : ['-'], { format, verify });
+    if (asJson) out(JSON.stringify(result, null, 2));
+    else {
+      for (const found of result.findings) {
+        const place = `${escapeForLog(found.file, 500)}:${found.line}:${found.column}`;
+        const status = found.status === undefined ? '' : ` (${found.status})`;
+        out(`${place}: ${format.prefix} key ${found.keyId}${status}`);
+      }
+      const megabytes = (result.bytes / 1_048_576).toFixed(1);
+      err(`Scanned ${result.files} file(s), ${megabytes} MB: ${result.findings.length} key(s) found.`);
+    }
+    const failing = result.findings.filter((found) => found.status !== 'revoked');
+    return failing.length > 0 ? CliExitCode.Failed : CliExitCode.Ok;
+  } finally {
+    await opened?.close();
   }
 }
 
@@ -308,7 +367,7 @@ function inCliTerms(message: string, options: ReadonlyMap<string, string> = OPTI
     );
 }
 
-const COMMANDS = ['create', 'list', 'show', 'revoke', 'disable', 'enable', 'rotate', 'migrate'] as const;
+const COMMANDS = ['create', 'list', 'show', 'revoke', 'disable', 'enable', 'rotate', 'migrate', 'scan'] as const;
 type Command = (typeof COMMANDS)[number];
 const isCommand = (text: string): text is Command => (COMMANDS as readonly string[]).includes(text);
 
@@ -332,6 +391,7 @@ const COMMAND_OPTIONS: Readonly<Record<Command, readonly (keyof Options)[]>> = {
   enable: [],
   rotate: ['grace'],
   migrate: [],
+  scan: ['verify'],
 };
 
 /** Refuses an option `command` does not take (`list --scope a`) instead of ignoring it. */
@@ -385,6 +445,7 @@ const OPTIONS = {
   grace: { type: 'string' },
   limit: { type: 'string' },
   after: { type: 'string' },
+  verify: { type: 'boolean' },
 } as const;
 
 /** The command line's options and positionals; an unknown long option is refused with the nearest known one. */

@@ -67,6 +67,16 @@ export class ApiKeyFormat {
     return { key: body + checksumOf(body), id: keyId };
   }
 
+  /**
+   * A regular expression (source, unanchored, no flags) matching every key of this format:
+   * `<prefix>_`, the id, `_`, then the secret and checksum. It does not check the checksum: use
+   * {@link parse} on each match. The syntax is common to JavaScript, RE2 and Hyperscan (what
+   * GitHub's secret scanning runs).
+   */
+  get pattern(): string {
+    return `\\b${this.start}[0-9A-Za-z]{1,64}_[0-9A-Za-z]{${SECRET_LENGTH + CHECKSUM_LENGTH}}\\b`;
+  }
+
   /** Whether `key` claims to be a generated key of this format (it starts with `<prefix>_`). */
   claims(key: string): boolean {
     return key.startsWith(this.start);

@@ -5,6 +5,7 @@ import ts from 'typescript';
 import * as main from 'nestjs-api-key';
 import * as cli from 'nestjs-api-key/cli';
 import * as health from 'nestjs-api-key/health';
+import * as leaks from 'nestjs-api-key/leaks';
 import * as postgres from 'nestjs-api-key/postgres';
 import * as rateLimit from 'nestjs-api-key/rate-limit';
 import * as sqlite from 'nestjs-api-key/sqlite';
@@ -66,6 +67,8 @@ const surface: Record<string, { module: object; values: string[]; types: string[
       'ApiKeyEvent',
       'ApiKeyFailureReason',
       'ApiKeyHttpException',
+      'ApiKeyLeakAction',
+      'ApiKeyLeakedEvent',
       'ApiKeyLifecycleErrorCode',
       'ApiKeyLifecycleEvent',
       'ApiKeyListQuery',
@@ -149,6 +152,35 @@ const surface: Record<string, { module: object; values: string[]; types: string[
       'RateLimitWindow',
       'ResolvedRateLimitPlan',
       'RouteRateLimit',
+    ],
+  },
+  './leaks': {
+    module: leaks,
+    values: [
+      'API_KEY_LEAKS_OPTIONS',
+      'ApiKeyLeakReceiver',
+      'ApiKeyLeaksModule',
+      'DEFAULT_LEAKS_PATH',
+      'GITHUB_SECRET_SCANNING_KEYS_URL',
+      'GitHubSecretScanningPublicKeys',
+      'SecretScanningPublicKeys',
+      'StaticSecretScanningPublicKeys',
+      'scanForApiKeys',
+      'secretScanningRegistration',
+    ],
+    types: [
+      'ApiKeyFinding',
+      'ApiKeyFindingStatus',
+      'ApiKeyLeaksExtras',
+      'ApiKeyLeaksOptions',
+      'ApiKeyScanOptions',
+      'ApiKeyScanResult',
+      'GitHubSecretScanningPublicKeysOptions',
+      'LeakReportRequest',
+      'SecretScanningFeedback',
+      'SecretScanningMatch',
+      'SecretScanningPublicKey',
+      'SecretScanningRegistration',
     ],
   },
   './health': {
