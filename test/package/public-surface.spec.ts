@@ -5,6 +5,7 @@ import ts from 'typescript';
 import * as main from 'nestjs-api-key';
 import * as cli from 'nestjs-api-key/cli';
 import * as health from 'nestjs-api-key/health';
+import * as passport from 'nestjs-api-key/passport';
 import * as postgres from 'nestjs-api-key/postgres';
 import * as rateLimit from 'nestjs-api-key/rate-limit';
 import * as sqlite from 'nestjs-api-key/sqlite';
@@ -45,6 +46,7 @@ const surface: Record<string, { module: object; values: string[]; types: string[
       'CachedApiKeyStore',
       'DEFAULT_API_KEY_PREFIX',
       'InMemoryApiKeyStore',
+      'OptionalApiKey',
       'Public',
       'RequireAnyScope',
       'RequireScopes',
@@ -107,6 +109,11 @@ const surface: Record<string, { module: object; values: string[]; types: string[
       'runCli',
     ],
     types: ['ApiKeyStoreFactory', 'CliContext', 'OpenApiKeyStoreOptions', 'OpenedApiKeyStore'],
+  },
+  './passport': {
+    module: passport,
+    values: ['API_KEY_STRATEGY', 'ApiKeyPassportStrategy', 'ApiKeyStrategy'],
+    types: [],
   },
   './postgres': {
     module: postgres,
@@ -174,7 +181,7 @@ const surface: Record<string, { module: object; values: string[]; types: string[
       'createApiKeyDocument',
       'withApiKeySecurity',
     ],
-    types: [],
+    types: ['ApiKeyAuthOptions'],
   },
   './testing': {
     module: testing,
