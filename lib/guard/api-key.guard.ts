@@ -29,9 +29,10 @@ import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
  * without copying the rest.
  *
  * Outcomes: 401 (missing or invalid key, with `WWW-Authenticate`), 400 (more than one key),
- * 403 (missing scope), 503 (key store failure). On an `@OptionalApiKey()` route a request without
- * a key is admitted as anonymous (`request.apiKey` is `null`); a presented key meets the same outcomes. It throws rather than returning `false`, and
- * it denies any execution context it cannot read a request from.
+ * 403 (missing scope), 503 (key store failure). It throws rather than returning `false`, and
+ * it denies any execution context it cannot read a request from. On an `@OptionalApiKey()` route
+ * a request without a key is admitted as anonymous (`request.apiKey` is `null`); a presented key
+ * meets the same outcomes as anywhere.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
