@@ -18,10 +18,12 @@ import {
   ApiKeyEventType,
   ApiKeyGuard,
   ApiKeyModule,
+  ApiKeyRepository,
   OptionalApiKey,
   RequireScopes,
   type ApiKeyEvent,
   type ApiKeyPrincipal,
+  type ApiKeyRecord,
 } from 'nestjs-api-key';
 import { ApiKeyStrategy } from 'nestjs-api-key/passport';
 import { READER, WRITER } from '../support/keys.js';
@@ -204,5 +206,45 @@ describe.each(platforms)('ApiKeyStrategy with passport-jwt on $name', (platform)
       expect(response.status).toBe(200);
       expect(response.body).toEqual({ user: { userId: 'user-1' }, apiKey: null });
     });
+  });
+});
+
+/** A key store that is down: every lookup fails. */
+class DownRepository extends ApiKeyRepository {
+  findByHash(): Promise<ApiKeyRecord | null> {
+    return Promise.reject(new Error('connection refused'));
+  }
+}
+
+describe.each(platforms)('ApiKeyStrategy with the key store down on $name', (platform) => {
+  let app: INestApplication;
+  let jwt: string;
+  beforeAll(async () => {
+    app = await startApp(
+      {
+        imports: [
+          ApiKeyModule.forRoot({ repository: new DownRepository(), pepper: false }),
+          JwtModule.register({ secret: JWT_SECRET }),
+        ],
+        controllers: [EitherController],
+        providers: [ApiKeyStrategy, JwtStrategy],
+      },
+      platform,
+    );
+    jwt = app.get(JwtService).sign({ sub: 'user-1' });
+  });
+  afterAll(() => app.close());
+
+  it('fails closed on a presented key (503), even beside a valid JWT', async () => {
+    const response = await request(app.getHttpServer())
+      .get('/either')
+      .set('X-API-Key', 'test-stored-key-0000000001')
+      .set('Authorization', `Bearer ${jwt}`);
+    expect([response.status, response.body.code]).toEqual([503, 'API_KEY_STORE_UNAVAILABLE']);
+  });
+
+  it('still admits a JWT alone: no key, no lookup', async () => {
+    const response = await request(app.getHttpServer()).get('/either').set('Authorization', `Bearer ${jwt}`);
+    expect(response.status).toBe(200);
   });
 });
