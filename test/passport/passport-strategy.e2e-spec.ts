@@ -84,6 +84,17 @@ class ScopedController {
   }
 }
 
+/** `ApiKeyGuard` first refuses an invalid key, whatever order the passport strategies come in. */
+@Controller('guarded-first')
+@UseGuards(ApiKeyGuard, AuthGuard(['jwt', 'api-key']))
+@OptionalApiKey()
+class GuardedFirstController {
+  @Get()
+  get(@ApiKey() key: ApiKeyPrincipal | undefined, @UserOf() user: unknown) {
+    return caller(user, key);
+  }
+}
+
 /** Records the authentication events: one per verification, so one per store read. */
 class RecordingSink extends ApiKeyEventSink {
   readonly events: ApiKeyEvent[] = [];
@@ -104,7 +115,7 @@ describe.each(platforms)('ApiKeyStrategy with passport-jwt on $name', (platform)
           ApiKeyModule.forRoot({ keys: [READER, WRITER], events: sink }),
           JwtModule.register({ secret: JWT_SECRET }),
         ],
-        controllers: [EitherController, JwtFirstController, ScopedController],
+        controllers: [EitherController, JwtFirstController, ScopedController, GuardedFirstController],
         providers: [ApiKeyStrategy, JwtStrategy],
       },
       platform,
@@ -191,6 +202,24 @@ describe.each(platforms)('ApiKeyStrategy with passport-jwt on $name', (platform)
     });
   });
 
+  describe("with ApiKeyGuard before AuthGuard(['jwt', 'api-key']) on an @OptionalApiKey() route", () => {
+    it('refuses an invalid key beside a valid JWT', async () => {
+      const response = await get('/guarded-first', { 'X-API-Key': 'test-unknown-key-000000009', ...bearer() });
+      expect([response.status, response.body.code]).toEqual([401, 'API_KEY_INVALID']);
+    });
+
+    it('admits a key alone, verified once (the strategy reuses the guard’s principal), and a JWT alone', async () => {
+      let body: unknown;
+      const types = await verifications(async () => {
+        body = (await get('/guarded-first', { 'X-API-Key': READER.key })).body;
+      });
+      expect(types).toEqual([ApiKeyEventType.Authenticated]);
+      expect(body).toEqual({ user: expect.objectContaining({ name: 'reader' }), apiKey: 'reader' });
+      expect((await get('/guarded-first', bearer())).body).toEqual({ user: { userId: 'user-1' }, apiKey: null });
+      expect((await get('/guarded-first')).status).toBe(401);
+    });
+  });
+
   describe('with ApiKeyGuard after AuthGuard on an @OptionalApiKey() route', () => {
     it('checks the key’s scopes (403), without reading the key a second time', async () => {
       const refused = await get('/scoped', { 'X-API-Key': READER.key });
@@ -246,5 +275,38 @@ describe.each(platforms)('ApiKeyStrategy with the key store down on $name', (pla
   it('still admits a JWT alone: no key, no lookup', async () => {
     const response = await request(app.getHttpServer()).get('/either').set('Authorization', `Bearer ${jwt}`);
     expect(response.status).toBe(200);
+  });
+});
+
+/** Gives passport the key's owner as its user, and refuses keys without one. */
+@Injectable()
+class OwnerStrategy extends ApiKeyStrategy {
+  override validate(principal: ApiKeyPrincipal) {
+    return principal.ownerId === null ? null : { owner: principal.ownerId };
+  }
+}
+
+describe.each(platforms)('ApiKeyStrategy with its own validate on $name', (platform) => {
+  let app: INestApplication;
+  beforeAll(async () => {
+    app = await startApp(
+      {
+        imports: [ApiKeyModule.forRoot({ keys: [READER, WRITER] })],
+        controllers: [EitherController],
+        providers: [{ provide: ApiKeyStrategy, useClass: OwnerStrategy }, JwtStrategy],
+      },
+      platform,
+    );
+  });
+  afterAll(() => app.close());
+
+  it('puts what validate returns on request.user, the principal staying on request.apiKey', async () => {
+    const response = await request(app.getHttpServer()).get('/either').set('X-API-Key', READER.key);
+    expect(response.body).toEqual({ user: { owner: 'team-a' }, apiKey: 'reader' });
+  });
+
+  it('refuses the key (401) when validate returns null', async () => {
+    const response = await request(app.getHttpServer()).get('/either').set('X-API-Key', WRITER.key);
+    expect([response.status, response.body.code]).toEqual([401, 'API_KEY_INVALID']);
   });
 });
