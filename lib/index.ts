@@ -19,6 +19,7 @@ export type { StoredApiKey, StoredApiKeySecret, ApiKeyPatch, ApiKeyListQuery } f
 export { InMemoryApiKeyStore } from './storage/in-memory-api-key.store.js';
 export { RequireScopes, RequireAnyScope } from './guard/require-scopes.decorator.js';
 export { Public } from './guard/public.decorator.js';
+export { OptionalApiKey } from './guard/optional-api-key.decorator.js';
 export { ApiKey } from './guard/api-key.decorator.js';
 export { satisfiesScopes } from './guard/api-key.scopes.js';
 export {

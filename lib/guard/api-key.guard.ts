@@ -13,8 +13,9 @@ import {
   type ApiKeyHttpException,
 } from '../api-key.exceptions.js';
 import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
-import { attachPrincipal, rawRequestOf, rememberedPrincipal } from './api-key.request.js';
+import { attachAnonymous, attachPrincipal, rawRequestOf, rememberedPrincipal } from './api-key.request.js';
 import { satisfiesScopes, type ScopeRequirement } from './api-key.scopes.js';
+import { OptionalApiKeyMetadata } from './optional-api-key.decorator.js';
 import { PublicMetadata } from './public.decorator.js';
 import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
 
@@ -29,7 +30,9 @@ import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
  *
  * Outcomes: 401 (missing or invalid key, with `WWW-Authenticate`), 400 (more than one key),
  * 403 (missing scope), 503 (key store failure). It throws rather than returning `false`, and
- * it denies any execution context it cannot read a request from.
+ * it denies any execution context it cannot read a request from. On an `@OptionalApiKey()` route
+ * a request without a key is admitted as anonymous (`request.apiKey` is `null`); a presented key
+ * meets the same outcomes as anywhere.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -73,6 +76,11 @@ export class ApiKeyGuard implements CanActivate {
       this.setHeader(response, 'Cache-Control', 'no-store');
       return true;
     } catch (error) {
+      if (error === this.missing && this.isOptional(context)) {
+        this.attachAnonymous(request);
+        this.setHeader(response, 'Cache-Control', 'no-store');
+        return true;
+      }
       this.setRefusalHeaders(response, error);
       return this.throwRefusal(error, context);
     }
@@ -81,6 +89,14 @@ export class ApiKeyGuard implements CanActivate {
   /** Whether the handler or its controller is marked `@Public()`. */
   protected isPublic(context: ExecutionContext): boolean {
     return this.routeMetadata(context).isPublic;
+  }
+
+  /**
+   * Whether the handler or its controller is marked `@OptionalApiKey()`: a request without a key
+   * is admitted as anonymous.
+   */
+  protected isOptional(context: ExecutionContext): boolean {
+    return this.routeMetadata(context).isOptional;
   }
 
   /** The request and response objects, or `undefined` for a context this guard cannot handle. */
@@ -135,6 +151,7 @@ export class ApiKeyGuard implements CanActivate {
       const targets = [handler, type];
       metadata = {
         isPublic: this.reflector.getAllAndOverride(PublicMetadata, targets) === true,
+        isOptional: this.reflector.getAllAndOverride(OptionalApiKeyMetadata, targets) === true,
         requirement: this.reflector.getAllAndOverride(ScopeRequirementMetadata, targets),
       };
       byClass.set(type, metadata);
@@ -157,6 +174,15 @@ export class ApiKeyGuard implements CanActivate {
    */
   protected attachPrincipal(request: object, principal: ApiKeyPrincipal): void {
     attachPrincipal(request, principal, this.options.userProperty);
+  }
+
+  /**
+   * Marks a request admitted without a key on an `@OptionalApiKey()` route: `request.apiKey` is
+   * `null`, so `@ApiKey()` tells it from a `@Public()` route's `undefined`. `request[userProperty]`
+   * is left alone (another login's guard may have set it).
+   */
+  protected attachAnonymous(request: object): void {
+    attachAnonymous(request);
   }
 
   /**
@@ -192,10 +218,12 @@ export class ApiKeyGuard implements CanActivate {
 
 interface RouteMetadata {
   readonly isPublic: boolean;
+  readonly isOptional: boolean;
   readonly requirement: ScopeRequirement | undefined;
 }
 
-function challengeFor(options: ResolvedApiKeyOptions, invalid: boolean): string {
+/** The `WWW-Authenticate` value of a 401: for a missing key, or (`invalid`) for a key that is not valid. */
+export function challengeFor(options: ResolvedApiKeyOptions, invalid: boolean): string {
   const realm = `realm="${options.realm}"`;
   const challenges: string[] = [];
   if (options.header || options.cookie || options.query) challenges.push(`ApiKey ${realm}`);

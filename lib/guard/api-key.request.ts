@@ -4,8 +4,11 @@ import type { ApiKeyAuthenticator } from '../verification/api-key.authenticator.
 
 /** A request object (Express's, or Fastify's wrapper) once the guard has authenticated it. */
 export interface RequestWithApiKey {
-  /** The principal of the key that authenticated the request. */
-  apiKey?: ApiKeyPrincipal;
+  /**
+   * The principal of the key that authenticated the request; `null` when an `@OptionalApiKey()`
+   * route admitted it without a key.
+   */
+  apiKey?: ApiKeyPrincipal | null;
 }
 
 /**
@@ -18,8 +21,13 @@ export function attachPrincipal(request: object, principal: ApiKeyPrincipal, use
   if (userProperty !== null) (request as Record<string, unknown>)[userProperty] = principal;
 }
 
-/** The principal on `request.apiKey`, if any. */
-export function principalOf(request: unknown): ApiKeyPrincipal | undefined {
+/** Marks the request as admitted without a key: `request.apiKey` is `null`. */
+export function attachAnonymous(request: object): void {
+  (request as RequestWithApiKey).apiKey = null;
+}
+
+/** The principal on `request.apiKey`: `null` for a request admitted without a key, `undefined` before any guard. */
+export function principalOf(request: unknown): ApiKeyPrincipal | null | undefined {
   return (request as RequestWithApiKey | undefined)?.apiKey;
 }
 

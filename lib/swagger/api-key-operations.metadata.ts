@@ -96,8 +96,13 @@ function planFor(
   const plan: Write[] = [];
   let requirements: SecurityRequirement[] | undefined = others;
   if (route.guarded) {
-    const inherited = others ?? security.documentSecurity ?? [];
-    const alternatives = security.schemes.flatMap((scheme) => alternativesOf(scheme, route.scopes, security.roleNames));
+    // Schemes the route takes instead of a key (`@ApiKeyAuth({ or })`) are alternatives to it, not requirements.
+    const inherited = withoutOurs(others ?? security.documentSecurity ?? [], new Set(route.or)) ?? [];
+    const alternatives = [
+      ...security.schemes.flatMap((scheme) => alternativesOf(scheme, route.scopes, security.roleNames)),
+      ...route.or.map((scheme): SecurityRequirement => ({ [scheme]: [] })),
+      ...(route.optional ? [{}] : []), // `@OptionalApiKey()`: no credential at all is a way in too
+    ];
     // Requirements already in force (another guard's scheme, on the operation or the document) still hold: AND them in.
     requirements = (inherited.length > 0 ? inherited : [{}]).flatMap((other) =>
       alternatives.map((ours) => ({ ...other, ...ours })),

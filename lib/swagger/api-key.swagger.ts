@@ -26,14 +26,17 @@ import { scanRouteHandlers } from './guarded-handlers.scanner.js';
  *   `x-api-key-scopes`, and with OpenAPI 3.1 the role names of the requirement) and the 401,
  *   403 and 503 responses (and 429 where `ApiKeyRateLimitModule` limits the route), each with
  *   its own schema and example. Requirements of other schemes
- *   (on the handler, its controller or the document) stay in force, combined with the key's.
+ *   (on the handler, its controller or the document) stay in force, combined with the key's;
+ * - lists the alternatives of a route that takes more than a key: an empty requirement `{}` beside
+ *   the key's on an `@OptionalApiKey()` route, and each scheme of `@ApiKeyAuth({ or: ['jwt'] })`
+ *   (a route of `AuthGuard(['api-key', 'jwt'])`) as a requirement of its own.
  *
  * The handler metadata describes the last application passed here: documenting two applications
  * that share controllers but guard them differently, build one document before the next call.
  *
  * Throws when `config` declares an `apiKey` scheme that no operation uses (Swagger UI's
- * Authorize would store a key that is never sent), or when one handler is inherited by
- * controllers that guard it differently.
+ * Authorize would store a key that is never sent), when `@ApiKeyAuth({ or })` names a scheme
+ * `config` does not declare, or when one handler is inherited by controllers that guard it differently.
  *
  * @example
  * const config = withApiKeySecurity(app, new DocumentBuilder().setTitle('Orders').build());
@@ -45,7 +48,8 @@ export function withApiKeySecurity<T extends DocumentConfig>(app: INestApplicati
   const aliases = aliasesOfOurSchemes(config, options);
   const ours = new Set<string>([...Object.values(ApiKeySecuritySchemeName), ...aliases]);
   const documentSecurity = config.security && withoutOurs(config.security, ours);
-  const referenced = annotateOperations(scanRouteHandlers(app), {
+  const handlers = scanRouteHandlers(app);
+  const referenced = annotateOperations(handlers, {
     options,
     schemes: Object.keys(schemes),
     ours,
@@ -66,6 +70,16 @@ export function withApiKeySecurity<T extends DocumentConfig>(app: INestApplicati
           `"${scheme.name}"), which no operation uses: Swagger UI's Authorize would store a key it never sends. ` +
           `ApiKeyModule's schemes are ${ourSources}; remove the .addApiKey() call, or reference "${name}" ` +
           'with @ApiSecurity on the operations it protects',
+      );
+    }
+  }
+  for (const { controller, name, or } of handlers) {
+    const unknown = or.filter((scheme) => !(scheme in declared) && !(scheme in schemes));
+    if (unknown.length > 0) {
+      throw new Error(
+        `nestjs-api-key/swagger: @ApiKeyAuth({ or }) on ${controller.name}.${name} names the security scheme ` +
+          `"${unknown[0]}", which the document does not declare; declare it (DocumentBuilder.addBearerAuth(` +
+          `{ type: 'http', scheme: 'bearer' }, '${unknown[0]}'), say) or correct the name`,
       );
     }
   }

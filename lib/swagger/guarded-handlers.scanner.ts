@@ -2,6 +2,7 @@ import type { CanActivate, INestApplicationContext, Type } from '@nestjs/common'
 import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import { ApiKeyGuard } from '../guard/api-key.guard.js';
 import type { ScopeRequirement } from '../guard/api-key.scopes.js';
+import { OptionalApiKeyMetadata } from '../guard/optional-api-key.decorator.js';
 import { PublicMetadata } from '../guard/public.decorator.js';
 import { ScopeRequirementMetadata } from '../guard/require-scopes.decorator.js';
 import { ApiKeyAuthMetadata } from './api-key-auth.decorator.js';
@@ -23,6 +24,10 @@ export interface RouteHandler {
   readonly guarded: boolean;
   /** The route's scope requirement (the handler's, else its controller's), if guarded and any. */
   readonly scopes: ScopeRequirement | undefined;
+  /** Whether a guarded route admits callers without a key (`@OptionalApiKey()`). */
+  readonly optional: boolean;
+  /** Schemes a guarded route accepts instead of a key (`@ApiKeyAuth({ or })`). */
+  readonly or: readonly string[];
 }
 
 /** The parts of Nest's internal `ApplicationConfig` read here (the same object `@nestjs/swagger` reads). */
@@ -35,7 +40,8 @@ interface GlobalGuards {
  * Every method of every controller of `app`, each saying whether {@link ApiKeyGuard} (or a
  * subclass) protects it, with the same rules as the guard: `@UseGuards` on the handler or its
  * controller, or a global guard (`APP_GUARD` or `app.useGlobalGuards`), or marked
- * `@ApiKeyAuth()`, minus `@Public()` handlers and controllers.
+ * `@ApiKeyAuth()`, minus `@Public()` handlers and controllers; and whether the key is optional
+ * (`@OptionalApiKey()`) or one of several ways in (`@ApiKeyAuth({ or })`).
  */
 export function scanRouteHandlers(app: INestApplicationContext): RouteHandler[] {
   const reflector = new Reflector();
@@ -50,13 +56,15 @@ export function scanRouteHandlers(app: INestApplicationContext): RouteHandler[] 
         const handler = controller.prototype[name] as Function;
         if (!Reflect.hasMetadata(PATH_METADATA, handler)) continue; // not a route
         const targets = [handler, controller];
+        const marked = reflector.getAllAndOverride(ApiKeyAuthMetadata, targets);
         const guarded =
           reflector.getAllAndOverride(PublicMetadata, targets) !== true &&
           (globallyGuarded ||
-            reflector.getAllAndOverride(ApiKeyAuthMetadata, targets) === true ||
+            marked !== undefined ||
             targets.some((target) => usesApiKeyGuard(reflector.get<unknown[]>(GUARDS_METADATA, target))));
         const scopes = guarded ? reflector.getAllAndOverride(ScopeRequirementMetadata, targets) : undefined;
-        handlers.push({ controller, name, handler, guarded, scopes });
+        const optional = guarded && reflector.getAllAndOverride(OptionalApiKeyMetadata, targets) === true;
+        handlers.push({ controller, name, handler, guarded, scopes, optional, or: guarded ? (marked?.or ?? []) : [] });
       }
     }
   }

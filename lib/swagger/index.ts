@@ -7,3 +7,4 @@ export {
   ApiKeyRateLimitedError,
 } from './api-key-error.schemas.js';
 export { ApiKeyAuth } from './api-key-auth.decorator.js';
+export type { ApiKeyAuthOptions } from './api-key-auth.decorator.js';

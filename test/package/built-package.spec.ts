@@ -58,3 +58,34 @@ describe('the CommonJS build', () => {
     expect(node(['-e', script])).toEqual({ denied: 401, allowed: 200 });
   });
 });
+
+describe('the CommonJS build of nestjs-api-key/passport', () => {
+  it("authenticates through AuthGuard(['api-key']) of the @nestjs/passport the app itself loads", () => {
+    const script = `
+      require('reflect-metadata');
+      const { Controller, Get, Module, UseGuards } = require('@nestjs/common');
+      const { NestFactory } = require('@nestjs/core');
+      const { AuthGuard } = require('@nestjs/passport');
+      const { ApiKeyModule } = require('nestjs-api-key');
+      const { ApiKeyStrategy } = require('nestjs-api-key/passport');
+      class C { get() { return { ok: true }; } }
+      Get()(C.prototype, 'get', Object.getOwnPropertyDescriptor(C.prototype, 'get'));
+      UseGuards(AuthGuard(['api-key']))(C); Controller('x')(C);
+      class M {}
+      Module({
+        imports: [ApiKeyModule.forRoot({ keys: [{ name: 'cjs', key: 'cjs-build-key-000000000001' }] })],
+        controllers: [C],
+        providers: [ApiKeyStrategy],
+      })(M);
+      (async () => {
+        const app = await NestFactory.create(M, { logger: false });
+        await app.listen(0, '127.0.0.1');
+        const url = await app.getUrl();
+        const denied = (await fetch(url + '/x', { headers: { 'x-api-key': 'cjs-build-key-000000000002' } })).status;
+        const allowed = (await fetch(url + '/x', { headers: { 'x-api-key': 'cjs-build-key-000000000001' } })).status;
+        await app.close();
+        console.log(JSON.stringify({ denied, allowed }));
+      })();`;
+    expect(node(['-e', script])).toEqual({ denied: 401, allowed: 200 });
+  });
+});

@@ -95,10 +95,12 @@ describe('npm install nestjs-api-key in an empty project', () => {
   it('installs none of the optional drivers and integrations', () => {
     expect(optionalPeers.sort()).toEqual([
       '@nestjs/event-emitter',
+      '@nestjs/passport',
       '@nestjs/swagger',
       '@nestjs/terminus',
       'better-sqlite3',
       'ioredis',
+      'passport',
       'pg',
       'rate-limiter-flexible',
     ]);
@@ -164,12 +166,13 @@ describe.each(['import', 'require'] as const)('without the optional drivers, thr
     });
   });
 
-  // These two entry points exist for their integration, which they use synchronously, and
+  // These entry points exist for their integration, which they use synchronously, and
   // Nest 12's are ESM-only: only a static import loads them in Jest before Node 24.9, so the
   // error is Node's own, naming the package.
   it.each([
     ['nestjs-api-key/swagger', '@nestjs/swagger'],
     ['nestjs-api-key/health', '@nestjs/terminus'],
+    ['nestjs-api-key/passport', '@nestjs/passport'],
   ])('%s fails to load with an error naming %s', (entry, name) => {
     const outcome = attempt(via, entry) as { error: string };
     expect(outcome.error).toMatch(new RegExp(`^Cannot find (package|module) '${name}'`));

@@ -6,6 +6,7 @@ import * as main from 'nestjs-api-key';
 import * as cli from 'nestjs-api-key/cli';
 import * as health from 'nestjs-api-key/health';
 import * as leaks from 'nestjs-api-key/leaks';
+import * as passport from 'nestjs-api-key/passport';
 import * as postgres from 'nestjs-api-key/postgres';
 import * as rateLimit from 'nestjs-api-key/rate-limit';
 import * as sqlite from 'nestjs-api-key/sqlite';
@@ -46,6 +47,7 @@ const surface: Record<string, { module: object; values: string[]; types: string[
       'CachedApiKeyStore',
       'DEFAULT_API_KEY_PREFIX',
       'InMemoryApiKeyStore',
+      'OptionalApiKey',
       'Public',
       'RequireAnyScope',
       'RequireScopes',
@@ -110,6 +112,11 @@ const surface: Record<string, { module: object; values: string[]; types: string[
       'runCli',
     ],
     types: ['ApiKeyStoreFactory', 'CliContext', 'OpenApiKeyStoreOptions', 'OpenedApiKeyStore'],
+  },
+  './passport': {
+    module: passport,
+    values: ['API_KEY_STRATEGY', 'ApiKeyPassportStrategy', 'ApiKeyStrategy'],
+    types: [],
   },
   './postgres': {
     module: postgres,
@@ -206,7 +213,7 @@ const surface: Record<string, { module: object; values: string[]; types: string[
       'createApiKeyDocument',
       'withApiKeySecurity',
     ],
-    types: [],
+    types: ['ApiKeyAuthOptions'],
   },
   './testing': {
     module: testing,

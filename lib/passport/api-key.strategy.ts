@@ -1,0 +1,104 @@
+import { Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
+import { ApiKeyInvalidException, withoutStackTrace } from '../api-key.exceptions.js';
+import { readPresentedKey } from '../guard/api-key.credentials.js';
+import { challengeFor } from '../guard/api-key.guard.js';
+import { attachPrincipal, rawRequestOf, rememberedPrincipal } from '../guard/api-key.request.js';
+import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
+import { ApiKeyAuthenticator } from '../verification/api-key.authenticator.js';
+
+/** The name {@link ApiKeyStrategy} is registered under: `AuthGuard(['api-key', 'jwt'])`. */
+export const API_KEY_STRATEGY = 'api-key';
+
+/** The verify callback `PassportStrategy` hands the strategy: it runs `validate` and reports through `done`. */
+type VerifyCallback = (principal: ApiKeyPrincipal, done: (error: unknown, user?: unknown) => void) => void;
+
+/**
+ * The passport strategy under {@link ApiKeyStrategy}: an object with `authenticate(request)`, as
+ * passport expects. Passport runs each attempt on a copy it gives `success`, `fail` and `error`.
+ */
+export class ApiKeyPassportStrategy {
+  /** Passport's: the request is authenticated as `user`; no strategy after this one runs. */
+  declare success: (user: unknown) => void;
+  /** Passport's: this strategy does not apply; the next strategy of the list runs. */
+  declare fail: (status: number) => void;
+  /** Passport's: the request is refused with `error`; no strategy after this one runs. */
+  declare error: (error: unknown) => void;
+
+  private readonly invalid: ApiKeyInvalidException;
+
+  constructor(
+    private readonly authenticator: ApiKeyAuthenticator,
+    private readonly options: ResolvedApiKeyOptions,
+    private readonly verify: VerifyCallback,
+  ) {
+    this.invalid = withoutStackTrace(() => new ApiKeyInvalidException(challengeFor(options, true)));
+  }
+
+  /**
+   * Called by passport for each request. No key: `fail`, so the next strategy of the list
+   * (`'jwt'`) may authenticate the request. A valid key: `success` with what `validate` returns,
+   * and the principal on `request.apiKey`. A key that is not valid, two keys, a store failure or
+   * a `validate` that throws or returns nothing: `error`, which ends the list with the guard's
+   * exception (401, 400, 503), so a bad key is never passed over for another login.
+   */
+  authenticate(request: object): void {
+    this.principalOf(request).then(
+      (principal) => {
+        if (!principal) return this.fail(401);
+        this.verify(principal, (error, user) => {
+          if (error) return this.error(error);
+          if (!user) return this.error(this.invalid);
+          attachPrincipal(request, principal, null);
+          this.success(user);
+        });
+      },
+      (error: unknown) => this.error(error),
+    );
+  }
+
+  /**
+   * The request's principal: the one a guard of this module already attached (no second read), else
+   * its one key verified; `null` without a key. Throws the guard's 400, 401 and 503.
+   */
+  private async principalOf(request: object): Promise<ApiKeyPrincipal | null> {
+    const remembered = rememberedPrincipal(request, this.authenticator);
+    if (remembered) return remembered;
+    const presented = readPresentedKey(rawRequestOf(request), this.options);
+    if (!presented) return null;
+    const verification = await this.authenticator.verify(presented.value);
+    if (!verification.valid) throw this.invalid;
+    return verification.principal;
+  }
+}
+
+/**
+ * A `@nestjs/passport` strategy named `'api-key'` that authenticates with the module's key
+ * sources and {@link ApiKeyAuthenticator}: one credential per request, one store read, the same
+ * events and last-used tracking as `ApiKeyGuard`. Add it to the providers of a module that sees
+ * `ApiKeyModule` (global, or imported) and guard routes with `AuthGuard(['api-key', 'jwt'])`.
+ *
+ * List `'api-key'` first: passport stops at the first strategy that succeeds, so a key listed
+ * after a JWT that succeeds is never read, and an invalid key beside a valid JWT would be
+ * admitted. Listed first, a request without a key goes on to the next strategy, and a presented
+ * key that is not valid is refused (401) whatever else the request carries.
+ *
+ * `request.user` holds what {@link validate} returns (the principal, unless overridden);
+ * `request.apiKey` holds the principal, where `@ApiKey()` reads it. The strategy sees no route:
+ * add `ApiKeyGuard` after `AuthGuard` on an `@OptionalApiKey()` route to check `@RequireScopes`.
+ */
+@Injectable()
+export class ApiKeyStrategy extends PassportStrategy(ApiKeyPassportStrategy, API_KEY_STRATEGY) {
+  constructor(authenticator: ApiKeyAuthenticator, options: ResolvedApiKeyOptions) {
+    super(authenticator, options);
+  }
+
+  /**
+   * What `request.user` holds for a valid key. Override it to load your own user (the key's
+   * `ownerId`, say); throw or return `null` to refuse the request (401).
+   */
+  validate(principal: ApiKeyPrincipal): unknown {
+    return principal;
+  }
+}

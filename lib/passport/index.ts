@@ -1,0 +1,1 @@
+export { ApiKeyStrategy, ApiKeyPassportStrategy, API_KEY_STRATEGY } from './api-key.strategy.js';
