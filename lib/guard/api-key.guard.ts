@@ -16,6 +16,9 @@ import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
 import { attachPrincipal, rawRequestOf, rememberedPrincipal } from './api-key.request.js';
 import { satisfiesScopes, type ScopeRequirement } from './api-key.scopes.js';
 import { PublicMetadata } from './public.decorator.js';
+import { transportRefusal } from './contexts/refusal.js';
+import { rpcRequest } from './contexts/rpc.js';
+import { wsRequest } from './contexts/ws.js';
 import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
 
 /**
@@ -70,9 +73,10 @@ export class ApiKeyGuard implements CanActivate {
         this.attachPrincipal(request, principal);
         await this.hook?.authorized(context, principal, response);
       }
-      this.setHeader(response, 'Cache-Control', 'no-store');
+      if (response) this.setHeader(response, 'Cache-Control', 'no-store');
       return true;
     } catch (error) {
+      if (!response) return this.throwRefusal(await transportRefusal(error, context), context);
       this.setRefusalHeaders(response, error);
       return this.throwRefusal(error, context);
     }
@@ -83,11 +87,24 @@ export class ApiKeyGuard implements CanActivate {
     return this.routeMetadata(context).isPublic;
   }
 
-  /** The request and response objects, or `undefined` for a context this guard cannot handle. */
-  protected getRequestResponse(context: ExecutionContext): { request: object; response: object } | undefined {
-    if (context.getType() !== 'http') return undefined;
-    const http = context.switchToHttp();
-    return { request: http.getRequest<object>(), response: http.getResponse<object>() };
+  /**
+   * The request and response objects, or `undefined` for a context this guard cannot handle.
+   * A WebSocket or RPC message has no response (`null`): its request holds the headers of the
+   * connection's handshake or of the message's transport metadata.
+   */
+  protected getRequestResponse(context: ExecutionContext): { request: object; response: object | null } | undefined {
+    switch (context.getType()) {
+      case 'http': {
+        const http = context.switchToHttp();
+        return { request: http.getRequest<object>(), response: http.getResponse<object>() };
+      }
+      case 'ws':
+        return { request: wsRequest(context, this.options), response: null };
+      case 'rpc':
+        return { request: rpcRequest(context, this.options), response: null };
+      default:
+        return undefined;
+    }
   }
 
   /** The principal an earlier pass of a guard of this module attached to the request, if any. */
