@@ -9,10 +9,13 @@ import {
   type ApiKeyRecord,
 } from 'nestjs-api-key';
 
-/** The in-memory store, whose lookups fail while `failing` is set (a store outage). */
+/** The in-memory store, whose lookups fail while `failing` is set (a store outage), counting lookups. */
 export class SwitchableStore extends InMemoryApiKeyStore {
   failing = false;
+  /** Lookups asked of the store. */
+  lookups = 0;
   override findByHash(hash: string): Promise<ApiKeyRecord | null> {
+    this.lookups++;
     if (this.failing) return Promise.reject(new Error('store is down'));
     return super.findByHash(hash);
   }

@@ -271,3 +271,37 @@ describe('ApiKeyGuard on a socket.io gateway: the auth payload', () => {
     expect((await two.send('whoami')).data.code).toBe('API_KEY_CONFLICT');
   });
 });
+
+describe('ApiKeyGuard on a socket.io gateway with the module cache', () => {
+  const recorder = new TransportRecorder();
+  let app: INestApplication;
+  let port: number;
+  let service: ApiKeyService;
+  const open: WsClient[] = [];
+  beforeAll(async () => {
+    @Module({ imports: [recorder.module({ cache: true })], providers: [OrdersGateway] })
+    class AppModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    app = moduleRef.createNestApplication({ logger: recorder.logger });
+    app.useWebSocketAdapter(new IoAdapter(app));
+    await app.listen(0, '127.0.0.1');
+    port = (app.getHttpServer().address() as { port: number }).port;
+    service = app.get(ApiKeyService);
+  });
+  afterAll(async () => {
+    for (const c of open) c.close();
+    await app.close();
+  });
+
+  it('verifies every message from memory, and refuses the next one once the key is revoked', async () => {
+    const { key, apiKey } = await service.create({ name: 'cached', scopes: ['orders:read'] });
+    const c = await adapters[0]!.connect(port, { 'x-api-key': key });
+    open.push(c);
+    const before = recorder.store.lookups;
+    for (let n = 0; n < 20; n++) expect((await c.send('orders', { n })).data.keyId).toBe(apiKey.id);
+    expect(recorder.store.lookups - before).toBeLessThanOrEqual(1);
+    await service.revoke(apiKey.id);
+    expect((await c.send('orders')).data.code).toBe('API_KEY_INVALID');
+    await c.closed();
+  });
+});
