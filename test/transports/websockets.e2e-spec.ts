@@ -12,11 +12,13 @@ import {
   ApiKey,
   ApiKeyGuard,
   ApiKeyService,
+  clientAddressOf,
   Public,
   RequireScopes,
   rememberWebSocketHandshake,
   type ApiKeyPrincipal,
 } from 'nestjs-api-key';
+import { ApiKeyRateLimitModule } from 'nestjs-api-key/rate-limit';
 import { INVALID_KEY, TransportRecorder } from '../support/transport-app.js';
 
 const manifest = new URL('../../node_modules/@nestjs/websockets/package.json', import.meta.url);
@@ -303,5 +305,59 @@ describe('ApiKeyGuard on a socket.io gateway with the module cache', () => {
     await service.revoke(apiKey.id);
     expect((await c.send('orders')).data.code).toBe('API_KEY_INVALID');
     await c.closed();
+  });
+});
+
+describe('ApiKeyGuard on a socket.io gateway with the rate limiter', () => {
+  const recorder = new TransportRecorder();
+  const addresses: string[] = [];
+  let app: INestApplication;
+  let port: number;
+  let keys: Awaited<ReturnType<TransportRecorder['keys']>>;
+  const open: WsClient[] = [];
+  const client = async (headers: Record<string, string>) => {
+    const c = await adapters[0]!.connect(port, headers);
+    open.push(c);
+    return c;
+  };
+  beforeAll(async () => {
+    const window = { points: 2, durationMs: 60_000 };
+    const clientAddress = (request: object) => {
+      addresses.push(clientAddressOf(request));
+      return clientAddressOf(request);
+    };
+    @Module({
+      imports: [
+        recorder.module({ isGlobal: true }),
+        ApiKeyRateLimitModule.forRoot({ limit: window, perAddress: window, clientAddress }),
+      ],
+      providers: [OrdersGateway],
+    })
+    class AppModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    app = moduleRef.createNestApplication({ logger: recorder.logger });
+    app.useWebSocketAdapter(new IoAdapter(app));
+    await app.listen(0, '127.0.0.1');
+    port = (app.getHttpServer().address() as { port: number }).port;
+    keys = await recorder.keys(app.get(ApiKeyService));
+  });
+  afterAll(async () => {
+    for (const c of open) c.close();
+    await app.close();
+  });
+
+  it("counts a key's messages against its rate limit", async () => {
+    const c = await client({ 'x-api-key': keys.reader });
+    const codes = [];
+    for (let n = 0; n < 3; n++) codes.push((await c.send('orders', { n })).data.code);
+    expect(codes).toEqual([undefined, undefined, 'API_KEY_RATE_LIMITED']);
+  });
+
+  it("counts invalid keys against the connection's peer address", async () => {
+    const codes = [];
+    for (let n = 0; n < 3; n++)
+      codes.push((await (await client({ 'x-api-key': INVALID_KEY })).send('orders')).data.code);
+    expect(codes).toEqual(['API_KEY_INVALID', 'API_KEY_INVALID', 'API_KEY_RATE_LIMITED']);
+    expect(new Set(addresses)).toEqual(new Set(['127.0.0.1']));
   });
 });

@@ -6,6 +6,8 @@ import type { RawHttpRequest } from '../api-key.credentials.js';
  */
 export interface MessageRequest extends RawHttpRequest {
   readonly headers: Record<string, string | string[] | undefined>;
+  /** The client's address where the transport tells it (a WebSocket's peer), for per-address limits. */
+  readonly ip?: string;
 }
 
 /**

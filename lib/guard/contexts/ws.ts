@@ -7,11 +7,13 @@ import { messageRequestOf, type MessageRequest } from './message-request.js';
 export interface WebSocketHandshake {
   readonly headers: Record<string, string | string[] | undefined>;
   readonly url?: string;
+  /** The connection's peer, for per-address rate limits. */
+  readonly socket?: { readonly remoteAddress?: string };
 }
 
 /** A socket.io server socket, as far as the guard reads it. */
 interface SocketIoSocket {
-  readonly handshake: WebSocketHandshake & { readonly auth?: Record<string, unknown> };
+  readonly handshake: WebSocketHandshake & { readonly auth?: Record<string, unknown>; readonly address?: string };
 }
 
 /** The handshake each connection presented, read once per connection. */
@@ -33,7 +35,10 @@ const upgrades = new WeakMap<object, WebSocketHandshake>();
  * }
  */
 export function rememberWebSocketHandshake(client: object, request?: WebSocketHandshake): void {
-  if (request?.headers) upgrades.set(client, { headers: request.headers, url: request.url });
+  if (request?.headers) {
+    const { headers, url, socket } = request;
+    upgrades.set(client, { headers, url, socket: { remoteAddress: socket?.remoteAddress } });
+  }
 }
 
 /**
@@ -63,6 +68,7 @@ export function connectionPrincipal(client: unknown): ApiKeyPrincipal | undefine
 class WsMessageRequest implements MessageRequest {
   readonly headers: MessageRequest['headers'];
   readonly url: string | undefined;
+  readonly ip: string | undefined;
   private principal: ApiKeyPrincipal | undefined;
 
   constructor(
@@ -71,6 +77,7 @@ class WsMessageRequest implements MessageRequest {
   ) {
     this.headers = connection.headers;
     this.url = connection.url;
+    this.ip = connection.ip;
   }
 
   get apiKey(): ApiKeyPrincipal | undefined {
@@ -86,12 +93,14 @@ class WsMessageRequest implements MessageRequest {
 function handshakeOf(client: object, sources: ApiKeySourceSettings): MessageRequest {
   const handshake = (client as Partial<SocketIoSocket>).handshake ?? upgrades.get(client);
   if (!handshake) return { headers: {} };
-  const auth = (handshake as SocketIoSocket['handshake']).auth?.apiKey;
-  if (typeof auth !== 'string' || !sources.header) return { headers: handshake.headers, url: handshake.url };
+  const { headers, url, auth, address } = handshake as SocketIoSocket['handshake'];
+  const ip = address ?? handshake.socket?.remoteAddress;
+  const authKey = auth?.apiKey;
+  if (typeof authKey !== 'string' || !sources.header) return { headers, url, ip };
   const name = sources.header.toLowerCase();
-  const present = handshake.headers[name];
+  const present = headers[name];
   const values = present === undefined ? [] : Array.isArray(present) ? present : [present];
-  return { headers: { ...handshake.headers, [name]: [...values, auth] }, url: handshake.url };
+  return { headers: { ...headers, [name]: [...values, authKey] }, url, ip };
 }
 
 type WsExceptionClass = new (error: string | object) => Error;
