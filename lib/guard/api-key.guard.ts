@@ -33,6 +33,10 @@ import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
  * Outcomes: 401 (missing or invalid key, with `WWW-Authenticate`), 400 (more than one key),
  * 403 (missing scope), 503 (key store failure). It throws rather than returning `false`, and
  * it denies any execution context it cannot read a request from.
+ *
+ * On WebSocket gateways (the key from the connection's handshake) and microservice handlers
+ * (the key from NATS or RabbitMQ headers, gRPC metadata) it refuses with a `WsException` or an
+ * `RpcException` carrying the same error body (see docs/websockets.md and docs/microservices.md).
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
