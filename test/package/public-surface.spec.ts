@@ -54,6 +54,7 @@ const surface: Record<string, { module: object; values: string[]; types: string[
       'clientAddressOf',
       'createApiKeyStore',
       'createStandaloneApiKeyService',
+      'rememberWebSocketHandshake',
       'satisfiesScopes',
       'toApiKeyRecord',
     ],
@@ -94,6 +95,7 @@ const surface: Record<string, { module: object; values: string[]; types: string[
       'StoredApiKey',
       'StoredApiKeySecret',
       'UpdateApiKeyInput',
+      'WebSocketHandshake',
     ],
   },
   './cli': {
