@@ -10,6 +10,7 @@ import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import {
   ApiKey,
+  ApiKeyClock,
   ApiKeyGuard,
   ApiKeyService,
   clientAddressOf,
@@ -19,6 +20,7 @@ import {
   type ApiKeyPrincipal,
 } from 'nestjs-api-key';
 import { ApiKeyRateLimitModule } from 'nestjs-api-key/rate-limit';
+import { ManualClock } from '../support/clock.js';
 import { INVALID_KEY, TransportRecorder } from '../support/transport-app.js';
 
 const manifest = new URL('../../node_modules/@nestjs/websockets/package.json', import.meta.url);
@@ -266,6 +268,15 @@ describe('ApiKeyGuard on a socket.io gateway: the auth payload', () => {
     expect((await c.send('whoami')).data).toEqual({ name: 'reader' });
   });
 
+  it('ignores an auth.apiKey that is not a string, and refuses a malformed one as invalid', async () => {
+    const object = await client({}, { apiKey: { toString: keys.reader } } as never);
+    expect((await object.send('whoami')).data.code).toBe('API_KEY_MISSING');
+    const malformed = await client({}, { apiKey: `${keys.reader}, ${keys.noScope}` });
+    expect((await malformed.send('whoami')).data.code).toBe('API_KEY_INVALID');
+    const huge = await client({}, { apiKey: 'k'.repeat(100_000) });
+    expect((await huge.send('whoami')).data.code).toBe('API_KEY_INVALID');
+  });
+
   it('counts the same key in auth and header once, and refuses two different ones', async () => {
     const same = await client({ 'x-api-key': keys.reader }, { apiKey: keys.reader });
     expect((await same.send('whoami')).data).toEqual({ name: 'reader' });
@@ -276,6 +287,7 @@ describe('ApiKeyGuard on a socket.io gateway: the auth payload', () => {
 
 describe('ApiKeyGuard on a socket.io gateway with the module cache', () => {
   const recorder = new TransportRecorder();
+  const clock = new ManualClock();
   let app: INestApplication;
   let port: number;
   let service: ApiKeyService;
@@ -283,7 +295,10 @@ describe('ApiKeyGuard on a socket.io gateway with the module cache', () => {
   beforeAll(async () => {
     @Module({ imports: [recorder.module({ cache: true })], providers: [OrdersGateway] })
     class AppModule {}
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+      .overrideProvider(ApiKeyClock)
+      .useValue(clock)
+      .compile();
     app = moduleRef.createNestApplication({ logger: recorder.logger });
     app.useWebSocketAdapter(new IoAdapter(app));
     await app.listen(0, '127.0.0.1');
@@ -303,6 +318,17 @@ describe('ApiKeyGuard on a socket.io gateway with the module cache', () => {
     for (let n = 0; n < 20; n++) expect((await c.send('orders', { n })).data.keyId).toBe(apiKey.id);
     expect(recorder.store.lookups - before).toBeLessThanOrEqual(1);
     await service.revoke(apiKey.id);
+    expect((await c.send('orders')).data.code).toBe('API_KEY_INVALID');
+    await c.closed();
+  });
+
+  it('refuses the next message once the key has expired, then disconnects', async () => {
+    const expiresAt = new Date(clock.now().getTime() + 60_000);
+    const { key, apiKey } = await service.create({ name: 'expiring', scopes: ['orders:read'], expiresAt });
+    const c = await adapters[0]!.connect(port, { 'x-api-key': key });
+    open.push(c);
+    expect((await c.send('orders')).data.keyId).toBe(apiKey.id);
+    clock.advance(60_000);
     expect((await c.send('orders')).data.code).toBe('API_KEY_INVALID');
     await c.closed();
   });
