@@ -188,7 +188,8 @@ export class ApiKeyGuard implements CanActivate {
    * response when it is called. It must throw: a guard that returned `false` would answer a
    * plain 403 for every refusal.
    *
-   * @param error what the failing step threw (an {@link ApiKeyHttpException} for the guard's own refusals)
+   * @param error what the failing step threw (an {@link ApiKeyHttpException} for the guard's own refusals;
+   *   on a WebSocket or RPC message, the `WsException` or `RpcException` carrying its body)
    * @param _context the execution context of the refused request
    */
   protected throwRefusal(error: unknown, _context: ExecutionContext): never {
