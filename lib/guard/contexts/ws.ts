@@ -18,8 +18,8 @@ interface SocketIoSocket {
 
 /** The handshake each connection presented, read once per connection. */
 const connections = new WeakMap<object, MessageRequest>();
-/** The principal of each connection's last admitted message. */
-const principals = new WeakMap<object, ApiKeyPrincipal>();
+/** The principal of each connection's last admitted message (`null`: admitted without a key). */
+const principals = new WeakMap<object, ApiKeyPrincipal | null>();
 /** The upgrade requests of native `ws` connections, as {@link rememberWebSocketHandshake} records them. */
 const upgrades = new WeakMap<object, WebSocketHandshake>();
 
@@ -57,10 +57,11 @@ export function wsRequest(context: ExecutionContext, sources: ApiKeySourceSettin
 }
 
 /**
- * The principal of the connection's last admitted message (`@ApiKey()` in a gateway), or
- * `undefined` before one was admitted and once its key was refused as invalid.
+ * The principal of the connection's last admitted message (`@ApiKey()` in a gateway): `null`
+ * when that message was admitted without a key, `undefined` before one was admitted and once the
+ * connection's key was refused as invalid.
  */
-export function connectionPrincipal(client: unknown): ApiKeyPrincipal | undefined {
+export function connectionPrincipal(client: unknown): ApiKeyPrincipal | null | undefined {
   return typeof client === 'object' && client !== null ? principals.get(client) : undefined;
 }
 
@@ -69,7 +70,7 @@ class WsMessageRequest implements MessageRequest {
   readonly headers: MessageRequest['headers'];
   readonly url: string | undefined;
   readonly ip: string | undefined;
-  private principal: ApiKeyPrincipal | undefined;
+  private principal: ApiKeyPrincipal | null | undefined;
 
   constructor(
     private readonly client: object,
@@ -80,11 +81,11 @@ class WsMessageRequest implements MessageRequest {
     this.ip = connection.ip;
   }
 
-  get apiKey(): ApiKeyPrincipal | undefined {
+  get apiKey(): ApiKeyPrincipal | null | undefined {
     return this.principal;
   }
 
-  set apiKey(principal: ApiKeyPrincipal) {
+  set apiKey(principal: ApiKeyPrincipal | null) {
     this.principal = principal;
     principals.set(this.client, principal);
   }
