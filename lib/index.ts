@@ -58,6 +58,8 @@ export type { ApiKeyLifecycleErrorCode } from './api-key-lifecycle.error.js';
 export { createStandaloneApiKeyService } from './management/api-key.standalone.js';
 export type { StandaloneApiKeyOptions, StandaloneApiKeyServices } from './management/api-key.standalone.js';
 export { ApiKeyGuardHook } from './guard/api-key-guard.hook.js';
+export { rememberWebSocketHandshake } from './guard/contexts/ws.js';
+export type { WebSocketHandshake } from './guard/contexts/ws.js';
 export { clientAddressOf } from './guard/client-address.js';
 export { apiKeyTracker } from './guard/api-key.tracker.js';
 export type { ApiKeyCacheOptions } from './api-key-module-options.interface.js';

@@ -29,7 +29,8 @@ export abstract class ApiKeyGuardHook {
 
   /**
    * Runs once the principal has passed the route's scope check, just before the guard admits the
-   * request. `response` is the response object the guard sets its headers on.
+   * request. `response` is the response object the guard sets its headers on, `null` for a
+   * WebSocket or RPC message (no headers to set).
    */
-  abstract authorized(context: ExecutionContext, principal: ApiKeyPrincipal, response: object): Promise<void>;
+  abstract authorized(context: ExecutionContext, principal: ApiKeyPrincipal, response: object | null): Promise<void>;
 }

@@ -49,7 +49,7 @@ function context(type: string, request: object, handler: keyof Handlers = 'plain
 describe('ApiKeyGuard steps', () => {
   it('denies a context it cannot read a request from, rather than allowing it', async () => {
     await expect(async () =>
-      makeGuard(ApiKeyGuard).canActivate(context('rpc', { headers: { 'x-api-key': KEY } })),
+      makeGuard(ApiKeyGuard).canActivate(context('cron', { headers: { 'x-api-key': KEY } })),
     ).resolves.toBe(false);
   });
 

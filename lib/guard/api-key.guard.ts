@@ -17,6 +17,9 @@ import { attachAnonymous, attachPrincipal, rawRequestOf, rememberedPrincipal } f
 import { satisfiesScopes, type ScopeRequirement } from './api-key.scopes.js';
 import { OptionalApiKeyMetadata } from './optional-api-key.decorator.js';
 import { PublicMetadata } from './public.decorator.js';
+import { transportRefusal } from './contexts/refusal.js';
+import { rpcRequest } from './contexts/rpc.js';
+import { wsRequest } from './contexts/ws.js';
 import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
 
 /**
@@ -33,6 +36,10 @@ import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
  * it denies any execution context it cannot read a request from. On an `@OptionalApiKey()` route
  * a request without a key is admitted as anonymous (`request.apiKey` is `null`); a presented key
  * meets the same outcomes as anywhere.
+ *
+ * On WebSocket gateways (the key from the connection's handshake) and microservice handlers
+ * (the key from NATS or RabbitMQ headers, gRPC metadata) it refuses with a `WsException` or an
+ * `RpcException` carrying the same error body (see docs/websockets.md and docs/microservices.md).
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -73,14 +80,15 @@ export class ApiKeyGuard implements CanActivate {
         this.attachPrincipal(request, principal);
         await this.hook?.authorized(context, principal, response);
       }
-      this.setHeader(response, 'Cache-Control', 'no-store');
+      if (response) this.setHeader(response, 'Cache-Control', 'no-store');
       return true;
     } catch (error) {
       if (error === this.missing && this.isOptional(context)) {
         this.attachAnonymous(request);
-        this.setHeader(response, 'Cache-Control', 'no-store');
+        if (response) this.setHeader(response, 'Cache-Control', 'no-store');
         return true;
       }
+      if (!response) return this.throwRefusal(await transportRefusal(error, context), context);
       this.setRefusalHeaders(response, error);
       return this.throwRefusal(error, context);
     }
@@ -99,11 +107,24 @@ export class ApiKeyGuard implements CanActivate {
     return this.routeMetadata(context).isOptional;
   }
 
-  /** The request and response objects, or `undefined` for a context this guard cannot handle. */
-  protected getRequestResponse(context: ExecutionContext): { request: object; response: object } | undefined {
-    if (context.getType() !== 'http') return undefined;
-    const http = context.switchToHttp();
-    return { request: http.getRequest<object>(), response: http.getResponse<object>() };
+  /**
+   * The request and response objects, or `undefined` for a context this guard cannot handle.
+   * A WebSocket or RPC message has no response (`null`): its request holds the headers of the
+   * connection's handshake or of the message's transport metadata.
+   */
+  protected getRequestResponse(context: ExecutionContext): { request: object; response: object | null } | undefined {
+    switch (context.getType()) {
+      case 'http': {
+        const http = context.switchToHttp();
+        return { request: http.getRequest<object>(), response: http.getResponse<object>() };
+      }
+      case 'ws':
+        return { request: wsRequest(context, this.options), response: null };
+      case 'rpc':
+        return { request: rpcRequest(context, this.options), response: null };
+      default:
+        return undefined;
+    }
   }
 
   /** The principal an earlier pass of a guard of this module attached to the request, if any. */
@@ -193,7 +214,8 @@ export class ApiKeyGuard implements CanActivate {
    * response when it is called. It must throw: a guard that returned `false` would answer a
    * plain 403 for every refusal.
    *
-   * @param error what the failing step threw (an {@link ApiKeyHttpException} for the guard's own refusals)
+   * @param error what the failing step threw (an {@link ApiKeyHttpException} for the guard's own refusals;
+   *   on a WebSocket or RPC message, the `WsException` or `RpcException` carrying its body)
    * @param _context the execution context of the refused request
    */
   protected throwRefusal(error: unknown, _context: ExecutionContext): never {

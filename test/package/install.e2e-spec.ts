@@ -95,9 +95,11 @@ describe('npm install nestjs-api-key in an empty project', () => {
   it('installs none of the optional drivers and integrations', () => {
     expect(optionalPeers.sort()).toEqual([
       '@nestjs/event-emitter',
+      '@nestjs/microservices',
       '@nestjs/passport',
       '@nestjs/swagger',
       '@nestjs/terminus',
+      '@nestjs/websockets',
       'better-sqlite3',
       'ioredis',
       'passport',

@@ -57,6 +57,7 @@ const surface: Record<string, { module: object; values: string[]; types: string[
       'clientAddressOf',
       'createApiKeyStore',
       'createStandaloneApiKeyService',
+      'rememberWebSocketHandshake',
       'satisfiesScopes',
       'toApiKeyRecord',
     ],
@@ -99,6 +100,7 @@ const surface: Record<string, { module: object; values: string[]; types: string[
       'StoredApiKey',
       'StoredApiKeySecret',
       'UpdateApiKeyInput',
+      'WebSocketHandshake',
     ],
   },
   './cli': {

@@ -1,0 +1,132 @@
+import type { ExecutionContext } from '@nestjs/common';
+import type { ApiKeyPrincipal } from '../../api-key-principal.interface.js';
+import type { ApiKeySourceSettings } from '../api-key.credentials.js';
+import { messageRequestOf, type MessageRequest } from './message-request.js';
+
+/** The parts of an HTTP upgrade request (Node's `IncomingMessage`) the guard reads. */
+export interface WebSocketHandshake {
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly url?: string;
+  /** The connection's peer, for per-address rate limits. */
+  readonly socket?: { readonly remoteAddress?: string };
+}
+
+/** A socket.io server socket, as far as the guard reads it. */
+interface SocketIoSocket {
+  readonly handshake: WebSocketHandshake & { readonly auth?: Record<string, unknown>; readonly address?: string };
+}
+
+/** The handshake each connection presented, read once per connection. */
+const connections = new WeakMap<object, MessageRequest>();
+/** The principal of each connection's last admitted message (`null`: admitted without a key). */
+const principals = new WeakMap<object, ApiKeyPrincipal | null>();
+/** The upgrade requests of native `ws` connections, as {@link rememberWebSocketHandshake} records them. */
+const upgrades = new WeakMap<object, WebSocketHandshake>();
+
+/**
+ * Records the upgrade request of a native `ws` connection (`@nestjs/platform-ws`), whose socket
+ * does not keep it: call it from the gateway's `handleConnection(client, request)`. Without it
+ * the guard finds no key on that connection's messages. A socket.io socket keeps its handshake
+ * (and Nest passes no request with it): the call does nothing there, so one gateway serves both.
+ *
+ * @example
+ * handleConnection(client: WebSocket, request: IncomingMessage) {
+ *   rememberWebSocketHandshake(client, request);
+ * }
+ */
+export function rememberWebSocketHandshake(client: object, request?: WebSocketHandshake): void {
+  if (request?.headers) {
+    const { headers, url, socket } = request;
+    upgrades.set(client, { headers, url, socket: { remoteAddress: socket?.remoteAddress } });
+  }
+}
+
+/**
+ * The request the guard reads for one WebSocket message: the connection's handshake headers
+ * (and its URL, for the query source), plus socket.io's `auth.apiKey` as one more value of the
+ * header source. A message's own payload never carries the key.
+ */
+export function wsRequest(context: ExecutionContext, sources: ApiKeySourceSettings): MessageRequest {
+  const client = context.switchToWs().getClient<object>();
+  // The argument list: shared by the guards of one message (not by its parameter decorators).
+  return messageRequestOf(context.getArgs(), () => {
+    let connection = connections.get(client);
+    if (!connection) connections.set(client, (connection = handshakeOf(client, sources)));
+    return new WsMessageRequest(client, connection);
+  });
+}
+
+/**
+ * The principal of the connection's last admitted message (`@ApiKey()` in a gateway): `null`
+ * when that message was admitted without a key, `undefined` before one was admitted and once the
+ * connection's key was refused as invalid.
+ */
+export function connectionPrincipal(client: unknown): ApiKeyPrincipal | null | undefined {
+  return typeof client === 'object' && client !== null ? principals.get(client) : undefined;
+}
+
+/** One message's request; the principal the guard attaches becomes the connection's. */
+class WsMessageRequest implements MessageRequest {
+  readonly headers: MessageRequest['headers'];
+  readonly url: string | undefined;
+  readonly ip: string | undefined;
+  private principal: ApiKeyPrincipal | null | undefined;
+
+  constructor(
+    private readonly client: object,
+    connection: MessageRequest,
+  ) {
+    this.headers = connection.headers;
+    this.url = connection.url;
+    this.ip = connection.ip;
+  }
+
+  get apiKey(): ApiKeyPrincipal | null | undefined {
+    return this.principal;
+  }
+
+  set apiKey(principal: ApiKeyPrincipal | null) {
+    this.principal = principal;
+    principals.set(this.client, principal);
+  }
+}
+
+function handshakeOf(client: object, sources: ApiKeySourceSettings): MessageRequest {
+  const handshake = (client as Partial<SocketIoSocket>).handshake ?? upgrades.get(client);
+  if (!handshake) return { headers: {} };
+  const { headers, url, auth, address } = handshake as SocketIoSocket['handshake'];
+  const ip = address ?? handshake.socket?.remoteAddress;
+  const authKey = auth?.apiKey;
+  if (typeof authKey !== 'string' || !sources.header) return { headers, url, ip };
+  const name = sources.header.toLowerCase();
+  const present = headers[name];
+  const values = present === undefined ? [] : Array.isArray(present) ? present : [present];
+  return { headers: { ...headers, [name]: [...values, authKey] }, url, ip };
+}
+
+type WsExceptionClass = new (error: string | object) => Error;
+let wsException: Promise<WsExceptionClass> | undefined;
+
+/**
+ * The guard's refusal as a `WsException` whose error is the HTTP error body (`code` is our
+ * stable code) with `status: 'error'`, which Nest's WebSocket exception filter sends to the
+ * client as an `exception` event. A refusal of an invalid key (revoked, expired, disabled since
+ * the handshake) also closes the connection once that event is sent: its key cannot change.
+ */
+export async function wsRefusal(error: unknown, context: ExecutionContext, body: object | undefined): Promise<unknown> {
+  if (!body) return error;
+  // Loaded here, not imported: the guard's module must load in apps without @nestjs/websockets.
+  wsException ??= import('@nestjs/websockets').then((module) => module.WsException as WsExceptionClass);
+  const refusal = new (await wsException)({ status: 'error', ...body });
+  if ((body as { code?: string }).code === 'API_KEY_INVALID') {
+    const client = context.switchToWs().getClient<object>();
+    principals.delete(client);
+    closeAfterReply(client);
+  }
+  return refusal;
+}
+
+function closeAfterReply(client: { disconnect?: (close: boolean) => void; close?: (code: number) => void }): void {
+  // The exception filter sends the refusal synchronously after the guard's promise rejects.
+  setImmediate(() => (client.disconnect ? client.disconnect(true) : client.close?.(1008)));
+}
