@@ -16,6 +16,12 @@ export const ApiKeyEventType = {
   Enabled: 'api-key.enabled',
   /** A key got a new secret; its previous secrets stop working at `previousSecretsExpireAt`. */
   Rotated: 'api-key.rotated',
+  /**
+   * A key was used while it is about to stop working (a rotated-out secret in its grace period,
+   * or a key within the `expiryWarnings` window of its expiry). Once per key and stop instant on
+   * each instance, not per request.
+   */
+  Expiring: 'api-key.expiring',
 } as const;
 
 /** A lifecycle change made through `ApiKeyService` (or the CLI). */
@@ -38,6 +44,20 @@ export interface ApiKeyRotatedEvent {
   readonly previousSecretsExpireAt: Date;
 }
 
+/**
+ * A key in use stops working soon (see `ApiKeyEventType.Expiring`): `reason` is `rotated` for a
+ * rotated-out secret in its grace period, `expiring` for a key near its `expiresAt`.
+ */
+export interface ApiKeyExpiringEvent {
+  readonly type: typeof ApiKeyEventType.Expiring;
+  readonly keyId: string;
+  readonly ownerId: string | null;
+  readonly reason: 'rotated' | 'expiring';
+  /** The instant the presented key stops working. */
+  readonly stopsAt: Date;
+  readonly at: Date;
+}
+
 /** A presented key was valid. */
 export interface ApiKeyAuthenticatedEvent {
   readonly type: typeof ApiKeyEventType.Authenticated;
@@ -56,7 +76,11 @@ export interface ApiKeyAuthenticationFailedEvent {
 
 /** Every event the library emits. Events carry public ids and reasons, never a key or a hash. */
 export type ApiKeyEvent =
-  ApiKeyLifecycleEvent | ApiKeyRotatedEvent | ApiKeyAuthenticatedEvent | ApiKeyAuthenticationFailedEvent;
+  | ApiKeyLifecycleEvent
+  | ApiKeyRotatedEvent
+  | ApiKeyExpiringEvent
+  | ApiKeyAuthenticatedEvent
+  | ApiKeyAuthenticationFailedEvent;
 
 /**
  * Where events go, and its injection token. The default ({@link DefaultApiKeyEventSink})
@@ -146,7 +170,9 @@ export class DefaultApiKeyEventSink extends ApiKeyEventSink implements OnModuleI
     const until =
       event.type === ApiKeyEventType.Rotated
         ? ` previousSecretsExpireAt=${event.previousSecretsExpireAt.toISOString()}`
-        : '';
+        : event.type === ApiKeyEventType.Expiring
+          ? ` reason=${event.reason} stopsAt=${event.stopsAt.toISOString()}`
+          : '';
     this.logger.log(`${event.type} keyId=${escapeForLog(event.keyId, 100)}${until}`);
   }
 }
