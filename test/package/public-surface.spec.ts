@@ -146,6 +146,7 @@ const surface: Record<string, { module: object; values: string[]; types: string[
       'CounterState',
       'QuotaPeriod',
       'QuotaSettings',
+      'RateLimitCountBy',
       'RateLimitPlan',
       'RateLimitPolicyState',
       'RateLimitStoreFailureMode',
