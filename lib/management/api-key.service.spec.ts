@@ -416,7 +416,7 @@ describe('ApiKeyService', () => {
     expect(await service.verify('anything-of-16-chars')).toEqual({ valid: false, reason: 'not_found' });
   });
 
-  it('revokeOwner refuses an owner id that is not a non-empty string, and finds nothing for an unstorable one', async () => {
+  it('revokeOwner refuses an owner id that is not a non-empty string, finds none for an unstorable one', async () => {
     for (const ownerId of ['', 42, null]) {
       await expect(ctx.service.revokeOwner(ownerId as string)).rejects.toMatchObject({
         code: 'invalid_input',
