@@ -128,4 +128,33 @@ export interface ApiKeyModuleOptions {
    * defaults, or its settings. Default: off.
    */
   cache?: boolean | ApiKeyCacheOptions;
+  /**
+   * Tell clients before their key stops working: while a rotated-out secret is in its grace
+   * period, and while a key is within `windowMs` of its `expiresAt`, responses to requests with it
+   * carry `Deprecation` (RFC 9745) and `Sunset` (RFC 8594) headers (and `Link` when `link` is
+   * set), and an `api-key.expiring` event is emitted once per key and window. `false` turns both
+   * off. Default: on, with a 7-day window and no link.
+   */
+  expiryWarnings?: false | ApiKeyExpiryWarningsOptions;
+  /**
+   * Most keys one owner may hold that are not revoked and not expired (disabled keys count:
+   * they can be enabled again). `ApiKeyService.create` beyond it fails with the
+   * `owner_limit_reached` `ApiKeyLifecycleError`. Keys without an owner are not limited.
+   * Default: no limit.
+   */
+  maxActiveKeysPerOwner?: number;
+}
+
+/** Settings of the warnings sent before a key stops working (the module's `expiryWarnings`). */
+export interface ApiKeyExpiryWarningsOptions {
+  /**
+   * How long before its `expiresAt` a key starts carrying the warnings, in ms. Default
+   * 604800000 (7 days). A rotated-out secret carries them for its whole grace period.
+   */
+  windowMs?: number;
+  /**
+   * An absolute `http(s)` URL of a page that explains the deprecation (how to rotate or renew
+   * a key), sent as `Link: <url>; rel="deprecation", <url>; rel="sunset"`. Default: none.
+   */
+  link?: string;
 }

@@ -18,6 +18,12 @@ export const ApiKeyEventType = {
   Rotated: 'api-key.rotated',
   /** A key was reported leaked (by GitHub's secret scanning, through `nestjs-api-key/leaks`). */
   Leaked: 'api-key.leaked',
+  /**
+   * A key was used while it is about to stop working (a rotated-out secret in its grace period,
+   * or a key within the `expiryWarnings` window of its expiry). Once per key and stop instant on
+   * each instance, not per request.
+   */
+  Expiring: 'api-key.expiring',
 } as const;
 
 /** A lifecycle change made through `ApiKeyService` (or the CLI). */
@@ -38,6 +44,20 @@ export interface ApiKeyRotatedEvent {
   readonly keyId: string;
   readonly at: Date;
   readonly previousSecretsExpireAt: Date;
+}
+
+/**
+ * A key in use stops working soon (see `ApiKeyEventType.Expiring`): `reason` is `rotated` for a
+ * rotated-out secret in its grace period, `expiring` for a key near its `expiresAt`.
+ */
+export interface ApiKeyExpiringEvent {
+  readonly type: typeof ApiKeyEventType.Expiring;
+  readonly keyId: string;
+  readonly ownerId: string | null;
+  readonly reason: 'rotated' | 'expiring';
+  /** The instant the presented key stops working. */
+  readonly stopsAt: Date;
+  readonly at: Date;
 }
 
 /** A presented key was valid. */
@@ -87,6 +107,7 @@ export interface ApiKeyLeakedEvent {
 export type ApiKeyEvent =
   | ApiKeyLifecycleEvent
   | ApiKeyRotatedEvent
+  | ApiKeyExpiringEvent
   | ApiKeyAuthenticatedEvent
   | ApiKeyAuthenticationFailedEvent
   | ApiKeyLeakedEvent;
@@ -187,7 +208,9 @@ export class DefaultApiKeyEventSink extends ApiKeyEventSink implements OnModuleI
     const until =
       event.type === ApiKeyEventType.Rotated
         ? ` previousSecretsExpireAt=${event.previousSecretsExpireAt.toISOString()}`
-        : '';
+        : event.type === ApiKeyEventType.Expiring
+          ? ` reason=${event.reason} stopsAt=${event.stopsAt.toISOString()}`
+          : '';
     this.logger.log(`${event.type} keyId=${escapeForLog(event.keyId, 100)}${until}`);
   }
 }

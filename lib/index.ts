@@ -1,7 +1,16 @@
-export type { ApiKeyModuleOptions, ApiKeySourcesOptions, StaticApiKey } from './api-key-module-options.interface.js';
+export type {
+  ApiKeyExpiryWarningsOptions,
+  ApiKeyModuleOptions,
+  ApiKeySourcesOptions,
+  StaticApiKey,
+} from './api-key-module-options.interface.js';
 export type { ApiKeyPrincipal } from './api-key-principal.interface.js';
 export type { ApiKeyRecord } from './storage/api-key-record.interface.js';
-export type { ApiKeyFailureReason, ApiKeyVerification } from './verification/api-key-verification.interface.js';
+export type {
+  ApiKeyExpiryNotice,
+  ApiKeyFailureReason,
+  ApiKeyVerification,
+} from './verification/api-key-verification.interface.js';
 export type { ApiKeySource, PresentedApiKey } from './guard/api-key.credentials.js';
 export type { RequestWithApiKey } from './guard/api-key.request.js';
 export type { ScopeRequirement } from './guard/api-key.scopes.js';
@@ -39,6 +48,7 @@ export type {
   ApiKeyEvent,
   ApiKeyLifecycleEvent,
   ApiKeyRotatedEvent,
+  ApiKeyExpiringEvent,
   ApiKeyAuthenticatedEvent,
   ApiKeyAuthenticationFailedEvent,
   ApiKeyLeakedEvent,

@@ -2,6 +2,7 @@ import type { Type } from '@nestjs/common';
 import { ApiKeyConfigurationError } from './api-key-configuration.error.js';
 import type {
   ApiKeyCacheOptions,
+  ApiKeyExpiryWarningsOptions,
   ApiKeyModuleOptions,
   ApiKeySourcesOptions,
   StaticApiKey,
@@ -31,7 +32,11 @@ const MODULE_OPTIONS = optionNames<ApiKeyModuleOptions>({
   events: true,
   userProperty: true,
   cache: true,
+  expiryWarnings: true,
+  maxActiveKeysPerOwner: true,
 });
+const EXPIRY_WARNING_OPTIONS = optionNames<ApiKeyExpiryWarningsOptions>({ windowMs: true, link: true });
+const DEFAULT_EXPIRY_WARNING_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
 const SOURCE_OPTIONS = optionNames<ApiKeySourcesOptions>({ header: true, bearer: true, cookie: true, query: true });
 const STATIC_KEY_OPTIONS = optionNames<StaticApiKey>({
   key: true,
@@ -81,6 +86,10 @@ export class ResolvedApiKeyOptions {
   readonly userProperty: string | null;
   /** Cache settings with every default applied, or `null` when the cache is off. */
   readonly cache: Readonly<Required<ApiKeyCacheOptions>> | null;
+  /** Expiry warning settings with defaults applied, or `null` when `expiryWarnings: false`. */
+  readonly expiryWarnings: ResolvedExpiryWarnings | null;
+  /** Most active keys per owner, or `null` for no limit. */
+  readonly maxActiveKeysPerOwner: number | null;
 
   /** Validates `options`; throws {@link ApiKeyConfigurationError} naming the first problem. */
   constructor(options: ApiKeyModuleOptions | undefined) {
@@ -121,7 +130,45 @@ export class ResolvedApiKeyOptions {
     this.keys = staticKeysOf(options.keys, this.maxKeyLength, this.format, this.onlyGeneratedKeys);
     this.userProperty = userPropertyOf(options.userProperty);
     this.cache = cacheOf(options.cache, this.lookupTimeoutMs);
+    this.expiryWarnings = expiryWarningsOf(options.expiryWarnings);
+    this.maxActiveKeysPerOwner =
+      options.maxActiveKeysPerOwner === undefined
+        ? null
+        : positiveInteger(options.maxActiveKeysPerOwner, 'maxActiveKeysPerOwner');
   }
+}
+
+/** The module's `expiryWarnings`, resolved. */
+export interface ResolvedExpiryWarnings {
+  readonly windowMs: number;
+  /** The `Link` header value, built once, or `null` without a link. */
+  readonly link: string | null;
+}
+
+function expiryWarningsOf(value: unknown): ResolvedExpiryWarnings | null {
+  if (value === false) return null;
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw new ApiKeyConfigurationError(
+      `expiryWarnings must be false or an object { windowMs, link }, got ${kindOf(value)}`,
+    );
+  }
+  const options = (value ?? {}) as ApiKeyExpiryWarningsOptions;
+  rejectUnknownOptions(options, EXPIRY_WARNING_OPTIONS, 'expiryWarnings');
+  const windowMs = positiveInteger(options.windowMs, 'expiryWarnings.windowMs', DEFAULT_EXPIRY_WARNING_WINDOW_MS);
+  const { link } = options;
+  if (link === undefined) return { windowMs, link: null };
+  // Visible ASCII only and no `<`, `>` or `"`: the URL goes between angle brackets in a header.
+  if (
+    typeof link !== 'string' ||
+    !/^https?:\/\/[\x21-\x7e]+$/.test(link) ||
+    /[<>"]/.test(link) ||
+    !URL.canParse(link)
+  ) {
+    throw new ApiKeyConfigurationError(
+      'expiryWarnings.link must be an absolute http(s) URL of visible ASCII characters without <, > or "',
+    );
+  }
+  return { windowMs, link: `<${link}>; rel="deprecation", <${link}>; rel="sunset"` };
 }
 
 function optionalName(value: unknown, field: string, pattern: RegExp): string | undefined {

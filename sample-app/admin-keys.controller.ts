@@ -30,7 +30,7 @@ import {
   RequireScopes,
   type StoredApiKey,
 } from 'nestjs-api-key';
-import { ApiKeyView, CreatedKey, CreateKey, RotatedKey, RotateKey } from './admin-keys.dto.js';
+import { ApiKeyView, CreatedKey, CreateKey, RevokedOwnerKeys, RotatedKey, RotateKey } from './admin-keys.dto.js';
 
 const KEY_ID = { name: 'id', description: 'The key’s public id.', example: 'k7Hq2xPz' };
 
@@ -49,6 +49,7 @@ export class AdminKeysController {
   @ApiOperation({ summary: 'Create a key', description: 'The answer holds the plaintext key, this once.' })
   @ApiCreatedResponse({ type: CreatedKey })
   @ApiBadRequestResponse({ description: 'The name or scopes are not valid.' })
+  @ApiConflictResponse({ description: 'The owner already holds the most active keys allowed.' })
   async create(@Body() body: CreateKey, @ApiKey('id') adminId: string): Promise<CreatedKey> {
     const expiresAt =
       body?.expiresAt === undefined || body.expiresAt === null ? null : new Date(String(body.expiresAt));
@@ -72,10 +73,27 @@ export class AdminKeysController {
     description: 'Start after this key id (the last id of the previous page).',
   })
   @ApiQuery({ name: 'limit', required: false, type: Number, description: 'Page size; 100 by default.' })
+  @ApiQuery({ name: 'ownerId', required: false, description: 'Only the keys of this owner.' })
   @ApiOkResponse({ type: [ApiKeyView] })
-  async list(@Query('after') after?: string, @Query('limit') limit?: string): Promise<ApiKeyView[]> {
-    const keys = await run(() => this.keys.list({ after, limit: limit === undefined ? 100 : Number(limit) }));
+  async list(
+    @Query('after') after?: string,
+    @Query('limit') limit?: string,
+    @Query('ownerId') ownerId?: string,
+  ): Promise<ApiKeyView[]> {
+    const keys = await run(() => this.keys.list({ after, ownerId, limit: limit === undefined ? 100 : Number(limit) }));
     return keys.map(view);
+  }
+
+  @Post('by-owner/:ownerId/revoke')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Revoke every key of an owner',
+    description: 'One write: every key of the owner stops working at once, on every instance.',
+  })
+  @ApiParam({ name: 'ownerId', description: 'The owner whose keys to revoke.', example: 'demo-ops' })
+  @ApiOkResponse({ type: RevokedOwnerKeys })
+  async revokeOwner(@Param('ownerId') ownerId: string): Promise<RevokedOwnerKeys> {
+    return { ownerId, revoked: await run(() => this.keys.revokeOwner(ownerId)) };
   }
 
   @Post(':id/revoke')
@@ -123,7 +141,8 @@ async function run<T>(call: () => Promise<T>): Promise<T> {
     const message = error.message.replace(/^nestjs-api-key: /, '');
     if (error.code === 'not_found') throw new NotFoundException(message);
     if (error.code === 'invalid_input') throw new BadRequestException(message);
-    if (error.code === 'conflict' || error.code === 'revoked') throw new ConflictException(message);
+    if (error.code === 'conflict' || error.code === 'revoked' || error.code === 'owner_limit_reached')
+      throw new ConflictException(message);
     if (error.code === 'store_failed')
       throw new ServiceUnavailableException('The key store failed; the change may or may not have been applied');
     throw error;

@@ -80,3 +80,12 @@ export class RotatedKey extends CreatedKey {
   @ApiProperty({ type: String, format: 'date-time' })
   previousSecretsExpireAt!: Date;
 }
+
+/** What `POST /admin/keys/by-owner/{ownerId}/revoke` revoked. */
+export class RevokedOwnerKeys {
+  @ApiProperty({ example: 'demo-ops' })
+  ownerId!: string;
+
+  @ApiProperty({ type: [String], example: ['k7Hq2xPz'], description: 'The ids revoked now, in id order.' })
+  revoked!: string[];
+}

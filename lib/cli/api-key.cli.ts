@@ -20,8 +20,8 @@ import { scanForApiKeys } from '../leaks/api-key.scan.js';
  * Exit codes of the CLI. Under `--json`, a failure also writes `{"error":{"code","message"}}` on
  * standard output (nothing on standard error), `code` being `usage` for exit code 2, and for exit
  * code 1 one of {@link ApiKeyLifecycleError}'s codes (`not_found`, `revoked`, `conflict`,
- * `store_failed`, `store_required`) or `failed` (the store is unreachable, has no SQLite file, or
- * its tables are missing or at another schema version).
+ * `owner_limit_reached`, `store_failed`, `store_required`) or `failed` (the store is unreachable,
+ * has no SQLite file, or its tables are missing or at another schema version).
  */
 export const CliExitCode = {
   Ok: 0,
@@ -67,6 +67,7 @@ Commands:
                                  list keys (never their secrets)
   show <id>                      show one key
   revoke <id>                    revoke a key for good
+  revoke --owner <id>            revoke every key of an owner for good, in one write
   disable <id> | enable <id>     refuse a key until it is enabled again
   rotate <id> [--grace <0|30s|15m|24h|7d>]
                                  give the key a new secret; prints the new key once; the old
@@ -141,7 +142,9 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
     if (!isCommand(command)) throw new CliUsageError(unknownCommand(command));
     refuseForeignOptions(command, values);
     if (command === 'scan') return await scan(rest, values, context, env, out, err, asJson);
-    const needsId = command !== 'create' && command !== 'list' && command !== 'migrate';
+    const byOwner = command === 'revoke' && values.owner !== undefined;
+    const needsId = command !== 'create' && command !== 'list' && command !== 'migrate' && !byOwner;
+    if (byOwner && rest.length > 0) throw new CliUsageError('revoke takes a key id or --owner, not both');
     if (needsId && rest.length === 0) throw new CliUsageError(`${command} needs a key id`);
     if (rest.length > (needsId ? 1 : 0))
       throw new CliUsageError(`unexpected argument "${escapeForLog(rest[needsId ? 1 : 0]!, 40)}"`);
@@ -211,6 +214,11 @@ function operationOf(
     case 'show':
       return async (service, print) => print.one(await service.get(id!));
     case 'revoke':
+      if (values.owner !== undefined) {
+        const ownerId = values.owner;
+        return async (service, print) => print.revokedOwner(ownerId, await service.revokeOwner(ownerId));
+      }
+      return async (service, print) => print.one(await service.revoke(id!), CACHED_INSTANCES_NOTICE);
     case 'disable':
       return async (service, print) => print.one(await service[command](id!), CACHED_INSTANCES_NOTICE);
     case 'enable':
@@ -386,7 +394,7 @@ const COMMAND_OPTIONS: Readonly<Record<Command, readonly (keyof Options)[]>> = {
   create: ['name', 'scope', 'owner', 'metadata', 'expires'],
   list: ['owner', 'limit', 'after'],
   show: [],
-  revoke: [],
+  revoke: ['owner'],
   disable: [],
   enable: [],
   rotate: ['grace'],
@@ -541,6 +549,14 @@ function printer({ out, err, asJson, stdoutIsTerminal }: Output, now: Date) {
     one(key: StoredApiKey, notice?: string): void {
       if (asJson) return out(JSON.stringify(key, null, 2));
       out(notice === undefined ? details(key) : `${details(key)}\n\n${notice}`);
+    },
+    /** What `revoke --owner` revoked: the ids, then the caches notice. */
+    revokedOwner(ownerId: string, ids: readonly string[]): void {
+      if (asJson) return out(JSON.stringify({ ownerId, revoked: ids }, null, 2));
+      const owner = escapeForLog(ownerId, 100);
+      if (ids.length === 0) return out(`Owner "${owner}" had no key left to revoke.`);
+      const notice = CACHED_INSTANCES_NOTICE.replace('this key', 'these keys');
+      out(`Revoked ${ids.length} key(s) of owner "${owner}":\n${ids.join('\n')}\n\n${notice}`);
     },
     list(keys: StoredApiKey[]): void {
       if (asJson) return out(JSON.stringify(keys, null, 2));

@@ -3,6 +3,7 @@ import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { ServerResponse } from 'node:http';
 import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
 import { ApiKeyAuthenticator } from '../verification/api-key.authenticator.js';
+import type { ApiKeyExpiryNotice } from '../verification/api-key-verification.interface.js';
 import { ApiKeyGuardHook } from './api-key-guard.hook.js';
 import { readPresentedKey, type PresentedApiKey } from './api-key.credentials.js';
 import {
@@ -75,7 +76,7 @@ export class ApiKeyGuard implements CanActivate {
         // A second pass (a global guard plus `@UseGuards`): the first one attached it and ran the hook.
         this.authorize(remembered, this.getScopeRequirement(context));
       } else {
-        const principal = await this.authenticateFirstPass(context, request);
+        const principal = await this.authenticateFirstPass(context, request, response ?? undefined);
         this.authorize(principal, this.getScopeRequirement(context));
         this.attachPrincipal(request, principal);
         await this.hook?.authorized(context, principal, response);
@@ -132,17 +133,24 @@ export class ApiKeyGuard implements CanActivate {
     return rememberedPrincipal(request, this.authenticator);
   }
 
-  /** Reads and verifies the request's key, through the {@link ApiKeyGuardHook} when one is provided. */
-  protected authenticateFirstPass(context: ExecutionContext, request: object): Promise<ApiKeyPrincipal> {
-    if (!this.hook) return this.authenticateRequest(request);
-    return this.hook.authenticate(context, () => this.authenticateRequest(request), request);
+  /**
+   * Reads and verifies the request's key, through the {@link ApiKeyGuardHook} when one is
+   * provided. `response` receives the expiry warnings of a key that stops working soon.
+   */
+  protected authenticateFirstPass(
+    context: ExecutionContext,
+    request: object,
+    response?: object,
+  ): Promise<ApiKeyPrincipal> {
+    if (!this.hook) return this.authenticateRequest(request, response);
+    return this.hook.authenticate(context, () => this.authenticateRequest(request, response), request);
   }
 
   /** Reads and verifies the request's key; throws 400, 401 or 503 as it fails. */
-  protected async authenticateRequest(request: object): Promise<ApiKeyPrincipal> {
+  protected async authenticateRequest(request: object, response?: object): Promise<ApiKeyPrincipal> {
     const presented = this.readKey(request);
     if (!presented) throw this.missing;
-    return this.authenticate(presented);
+    return this.authenticate(presented, response);
   }
 
   /** The one key the request presents, or `null`; throws 400 when it presents more than one. */
@@ -150,11 +158,29 @@ export class ApiKeyGuard implements CanActivate {
     return readPresentedKey(rawRequestOf(request), this.options);
   }
 
-  /** Verifies the key; throws 401 when it is not valid and 503 when the store fails. */
-  protected async authenticate(presented: PresentedApiKey): Promise<ApiKeyPrincipal> {
+  /**
+   * Verifies the key; throws 401 when it is not valid and 503 when the store fails. A key that
+   * stops working soon gets its warnings on `response` (see {@link setExpiryWarnings}).
+   */
+  protected async authenticate(presented: PresentedApiKey, response?: object): Promise<ApiKeyPrincipal> {
     const verification = await this.authenticator.verify(presented.value);
     if (!verification.valid) throw this.invalid;
+    if (verification.expiry !== undefined && response) this.setExpiryWarnings(response, verification.expiry);
     return verification.principal;
+  }
+
+  /**
+   * Tells the client when its key stops working: `Deprecation` (RFC 9745, a structured-field
+   * date: `@` and epoch seconds) and `Sunset` (RFC 8594, an HTTP-date), both the instant the key
+   * stops working, and `Link` with `rel="deprecation"` and `rel="sunset"` when
+   * `expiryWarnings.link` is set. They stay on the response whatever the outcome (a 403 or 429
+   * that follows still says the key is ending).
+   */
+  protected setExpiryWarnings(response: object, expiry: ApiKeyExpiryNotice): void {
+    this.setHeader(response, 'Deprecation', `@${Math.floor(expiry.stopsAt / 1000)}`);
+    this.setHeader(response, 'Sunset', new Date(expiry.stopsAt).toUTCString());
+    const link = this.options.expiryWarnings?.link;
+    if (link) this.setHeader(response, 'Link', link);
   }
 
   /** The route's scope requirement: the handler's if it has one, else the controller's. */

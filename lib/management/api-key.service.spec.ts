@@ -416,6 +416,37 @@ describe('ApiKeyService', () => {
     expect(await service.verify('anything-of-16-chars')).toEqual({ valid: false, reason: 'not_found' });
   });
 
+  it('revokeOwner refuses an owner id that is not a non-empty string, finds none for an unstorable one', async () => {
+    for (const ownerId of ['', 42, null]) {
+      await expect(ctx.service.revokeOwner(ownerId as string)).rejects.toMatchObject({
+        code: 'invalid_input',
+        message: 'nestjs-api-key: ownerId must be a non-empty string',
+      });
+    }
+    expect(await ctx.service.revokeOwner('a\0b')).toEqual([]);
+  });
+
+  it('limits and revokes owners on a store without the owner methods (written for an earlier version)', async () => {
+    const inner = new InMemoryApiKeyStore();
+    const methods = ['findByHash', 'insert', 'findById', 'list', 'update', 'rotate', 'touch'] as const;
+    const earlier = Object.fromEntries(methods.map((name) => [name, inner[name].bind(inner)]));
+    const { service, sink } = setup(earlier as unknown as ApiKeyRepository, { maxActiveKeysPerOwner: 2 });
+    const first = await service.create({ name: 'a', ownerId: 'acme' });
+    await service.create({ name: 'b', ownerId: 'acme' });
+    await expect(service.create({ name: 'c', ownerId: 'acme' })).rejects.toMatchObject({
+      code: 'owner_limit_reached',
+    });
+    await service.create({ name: 'other', ownerId: 'globex' });
+    await service.revoke(first.apiKey.id);
+    const third = await service.create({ name: 'c', ownerId: 'acme' });
+    const revoked = await service.revokeOwner('acme');
+    expect(revoked).toHaveLength(2);
+    expect(revoked).toContain(third.apiKey.id);
+    expect(await service.verify(third.key)).toEqual({ valid: false, reason: 'revoked', keyId: third.apiKey.id });
+    expect(sink.events.filter((event) => event.type === 'api-key.revoked')).toHaveLength(3);
+    expect((await service.list({ ownerId: 'globex' }))[0]!.revokedAt).toBeNull();
+  });
+
   it(
     'rotates the pepper: keys hashed under the previous pepper keep verifying, ' + 'rotated keys use the new one',
     async () => {

@@ -10,7 +10,14 @@ import { ApiKeyFormat } from '../keys/api-key.format.js';
 import { ApiKeyHasher } from '../keys/api-key.hasher.js';
 import { ApiKeyRepository } from '../storage/api-key.repository.js';
 import { escapeForLog } from '../log-escape.js';
-import type { ApiKeyListQuery, ApiKeyPatch, ApiKeyStore, StoredApiKey } from '../storage/api-key.store.js';
+import {
+  insertWithinOwnerLimitOf,
+  revokeOwnerOf,
+  type ApiKeyListQuery,
+  type ApiKeyPatch,
+  type ApiKeyStore,
+  type StoredApiKey,
+} from '../storage/api-key.store.js';
 
 /** What {@link ApiKeyService.create} needs. */
 export interface CreateApiKeyInput {
@@ -82,6 +89,7 @@ const OPERATIONS: Record<ApiKeyLifecycleEvent['type'], string> = {
 @Injectable()
 export class ApiKeyService {
   private readonly format: ApiKeyFormat;
+  private readonly maxActiveKeysPerOwner: number | null;
 
   constructor(
     options: ResolvedApiKeyOptions,
@@ -92,9 +100,14 @@ export class ApiKeyService {
     private readonly events: ApiKeyEventSink,
   ) {
     this.format = options.format;
+    this.maxActiveKeysPerOwner = options.maxActiveKeysPerOwner;
   }
 
-  /** Creates a key. Resolves to its plaintext (returned this once, never stored) and record. */
+  /**
+   * Creates a key. Resolves to its plaintext (returned this once, never stored) and record.
+   * Throws `owner_limit_reached` when its owner already holds `maxActiveKeysPerOwner` active
+   * keys (the package's stores count and insert atomically, also across instances).
+   */
   async create(input: CreateApiKeyInput): Promise<IssuedApiKey> {
     const store = this.store();
     const now = this.clock.now();
@@ -116,9 +129,20 @@ export class ApiKeyService {
       lastUsedAt: null,
       version: 1,
     };
-    await this.write(OPERATIONS[ApiKeyEventType.Created], id, () =>
-      store.insert(apiKey, { hash: this.hasher.hash(key), keyId: id, createdAt: now, expiresAt: null }),
-    );
+    const secret = { hash: this.hasher.hash(key), keyId: id, createdAt: now, expiresAt: null };
+    const limit = this.maxActiveKeysPerOwner;
+    const inserted = await this.write(OPERATIONS[ApiKeyEventType.Created], `key "${id}"`, async () => {
+      if (limit !== null && apiKey.ownerId !== null) return insertWithinOwnerLimitOf(store, apiKey, secret, limit, now);
+      await store.insert(apiKey, secret);
+      return true;
+    });
+    if (!inserted) {
+      throw new ApiKeyLifecycleError(
+        'owner_limit_reached',
+        `owner "${escapeForLog(apiKey.ownerId!, 200)}" already has ${limit} active keys (maxActiveKeysPerOwner); ` +
+          'revoke one before creating another',
+      );
+    }
     this.emit(ApiKeyEventType.Created, id, now);
     return { key, apiKey };
   }
@@ -179,6 +203,22 @@ export class ApiKeyService {
     );
   }
 
+  /**
+   * Revokes every key of `ownerId` that is not revoked yet, in one store write (and, on
+   * PostgreSQL, one change notification: caches on every instance forget their keys within the
+   * usual bound). Resolves to the ids revoked, in id order (empty when there was none); emits
+   * `api-key.revoked` for each. Keys the owner creates afterwards are not affected.
+   */
+  async revokeOwner(ownerId: string): Promise<string[]> {
+    if (typeof ownerId !== 'string' || ownerId === '') invalid('ownerId must be a non-empty string');
+    const store = this.store();
+    if (!isStorableText(ownerId)) return []; // no store holds such an owner
+    const now = this.clock.now();
+    const revoked = await this.write('revokeOwner', `owner "${ownerId}"`, () => revokeOwnerOf(store, ownerId, now));
+    for (const id of revoked) this.emit(ApiKeyEventType.Revoked, id, now);
+    return revoked;
+  }
+
   /** Refuses the key until {@link enable}. Throws `revoked` for a revoked key. */
   disable(id: string): Promise<StoredApiKey> {
     return this.change(
@@ -220,7 +260,7 @@ export class ApiKeyService {
       invalid('gracePeriodMs is too long: it would end past the latest date a Date can hold');
     const { key } = this.format.generate(id);
     const secret = { hash: this.hasher.hash(key), keyId: id, createdAt: now, expiresAt: null };
-    const apiKey = await this.write('rotate', id, () =>
+    const apiKey = await this.write('rotate', `key "${id}"`, () =>
       store.rotate(id, current.version, secret, previousSecretsExpireAt),
     );
     if (!apiKey) {
@@ -246,7 +286,7 @@ export class ApiKeyService {
       const now = this.clock.now();
       const patch = build(key, now);
       if (!patch) return key;
-      const updated = await this.write(OPERATIONS[type], id, () => store.update(id, key.version, patch));
+      const updated = await this.write(OPERATIONS[type], `key "${id}"`, () => store.update(id, key.version, patch));
       if (updated) {
         this.emit(type, id, now);
         return updated;
@@ -261,16 +301,16 @@ export class ApiKeyService {
   /**
    * Runs one store write. Whatever its outcome, later verifications read the store afresh (a
    * write that failed may still have been applied, a lost acknowledgement). A failure is
-   * reported as a `store_failed` {@link ApiKeyLifecycleError} naming the operation and the key,
-   * with the store's error as `cause`; no event is emitted for it.
+   * reported as a `store_failed` {@link ApiKeyLifecycleError} naming the operation and its
+   * `subject` (`key "<id>"`), with the store's error as `cause`; no event is emitted for it.
    */
-  private async write<T>(operation: string, id: string, call: () => Promise<T>): Promise<T> {
+  private async write<T>(operation: string, subject: string, call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (error) {
       throw new ApiKeyLifecycleError(
         'store_failed',
-        `${operation} of key "${id}" failed in the store (` +
+        `${operation} of ${subject} failed in the store (` +
           `${escapeForLog(String((error as Error)?.message ?? error), 200)}); ` +
           `it may or may not have been applied: read the key with get() before retrying`,
         { cause: error },

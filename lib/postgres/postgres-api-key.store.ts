@@ -20,7 +20,7 @@ import {
   type KeyRow,
 } from '../storage/sql-api-key.store.js';
 import { POSTGRES_MIGRATIONS } from './postgres.migrations.js';
-import { listLimit } from '../storage/list-query.js';
+import { compareIds, listLimit } from '../storage/list-query.js';
 import { optionNames, rejectUnknownOptions } from '../option-checks.js';
 
 /** What the store needs of a query result. */
@@ -205,30 +205,70 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
 
   /** @inheritdoc */
   async insert(key: StoredApiKey, secret: StoredApiKeySecret): Promise<void> {
-    await this.transaction(async (client) => {
-      await client.query(
-        `INSERT INTO ${this.t.keys}
+    await this.transaction((client) => this.insertIn(client, key, secret));
+  }
+
+  /**
+   * @inheritdoc In one transaction holding an advisory lock on the owner, so concurrent creates
+   * for one owner (on any instance) count one after the other.
+   */
+  override async insertWithinOwnerLimit(
+    key: StoredApiKey,
+    secret: StoredApiKeySecret,
+    maxActive: number,
+    now: Date,
+  ): Promise<boolean> {
+    if (key.ownerId === null) return this.insert(key, secret).then(() => true);
+    const ownerId = key.ownerId;
+    return this.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nestjs-api-key:${this.t.label}:${ownerId}`]);
+      const { rows } = await client.query(
+        `SELECT count(*)::int AS active FROM ${this.t.keys}
+         WHERE owner_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`,
+        [ownerId, now],
+      );
+      if (Number(rows[0]!.active) >= maxActive) return false;
+      await this.insertIn(client, key, secret);
+      return true;
+    });
+  }
+
+  /** @inheritdoc One statement, and one change notification for all of them (caches forget every key). */
+  override async revokeOwner(ownerId: string, at: Date): Promise<string[]> {
+    return this.transaction(async (client) => {
+      const { rows } = await client.query(
+        `UPDATE ${this.t.keys} SET revoked_at = $2, updated_at = $2, version = version + 1
+         WHERE owner_id = $1 AND revoked_at IS NULL RETURNING id`,
+        [ownerId, at],
+      );
+      if (rows.length > 0) await client.query('SELECT pg_notify($1, $2)', [this.channel, '']);
+      return rows.map((row) => row.id as string).sort(compareIds);
+    });
+  }
+
+  private async insertIn(client: PostgresClient, key: StoredApiKey, secret: StoredApiKeySecret): Promise<void> {
+    await client.query(
+      `INSERT INTO ${this.t.keys}
          (id, name, scopes, owner_id, metadata, created_at, updated_at,
           expires_at, revoked_at, disabled, last_used_at, version)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-        [
-          key.id,
-          key.name,
-          JSON.stringify(key.scopes),
-          key.ownerId,
-          JSON.stringify(key.metadata),
-          key.createdAt,
-          key.updatedAt,
-          key.expiresAt,
-          key.revokedAt,
-          key.disabled,
-          key.lastUsedAt,
-          key.version,
-        ],
-      );
-      await this.insertSecret(client, secret);
-      await this.notify(client, key.id);
-    });
+      [
+        key.id,
+        key.name,
+        JSON.stringify(key.scopes),
+        key.ownerId,
+        JSON.stringify(key.metadata),
+        key.createdAt,
+        key.updatedAt,
+        key.expiresAt,
+        key.revokedAt,
+        key.disabled,
+        key.lastUsedAt,
+        key.version,
+      ],
+    );
+    await this.insertSecret(client, secret);
+    await this.notify(client, key.id);
   }
 
   /** @inheritdoc */

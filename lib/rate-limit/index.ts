@@ -9,6 +9,7 @@ export type {
   ApiKeyRateLimitOptions,
   QuotaPeriod,
   QuotaSettings,
+  RateLimitCountBy,
   RateLimitPlan,
   RateLimitStoreFailureMode,
   RateLimitWindow,

@@ -23,12 +23,21 @@ export interface QuotaSettings {
   period: QuotaPeriod;
 }
 
+/**
+ * Whose requests one counter counts: each key's own (`'key'`), or all the keys of the key's
+ * owner together (`'owner'`, so an owner cannot multiply its budget by creating keys; a key
+ * without an owner is counted on its own).
+ */
+export type RateLimitCountBy = 'key' | 'owner';
+
 /** What a key may do: a rate limit and a quota. An omitted field takes the module's; `false` means none. */
 export interface RateLimitPlan {
   /** Rate limit of every key on the plan. */
   limit?: RateLimitWindow | false;
   /** Quota of every key on the plan. */
   quota?: QuotaSettings | false;
+  /** Whether the plan's limit, quota and route limits count per key or per owner. */
+  countBy?: RateLimitCountBy;
 }
 
 /** What to do when the counters' store (Redis) fails or does not answer within `timeoutMs`. */
@@ -40,6 +49,11 @@ export interface ApiKeyRateLimitOptions {
   limit: RateLimitWindow | false;
   /** Default quota of every key (its plan may replace it). Default: none. */
   quota?: QuotaSettings | false;
+  /**
+   * Whether limits and quotas count per key (default) or per owner across all the owner's keys;
+   * a plan may say otherwise (see {@link RateLimitCountBy}).
+   */
+  countBy?: RateLimitCountBy;
   /** Named plans; a key is on the plan named by its metadata's `plan` (see `planOf`). */
   plans?: Readonly<Record<string, RateLimitPlan>>;
   /** The plan name of a key. Default: `principal.metadata.plan` when it is a string. */

@@ -9,7 +9,12 @@ const resolve = (options: unknown) => new ResolvedRateLimitOptions(options as Ap
 describe('ResolvedRateLimitOptions', () => {
   it('applies defaults: per-address limit on, reject when the store fails, memory store, headers on', () => {
     const options = resolve({ limit: { points: 5, durationMs: 60_000 } });
-    expect(options.defaultPlan).toEqual({ name: 'default', limit: { points: 5, durationMs: 60_000 }, quota: null });
+    expect(options.defaultPlan).toEqual({
+      name: 'default',
+      limit: { points: 5, durationMs: 60_000 },
+      quota: null,
+      countBy: 'key',
+    });
     expect([
       options.perAddress,
       options.whenUnavailable,
@@ -25,14 +30,19 @@ describe('ResolvedRateLimitOptions', () => {
     const options = resolve({
       limit: { points: 5, durationMs: 60_000 },
       quota: { points: 100, period: 'month' },
-      plans: { pro: { limit: { points: 50, durationMs: 60_000 } }, internal: { limit: false, quota: false } },
+      countBy: 'owner',
+      plans: {
+        pro: { limit: { points: 50, durationMs: 60_000 } },
+        internal: { limit: false, quota: false, countBy: 'key' },
+      },
     });
     expect(options.plans.get('pro')).toEqual({
       name: 'pro',
       limit: { points: 50, durationMs: 60_000 },
       quota: { points: 100, period: 'month' },
+      countBy: 'owner',
     });
-    expect(options.plans.get('internal')).toEqual({ name: 'internal', limit: null, quota: null });
+    expect(options.plans.get('internal')).toEqual({ name: 'internal', limit: null, quota: null, countBy: 'key' });
   });
 
   it.each([
@@ -84,6 +94,7 @@ describe('ResolvedRateLimitOptions', () => {
       name: 'key',
       limit: { points: 9, durationMs: 10_000 },
       quota: null,
+      countBy: 'key',
     });
     expect(ResolvedRateLimitOptions.keyPlan({ limit: { points: -1, durationMs: 10_000 } }, fallback)).toBeNull();
     expect(ResolvedRateLimitOptions.keyPlan('pro', fallback)).toBeNull();

@@ -6,6 +6,7 @@ import { clientAddressOf } from '../guard/client-address.js';
 import type {
   ApiKeyRateLimitOptions,
   QuotaSettings,
+  RateLimitCountBy,
   RateLimitPlan,
   RateLimitStoreFailureMode,
   RateLimitWindow,
@@ -19,6 +20,8 @@ export interface ResolvedRateLimitPlan {
   readonly limit: RateLimitWindow | null;
   /** Quota, or `null` for none. */
   readonly quota: QuotaSettings | null;
+  /** Whether its counters count per key or per owner. */
+  readonly countBy: RateLimitCountBy;
 }
 
 /** What a policy name (a plan's, a route's) may be: it appears in the `RateLimit` headers and counter keys. */
@@ -43,8 +46,13 @@ const OPTION_NAMES = Object.keys({
   whenUnavailable: true,
   headers: true,
   clock: true,
+  countBy: true,
 } satisfies Record<keyof ApiKeyRateLimitOptions, true>);
-const PLAN_NAMES = Object.keys({ limit: true, quota: true } satisfies Record<keyof RateLimitPlan, true>);
+const PLAN_NAMES = Object.keys({
+  limit: true,
+  quota: true,
+  countBy: true,
+} satisfies Record<keyof RateLimitPlan, true>);
 const WINDOW_NAMES = Object.keys({ points: true, durationMs: true } satisfies Record<keyof RateLimitWindow, true>);
 const QUOTA_NAMES = Object.keys({ points: true, period: true } satisfies Record<keyof QuotaSettings, true>);
 
@@ -87,7 +95,8 @@ export class ResolvedRateLimitOptions {
       throw new ApiKeyConfigurationError('rate limit option "limit" is required ({ points, durationMs } or false)');
     const limit = windowOf(options.limit, 'limit');
     const quota = quotaOf(options.quota, 'quota');
-    this.defaultPlan = Object.freeze({ name: 'default', limit, quota });
+    const countBy = countByOf(options.countBy, 'countBy') ?? 'key';
+    this.defaultPlan = Object.freeze({ name: 'default', limit, quota, countBy });
     this.plans = new Map(
       Object.entries(options.plans ?? {}).map(([name, plan]) => [name, resolvePlan(name, plan, this.defaultPlan)]),
     );
@@ -141,13 +150,20 @@ function resolvePlan(name: string, plan: RateLimitPlan, fallback: ResolvedRateLi
   const field = `plans.${name}`;
   if (!POLICY_NAME.test(name)) throw new ApiKeyConfigurationError(`${field}: a plan name must match ${POLICY_NAME}`);
   if (plan === null || typeof plan !== 'object')
-    throw new ApiKeyConfigurationError(`${field} must be an object { limit?, quota? }`);
+    throw new ApiKeyConfigurationError(`${field} must be an object { limit?, quota?, countBy? }`);
   rejectUnknownOptions(plan, PLAN_NAMES, field);
   return Object.freeze({
     name,
     limit: plan.limit === undefined ? fallback.limit : windowOf(plan.limit, `${field}.limit`),
     quota: plan.quota === undefined ? fallback.quota : quotaOf(plan.quota, `${field}.quota`),
+    countBy: countByOf(plan.countBy, `${field}.countBy`) ?? fallback.countBy,
   });
+}
+
+function countByOf(value: unknown, field: string): RateLimitCountBy | undefined {
+  if (value !== undefined && value !== 'key' && value !== 'owner')
+    throw new ApiKeyConfigurationError(`rate limit option "${field}" must be "key" or "owner"`);
+  return value;
 }
 
 function windowOf(value: unknown, field: string): RateLimitWindow | null {

@@ -153,12 +153,17 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
     route: RouteRateLimit | undefined,
   ): Budget[] {
     const budgets: Budget[] = [];
+    // Per owner, the counters live in buckets of their own (`owner-` prefixed): an owner id never
+    // shares a counter with a key id.
+    const byOwner = plan.countBy === 'owner' && principal.ownerId !== null;
+    const subject = byOwner ? principal.ownerId! : principal.id;
+    const scope = byOwner ? 'owner-' : '';
     const limit = route ?? plan.limit;
     if (limit) {
       const seconds = limit.durationMs / 1000;
       const name = route ? route.name : plan.name;
-      const bucket = route ? `route:${route.name}:${seconds}` : `limit:${seconds}`;
-      budgets.push({ name, points: limit.points, window: seconds, bucket, key: principal.id, ttl: seconds });
+      const bucket = `${scope}${route ? `route:${route.name}:${seconds}` : `limit:${seconds}`}`;
+      budgets.push({ name, points: limit.points, window: seconds, bucket, key: subject, ttl: seconds });
     }
     if (plan.quota) {
       const period = quotaPeriodOf(plan.quota.period, this.options.clock());
@@ -166,8 +171,8 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
         name: `${plan.name}-quota`,
         points: plan.quota.points,
         window: period.length,
-        bucket: `quota:${plan.quota.period}`,
-        key: `${period.id}:${principal.id}`,
+        bucket: `${scope}quota:${plan.quota.period}`,
+        key: `${period.id}:${subject}`,
         ttl: period.remaining,
         reset: period.remaining,
       });

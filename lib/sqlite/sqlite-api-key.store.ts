@@ -15,7 +15,7 @@ import {
 } from '../storage/sql-api-key.store.js';
 import { SqliteConnection, type SqliteWriteStep } from './sqlite.connection.js';
 import { SQLITE_MIGRATIONS } from './sqlite.migrations.js';
-import { listLimit } from '../storage/list-query.js';
+import { compareIds, listLimit } from '../storage/list-query.js';
 
 /** Options of {@link SqliteApiKeyStore}. */
 export interface SqliteApiKeyStoreOptions {
@@ -121,29 +121,65 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
 
   /** @inheritdoc */
   async insert(key: StoredApiKey, secret: StoredApiKeySecret): Promise<void> {
-    await this.connection.write([
+    await this.connection.write([this.insertKey(key), this.insertSecret(secret)]);
+  }
+
+  /**
+   * @inheritdoc In one transaction (`BEGIN IMMEDIATE`: one writer at a time, across processes
+   * too), which the count rolls back when the owner is at the limit.
+   */
+  override async insertWithinOwnerLimit(
+    key: StoredApiKey,
+    secret: StoredApiKeySecret,
+    maxActive: number,
+    now: Date,
+  ): Promise<boolean> {
+    const { applied } = await this.connection.write([
       {
-        sql: `INSERT INTO ${this.t.keys}
+        sql: `SELECT 1 AS under WHERE ? IS NULL OR (SELECT count(*) FROM ${this.t.keys}
+          WHERE owner_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)) < ?`,
+        params: [key.ownerId, key.ownerId, ms(now), maxActive],
+        requireRow: true,
+      },
+      this.insertKey(key),
+      this.insertSecret(secret),
+    ]);
+    return applied;
+  }
+
+  /** @inheritdoc One statement. */
+  override async revokeOwner(ownerId: string, at: Date): Promise<string[]> {
+    const { rows } = await this.connection.write([
+      {
+        sql: `UPDATE ${this.t.keys} SET revoked_at = ?, updated_at = ?, version = version + 1
+          WHERE owner_id = ? AND revoked_at IS NULL RETURNING id`,
+        params: [ms(at), ms(at), ownerId],
+      },
+    ]);
+    return Array.from(rows[0] as Array<{ id: string }>, (row) => row.id).sort(compareIds);
+  }
+
+  private insertKey(key: StoredApiKey): SqliteWriteStep {
+    return {
+      sql: `INSERT INTO ${this.t.keys}
          (id, name, scopes, owner_id, metadata, created_at, updated_at,
           expires_at, revoked_at, disabled, last_used_at, version)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        params: [
-          key.id,
-          key.name,
-          JSON.stringify(key.scopes),
-          key.ownerId,
-          JSON.stringify(key.metadata),
-          ms(key.createdAt),
-          ms(key.updatedAt),
-          ms(key.expiresAt),
-          ms(key.revokedAt),
-          key.disabled ? 1 : 0,
-          ms(key.lastUsedAt),
-          key.version,
-        ],
-      },
-      this.insertSecret(secret),
-    ]);
+      params: [
+        key.id,
+        key.name,
+        JSON.stringify(key.scopes),
+        key.ownerId,
+        JSON.stringify(key.metadata),
+        ms(key.createdAt),
+        ms(key.updatedAt),
+        ms(key.expiresAt),
+        ms(key.revokedAt),
+        key.disabled ? 1 : 0,
+        ms(key.lastUsedAt),
+        key.version,
+      ],
+    };
   }
 
   /** @inheritdoc */

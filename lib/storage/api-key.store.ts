@@ -92,6 +92,110 @@ export abstract class ApiKeyStore extends ApiKeyRepository {
 
   /** Records last use for many keys at once (coalesced by the caller); never moves a time backwards. */
   abstract touch(lastUsed: ReadonlyMap<string, Date>): Promise<void>;
+
+  /**
+   * Inserts like {@link insert}, but only while the key's owner holds fewer than `maxActive`
+   * active keys at `now` (neither revoked nor expired; disabled keys count). Resolves to whether
+   * it inserted. This default counts with {@link list} and then inserts, so two concurrent calls
+   * may both pass the check; the package's stores override it to count and insert atomically
+   * (one transaction, serialised per owner). Override it likewise in a store used by several
+   * instances.
+   */
+  insertWithinOwnerLimit(
+    key: StoredApiKey,
+    secret: StoredApiKeySecret,
+    maxActive: number,
+    now: Date,
+  ): Promise<boolean> {
+    return insertWithinOwnerLimitByListing(this, key, secret, maxActive, now);
+  }
+
+  /**
+   * Revokes every key of `ownerId` that is not revoked yet, at `at` (`revokedAt` and `updatedAt`
+   * set, `version` incremented); resolves to the ids revoked. This default revokes the keys one
+   * {@link update} at a time; the package's stores override it with one write and, for
+   * PostgreSQL, one change notification.
+   */
+  revokeOwner(ownerId: string, at: Date): Promise<string[]> {
+    return revokeOwnerKeyByKey(this, ownerId, at);
+  }
+}
+
+/**
+ * `store.insertWithinOwnerLimit(...)`, or its default for a store that lacks it (one written
+ * against an earlier version of this package, recognised by its methods).
+ */
+export function insertWithinOwnerLimitOf(
+  store: ApiKeyStore,
+  key: StoredApiKey,
+  secret: StoredApiKeySecret,
+  maxActive: number,
+  now: Date,
+): Promise<boolean> {
+  return typeof store.insertWithinOwnerLimit === 'function'
+    ? store.insertWithinOwnerLimit(key, secret, maxActive, now)
+    : insertWithinOwnerLimitByListing(store, key, secret, maxActive, now);
+}
+
+/** `store.revokeOwner(...)`, or its default for a store that lacks it (see {@link insertWithinOwnerLimitOf}). */
+export function revokeOwnerOf(store: ApiKeyStore, ownerId: string, at: Date): Promise<string[]> {
+  return typeof store.revokeOwner === 'function'
+    ? store.revokeOwner(ownerId, at)
+    : revokeOwnerKeyByKey(store, ownerId, at);
+}
+
+/** Whether `key` counts against its owner's limit at `now`: neither revoked nor expired. */
+export function isActiveKey(key: StoredApiKey, now: Date): boolean {
+  return key.revokedAt === null && (key.expiresAt === null || key.expiresAt.getTime() > now.getTime());
+}
+
+/** Every key of `ownerId`, page by page. */
+async function* ownerKeys(store: ApiKeyStore, ownerId: string): AsyncGenerator<StoredApiKey> {
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.list({ ownerId, after });
+    if (page.length === 0) return;
+    yield* page;
+    after = page[page.length - 1]!.id;
+  }
+}
+
+/**
+ * {@link ApiKeyStore.insertWithinOwnerLimit} over `list` and `insert` (not atomic), for stores
+ * that do not override it, also a store from another copy of this package that lacks it.
+ */
+export async function insertWithinOwnerLimitByListing(
+  store: ApiKeyStore,
+  key: StoredApiKey,
+  secret: StoredApiKeySecret,
+  maxActive: number,
+  now: Date,
+): Promise<boolean> {
+  if (key.ownerId !== null) {
+    let active = 0;
+    for await (const owned of ownerKeys(store, key.ownerId))
+      if (isActiveKey(owned, now) && ++active >= maxActive) return false;
+  }
+  await store.insert(key, secret);
+  return true;
+}
+
+/** {@link ApiKeyStore.revokeOwner} over `list` and `update`, retrying a key changed concurrently. */
+export async function revokeOwnerKeyByKey(store: ApiKeyStore, ownerId: string, at: Date): Promise<string[]> {
+  const revoked: string[] = [];
+  for await (const owned of ownerKeys(store, ownerId)) {
+    let key: StoredApiKey | null = owned;
+    let attempts = 0;
+    while (key && key.revokedAt === null) {
+      if (await store.update(key.id, key.version, { revokedAt: at, updatedAt: at })) {
+        revoked.push(key.id);
+        break;
+      }
+      if (++attempts === 3) throw new Error(`key "${key.id}" kept changing concurrently; it was not revoked`);
+      key = await store.findById(key.id);
+    }
+  }
+  return revoked;
 }
 
 /** Builds the lookup record `findByHash` returns from a key and the secret that matched. */

@@ -6,6 +6,8 @@ import type { ApiKeyRecord } from './api-key-record.interface.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import {
   ApiKeyStore,
+  insertWithinOwnerLimitOf,
+  revokeOwnerOf,
   type ApiKeyListQuery,
   type ApiKeyPatch,
   type StoredApiKey,
@@ -163,6 +165,21 @@ export class CachedApiKeyStore extends ApiKeyStore implements OnModuleInit, OnAp
     return this.write(id, (store) => store.rotate(id, expectedVersion, secret, previousSecretsExpireAt));
   }
 
+  /** @inheritdoc Through the wrapped store's own (atomic) version when it has one. */
+  override insertWithinOwnerLimit(
+    key: StoredApiKey,
+    secret: StoredApiKeySecret,
+    maxActive: number,
+    now: Date,
+  ): Promise<boolean> {
+    return this.write(key.id, (store) => insertWithinOwnerLimitOf(store, key, secret, maxActive, now));
+  }
+
+  /** @inheritdoc Through the wrapped store's own version when it has one; forgets every cached key. */
+  override revokeOwner(ownerId: string, at: Date): Promise<string[]> {
+    return this.write(null, (store) => revokeOwnerOf(store, ownerId, at));
+  }
+
   /** @inheritdoc */
   touch(lastUsed: ReadonlyMap<string, Date>): Promise<void> {
     return this.store().touch(lastUsed);
@@ -243,7 +260,7 @@ export class CachedApiKeyStore extends ApiKeyStore implements OnModuleInit, OnAp
       .finally(() => clearTimeout(timer));
   }
 
-  private async write<T>(keyId: string, work: (store: ApiKeyStore) => Promise<T>): Promise<T> {
+  private async write<T>(keyId: string | null, work: (store: ApiKeyStore) => Promise<T>): Promise<T> {
     try {
       return await work(this.store());
     } finally {

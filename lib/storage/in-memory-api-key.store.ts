@@ -1,6 +1,7 @@
 import type { ApiKeyRecord } from './api-key-record.interface.js';
 import {
   ApiKeyStore,
+  isActiveKey,
   toApiKeyRecord,
   type ApiKeyListQuery,
   type ApiKeyPatch,
@@ -205,6 +206,33 @@ export class InMemoryApiKeyStore extends ApiKeyStore {
     const updated = stored({ ...key, updatedAt: secret.createdAt, version: key.version + 1 });
     this.keys.set(id, updated);
     return Promise.resolve(handedOut(updated));
+  }
+
+  /** @inheritdoc Counts and inserts at once (nothing else runs in between). */
+  override insertWithinOwnerLimit(
+    key: StoredApiKey,
+    secret: StoredApiKeySecret,
+    maxActive: number,
+    now: Date,
+  ): Promise<boolean> {
+    if (key.ownerId !== null) {
+      let active = 0;
+      for (const owned of this.keys.values())
+        if (owned.ownerId === key.ownerId && isActiveKey(owned, now) && ++active >= maxActive)
+          return Promise.resolve(false);
+    }
+    return this.insert(key, secret).then(() => true);
+  }
+
+  /** @inheritdoc At once. */
+  override revokeOwner(ownerId: string, at: Date): Promise<string[]> {
+    const revoked: string[] = [];
+    for (const key of this.keys.values()) {
+      if (key.ownerId !== ownerId || key.revokedAt !== null) continue;
+      this.keys.set(key.id, stored({ ...key, revokedAt: at, updatedAt: at, version: key.version + 1 }));
+      revoked.push(key.id);
+    }
+    return Promise.resolve(revoked.sort(compareIds));
   }
 
   /** @inheritdoc Last use is bookkeeping, not a management write: it leaves `version` alone. */

@@ -69,7 +69,8 @@ function globalTestApi(): ConformanceTestApi {
 /**
  * Registers the {@link ApiKeyStore} conformance suite: the behaviour `ApiKeyService`, the CLI
  * and the cache rely on (field round trips, lookups by any secret, conditional updates,
- * atomic rotation where one of two concurrent rotations wins, coalesced `touch`). Run it in
+ * atomic rotation where one of two concurrent rotations wins, coalesced `touch`, the owner limit
+ * on insert and revoking an owner's keys). Run it in
  * your own tests against your repository (TypeORM, Prisma, ...):
  *
  * ```ts
@@ -281,6 +282,50 @@ export function describeApiKeyStoreConformance(
       assert.deepEqual([one?.lastUsedAt, two?.lastUsedAt], [new Date(T0 + 50), new Date(T0 + 60)]);
       assert.deepEqual([one?.version, one?.updatedAt], [1, new Date(T0)]);
       assert.notEqual(await store.update('k-1', 1, { name: 'still version 1', updatedAt: new Date(T0 + 70) }), null);
+    });
+
+    it('insertWithinOwnerLimit counts the owner’s keys that are neither revoked nor expired', async () => {
+      const now = new Date(T0 + 1000);
+      await store.insert(key('k-1'), secret('s-1', 'k-1'));
+      await store.insert(key('k-2', { disabled: true }), secret('s-2', 'k-2')); // disabled: still counts
+      await store.insert(key('k-3', { revokedAt: new Date(T0) }), secret('s-3', 'k-3'));
+      await store.insert(key('k-4', { expiresAt: now }), secret('s-4', 'k-4')); // expired at `now`
+      await store.insert(key('k-5', { ownerId: 'owner-2' }), secret('s-5', 'k-5'));
+      assert.equal(await store.insertWithinOwnerLimit(key('k-6'), secret('s-6', 'k-6'), 2, now), false);
+      assert.equal(await store.findById('k-6'), null);
+      assert.equal(await store.findByHash(secret('s-6', 'k-6').hash), null);
+      assert.equal(await store.insertWithinOwnerLimit(key('k-6'), secret('s-6', 'k-6'), 3, now), true);
+      assert.deepEqual(await store.findById('k-6'), key('k-6'));
+      assert.equal((await store.findByHash(secret('s-6', 'k-6').hash))?.id, 'k-6');
+      const ownerless = key('k-7', { ownerId: null });
+      assert.equal(await store.insertWithinOwnerLimit(ownerless, secret('s-7', 'k-7'), 1, now), true);
+    });
+
+    it('of concurrent insertWithinOwnerLimit calls for one owner no more than the limit win', async () => {
+      const now = new Date(T0);
+      const results = await Promise.all(
+        [1, 2, 3, 4, 5].map((n) => store.insertWithinOwnerLimit(key(`c-${n}`), secret(`c-${n}`, `c-${n}`), 2, now)),
+      );
+      assert.equal(results.filter(Boolean).length, 2);
+      assert.equal((await store.list({ ownerId: 'owner-1' })).length, 2);
+    });
+
+    it('revokeOwner revokes every unrevoked key of the owner at once and nothing else', async () => {
+      const at = new Date(T0 + 5000);
+      await store.insert(key('k-2'), secret('s-2', 'k-2'));
+      await store.insert(key('k-1', { disabled: true }), secret('s-1', 'k-1'));
+      await store.insert(key('k-3', { revokedAt: new Date(T0) }), secret('s-3', 'k-3'));
+      await store.insert(key('k-4', { ownerId: 'owner-2' }), secret('s-4', 'k-4'));
+      assert.deepEqual(await store.revokeOwner('owner-1', at), ['k-1', 'k-2']);
+      for (const id of ['k-1', 'k-2']) {
+        const revoked = await store.findById(id);
+        assert.deepEqual([revoked?.revokedAt, revoked?.updatedAt, revoked?.version], [at, at, 2]);
+        assert.deepEqual((await store.findByHash(secret(id.replace('k', 's'), id).hash))?.revokedAt, at);
+      }
+      assert.deepEqual(await store.findById('k-3'), key('k-3', { revokedAt: new Date(T0) }));
+      assert.deepEqual(await store.findById('k-4'), key('k-4', { ownerId: 'owner-2' }));
+      assert.deepEqual(await store.revokeOwner('owner-1', at), []);
+      assert.deepEqual(await store.revokeOwner('nobody', at), []);
     });
   });
 }

@@ -1,6 +1,6 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
-import type { ApiKeyVerification } from './api-key-verification.interface.js';
+import type { ApiKeyExpiryNotice, ApiKeyVerification } from './api-key-verification.interface.js';
 import { isWellFormedKey } from '../guard/api-key.credentials.js';
 import { ApiKeyClock, SystemApiKeyClock } from './api-key.clock.js';
 import { ApiKeyEventSink, ApiKeyEventType } from '../api-key.events.js';
@@ -11,6 +11,7 @@ import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
 import { ApiKeyLastUsedRecorder } from './api-key-last-used.recorder.js';
 import { escapeForLog } from '../log-escape.js';
 import { FixedTimeout } from './fixed-timeout.js';
+import { ApiKeyExpiryNotices } from './api-key-expiry.notices.js';
 import {
   issuePrincipal,
   issuerOf,
@@ -37,6 +38,8 @@ export class ApiKeyAuthenticator {
   private readonly staticKeys = new Map<string, ApiKeyPrincipal>();
   private readonly inFlight = new Map<string, Promise<unknown>>();
   private readonly timeout: FixedTimeout;
+  /** `null` when `expiryWarnings: false`. */
+  private readonly expiryNotices: ApiKeyExpiryNotices | null;
 
   constructor(
     private readonly options: ResolvedApiKeyOptions,
@@ -48,6 +51,7 @@ export class ApiKeyAuthenticator {
   ) {
     const ms = options.lookupTimeoutMs;
     this.timeout = new FixedTimeout(ms, () => new Error(`lookup timed out after ${ms} ms`));
+    this.expiryNotices = options.expiryWarnings && new ApiKeyExpiryNotices(options.expiryWarnings, events);
     for (const entry of options.keys) {
       // A copy of the configured scopes, so the frozen principal owns it (issuePrincipal copies the metadata).
       const principal = issuePrincipal(
@@ -94,18 +98,22 @@ export class ApiKeyAuthenticator {
     return format.claims(key) ? format.parse(key) !== null : !onlyGeneratedKeys;
   }
 
-  /** The verification of a found record at `now`; records the key's use when it is valid. */
+  /**
+   * The verification of a found record at `now`; records the key's use when it is valid, with
+   * the expiry notice of a key that stops working soon (only a key with a state can).
+   */
   private outcome(stored: VerifiedApiKey, now: number): ApiKeyVerification {
     const refusal = refusalOf(stored, now);
     if (refusal) return this.refused(refusal, now);
     this.usage?.record(stored.principal.id, now);
-    return this.accepted(stored.principal, now);
+    const expiry = stored.state === null ? undefined : this.expiryNotices?.noticeOf(stored, stored.state, now);
+    return this.accepted(stored.principal, now, expiry);
   }
 
-  private accepted(principal: ApiKeyPrincipal, now: number): ApiKeyVerification {
+  private accepted(principal: ApiKeyPrincipal, now: number, expiry?: ApiKeyExpiryNotice): ApiKeyVerification {
     if (this.events?.acceptsAuthenticated)
       this.events.emit({ type: ApiKeyEventType.Authenticated, keyId: principal.id, at: new Date(now) });
-    return { valid: true, principal };
+    return expiry ? { valid: true, principal, expiry } : { valid: true, principal };
   }
 
   private refused(result: ApiKeyVerification & { valid: false }, now: number): ApiKeyVerification {

@@ -224,6 +224,28 @@ describe.each(platforms)('keys managed by the CLI, used over HTTP on $name', (pl
     expect(await cli('disable', apiKey.id)).toBe(0);
     await request(app.getHttpServer()).get('/orders').set('X-API-Key', rotated.key).expect(401);
   });
+
+  it('revokes every key of an owner with revoke --owner, and lists them by owner', async () => {
+    const created: Array<{ key: string; apiKey: { id: string } }> = [];
+    for (const owner of ['cli-acme', 'cli-acme', 'cli-globex']) {
+      expect(await cli('create', '--name', 'owned', '--scope', 'orders:read', '--owner', owner, '--json')).toBe(0);
+      created.push(JSON.parse(out.pop()!));
+    }
+    expect(await cli('list', '--owner', 'cli-acme', '--json')).toBe(0);
+    const acme = created.slice(0, 2).map(({ apiKey }) => apiKey.id);
+    expect(JSON.parse(out.pop()!).map((key: { id: string }) => key.id)).toEqual([...acme].sort());
+    expect(await cli('revoke', '--owner', 'cli-acme', '--json')).toBe(0);
+    expect(JSON.parse(out.pop()!)).toEqual({ ownerId: 'cli-acme', revoked: [...acme].sort() });
+    const status = async (key: string) =>
+      (await request(app.getHttpServer()).get('/orders').set('X-API-Key', key)).status;
+    expect([await status(created[0]!.key), await status(created[1]!.key), await status(created[2]!.key)]).toEqual([
+      401, 401, 200,
+    ]);
+    expect(await cli('revoke', '--owner', 'cli-acme')).toBe(0);
+    expect(out.pop()).toBe('Owner "cli-acme" had no key left to revoke.');
+    expect(await cli('revoke', created[2]!.apiKey.id, '--owner', 'cli-globex', '--json')).toBe(2);
+    expect(JSON.parse(out.pop()!).error.message).toBe('revoke takes a key id or --owner, not both');
+  });
 });
 
 describe.each([

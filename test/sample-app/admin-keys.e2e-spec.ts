@@ -51,6 +51,23 @@ describe.each(['express', 'fastify'])('sample app admin key API on %s', (adapter
       .expect(409);
   });
 
+  it('lists the keys of one owner and revokes them all in one call', async () => {
+    const owner = 'admin'; // keys created through the admin API belong to the admin key that created them
+    const created = [];
+    for (const name of ['owned-1', 'owned-2'])
+      created.push((await admin(http().post('/admin/keys')).send({ name }).expect(201)).body);
+    const listed = await admin(http().get(`/admin/keys?ownerId=${owner}`)).expect(200);
+    expect(listed.body.every((k: { ownerId: string }) => k.ownerId === owner)).toBe(true);
+    const ids = created.map(({ apiKey }) => apiKey.id);
+    expect(listed.body.map((k: { id: string }) => k.id)).toEqual(expect.arrayContaining(ids));
+    const revoked = await admin(http().post(`/admin/keys/by-owner/${owner}/revoke`)).expect(200);
+    expect(revoked.body.ownerId).toBe(owner);
+    expect(revoked.body.revoked).toEqual(expect.arrayContaining(ids));
+    for (const { key } of created) await http().get('/me').set('X-API-Key', key).expect(401);
+    await http().get('/me').set('X-API-Key', DEMO_KEYS.DEMO_ADMIN_KEY).expect(200); // a configured key has no stored owner
+    expect((await admin(http().post(`/admin/keys/by-owner/${owner}/revoke`)).expect(200)).body.revoked).toEqual([]);
+  });
+
   it('answers bad input with 400 and unknown ids with 404', async () => {
     await admin(http().post('/admin/keys')).send({ name: '' }).expect(400);
     await admin(http().post('/admin/keys')).send({ name: 'x', expiresAt: '2001-01-01T00:00:00Z' }).expect(400);

@@ -109,6 +109,8 @@ describe.each(['express', 'fastify'])('a client generated from the sample app’
     const all = await call('admin.adminKeysControllerList', ADMIN); // its query parameters are optional
     expect(all.data.map((key: { name: string }) => key.name)).toEqual(expect.arrayContaining(['generated', 'rotated']));
     expect((await call('admin.adminKeysControllerList', ADMIN, { limit: 1 })).data).toHaveLength(1);
+    const nobody = await call('admin.adminKeysControllerRevokeOwner', ADMIN, 'nobody');
+    expect([nobody.status, nobody.data]).toEqual([200, { ownerId: 'nobody', revoked: [] }]);
     const revoked = await call('admin.adminKeysControllerRevoke', ADMIN, created.data.apiKey.id);
     expect(revoked.data.revokedAt).not.toBeNull();
     expect((await call('me.accountControllerWhoami', created.data.key)).status).toBe(401);
