@@ -29,7 +29,12 @@ export abstract class ApiKeyGuardHook {
 
   /**
    * Runs once the principal has passed the route's scope check, just before the guard admits the
-   * request. `response` is the response object the guard sets its headers on.
+   * request. `response` is the response object the guard sets its headers on, `undefined` when
+   * the request has none (a GraphQL subscription over a socket).
    */
-  abstract authorized(context: ExecutionContext, principal: ApiKeyPrincipal, response: object): Promise<void>;
+  abstract authorized(
+    context: ExecutionContext,
+    principal: ApiKeyPrincipal,
+    response: object | undefined,
+  ): Promise<void>;
 }

@@ -15,21 +15,26 @@ import {
 import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
 import { attachPrincipal, rawRequestOf, rememberedPrincipal } from './api-key.request.js';
 import { satisfiesScopes, type ScopeRequirement } from './api-key.scopes.js';
+import { graphqlRefusal, graphqlRequestResponse } from './contexts/graphql.js';
+import { httpRequestResponse, type RequestResponse } from './contexts/http.js';
 import { PublicMetadata } from './public.decorator.js';
 import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
 
 /**
- * Authenticates HTTP requests by API key and enforces `@RequireScopes`/`@RequireAnyScope`.
+ * Authenticates requests by API key and enforces `@RequireScopes`/`@RequireAnyScope`, on HTTP
+ * routes and GraphQL resolvers (the key of the operation's HTTP request, or of its subscription's
+ * connection).
  *
  * Use it with `@UseGuards(ApiKeyGuard)` or register it globally
  * (`{ provide: APP_GUARD, useClass: ApiKeyGuard }`) and mark open routes `@Public()`.
  * Every step is a protected method, so a subclass can adapt one (for instance
- * {@link getRequestResponse} for GraphQL, or {@link throwRefusal} for another error body)
+ * {@link getRequestResponse} for another context, or {@link throwRefusal} for another error body)
  * without copying the rest.
  *
  * Outcomes: 401 (missing or invalid key, with `WWW-Authenticate`), 400 (more than one key),
- * 403 (missing scope), 503 (key store failure). It throws rather than returning `false`, and
- * it denies any execution context it cannot read a request from.
+ * 403 (missing scope), 503 (key store failure); in GraphQL the same refusals as errors with
+ * `extensions.code` `UNAUTHENTICATED`, `FORBIDDEN`, ... (see `ApiKeyGraphQLError`). It throws
+ * rather than returning `false`, and it denies any execution context it cannot read a request from.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -83,11 +88,19 @@ export class ApiKeyGuard implements CanActivate {
     return this.routeMetadata(context).isPublic;
   }
 
-  /** The request and response objects, or `undefined` for a context this guard cannot handle. */
-  protected getRequestResponse(context: ExecutionContext): { request: object; response: object } | undefined {
-    if (context.getType() !== 'http') return undefined;
-    const http = context.switchToHttp();
-    return { request: http.getRequest<object>(), response: http.getResponse<object>() };
+  /**
+   * The request to read the key from and the response to set headers on, by kind of context;
+   * `undefined` for a context this guard cannot handle. Each kind's code is in `./contexts/`.
+   */
+  protected getRequestResponse(context: ExecutionContext): RequestResponse | undefined {
+    switch (context.getType<string>()) {
+      case 'http':
+        return httpRequestResponse(context);
+      case 'graphql':
+        return graphqlRequestResponse(context);
+      default:
+        return undefined;
+    }
   }
 
   /** The principal an earlier pass of a guard of this module attached to the request, if any. */
@@ -167,24 +180,28 @@ export class ApiKeyGuard implements CanActivate {
    * response when it is called. It must throw: a guard that returned `false` would answer a
    * plain 403 for every refusal.
    *
+   * In a GraphQL context it throws the refusal as an `ApiKeyGraphQLError`.
+   *
    * @param error what the failing step threw (an {@link ApiKeyHttpException} for the guard's own refusals)
-   * @param _context the execution context of the refused request
+   * @param context the execution context of the refused request
    */
-  protected throwRefusal(error: unknown, _context: ExecutionContext): never {
-    throw error;
+  protected throwRefusal(error: unknown, context: ExecutionContext): never {
+    throw context.getType<string>() === 'graphql' ? graphqlRefusal(error) : error;
   }
 
   /** Sets the headers a refusal carries (its `headers` record, as {@link ApiKeyHttpException} has). */
-  private setRefusalHeaders(response: object, error: unknown): void {
+  private setRefusalHeaders(response: object | undefined, error: unknown): void {
     const headers = (error as Partial<ApiKeyHttpException> | undefined)?.headers;
     if (headers) for (const [name, value] of Object.entries(headers)) this.setHeader(response, name, value);
   }
 
   /**
    * Sets a response header: on Node's own response object (Express's) directly, otherwise
-   * through the platform's adapter (Fastify's reply keeps its own headers).
+   * through the platform's adapter (Fastify's reply keeps its own headers); nowhere when there is
+   * no response (a subscription over a socket).
    */
-  protected setHeader(response: object, name: string, value: string): void {
+  protected setHeader(response: object | undefined, name: string, value: string): void {
+    if (response === undefined) return;
     if (response instanceof ServerResponse) response.setHeader(name, value);
     else this.adapterHost.httpAdapter.setHeader(response, name, value);
   }

@@ -95,7 +95,7 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
   }
 
   /** Consumes the route's cost from the key's rate limit and quota; throws 429 or 503. */
-  async authorized(context: ExecutionContext, principal: ApiKeyPrincipal, response: object): Promise<void> {
+  async authorized(context: ExecutionContext, principal: ApiKeyPrincipal, response: object | undefined): Promise<void> {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride(SkipRateLimitMetadata, targets)) return;
     const cost = this.reflector.getAllAndOverride(RateLimitCostMetadata, targets) ?? 1;
@@ -120,7 +120,7 @@ export class ApiKeyRateLimitHook extends ApiKeyGuardHook {
       }
       passed.push({ budget, state });
     }
-    if (this.options.headers && passed.length > 0) {
+    if (this.options.headers && passed.length > 0 && response) {
       const headers = rateLimitHeaders(passed.map(({ budget, state }) => this.policyState(budget, state)));
       for (const [name, value] of Object.entries(headers)) {
         this.adapterHost.httpAdapter.setHeader(response, name, value);
