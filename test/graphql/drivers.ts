@@ -1,6 +1,7 @@
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
+import { ApiKeySubscriptions } from 'nestjs-api-key';
 import { platforms } from '../support/platforms.js';
 import { typeDefs } from './graphql-app.js';
 
@@ -19,6 +20,17 @@ export const drivers = [
         fieldResolverEnhancers: ['guards'],
         ...extra,
       }),
+    /** The module with options built from the injected {@link ApiKeySubscriptions} (the ApiKeyModule must be global). */
+    moduleAsync: (extra: (subscriptions: ApiKeySubscriptions) => Partial<ApolloDriverConfig>) =>
+      GraphQLModule.forRootAsync<ApolloDriverConfig>({
+        driver: ApolloDriver,
+        inject: [ApiKeySubscriptions],
+        useFactory: (subscriptions: ApiKeySubscriptions) => ({
+          typeDefs,
+          fieldResolverEnhancers: ['guards'],
+          ...extra(subscriptions),
+        }),
+      }),
   },
   {
     name: 'mercurius',
@@ -29,6 +41,17 @@ export const drivers = [
         typeDefs,
         fieldResolverEnhancers: ['guards'],
         ...extra,
+      }),
+    /** The module with options built from the injected {@link ApiKeySubscriptions} (the ApiKeyModule must be global). */
+    moduleAsync: (extra: (subscriptions: ApiKeySubscriptions) => Partial<MercuriusDriverConfig>) =>
+      GraphQLModule.forRootAsync<MercuriusDriverConfig>({
+        driver: MercuriusDriver,
+        inject: [ApiKeySubscriptions],
+        useFactory: (subscriptions: ApiKeySubscriptions) => ({
+          typeDefs,
+          fieldResolverEnhancers: ['guards'],
+          ...extra(subscriptions),
+        }),
       }),
   },
 ] as const;

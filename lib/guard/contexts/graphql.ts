@@ -6,12 +6,14 @@ import type { RequestResponse } from './http.js';
 /**
  * The parts of a GraphQL context object the guard reads, whichever driver built it: Apollo on
  * Express puts the HTTP request in `req` (and its response in `res` when the app's `context`
- * function adds it); Mercurius puts Fastify's `reply` there, whose `request` is the request.
+ * function adds it); Mercurius puts Fastify's `reply` there, whose `request` is the request. Over
+ * a socket, `req` is the connection's request `ApiKeySubscriptions` admitted, and Mercurius's
+ * `reply` is a stand-in holding the handshake's request.
  */
 interface GraphQLContextLike {
   readonly req?: object;
   readonly res?: object;
-  readonly reply?: { readonly request?: object };
+  readonly reply?: { readonly request?: object; readonly header?: unknown };
 }
 
 /**
@@ -21,11 +23,14 @@ interface GraphQLContextLike {
  */
 export function graphqlRequestResponse(context: ExecutionContext): RequestResponse | undefined {
   const gql = context.getArgByIndex<GraphQLContextLike | undefined>(2);
-  if (!gql) return undefined;
-  if (gql.reply?.request) return { request: gql.reply.request, response: gql.reply };
-  if (!gql.req) return undefined;
-  // Express links the request to its response (`req.res`): Apollo's default context omits `res`.
-  return { request: gql.req, response: gql.res ?? (gql.req as { res?: object }).res };
+  const reply = gql?.reply;
+  // Fastify's reply (Mercurius over HTTP) has `header`; Mercurius's stand-in over a socket has not.
+  if (reply?.request && typeof reply.header === 'function') return { request: reply.request, response: reply };
+  if (gql?.req) {
+    // Express links the request to its response (`req.res`): Apollo's default context omits `res`.
+    return { request: gql.req, response: gql.res ?? (gql.req as { res?: object }).res };
+  }
+  return reply?.request ? { request: reply.request, response: undefined } : undefined;
 }
 
 /** `extensions.code` of a refusal, by HTTP status, as Apollo names them. */
