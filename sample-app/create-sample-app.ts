@@ -5,7 +5,10 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
 import { setupSwagger } from './swagger.js';
 
-/** Creates the sample app on Express (default) or Fastify (`HTTP_ADAPTER=fastify`), with Swagger UI at /docs. */
+/**
+ * Creates the sample app on Express (default) or Fastify (`HTTP_ADAPTER=fastify`), with Swagger UI
+ * at /docs and GraphQL at /graphql.
+ */
 export async function createSampleApp(
   adapter = process.env.HTTP_ADAPTER ?? 'express',
   options: NestApplicationOptions = {},
@@ -14,8 +17,8 @@ export async function createSampleApp(
     throw new Error(`HTTP_ADAPTER must be "express" or "fastify", got "${adapter}"`);
   const app =
     adapter === 'fastify'
-      ? await NestFactory.create(AppModule, new FastifyAdapter(), options)
-      : await NestFactory.create(AppModule, options);
+      ? await NestFactory.create(AppModule.forAdapter(adapter), new FastifyAdapter(), options)
+      : await NestFactory.create(AppModule.forAdapter(adapter), options);
   setupSwagger(app);
   return app;
 }
