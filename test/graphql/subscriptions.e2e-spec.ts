@@ -33,6 +33,61 @@ interface Outcome {
   readonly stop: () => void;
 }
 
+/** Subscribes to `ticks` with the key in the connection_init payload or in a handshake header. */
+function subscribeTo(
+  url: string,
+  connectionParams: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Outcome {
+  const WithHeaders = class extends WebSocket {
+    constructor(address: string, protocols?: string | string[]) {
+      super(address, protocols, { headers });
+    }
+  };
+  let settle!: () => void;
+  const outcome: Outcome = {
+    results: [],
+    done: new Promise<void>((resolve) => (settle = resolve)),
+    stop: () => undefined,
+  };
+  const client = createClient({
+    url: `${url.replace('http', 'ws')}/graphql`,
+    webSocketImpl: WithHeaders,
+    connectionParams,
+    retryAttempts: 0,
+    on: {
+      closed: (event) => {
+        const { code, reason } = event as { code: number; reason: string };
+        outcome.close = { code, reason: String(reason) };
+      },
+    },
+  });
+  const unsubscribe = client.subscribe(
+    { query: 'subscription { ticks }' },
+    {
+      next: (value) => void outcome.results.push(value as Outcome['results'][number]),
+      error: (error) => {
+        outcome.error = error;
+        settle();
+      },
+      complete: () => settle(),
+    },
+  );
+  (outcome as { stop: () => void }).stop = () => {
+    unsubscribe();
+    void client.dispose();
+    settle();
+  };
+  return outcome;
+}
+
+/** The results once there are `count` of them, or the connection closed. */
+async function ticks(outcome: Outcome, count: number) {
+  while (outcome.results.length < count && outcome.close === undefined)
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  return outcome.results;
+}
+
 describe.each(drivers)('GraphQL subscriptions over graphql-ws on $name', (driver) => {
   const store = new FlakyStore();
   let server: SecurityApp;
@@ -57,54 +112,8 @@ describe.each(drivers)('GraphQL subscriptions over graphql-ws on $name', (driver
   });
   afterAll(() => server.app.close());
 
-  /** Subscribes to `ticks` with the key in the connection_init payload or in a handshake header. */
-  const subscribe = (connectionParams: Record<string, unknown>, headers: Record<string, string> = {}): Outcome => {
-    const WithHeaders = class extends WebSocket {
-      constructor(address: string, protocols?: string | string[]) {
-        super(address, protocols, { headers });
-      }
-    };
-    let settle!: () => void;
-    const outcome: Outcome = {
-      results: [],
-      done: new Promise<void>((resolve) => (settle = resolve)),
-      stop: () => undefined,
-    };
-    const client = createClient({
-      url: `${server.url.replace('http', 'ws')}/graphql`,
-      webSocketImpl: WithHeaders,
-      connectionParams,
-      retryAttempts: 0,
-      on: {
-        closed: (event) => {
-          const { code, reason } = event as { code: number; reason: string };
-          outcome.close = { code, reason: String(reason) };
-        },
-      },
-    });
-    const unsubscribe = client.subscribe(
-      { query: 'subscription { ticks }' },
-      {
-        next: (value) => void outcome.results.push(value as Outcome['results'][number]),
-        error: (error) => {
-          outcome.error = error;
-          settle();
-        },
-        complete: () => settle(),
-      },
-    );
-    (outcome as { stop: () => void }).stop = () => {
-      unsubscribe();
-      void client.dispose();
-      settle();
-    };
-    return outcome;
-  };
-  const ticks = async (outcome: Outcome, count: number) => {
-    while (outcome.results.length < count && outcome.close === undefined)
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    return outcome.results;
-  };
+  const subscribe = (connectionParams: Record<string, unknown>, headers: Record<string, string> = {}) =>
+    subscribeTo(server.url, connectionParams, headers);
 
   it('streams to a key in the connection_init payload', async () => {
     const outcome = subscribe({ 'x-api-key': READER.key });
@@ -181,6 +190,38 @@ describe.each(drivers)('GraphQL subscriptions over graphql-ws on $name', (driver
     await ticks(outcome, 10);
     expect(outcome.close).toBeUndefined();
     outcome.stop();
+  });
+});
+
+describe.each(drivers)('GraphQL subscriptions on $name without ApiKeySubscriptions', (driver) => {
+  let server: SecurityApp;
+  beforeAll(async () => {
+    const graphql =
+      driver.name === 'apollo'
+        ? drivers[0].module({ subscriptions: { 'graphql-ws': true } })
+        : drivers[1].module({ subscription: true });
+    server = await startSecurityApp(
+      { imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS }), graphql], providers: [TicksResolver] },
+      driver.platform,
+      leaks,
+    );
+  });
+  afterAll(() => server.app.close());
+
+  it('refuses a subscription without a key', async () => {
+    const outcome = subscribeTo(server.url, {});
+    await outcome.done;
+    const errors = (outcome.results[0]?.errors ?? outcome.error) as Array<{ extensions?: { code?: string } }>;
+    expect(['UNAUTHENTICATED', 'FORBIDDEN']).toContain(errors[0].extensions?.code);
+    outcome.stop();
+  });
+
+  it('reads the handshake headers on Mercurius (every subscription, no re-check), refuses on Apollo', async () => {
+    const outcome = subscribeTo(server.url, {}, { 'x-api-key': READER.key });
+    const results = await ticks(outcome, 1);
+    outcome.stop();
+    if (driver.name === 'mercurius') expect(results[0]).toEqual({ data: { ticks: 0 } });
+    else expect(results[0]?.errors?.[0]?.extensions).toEqual(expect.objectContaining({ code: 'FORBIDDEN' }));
   });
 });
 

@@ -26,7 +26,9 @@ export function graphqlRequestResponse(context: ExecutionContext): RequestRespon
   const reply = gql?.reply;
   // Fastify's reply (Mercurius over HTTP) has `header`; Mercurius's stand-in over a socket has not.
   if (reply?.request && typeof reply.header === 'function') return { request: reply.request, response: reply };
-  if (gql?.req) {
+  // A request has headers: graphql-ws's own context (Apollo's `req` over a socket without
+  // `ApiKeySubscriptions`) has none, and is no request to read a key from.
+  if (gql?.req && typeof (gql.req as { headers?: unknown }).headers === 'object') {
     // Express links the request to its response (`req.res`): Apollo's default context omits `res`.
     return { request: gql.req, response: gql.res ?? (gql.req as { res?: object }).res };
   }
@@ -46,8 +48,11 @@ const GRAPHQL_CODES: Readonly<Record<number, string>> = {
 export interface ApiKeyGraphQLErrorExtensions {
   /** The GraphQL convention's code: `UNAUTHENTICATED` (401), `FORBIDDEN` (403), `BAD_REQUEST` (400), ... */
   readonly code: string;
-  /** The library's stable code (`API_KEY_MISSING`, ...), as `code` in an HTTP error body; absent for a hook's error. */
-  readonly apiKeyCode?: ApiKeyErrorCode;
+  /**
+   * The stable code of the same refusal's HTTP body: an {@link ApiKeyErrorCode} (`API_KEY_MISSING`,
+   * ...), or the rate limiter's (`API_KEY_RATE_LIMITED`, ...); absent for an error without one.
+   */
+  readonly apiKeyCode?: string;
   /** The HTTP status the same refusal has on an HTTP route. */
   readonly statusCode: number;
   /** Only on 403: the scopes the resolver requires. */
@@ -70,11 +75,11 @@ export class ApiKeyGraphQLError extends IntrinsicException {
   constructor(refusal: HttpException) {
     super(refusal.message, { cause: refusal });
     this.name = 'ApiKeyGraphQLError';
-    const body = refusal.getResponse() as Partial<ApiKeyGraphQLErrorExtensions> & { code?: ApiKeyErrorCode };
+    const body = refusal.getResponse() as Partial<ApiKeyGraphQLErrorExtensions> & { code?: unknown };
     this.statusCode = refusal.getStatus();
     this.extensions = {
       code: GRAPHQL_CODES[this.statusCode] ?? 'INTERNAL_SERVER_ERROR',
-      ...(typeof body === 'object' && body.code ? { apiKeyCode: body.code } : {}),
+      ...(typeof body === 'object' && typeof body.code === 'string' ? { apiKeyCode: body.code } : {}),
       statusCode: this.statusCode,
       ...(typeof body === 'object' && body.requiredScopes
         ? { requiredScopes: body.requiredScopes, scopeMode: body.scopeMode }
