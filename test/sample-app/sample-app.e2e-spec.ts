@@ -86,6 +86,9 @@ describe.each(['express', 'fastify'])('sample app GraphQL endpoint on %s', (adap
       .send({ query: '{ me { name scopes } }' })
       .expect(200);
     expect(me.body).toEqual({ data: { me: { name: 'reader', scopes: ['catalogue:read'] } } });
+    // The global guard's rate limit counts GraphQL operations too, with its headers.
+    expect(me.headers['ratelimit-policy']).toBeDefined();
+    expect(me.headers['cache-control']).toBe('no-store');
     const refused = await http().post('/graphql').send({ query: '{ me { name } }' });
     expect(refused.body.errors[0].extensions).toEqual({
       code: 'UNAUTHENTICATED',
