@@ -1,6 +1,7 @@
 import { HttpException, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { ApiKeyPrincipal } from '../../api-key-principal.interface.js';
+import { ApiKeyConfigurationError } from '../../api-key-configuration.error.js';
 import { ApiKeyErrorCode, ApiKeyInvalidException, ApiKeyMissingException } from '../../api-key.exceptions.js';
 import { ResolvedApiKeyOptions } from '../../resolved-api-key.options.js';
 import { ApiKeyAuthenticator } from '../../verification/api-key.authenticator.js';
@@ -13,7 +14,8 @@ export const DEFAULT_SUBSCRIPTION_RECHECK_MS = 30_000;
 /** Options of {@link ApiKeySubscriptions.graphqlWs} and {@link ApiKeySubscriptions.mercurius}. */
 export interface ApiKeySubscriptionOptions {
   /**
-   * Milliseconds between two verifications of an open connection's key (default 30 000). A key
+   * Milliseconds between two verifications of an open connection's key (default 30 000; a positive
+   * integer, or the call throws `ApiKeyConfigurationError`; one interval per application). A key
    * revoked, disabled or expired meanwhile has its connection closed (code 4401) at the next one;
    * with a key cache, add its TTL to the bound.
    */
@@ -165,7 +167,10 @@ export class ApiKeySubscriptions implements OnModuleDestroy {
 
   private configure({ recheckIntervalMs = DEFAULT_SUBSCRIPTION_RECHECK_MS }: ApiKeySubscriptionOptions): void {
     if (!Number.isInteger(recheckIntervalMs) || recheckIntervalMs < 1) {
-      throw new RangeError(`recheckIntervalMs must be a positive integer, got ${String(recheckIntervalMs)}`);
+      throw new ApiKeyConfigurationError(
+        'ApiKeySubscriptions: recheckIntervalMs must be a positive integer (milliseconds), ' +
+          `got ${JSON.stringify(recheckIntervalMs) ?? String(recheckIntervalMs)}`,
+      );
     }
     this.intervalMs = recheckIntervalMs;
   }
