@@ -167,9 +167,10 @@ export class ApiKeySubscriptions implements OnModuleDestroy {
 
   private configure({ recheckIntervalMs = DEFAULT_SUBSCRIPTION_RECHECK_MS }: ApiKeySubscriptionOptions): void {
     if (!Number.isInteger(recheckIntervalMs) || recheckIntervalMs < 1) {
+      const given =
+        typeof recheckIntervalMs === 'string' ? JSON.stringify(recheckIntervalMs) : String(recheckIntervalMs);
       throw new ApiKeyConfigurationError(
-        'ApiKeySubscriptions: recheckIntervalMs must be a positive integer (milliseconds), ' +
-          `got ${JSON.stringify(recheckIntervalMs) ?? String(recheckIntervalMs)}`,
+        `ApiKeySubscriptions: recheckIntervalMs must be a positive integer (milliseconds), got ${given}`,
       );
     }
     this.intervalMs = recheckIntervalMs;
