@@ -25,6 +25,7 @@ export const typeDefs = /* GraphQL */ `
   }
   type Subscription {
     ticks: Int!
+    subscriber: String!
   }
 `;
 
@@ -83,5 +84,10 @@ export class TicksResolver {
       yield { ticks: tick };
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+  }
+
+  @Subscription('subscriber')
+  async *subscriber(@ApiKey('name') name: string) {
+    yield { subscriber: name };
   }
 }

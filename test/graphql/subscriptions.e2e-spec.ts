@@ -38,6 +38,7 @@ function subscribeTo(
   url: string,
   connectionParams: Record<string, unknown>,
   headers: Record<string, string> = {},
+  query = 'subscription { ticks }',
 ): Outcome {
   const WithHeaders = class extends WebSocket {
     constructor(address: string, protocols?: string | string[]) {
@@ -63,7 +64,7 @@ function subscribeTo(
     },
   });
   const unsubscribe = client.subscribe(
-    { query: 'subscription { ticks }' },
+    { query },
     {
       next: (value) => void outcome.results.push(value as Outcome['results'][number]),
       error: (error) => {
@@ -131,6 +132,13 @@ describe.each(drivers)('GraphQL subscriptions over graphql-ws on $name', (driver
       outcome.stop();
       expect(results[0]).toEqual({ data: { ticks: 0 } });
     }
+  });
+
+  it("gives a subscription resolver the connection's principal through @ApiKey()", async () => {
+    const outcome = subscribeTo(server.url, { 'x-api-key': WRITER.key }, {}, 'subscription { subscriber }');
+    await outcome.done;
+    expect(outcome.results).toEqual([{ data: { subscriber: 'writer' } }]);
+    outcome.stop();
   });
 
   it('closes a connection without a key with 4401 API_KEY_MISSING', async () => {
