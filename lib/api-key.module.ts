@@ -6,6 +6,7 @@ import { ApiKeyAuthenticator } from './verification/api-key.authenticator.js';
 import { ApiKeyClock, SystemApiKeyClock } from './verification/api-key.clock.js';
 import { ApiKeyEventSink, DefaultApiKeyEventSink } from './api-key.events.js';
 import { ApiKeyGuard } from './guard/api-key.guard.js';
+import { ApiKeySubscriptions } from './guard/contexts/graphql-subscriptions.js';
 import { ApiKeyHasher } from './keys/api-key.hasher.js';
 import { API_KEY_MODULE_OPTIONS, ConfigurableApiKeyModule } from './api-key.module-definition.js';
 import { ApiKeyRepository } from './storage/api-key.repository.js';
@@ -67,6 +68,7 @@ import { checkStartupConfiguration } from './api-key-startup.checks.js';
     ApiKeyAuthenticator,
     ApiKeyGuard,
     ApiKeyService,
+    ApiKeySubscriptions,
   ],
   exports: [
     ResolvedApiKeyOptions,
@@ -78,6 +80,7 @@ import { checkStartupConfiguration } from './api-key-startup.checks.js';
     ApiKeyEventSink,
     ApiKeyLastUsedRecorder,
     ApiKeyService,
+    ApiKeySubscriptions,
   ],
 })
 export class ApiKeyModule extends ConfigurableApiKeyModule {}

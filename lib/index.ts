@@ -40,6 +40,10 @@ export {
   ApiKeyStoreUnavailableException,
 } from './api-key.exceptions.js';
 export type { ApiKeyErrorBody, ApiKeyHttpException } from './api-key.exceptions.js';
+export { ApiKeyGraphQLError } from './guard/contexts/graphql.js';
+export type { ApiKeyGraphQLErrorExtensions } from './guard/contexts/graphql.js';
+export { ApiKeySubscriptions, ApiKeySubscriptionCloseCode } from './guard/contexts/graphql-subscriptions.js';
+export type { ApiKeySubscriptionOptions } from './guard/contexts/graphql-subscriptions.js';
 export { ApiKeyClock, SystemApiKeyClock } from './verification/api-key.clock.js';
 export { ApiKeyFormat, DEFAULT_API_KEY_PREFIX } from './keys/api-key.format.js';
 export type { RandomBytesSource } from './keys/api-key.format.js';

@@ -1,4 +1,4 @@
-import { Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { ConfigModule, ConfigService, type ConfigType } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
@@ -16,6 +16,7 @@ import { AdminKeysController } from './admin-keys.controller.js';
 import { apiKeyConfig } from './api-key.config.js';
 import { CatalogueController } from './catalogue.controller.js';
 import { FirstAdminKey } from './first-admin-key.js';
+import { graphqlModule } from './graphql.module.js';
 import { HealthController } from './health.controller.js';
 import { rateLimitConfig, redisFromEnvironment } from './rate-limit.config.js';
 
@@ -64,6 +65,11 @@ import { rateLimitConfig, redisFromEnvironment } from './rate-limit.config.js';
 })
 export class AppModule implements OnApplicationShutdown {
   constructor(private readonly rateLimit: ResolvedRateLimitOptions) {}
+
+  /** The app with its GraphQL endpoint for `adapter` (Apollo on Express, Mercurius on Fastify). */
+  static forAdapter(adapter: string): DynamicModule {
+    return { module: AppModule, imports: graphqlModule(adapter) };
+  }
 
   /** The Redis client is the app's own (the rate limiter never closes it): it goes with the app. */
   onApplicationShutdown(): void {

@@ -7,7 +7,7 @@ import { setupSwagger } from './swagger.js';
 
 /**
  * Creates the sample app on Express (default) or Fastify (`HTTP_ADAPTER=fastify`), with Swagger UI
- * at /docs and the raw body kept (for the leak receiver's signature check).
+ * at /docs, GraphQL at /graphql, and the raw body kept (for the leak receiver's signature check).
  */
 export async function createSampleApp(
   adapter = process.env.HTTP_ADAPTER ?? 'express',
@@ -19,8 +19,8 @@ export async function createSampleApp(
   const settings = { rawBody: true, ...options };
   const app =
     adapter === 'fastify'
-      ? await NestFactory.create(AppModule, new FastifyAdapter(), settings)
-      : await NestFactory.create(AppModule, settings);
+      ? await NestFactory.create(AppModule.forAdapter(adapter), new FastifyAdapter(), settings)
+      : await NestFactory.create(AppModule.forAdapter(adapter), settings);
   setupSwagger(app);
   return app;
 }

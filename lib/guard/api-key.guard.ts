@@ -17,6 +17,7 @@ import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
 import { attachAnonymous, attachPrincipal, rawRequestOf, rememberedPrincipal } from './api-key.request.js';
 import { satisfiesScopes, type ScopeRequirement } from './api-key.scopes.js';
 import { OptionalApiKeyMetadata } from './optional-api-key.decorator.js';
+import { graphqlRequestResponse } from './contexts/graphql.js';
 import { PublicMetadata } from './public.decorator.js';
 import { transportRefusal } from './contexts/refusal.js';
 import { rpcRequest } from './contexts/rpc.js';
@@ -24,12 +25,14 @@ import { wsRequest } from './contexts/ws.js';
 import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
 
 /**
- * Authenticates HTTP requests by API key and enforces `@RequireScopes`/`@RequireAnyScope`.
+ * Authenticates requests by API key and enforces `@RequireScopes`/`@RequireAnyScope`, on HTTP
+ * routes and GraphQL resolvers (the key of the operation's HTTP request, or of its subscription's
+ * connection).
  *
  * Use it with `@UseGuards(ApiKeyGuard)` or register it globally
  * (`{ provide: APP_GUARD, useClass: ApiKeyGuard }`) and mark open routes `@Public()`.
  * Every step is a protected method, so a subclass can adapt one (for instance
- * {@link getRequestResponse} for GraphQL, or {@link throwRefusal} for another error body)
+ * {@link getRequestResponse} for another context, or {@link throwRefusal} for another error body)
  * without copying the rest.
  *
  * Outcomes: 401 (missing or invalid key, with `WWW-Authenticate`), 400 (more than one key),
@@ -40,7 +43,10 @@ import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
  *
  * On WebSocket gateways (the key from the connection's handshake) and microservice handlers
  * (the key from NATS or RabbitMQ headers, gRPC metadata) it refuses with a `WsException` or an
- * `RpcException` carrying the same error body (see docs/websockets.md and docs/microservices.md).
+ * `RpcException` carrying the same error body (see docs/websockets.md and docs/microservices.md);
+ * on GraphQL resolvers (the key of the operation's HTTP request, or of its subscription's
+ * connection) with an `ApiKeyGraphQLError` (`extensions.code` `UNAUTHENTICATED`, `FORBIDDEN`, ...;
+ * see docs/graphql.md).
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -89,8 +95,12 @@ export class ApiKeyGuard implements CanActivate {
         if (response) this.setHeader(response, 'Cache-Control', 'no-store');
         return true;
       }
-      if (!response) return this.throwRefusal(await transportRefusal(error, context), context);
-      this.setRefusalHeaders(response, error);
+      if (response) this.setRefusalHeaders(response, error);
+      // A message without a response (WebSocket, RPC, a GraphQL subscription) and any GraphQL
+      // operation are refused in their transport's error class.
+      if (!response || context.getType<string>() === 'graphql') {
+        return this.throwRefusal(await transportRefusal(error, context), context);
+      }
       return this.throwRefusal(error, context);
     }
   }
@@ -110,11 +120,11 @@ export class ApiKeyGuard implements CanActivate {
 
   /**
    * The request and response objects, or `undefined` for a context this guard cannot handle.
-   * A WebSocket or RPC message has no response (`null`): its request holds the headers of the
-   * connection's handshake or of the message's transport metadata.
+   * A WebSocket or RPC message, or a GraphQL subscription, has no response (`null`): its request
+   * holds the headers of the connection's handshake or of the message's transport metadata.
    */
   protected getRequestResponse(context: ExecutionContext): { request: object; response: object | null } | undefined {
-    switch (context.getType()) {
+    switch (context.getType<string>()) {
       case 'http': {
         const http = context.switchToHttp();
         return { request: http.getRequest<object>(), response: http.getResponse<object>() };
@@ -123,6 +133,8 @@ export class ApiKeyGuard implements CanActivate {
         return { request: wsRequest(context, this.options), response: null };
       case 'rpc':
         return { request: rpcRequest(context, this.options), response: null };
+      case 'graphql':
+        return graphqlRequestResponse(context);
       default:
         return undefined;
     }
@@ -241,7 +253,8 @@ export class ApiKeyGuard implements CanActivate {
    * plain 403 for every refusal.
    *
    * @param error what the failing step threw (an {@link ApiKeyHttpException} for the guard's own refusals;
-   *   on a WebSocket or RPC message, the `WsException` or `RpcException` carrying its body)
+   *   on a WebSocket or RPC message, the `WsException` or `RpcException` carrying its body;
+   *   in GraphQL, the `ApiKeyGraphQLError`)
    * @param _context the execution context of the refused request
    */
   protected throwRefusal(error: unknown, _context: ExecutionContext): never {

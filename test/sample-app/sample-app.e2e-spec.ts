@@ -75,3 +75,25 @@ describe.each(['express', 'fastify'])('sample app rate limits on %s', (adapter) 
     expect(statuses).toEqual([...Array(60).fill(200), 429, 429]);
   });
 });
+
+describe.each(['express', 'fastify'])('sample app GraphQL endpoint on %s', (adapter) => {
+  const { http } = useSampleApp(adapter);
+
+  it('answers `me` to a key and refuses a missing one with UNAUTHENTICATED', async () => {
+    const me = await http()
+      .post('/graphql')
+      .set('X-API-Key', DEMO_KEYS.DEMO_READER_KEY)
+      .send({ query: '{ me { name scopes } }' })
+      .expect(200);
+    expect(me.body).toEqual({ data: { me: { name: 'reader', scopes: ['catalogue:read'] } } });
+    // The global guard's rate limit counts GraphQL operations too, with its headers.
+    expect(me.headers['ratelimit-policy']).toBeDefined();
+    expect(me.headers['cache-control']).toBe('no-store');
+    const refused = await http().post('/graphql').send({ query: '{ me { name } }' });
+    expect(refused.body.errors[0].extensions).toEqual({
+      code: 'UNAUTHENTICATED',
+      apiKeyCode: 'API_KEY_MISSING',
+      statusCode: 401,
+    });
+  });
+});

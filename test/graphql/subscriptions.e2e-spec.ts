@@ -1,0 +1,239 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  ApiKeyModule,
+  ApiKeyService,
+  ApiKeySubscriptions,
+  InMemoryApiKeyStore,
+  type ApiKeyRecord,
+} from 'nestjs-api-key';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { NO_SCOPES, READER, TEST_KEYS, WRITER } from '../support/keys.js';
+import { LeakRecorder } from '../support/leak-recorder.js';
+import { startSecurityApp, type SecurityApp } from '../support/security-app.js';
+import { drivers } from './drivers.js';
+import { TicksResolver } from './graphql-app.js';
+
+const leaks = new LeakRecorder();
+
+/** The in-memory store, whose lookups fail while `failing` is set. */
+class FlakyStore extends InMemoryApiKeyStore {
+  failing = false;
+  override findByHash(hash: string): Promise<ApiKeyRecord | null> {
+    return this.failing ? Promise.reject(new Error('connection refused')) : super.findByHash(hash);
+  }
+}
+
+/** What a subscription saw: its results, its error, how its connection closed. */
+interface Outcome {
+  readonly results: Array<{ data?: unknown; errors?: Array<{ extensions?: unknown }> }>;
+  error?: unknown;
+  close?: { code: number; reason: string };
+  readonly done: Promise<void>;
+  readonly stop: () => void;
+}
+
+/** Subscribes to `ticks` with the key in the connection_init payload or in a handshake header. */
+function subscribeTo(
+  url: string,
+  connectionParams: Record<string, unknown>,
+  headers: Record<string, string> = {},
+  query = 'subscription { ticks }',
+): Outcome {
+  const WithHeaders = class extends WebSocket {
+    constructor(address: string, protocols?: string | string[]) {
+      super(address, protocols, { headers });
+    }
+  };
+  let settle!: () => void;
+  const outcome: Outcome = {
+    results: [],
+    done: new Promise<void>((resolve) => (settle = resolve)),
+    stop: () => undefined,
+  };
+  const client = createClient({
+    url: `${url.replace('http', 'ws')}/graphql`,
+    webSocketImpl: WithHeaders,
+    connectionParams,
+    retryAttempts: 0,
+    on: {
+      closed: (event) => {
+        const { code, reason } = event as { code: number; reason: string };
+        outcome.close = { code, reason: String(reason) };
+      },
+    },
+  });
+  const unsubscribe = client.subscribe(
+    { query },
+    {
+      next: (value) => void outcome.results.push(value as Outcome['results'][number]),
+      error: (error) => {
+        outcome.error = error;
+        settle();
+      },
+      complete: () => settle(),
+    },
+  );
+  (outcome as { stop: () => void }).stop = () => {
+    unsubscribe();
+    void client.dispose();
+    settle();
+  };
+  return outcome;
+}
+
+/** The results once there are `count` of them, or the connection closed. */
+async function ticks(outcome: Outcome, count: number) {
+  while (outcome.results.length < count && outcome.close === undefined)
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  return outcome.results;
+}
+
+describe.each(drivers)('GraphQL subscriptions over graphql-ws on $name', (driver) => {
+  const store = new FlakyStore();
+  let server: SecurityApp;
+  beforeAll(async () => {
+    const options = { recheckIntervalMs: 50 };
+    const graphql =
+      driver.name === 'apollo'
+        ? drivers[0].moduleAsync((subscriptions: ApiKeySubscriptions) => ({
+            subscriptions: { 'graphql-ws': subscriptions.graphqlWs(options) },
+          }))
+        : drivers[1].moduleAsync((subscriptions: ApiKeySubscriptions) => ({
+            subscription: subscriptions.mercurius(options),
+          }));
+    server = await startSecurityApp(
+      {
+        imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, repository: store, isGlobal: true }), graphql],
+        providers: [TicksResolver],
+      },
+      driver.platform,
+      leaks,
+    );
+  });
+  afterAll(() => server.app.close());
+
+  const subscribe = (connectionParams: Record<string, unknown>, headers: Record<string, string> = {}) =>
+    subscribeTo(server.url, connectionParams, headers);
+
+  it('streams to a key in the connection_init payload', async () => {
+    const outcome = subscribe({ 'x-api-key': READER.key });
+    const results = await ticks(outcome, 2);
+    outcome.stop();
+    expect(results.slice(0, 2)).toEqual([{ data: { ticks: 0 } }, { data: { ticks: 1 } }]);
+  });
+
+  it('streams to a key under headers in the payload, or in the handshake headers', async () => {
+    for (const outcome of [
+      subscribe({ headers: { 'X-API-Key': WRITER.key } }),
+      subscribe({}, { 'x-api-key': READER.key }),
+    ]) {
+      const results = await ticks(outcome, 1);
+      outcome.stop();
+      expect(results[0]).toEqual({ data: { ticks: 0 } });
+    }
+  });
+
+  it("gives a subscription resolver the connection's principal through @ApiKey()", async () => {
+    const outcome = subscribeTo(server.url, { 'x-api-key': WRITER.key }, {}, 'subscription { subscriber }');
+    await outcome.done;
+    expect(outcome.results).toEqual([{ data: { subscriber: 'writer' } }]);
+    outcome.stop();
+  });
+
+  it('closes a connection without a key with 4401 API_KEY_MISSING', async () => {
+    const outcome = subscribe({});
+    await outcome.done;
+    expect(outcome.close).toEqual({ code: 4401, reason: 'API_KEY_MISSING' });
+    expect(outcome.results).toEqual([]);
+  });
+
+  it('closes a connection with an invalid key with 4401 API_KEY_INVALID', async () => {
+    const outcome = subscribe({ 'x-api-key': 'not-a-valid-key-at-all-000002' });
+    await outcome.done;
+    expect(outcome.close).toEqual({ code: 4401, reason: 'API_KEY_INVALID' });
+  });
+
+  it('closes a connection with two keys (payload and handshake) with 4400 API_KEY_CONFLICT', async () => {
+    const outcome = subscribe({ 'x-api-key': READER.key }, { 'x-api-key': WRITER.key });
+    await outcome.done;
+    expect(outcome.close).toEqual({ code: 4400, reason: 'API_KEY_CONFLICT' });
+  });
+
+  it('refuses a subscription without its scope with FORBIDDEN', async () => {
+    const outcome = subscribe({ 'x-api-key': NO_SCOPES.key });
+    await outcome.done;
+    // Apollo sends the refusal as a result with errors; Mercurius as an error message.
+    const errors = (outcome.results[0]?.errors ?? outcome.error) as Array<{ extensions?: unknown }>;
+    expect(errors[0].extensions).toEqual(
+      expect.objectContaining({ code: 'FORBIDDEN', apiKeyCode: 'API_KEY_INSUFFICIENT_SCOPE' }),
+    );
+    outcome.stop();
+  });
+
+  it('fails closed when the key store fails: 1013 API_KEY_STORE_UNAVAILABLE', async () => {
+    const issued = await server.app.get(ApiKeyService).create({ name: 'flaky', scopes: ['orders:read'] });
+    store.failing = true;
+    try {
+      const outcome = subscribe({ 'x-api-key': issued.key });
+      await outcome.done;
+      expect(outcome.close).toEqual({ code: 1013, reason: 'API_KEY_STORE_UNAVAILABLE' });
+    } finally {
+      store.failing = false;
+    }
+  });
+
+  it('closes the open subscription of a key revoked meanwhile with 4401 API_KEY_INVALID', async () => {
+    const keys = server.app.get(ApiKeyService);
+    const issued = await keys.create({ name: 'revoked', scopes: ['orders:read'] });
+    const outcome = subscribe({ 'x-api-key': issued.key });
+    await ticks(outcome, 1);
+    await keys.revoke(issued.apiKey.id);
+    await outcome.done;
+    expect(outcome.close).toEqual({ code: 4401, reason: 'API_KEY_INVALID' });
+  });
+
+  it('keeps a connection whose key stays valid', async () => {
+    const outcome = subscribe({ 'x-api-key': READER.key });
+    await ticks(outcome, 10);
+    expect(outcome.close).toBeUndefined();
+    outcome.stop();
+  });
+});
+
+describe.each(drivers)('GraphQL subscriptions on $name without ApiKeySubscriptions', (driver) => {
+  let server: SecurityApp;
+  beforeAll(async () => {
+    const graphql =
+      driver.name === 'apollo'
+        ? drivers[0].module({ subscriptions: { 'graphql-ws': true } })
+        : drivers[1].module({ subscription: true });
+    server = await startSecurityApp(
+      { imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS }), graphql], providers: [TicksResolver] },
+      driver.platform,
+      leaks,
+    );
+  });
+  afterAll(() => server.app.close());
+
+  it('refuses a subscription without a key', async () => {
+    const outcome = subscribeTo(server.url, {});
+    await outcome.done;
+    const errors = (outcome.results[0]?.errors ?? outcome.error) as Array<{ extensions?: { code?: string } }>;
+    expect(['UNAUTHENTICATED', 'FORBIDDEN']).toContain(errors[0].extensions?.code);
+    outcome.stop();
+  });
+
+  it('reads the handshake headers on Mercurius (every subscription, no re-check), refuses on Apollo', async () => {
+    const outcome = subscribeTo(server.url, {}, { 'x-api-key': READER.key });
+    const results = await ticks(outcome, 1);
+    outcome.stop();
+    if (driver.name === 'mercurius') expect(results[0]).toEqual({ data: { ticks: 0 } });
+    else expect(results[0]?.errors?.[0]?.extensions).toEqual(expect.objectContaining({ code: 'FORBIDDEN' }));
+  });
+});
+
+it('logs no presented key', () => {
+  const said = leaks.logs.join('\n');
+  for (const key of TEST_KEYS) expect(said).not.toContain(key.key.slice(-12));
+});
