@@ -1,6 +1,5 @@
 import { HttpException, IntrinsicException } from '@nestjs/common';
 import type { ExecutionContext } from '@nestjs/common';
-import type { ApiKeyErrorCode } from '../../api-key.exceptions.js';
 
 /** What the guard reads a GraphQL operation with; `response` is `null` over a socket. */
 interface RequestResponse {
