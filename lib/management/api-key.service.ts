@@ -11,6 +11,7 @@ import { ApiKeyHasher } from '../keys/api-key.hasher.js';
 import { ApiKeyRepository } from '../storage/api-key.repository.js';
 import { escapeForLog } from '../log-escape.js';
 import type { ApiKeyListQuery, ApiKeyPatch, ApiKeyStore, StoredApiKey } from '../storage/api-key.store.js';
+import { normalizeOrigin, parseNetwork } from '../guard/api-key.restrictions.js';
 
 /** What {@link ApiKeyService.create} needs. */
 export interface CreateApiKeyInput {
@@ -24,6 +25,13 @@ export interface CreateApiKeyInput {
   readonly metadata?: Readonly<Record<string, unknown>>;
   /** The key stops working at this instant (inclusive). Must be in the future. Default: never. */
   readonly expiresAt?: Date | null;
+  /**
+   * Client networks the key may be used from, in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`;
+   * a bare address is one host). Default `null`: any network. See {@link ApiKeyRestrictions}.
+   */
+  readonly allowedNetworks?: readonly string[] | null;
+  /** Browser origins the key may be used from (`https://app.example.com`). Default `null`: any origin. */
+  readonly allowedOrigins?: readonly string[] | null;
 }
 
 /** Fields {@link ApiKeyService.update} may change; absent fields are kept. */
@@ -33,6 +41,10 @@ export interface UpdateApiKeyInput {
   readonly metadata?: Readonly<Record<string, unknown>>;
   /** A new expiry (`null`: never). */
   readonly expiresAt?: Date | null;
+  /** New allowed networks (`null` or `[]`: any network). */
+  readonly allowedNetworks?: readonly string[] | null;
+  /** New allowed origins (`null` or `[]`: any origin). */
+  readonly allowedOrigins?: readonly string[] | null;
 }
 
 /** Options of {@link ApiKeyService.rotate}. */
@@ -99,7 +111,7 @@ export class ApiKeyService {
     const store = this.store();
     const now = this.clock.now();
     if (input === null || typeof input !== 'object')
-      invalid('create() needs { name, scopes?, ownerId?, metadata?, expiresAt? }');
+      invalid('create() needs { name, scopes?, ownerId?, metadata?, expiresAt?, allowedNetworks?, allowedOrigins? }');
     const expiresAt = expiryOf(input.expiresAt, now);
     const { key, id } = this.format.generate();
     const apiKey: StoredApiKey = {
@@ -115,6 +127,8 @@ export class ApiKeyService {
       disabled: false,
       lastUsedAt: null,
       version: 1,
+      allowedNetworks: networksOf(input.allowedNetworks),
+      allowedOrigins: originsOf(input.allowedOrigins),
     };
     await this.write(OPERATIONS[ApiKeyEventType.Created], id, () =>
       store.insert(apiKey, { hash: this.hasher.hash(key), keyId: id, createdAt: now, expiresAt: null }),
@@ -159,7 +173,7 @@ export class ApiKeyService {
   /** Changes a key's name, scopes, metadata or expiry. Throws `not_found` or `revoked`. */
   async update(id: string, input: UpdateApiKeyInput): Promise<StoredApiKey> {
     if (input === null || typeof input !== 'object')
-      invalid('update() needs { name?, scopes?, metadata?, expiresAt? }');
+      invalid('update() needs { name?, scopes?, metadata?, expiresAt?, allowedNetworks?, allowedOrigins? }');
     return this.change(id, ApiKeyEventType.Updated, (key, now) => {
       refuseRevoked(key);
       return {
@@ -167,6 +181,8 @@ export class ApiKeyService {
         scopes: input.scopes === undefined ? undefined : scopesOf(input.scopes),
         metadata: input.metadata === undefined ? undefined : metadataOf(input.metadata),
         expiresAt: input.expiresAt === undefined ? undefined : expiryOf(input.expiresAt, now),
+        allowedNetworks: input.allowedNetworks === undefined ? undefined : networksOf(input.allowedNetworks),
+        allowedOrigins: input.allowedOrigins === undefined ? undefined : originsOf(input.allowedOrigins),
         updatedAt: now,
       };
     });
@@ -360,6 +376,31 @@ function storableJson(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return true;
   if (Array.isArray(value)) return value.every(storableJson);
   return Object.entries(value).every(([key, item]) => isStorableText(key) && storableJson(item));
+}
+
+/** The most entries a key's list of networks or of origins may hold. */
+const MAX_RESTRICTIONS = 1000;
+
+/** A validated list of restrictions (each entry through `check`, duplicates dropped); `null` for none. */
+function restrictionListOf(list: unknown, field: string, check: (entry: string) => string): string[] | null {
+  if (list === undefined || list === null) return null;
+  if (!Array.isArray(list) || list.some((entry) => typeof entry !== 'string'))
+    invalid(`${field} must be an array of strings or null`);
+  if (list.length > MAX_RESTRICTIONS) invalid(`${field} must hold at most ${MAX_RESTRICTIONS} entries`);
+  try {
+    const entries = [...new Set((list as string[]).map(check))];
+    return entries.length === 0 ? null : entries;
+  } catch (error) {
+    return invalid(`${field}: ${(error as Error).message}`);
+  }
+}
+
+function networksOf(list: unknown): string[] | null {
+  return restrictionListOf(list, 'allowedNetworks', (entry) => (parseNetwork(entry), entry));
+}
+
+function originsOf(list: unknown): string[] | null {
+  return restrictionListOf(list, 'allowedOrigins', normalizeOrigin);
 }
 
 function expiryOf(expiresAt: unknown, now: Date): Date | null {

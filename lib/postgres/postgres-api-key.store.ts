@@ -10,6 +10,7 @@ import { escapeForLog } from '../log-escape.js';
 import {
   assertSchemaCurrent,
   initialised,
+  jsonOrNull,
   keyColumns,
   patchAssignments,
   quoteTables,
@@ -209,8 +210,8 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
       await client.query(
         `INSERT INTO ${this.t.keys}
          (id, name, scopes, owner_id, metadata, created_at, updated_at,
-          expires_at, revoked_at, disabled, last_used_at, version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+          expires_at, revoked_at, disabled, last_used_at, version, allowed_networks, allowed_origins)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
         [
           key.id,
           key.name,
@@ -224,6 +225,8 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
           key.disabled,
           key.lastUsedAt,
           key.version,
+          jsonOrNull(key.allowedNetworks),
+          jsonOrNull(key.allowedOrigins),
         ],
       );
       await this.insertSecret(client, secret);

@@ -4,6 +4,7 @@ import { optionNames, rejectUnknownOptions, timerDelay } from '../option-checks.
 import {
   assertSchemaCurrent,
   initialised,
+  jsonOrNull,
   keyColumns,
   patchAssignments,
   quoteTables,
@@ -125,8 +126,8 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
       {
         sql: `INSERT INTO ${this.t.keys}
          (id, name, scopes, owner_id, metadata, created_at, updated_at,
-          expires_at, revoked_at, disabled, last_used_at, version)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          expires_at, revoked_at, disabled, last_used_at, version, allowed_networks, allowed_origins)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         params: [
           key.id,
           key.name,
@@ -140,6 +141,8 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
           key.disabled ? 1 : 0,
           ms(key.lastUsedAt),
           key.version,
+          jsonOrNull(key.allowedNetworks),
+          jsonOrNull(key.allowedOrigins),
         ],
       },
       this.insertSecret(secret),

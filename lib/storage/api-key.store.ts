@@ -23,6 +23,13 @@ export interface StoredApiKey {
   readonly lastUsedAt: Date | null;
   /** Incremented by every write; conditional writes compare it (optimistic concurrency). */
   readonly version: number;
+  /**
+   * Client networks (CIDR) the key may be used from; `null` or absent: any. Optional so that
+   * stores written before it still compile: the conformance suite checks a store keeps it.
+   */
+  readonly allowedNetworks?: readonly string[] | null;
+  /** Browser origins the key may be used from (`Origin` header); `null` or absent: any. */
+  readonly allowedOrigins?: readonly string[] | null;
 }
 
 /** One secret of a key, stored only as its keyed hash. */
@@ -43,6 +50,10 @@ export interface ApiKeyPatch {
   readonly expiresAt?: Date | null;
   readonly revokedAt?: Date;
   readonly disabled?: boolean;
+  /** New allowed networks (`null`: any network). */
+  readonly allowedNetworks?: readonly string[] | null;
+  /** New allowed origins (`null`: any origin). */
+  readonly allowedOrigins?: readonly string[] | null;
   readonly updatedAt: Date;
 }
 

@@ -131,6 +131,8 @@ export class InMemoryApiKeyStore extends ApiKeyStore {
         disabled: record.disabled ?? false,
         lastUsedAt: previous?.lastUsedAt ?? null,
         version: (previous?.version ?? 0) + 1,
+        allowedNetworks: record.allowedNetworks ?? null,
+        allowedOrigins: record.allowedOrigins ?? null,
       }),
     );
     this.secrets.set(record.hash, {
@@ -223,7 +225,14 @@ export class InMemoryApiKeyStore extends ApiKeyStore {
  * copies of the dates, so no caller's object is the stored one.
  */
 function stored(key: StoredApiKey): StoredApiKey {
-  return Object.freeze({ ...key, scopes: frozenCopy(key.scopes), metadata: frozenCopy(key.metadata), ...datesOf(key) });
+  return Object.freeze({
+    ...key,
+    scopes: frozenCopy(key.scopes),
+    metadata: frozenCopy(key.metadata),
+    allowedNetworks: frozenCopy(key.allowedNetworks ?? null),
+    allowedOrigins: frozenCopy(key.allowedOrigins ?? null),
+    ...datesOf(key),
+  });
 }
 
 /**

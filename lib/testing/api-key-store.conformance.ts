@@ -35,6 +35,8 @@ function key(id: string, overrides: Partial<StoredApiKey> = {}): StoredApiKey {
     disabled: false,
     lastUsedAt: null,
     version: 1,
+    allowedNetworks: ['10.0.0.0/8', '2001:db8::/32', '::ffff:192.0.2.0/120'],
+    allowedOrigins: ['https://app.example.com'],
     ...overrides,
   };
 }
@@ -105,6 +107,8 @@ export function describeApiKeyStoreConformance(
         expiresAt: null,
         disabled: true,
         lastUsedAt: new Date(T0 + 5),
+        allowedNetworks: null,
+        allowedOrigins: null,
       });
       await store.insert(bare, secret('s-2', 'k-2'));
       assert.deepEqual(await store.findById('k-2'), bare);
@@ -176,6 +180,20 @@ export function describeApiKeyStoreConformance(
       const expected = { ...written, ...patch, version: 2 };
       assert.deepEqual(updated, expected);
       assert.deepEqual(await store.findById('k-1'), expected);
+    });
+
+    it('update sets and clears the allowed networks and origins, and findByHash returns them', async () => {
+      const first = secret('s-1', 'k-1');
+      await store.insert(key('k-1', { allowedNetworks: null, allowedOrigins: null }), first);
+      const networks = ['192.0.2.0/24', '::1/128'];
+      const restricted = await store.update('k-1', 1, { allowedNetworks: networks, updatedAt: new Date(T0 + 1) });
+      assert.deepEqual([restricted?.allowedNetworks, restricted?.allowedOrigins], [networks, null]);
+      const record = await store.findByHash(first.hash);
+      assert.deepEqual([record?.allowedNetworks, record?.allowedOrigins], [networks, null]);
+      const origins = ['http://localhost:3000'];
+      await store.update('k-1', 2, { allowedNetworks: null, allowedOrigins: origins, updatedAt: new Date(T0 + 2) });
+      const cleared = await store.findById('k-1');
+      assert.deepEqual([cleared?.allowedNetworks, cleared?.allowedOrigins], [null, origins]);
     });
 
     it('update with a stale version or an unknown id resolves to null and changes nothing', async () => {
