@@ -27,6 +27,7 @@ export {
   ApiKeyInvalidException,
   ApiKeyConflictException,
   ApiKeyInsufficientScopeException,
+  ApiKeyRestrictedException,
   ApiKeyStoreUnavailableException,
 } from './api-key.exceptions.js';
 export type { ApiKeyErrorBody, ApiKeyHttpException } from './api-key.exceptions.js';
@@ -40,6 +41,7 @@ export type {
   ApiKeyRotatedEvent,
   ApiKeyAuthenticatedEvent,
   ApiKeyAuthenticationFailedEvent,
+  ApiKeyRestrictedEvent,
 } from './api-key.events.js';
 export { ApiKeyLastUsedRecorder } from './verification/api-key-last-used.recorder.js';
 export { ApiKeyService } from './management/api-key.service.js';
@@ -55,7 +57,9 @@ export type { ApiKeyLifecycleErrorCode } from './api-key-lifecycle.error.js';
 export { createStandaloneApiKeyService } from './management/api-key.standalone.js';
 export type { StandaloneApiKeyOptions, StandaloneApiKeyServices } from './management/api-key.standalone.js';
 export { ApiKeyGuardHook } from './guard/api-key-guard.hook.js';
-export { clientAddressOf } from './guard/client-address.js';
+export { clientAddressOf, clientIpOf } from './guard/client-address.js';
+export { ApiKeyRestrictions } from './guard/api-key.restrictions.js';
+export type { ApiKeyRestrictionReason } from './guard/api-key.restrictions.js';
 export { apiKeyTracker } from './guard/api-key.tracker.js';
 export type { ApiKeyCacheOptions } from './api-key-module-options.interface.js';
 export type { ApiKeyChangeFeed } from './storage/api-key-change-feed.interface.js';

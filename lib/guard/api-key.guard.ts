@@ -9,6 +9,7 @@ import {
   ApiKeyInsufficientScopeException,
   ApiKeyInvalidException,
   ApiKeyMissingException,
+  ApiKeyRestrictedException,
   withoutStackTrace,
   type ApiKeyHttpException,
 } from '../api-key.exceptions.js';
@@ -16,6 +17,9 @@ import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
 import { attachPrincipal, rawRequestOf, rememberedPrincipal } from './api-key.request.js';
 import { satisfiesScopes, type ScopeRequirement } from './api-key.scopes.js';
 import { PublicMetadata } from './public.decorator.js';
+import { clientIpOf } from './client-address.js';
+import { restrictionsOf } from '../storage/verified-api-key.js';
+import type { ApiKeyRestrictionReason } from './api-key.restrictions.js';
 import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
 
 /**
@@ -28,7 +32,8 @@ import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
  * without copying the rest.
  *
  * Outcomes: 401 (missing or invalid key, with `WWW-Authenticate`), 400 (more than one key),
- * 403 (missing scope), 503 (key store failure). It throws rather than returning `false`, and
+ * 403 (a key used from outside its allowed networks or origins, or a missing scope), 503 (key
+ * store failure). It throws rather than returning `false`, and
  * it denies any execution context it cannot read a request from.
  */
 @Injectable()
@@ -36,6 +41,8 @@ export class ApiKeyGuard implements CanActivate {
   /** The 401s, built once: they carry nothing of a request, so every refusal throws the same one. */
   private readonly missing: ApiKeyMissingException;
   private readonly invalid: ApiKeyInvalidException;
+  /** The 403s of a restricted key, built once for the same reason. */
+  private readonly restricted: Readonly<Record<ApiKeyRestrictionReason, ApiKeyRestrictedException>>;
   /**
    * The route metadata, read once per handler and controller class (it is static): reading it
    * through the reflector on every request costs about 5 % of a Fastify request (bench/).
@@ -51,6 +58,10 @@ export class ApiKeyGuard implements CanActivate {
   ) {
     this.missing = withoutStackTrace(() => new ApiKeyMissingException(challengeFor(options, false)));
     this.invalid = withoutStackTrace(() => new ApiKeyInvalidException(challengeFor(options, true)));
+    this.restricted = withoutStackTrace(() => ({
+      network: new ApiKeyRestrictedException('network'),
+      origin: new ApiKeyRestrictedException('origin'),
+    }));
   }
 
   /** Runs the steps below in order; see the class description for the outcomes. */
@@ -101,11 +112,16 @@ export class ApiKeyGuard implements CanActivate {
     return this.hook.authenticate(context, () => this.authenticateRequest(request), request);
   }
 
-  /** Reads and verifies the request's key; throws 400, 401 or 503 as it fails. */
+  /**
+   * Reads and verifies the request's key and checks its restrictions; throws 400, 401, 403 or 503
+   * as it fails. A restricted key is refused here, before a rate limit counts the request.
+   */
   protected async authenticateRequest(request: object): Promise<ApiKeyPrincipal> {
     const presented = this.readKey(request);
     if (!presented) throw this.missing;
-    return this.authenticate(presented);
+    const principal = await this.authenticate(presented);
+    this.enforceRestrictions(request, principal);
+    return principal;
   }
 
   /** The one key the request presents, or `null`; throws 400 when it presents more than one. */
@@ -118,6 +134,18 @@ export class ApiKeyGuard implements CanActivate {
     const verification = await this.authenticator.verify(presented.value);
     if (!verification.valid) throw this.invalid;
     return verification.principal;
+  }
+
+  /**
+   * Throws 403 (`API_KEY_RESTRICTED`) when the key may not be used from the request's client
+   * address (as the platform resolves it, honouring only its trusted-proxy setting) or with its
+   * `Origin`. A key without restrictions costs one property read here.
+   */
+  protected enforceRestrictions(request: object, principal: ApiKeyPrincipal): void {
+    if (restrictionsOf(principal) === undefined) return;
+    const origin = rawRequestOf(request).headers.origin as string | undefined; // Node keeps one
+    const reason = this.authenticator.checkRestrictions(principal, clientIpOf(request), origin);
+    if (reason !== undefined) throw this.restricted[reason];
   }
 
   /** The route's scope requirement: the handler's if it has one, else the controller's. */
