@@ -85,7 +85,9 @@ export function parseNetwork(text: string): Int32Array {
   const addressText = slash < 0 ? text : text.slice(0, slash);
   const words = new Int32Array(8);
   const v4 = isIPv4(addressText);
-  if (!v4 && !isIPv6(addressText)) throw new RangeError(`"${text}" is not an IPv4 or IPv6 network in CIDR notation`);
+  // A zone (`fe80::1%eth0`) names an interface, not a network.
+  if (!v4 && (!isIPv6(addressText) || addressText.includes('%')))
+    throw new RangeError(`"${text}" is not an IPv4 or IPv6 network in CIDR notation`);
   parseAddress(addressText, words);
   const width = v4 ? 32 : 128;
   const prefixText = slash < 0 ? String(width) : text.slice(slash + 1);

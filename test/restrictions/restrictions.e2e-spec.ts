@@ -162,6 +162,55 @@ describe.each<PlatformName>(['express', 'fastify'])('per-key network restriction
     expect(await statusOf(key, V4_OTHER)).toBe(200);
   });
 
+  it('admits a key restricted to origins only with an allowed Origin header, and refuses it without one', async () => {
+    const { key, apiKey } = await service.create({
+      name: 'browser',
+      allowedOrigins: ['https://App.example.com', 'http://localhost:3000'],
+    });
+    expect(apiKey.allowedOrigins).toEqual(['https://app.example.com', 'http://localhost:3000']);
+    expect(await statusOf(key, V4, { origin: 'https://app.example.com' })).toBe(200);
+    expect(await statusOf(key, V6, { origin: 'http://localhost:3000' })).toBe(200);
+    const other = await get(app, '/whoami', V4, { 'x-api-key': key, origin: 'https://evil.example' });
+    expect(other).toEqual({
+      status: 403,
+      body: expect.objectContaining({
+        code: 'API_KEY_RESTRICTED',
+        message: 'The API key may not be used from this origin',
+      }) as Reply['body'],
+    });
+    expect(await statusOf(key, V4)).toBe(403);
+    expect(await statusOf(key, V4, { origin: 'null' })).toBe(403);
+    expect(sink.events).toContainEqual(
+      expect.objectContaining({ keyId: apiKey.id, reason: 'origin', origin: 'https://evil.example' }),
+    );
+  });
+
+  it('requires both the network and the origin of a key restricted by both', async () => {
+    const key = (
+      await service.create({ name: 'both', allowedNetworks: ['::1/128'], allowedOrigins: ['https://a.example'] })
+    ).key;
+    expect(await statusOf(key, V6, { origin: 'https://a.example' })).toBe(200);
+    expect(await statusOf(key, V4, { origin: 'https://a.example' })).toBe(403);
+    expect(await statusOf(key, V6, { origin: 'https://b.example' })).toBe(403);
+  });
+
+  it('refuses malformed networks and origins with invalid_input, writing nothing', async () => {
+    const before = (await service.list()).length;
+    for (const allowedNetworks of [['10.0.0.0/33'], ['10.0.0.1/8'], ['not-a-network'], 'a' as unknown as string[]])
+      await expect(service.create({ name: 'bad', allowedNetworks })).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(service.create({ name: 'bad', allowedOrigins: ['https://a.example/path'] })).rejects.toMatchObject({
+      code: 'invalid_input',
+      message: expect.stringContaining('allowedOrigins: "https://a.example/path" is not an origin') as string,
+    });
+    const { apiKey } = await service.create({ name: 'good' });
+    await expect(service.update(apiKey.id, { allowedNetworks: ['::1/129'] })).rejects.toMatchObject({
+      code: 'invalid_input',
+      message: expect.stringContaining('allowedNetworks: "::1/129" has an invalid prefix length') as string,
+    });
+    expect((await service.list()).length).toBe(before + 1);
+    expect((await service.get(apiKey.id)).allowedNetworks).toBeNull();
+  });
+
   it('answers the restriction before the scope check, and an invalid key with 401 as ever', async () => {
     const key = await keyFor(['127.0.0.2/32']);
     expect((await get(app, '/admin', V4, { 'x-api-key': key })).body.code).toBe('API_KEY_RESTRICTED');
