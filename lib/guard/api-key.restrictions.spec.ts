@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { isIP } from 'node:net';
 import { ApiKeyRestrictions, normalizeOrigin, parseNetwork } from './api-key.restrictions.js';
 
 const allows = (networks: string[], address: string | undefined) =>
@@ -37,6 +38,29 @@ describe('ApiKeyRestrictions', () => {
     ['ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', true],
   ])('%s holds %s: %s', (network, address, expected) => {
     expect(allows([network], address)).toBe(expected);
+  });
+
+  it('reads exactly the addresses Node reads, as the same address (random texts)', () => {
+    const alphabet = '0123456789abcdefABCDEF:.';
+    let seed = 20;
+    const random = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31), seed % n);
+    const samples = ['::ffff:1.2.3.4', '1::', '::', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:1.2.3.4', '::1.2.3.4', '1::2:3'];
+    for (let n = 0; n < 20_000; n++) {
+      const length = 2 + random(18);
+      samples.push(Array.from({ length }, () => alphabet[random(alphabet.length)]).join(''));
+    }
+    for (const text of samples) {
+      const valid = isIP(text) !== 0;
+      expect([text, allows(['::/0'], text)]).toEqual([text, valid]);
+      if (isIP(text) !== 6) continue;
+      // The URL parser's canonical text of the address names the same /128.
+      const canonical = new URL(`http://[${text}]`).hostname.slice(1, -1);
+      expect([text, allows([`${canonical}/128`], text)]).toEqual([text, true]);
+      const other = canonical.endsWith('::')
+        ? `${canonical}1`
+        : canonical.replace(/[0-9a-f]$/, (d) => (d === '1' ? '2' : '1'));
+      expect([text, other, allows([`${other}/128`], text)]).toEqual([text, other, false]);
+    }
   });
 
   it('refuses an address that is missing or not an IP address', () => {
