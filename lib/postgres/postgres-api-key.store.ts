@@ -267,12 +267,14 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     expectedVersion: number,
     secret: StoredApiKeySecret,
     previousSecretsExpireAt: Date,
+    expiresAt?: Date | null,
   ): Promise<StoredApiKey | null> {
+    const renew = expiresAt === undefined ? '' : ', expires_at = $4';
     return this.transaction(async (client) => {
       const { rows } = await client.query(
-        `UPDATE ${this.t.keys} k SET version = version + 1, updated_at = $3 WHERE id = $1 AND version = $2
+        `UPDATE ${this.t.keys} k SET version = version + 1, updated_at = $3${renew} WHERE id = $1 AND version = $2
          RETURNING ${keyColumns('k.')}`,
-        [id, expectedVersion, secret.createdAt],
+        [id, expectedVersion, secret.createdAt, ...(expiresAt === undefined ? [] : [expiresAt])],
       );
       if (!rows[0]) return null;
       await client.query(

@@ -189,13 +189,15 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
     expectedVersion: number,
     secret: StoredApiKeySecret,
     previousSecretsExpireAt: Date,
+    expiresAt?: Date | null,
   ): Promise<StoredApiKey | null> {
     const cutoff = ms(previousSecretsExpireAt);
+    const renew = expiresAt === undefined ? '' : ', expires_at = ?';
     const { rows, applied } = await this.connection.write([
       {
-        sql: `UPDATE ${this.t.keys} SET version = version + 1, updated_at = ? WHERE id = ? AND version = ?
+        sql: `UPDATE ${this.t.keys} SET version = version + 1, updated_at = ?${renew} WHERE id = ? AND version = ?
           RETURNING ${keyColumns()}`,
-        params: [ms(secret.createdAt), id, expectedVersion],
+        params: [ms(secret.createdAt), ...(expiresAt === undefined ? [] : [ms(expiresAt)]), id, expectedVersion],
         requireRow: true,
       },
       {

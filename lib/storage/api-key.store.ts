@@ -91,14 +91,16 @@ export abstract class ApiKeyStore extends ApiKeyRepository {
   /**
    * Rotation, atomically and only if the key's version is still `expectedVersion`: every other
    * secret of the key that would outlive `previousSecretsExpireAt` is cut to it, `secret` is
-   * added, and the version is incremented. Of two concurrent rotations, exactly one wins; the
-   * other resolves to `null` and changes nothing.
+   * added, the key's `expiresAt` is set to `expiresAt` when one is given (a lifetime policy renews
+   * the key with its secret; `undefined` leaves it), and the version is incremented. Of two
+   * concurrent rotations, exactly one wins; the other resolves to `null` and changes nothing.
    */
   abstract rotate(
     id: string,
     expectedVersion: number,
     secret: StoredApiKeySecret,
     previousSecretsExpireAt: Date,
+    expiresAt?: Date | null,
   ): Promise<StoredApiKey | null>;
 
   /** Records last use for many keys at once (coalesced by the caller); never moves a time backwards. */

@@ -193,6 +193,7 @@ export class InMemoryApiKeyStore extends ApiKeyStore {
     expectedVersion: number,
     secret: StoredApiKeySecret,
     previousSecretsExpireAt: Date,
+    expiresAt?: Date | null,
   ): Promise<StoredApiKey | null> {
     const key = this.keys.get(id);
     if (!key || key.version !== expectedVersion) return Promise.resolve(null);
@@ -204,7 +205,8 @@ export class InMemoryApiKeyStore extends ApiKeyStore {
       }
     }
     this.secrets.set(secret.hash, { ...secret });
-    const updated = stored({ ...key, updatedAt: secret.createdAt, version: key.version + 1 });
+    const renewed = expiresAt === undefined ? {} : { expiresAt };
+    const updated = stored({ ...key, ...renewed, updatedAt: secret.createdAt, version: key.version + 1 });
     this.keys.set(id, updated);
     return Promise.resolve(handedOut(updated));
   }

@@ -247,6 +247,18 @@ export function describeApiKeyStoreConformance(
       },
     );
 
+    it('rotate sets the expiry when given one (null included) and leaves it otherwise', async () => {
+      await store.insert(key('k-1'), secret('s-1', 'k-1'));
+      const kept = await store.rotate('k-1', 1, secret('s-2', 'k-1'), new Date(T0));
+      assert.deepEqual(kept?.expiresAt, new Date(T0 + 86_400_000));
+      const renewed = await store.rotate('k-1', 2, secret('s-3', 'k-1'), new Date(T0), new Date(T0 + 5000));
+      assert.deepEqual(renewed?.expiresAt, new Date(T0 + 5000));
+      assert.deepEqual((await store.findByHash(secret('s-3', 'k-1').hash))?.expiresAt, new Date(T0 + 5000));
+      const endless = await store.rotate('k-1', 3, secret('s-4', 'k-1'), new Date(T0), null);
+      assert.equal(endless?.expiresAt, null);
+      assert.deepEqual(await store.findById('k-1'), endless);
+    });
+
     it('rotate with a stale version resolves to null and adds no secret', async () => {
       const first = secret('s-1', 'k-1');
       await store.insert(key('k-1'), first);
