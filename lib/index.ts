@@ -61,7 +61,7 @@ export { clientAddressOf, clientIpOf } from './guard/client-address.js';
 export { ApiKeyRestrictions } from './guard/api-key.restrictions.js';
 export type { ApiKeyRestrictionReason } from './guard/api-key.restrictions.js';
 export { apiKeyTracker } from './guard/api-key.tracker.js';
-export type { ApiKeyCacheOptions } from './api-key-module-options.interface.js';
+export type { ApiKeyCacheOptions, ApiKeyLifetimeOptions } from './api-key-module-options.interface.js';
 export type { ApiKeyChangeFeed } from './storage/api-key-change-feed.interface.js';
 export { CachedApiKeyStore } from './storage/cached-api-key.store.js';
 export { createApiKeyStore } from './storage/api-key-store.url.js';

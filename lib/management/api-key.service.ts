@@ -23,7 +23,10 @@ export interface CreateApiKeyInput {
   readonly ownerId?: string | null;
   /** Application data exposed on the principal. Default `{}`. */
   readonly metadata?: Readonly<Record<string, unknown>>;
-  /** The key stops working at this instant (inclusive). Must be in the future. Default: never. */
+  /**
+   * The key stops working at this instant (inclusive). Must be in the future, and within the
+   * module's `keyLifetime.maxMs` when set. Default: `keyLifetime`'s default lifetime, else never.
+   */
   readonly expiresAt?: Date | null;
   /**
    * Client networks the key may be used from, in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`;
@@ -55,6 +58,11 @@ export interface RotateApiKeyOptions {
    * leaked key). The new secret works from the moment `rotate` resolves.
    */
   readonly gracePeriodMs: number;
+  /**
+   * The key's new expiry (`null`: never), within `keyLifetime.maxMs` when set. Default: renewed to
+   * `keyLifetime`'s default lifetime from now when the module has a lifetime policy, else unchanged.
+   */
+  readonly expiresAt?: Date | null;
 }
 
 /** A key as issued: the plaintext, shown exactly once, and the stored record. */
@@ -94,6 +102,7 @@ const OPERATIONS: Record<ApiKeyLifecycleEvent['type'], string> = {
 @Injectable()
 export class ApiKeyService {
   private readonly format: ApiKeyFormat;
+  private readonly lifetime: ResolvedApiKeyOptions['keyLifetime'];
 
   constructor(
     options: ResolvedApiKeyOptions,
@@ -104,6 +113,7 @@ export class ApiKeyService {
     private readonly events: ApiKeyEventSink,
   ) {
     this.format = options.format;
+    this.lifetime = options.keyLifetime;
   }
 
   /** Creates a key. Resolves to its plaintext (returned this once, never stored) and record. */
@@ -112,7 +122,7 @@ export class ApiKeyService {
     const now = this.clock.now();
     if (input === null || typeof input !== 'object')
       invalid('create() needs { name, scopes?, ownerId?, metadata?, expiresAt?, allowedNetworks?, allowedOrigins? }');
-    const expiresAt = expiryOf(input.expiresAt, now);
+    const expiresAt = this.expiryOf(input.expiresAt, now);
     const { key, id } = this.format.generate();
     const apiKey: StoredApiKey = {
       id,
@@ -180,7 +190,7 @@ export class ApiKeyService {
         name: input.name === undefined ? undefined : nameOf(input.name),
         scopes: input.scopes === undefined ? undefined : scopesOf(input.scopes),
         metadata: input.metadata === undefined ? undefined : metadataOf(input.metadata),
-        expiresAt: input.expiresAt === undefined ? undefined : expiryOf(input.expiresAt, now),
+        expiresAt: input.expiresAt === undefined ? undefined : this.expiryOf(input.expiresAt, now),
         allowedNetworks: input.allowedNetworks === undefined ? undefined : networksOf(input.allowedNetworks),
         allowedOrigins: input.allowedOrigins === undefined ? undefined : originsOf(input.allowedOrigins),
         updatedAt: now,
@@ -234,10 +244,12 @@ export class ApiKeyService {
     const previousSecretsExpireAt = new Date(now.getTime() + grace);
     if (Number.isNaN(previousSecretsExpireAt.getTime()))
       invalid('gracePeriodMs is too long: it would end past the latest date a Date can hold');
+    const renewed = options.expiresAt === undefined && !this.hasLifetimePolicy();
+    const expiresAt = renewed ? undefined : this.expiryOf(options.expiresAt, now);
     const { key } = this.format.generate(id);
     const secret = { hash: this.hasher.hash(key), keyId: id, createdAt: now, expiresAt: null };
     const apiKey = await this.write('rotate', id, () =>
-      store.rotate(id, current.version, secret, previousSecretsExpireAt),
+      store.rotate(id, current.version, secret, previousSecretsExpireAt, expiresAt),
     );
     if (!apiKey) {
       if (!(await store.findById(id))) notFound(id);
@@ -248,6 +260,34 @@ export class ApiKeyService {
     }
     this.events.emit({ type: ApiKeyEventType.Rotated, keyId: id, at: now, previousSecretsExpireAt });
     return { key, apiKey, previousSecretsExpireAt };
+  }
+
+  /**
+   * The expiry of a key created, rotated or updated at `now` with `requested` as its `expiresAt`
+   * (`undefined`: none asked for), under the module's lifetime policy; throws `invalid_input` for
+   * an expiry that is not a future `Date` or `null`, or that the policy's maximum does not allow.
+   */
+  private expiryOf(requested: unknown, now: Date): Date | null {
+    const { maxMs, defaultMs } = this.lifetime;
+    if (requested === undefined) {
+      const lifetime = defaultMs ?? maxMs;
+      return lifetime === null ? null : new Date(now.getTime() + lifetime);
+    }
+    const expiresAt = expiryOf(requested, now);
+    if (maxMs === null) return expiresAt;
+    const latest = now.getTime() + maxMs;
+    if (expiresAt === null || expiresAt.getTime() > latest) {
+      invalid(
+        `expiresAt must be at most ${describeMs(maxMs)} from now (the maximum lifetime of a key), ` +
+          `at the latest ${new Date(latest).toISOString()}` +
+          (expiresAt === null ? ': a key that never expires is not allowed' : ''),
+      );
+    }
+    return expiresAt;
+  }
+
+  private hasLifetimePolicy(): boolean {
+    return this.lifetime.maxMs !== null || this.lifetime.defaultMs !== null;
   }
 
   /** Applies `build`'s patch with a version-conditional write, retrying on a concurrent change. */
@@ -401,6 +441,19 @@ function networksOf(list: unknown): string[] | null {
 
 function originsOf(list: unknown): string[] | null {
   return restrictionListOf(list, 'allowedOrigins', normalizeOrigin);
+}
+
+/** `366 days`, `12 hours`, `90 s`: a lifetime for messages, in the largest whole unit. */
+function describeMs(ms: number): string {
+  for (const [unit, size] of [
+    ['days', 86_400_000],
+    ['hours', 3_600_000],
+    ['minutes', 60_000],
+    ['s', 1000],
+  ] as const) {
+    if (ms % size === 0) return `${ms / size} ${unit}`;
+  }
+  return `${ms} ms`;
 }
 
 function expiryOf(expiresAt: unknown, now: Date): Date | null {
