@@ -109,6 +109,13 @@ describe.each(['express', 'fastify'])('a client generated from the sample app’
     const all = await call('admin.adminKeysControllerList', ADMIN); // its query parameters are optional
     expect(all.data.map((key: { name: string }) => key.name)).toEqual(expect.arrayContaining(['generated', 'rotated']));
     expect((await call('admin.adminKeysControllerList', ADMIN, { limit: 1 })).data).toHaveLength(1);
+    const restricted = await call('admin.adminKeysControllerUpdate', ADMIN, second.data.apiKey.id, {
+      allowedNetworks: ['192.0.2.0/24'],
+    });
+    expect(restricted.data.allowedNetworks).toEqual(['192.0.2.0/24']);
+    const refused = await call('me.accountControllerWhoami', rotated.data.key);
+    expect([refused.status, refused.data.code]).toEqual([403, 'API_KEY_RESTRICTED']);
+    expect((await call('admin.adminKeysControllerLifetime', ADMIN)).data.defaultMs).toBe(90 * 86_400_000);
     const revoked = await call('admin.adminKeysControllerRevoke', ADMIN, created.data.apiKey.id);
     expect(revoked.data.revokedAt).not.toBeNull();
     expect((await call('me.accountControllerWhoami', created.data.key)).status).toBe(401);
