@@ -139,14 +139,14 @@ function documentationOf(route: RouteHandler, { options, rateLimited }: Operatio
   responses['403'] ??= scopes
     ? {
         description:
-          'The API key lacks a required scope (`API_KEY_INSUFFICIENT_SCOPE`), or may not be used from ' +
-          "the client's network or origin (`API_KEY_RESTRICTED`).",
+          'The API key lacks a required scope (`API_KEY_INSUFFICIENT_SCOPE`), or may not be used ' +
+          'from the client network or origin (`API_KEY_RESTRICTED`).',
         schema: {
           oneOf: [ApiKeyForbiddenError, ApiKeyRestrictedError].map((model) => ({ $ref: getSchemaPath(model) })),
         },
       }
     : {
-        description: "The API key may not be used from the client's network or origin (`API_KEY_RESTRICTED`).",
+        description: 'The API key may not be used from the client network or origin (`API_KEY_RESTRICTED`).',
         type: ApiKeyRestrictedError,
       };
   if (rateLimited && !reflector.getAllAndOverride(SkipRateLimitMetadata, [handler, controller])) {
