@@ -143,7 +143,7 @@ export class ApiKeyGuard implements CanActivate {
    */
   protected enforceRestrictions(request: object, principal: ApiKeyPrincipal): void {
     if (restrictionsOf(principal) === undefined) return;
-    const origin = rawRequestOf(request).headers.origin as string | undefined; // Node keeps one
+    const origin = rawRequestOf(request).headers?.origin as string | undefined; // Node keeps one
     const reason = this.authenticator.checkRestrictions(principal, clientIpOf(request), origin);
     if (reason !== undefined) throw this.restricted[reason];
   }

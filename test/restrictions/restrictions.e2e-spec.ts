@@ -10,13 +10,19 @@ import {
   ApiKeyEventSink,
   ApiKeyEventType,
   ApiKeyGuard,
+  ApiKeyHasher,
   ApiKeyModule,
+  InMemoryApiKeyStore,
   ApiKeyService,
   RequireScopes,
   type ApiKeyEvent,
+  type ApiKeyModuleOptions,
   type ApiKeyPrincipal,
 } from 'nestjs-api-key';
 import { UseGuards } from '@nestjs/common';
+import { join } from 'node:path';
+import { createSqliteApiKeyStore } from 'nestjs-api-key/sqlite';
+import { tempDir } from '../support/databases.js';
 
 @Controller()
 @UseGuards(ApiKeyGuard)
@@ -57,9 +63,14 @@ const V6: From = { host: '::1' };
 type PlatformName = 'express' | 'fastify';
 
 /** Starts the app listening on every address (`::`, dual stack: IPv4 clients appear IPv4-mapped). */
-async function start(platform: PlatformName, trustProxy: boolean, sink: RecordingSink): Promise<INestApplication> {
+async function start(
+  platform: PlatformName,
+  trustProxy: boolean,
+  sink: RecordingSink,
+  options: Omit<ApiKeyModuleOptions, 'events'> = {},
+): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
-    imports: [ApiKeyModule.forRoot({ events: sink })],
+    imports: [ApiKeyModule.forRoot({ ...options, events: sink })],
     controllers: [WhoAmIController],
   }).compile();
   const adapter =
@@ -247,5 +258,55 @@ describe.each<PlatformName>(['express', 'fastify'])('network restrictions behind
     expect(sink.events).toContainEqual(
       expect.objectContaining({ type: 'api-key.restricted', reason: 'network', address: '198.51.100.7' }),
     );
+  });
+});
+
+describe.each<PlatformName>(['express', 'fastify'])(
+  'restrictions kept by a SQLite store and by the cache on %s',
+  (platform) => {
+    const dir = tempDir();
+    afterAll(() => dir.remove());
+
+    it.each<[string, () => Promise<Omit<ApiKeyModuleOptions, 'events'>>]>([
+      [
+        'SQLite',
+        async () => ({
+          repository: await createSqliteApiKeyStore({ database: join(dir.path, `${platform}.db`), migrate: true }),
+        }),
+      ],
+      ['the in-memory store behind the cache', async () => ({ cache: true })],
+    ])('%s: a restricted key is refused outside its networks and admitted inside', async (_, options) => {
+      const app = await start(platform, false, new RecordingSink(), await options());
+      try {
+        const service = app.get(ApiKeyService);
+        const { key, apiKey } = await service.create({ name: 'stored', allowedNetworks: ['127.0.0.2/32'] });
+        expect((await service.get(apiKey.id)).allowedNetworks).toEqual(['127.0.0.2/32']);
+        for (let pass = 0; pass < 2; pass++) {
+          // The second pass reads the verified record the store or the cache kept.
+          expect((await get(app, '/whoami', V4_OTHER, { 'x-api-key': key })).status).toBe(200);
+          expect((await get(app, '/whoami', V4, { 'x-api-key': key })).status).toBe(403);
+        }
+        await service.update(apiKey.id, { allowedNetworks: null });
+        expect((await get(app, '/whoami', V4, { 'x-api-key': key })).status).toBe(200);
+      } finally {
+        await app.close();
+      }
+    });
+  },
+);
+
+describe.each<PlatformName>(['express', 'fastify'])('a stored record with malformed restrictions on %s', (platform) => {
+  it('is refused with 503, never let through', async () => {
+    const key = 'key-with-a-malformed-network-0001';
+    const repository = new InMemoryApiKeyStore([
+      { id: 'bad', name: 'bad', hash: new ApiKeyHasher([]).hash(key), scopes: [], allowedNetworks: ['10.0.0.1/8'] },
+    ]);
+    const app = await start(platform, false, new RecordingSink(), { repository });
+    try {
+      const reply = await get(app, '/whoami', V4, { 'x-api-key': key });
+      expect([reply.status, reply.body.code]).toEqual([503, 'API_KEY_STORE_UNAVAILABLE']);
+    } finally {
+      await app.close();
+    }
   });
 });
