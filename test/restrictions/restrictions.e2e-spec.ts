@@ -209,15 +209,13 @@ describe.each<PlatformName>(['express', 'fastify'])('per-key network restriction
     const before = (await service.list()).length;
     for (const allowedNetworks of [['10.0.0.0/33'], ['10.0.0.1/8'], ['not-a-network'], 'a' as unknown as string[]])
       await expect(service.create({ name: 'bad', allowedNetworks })).rejects.toMatchObject({ code: 'invalid_input' });
-    await expect(service.create({ name: 'bad', allowedOrigins: ['https://a.example/path'] })).rejects.toMatchObject({
-      code: 'invalid_input',
-      message: expect.stringContaining('allowedOrigins: "https://a.example/path" is not an origin') as string,
-    });
+    const badOrigin = service.create({ name: 'bad', allowedOrigins: ['https://a.example/path'] });
+    await expect(badOrigin).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(badOrigin).rejects.toThrow('allowedOrigins: "https://a.example/path" is not an origin');
     const { apiKey } = await service.create({ name: 'good' });
-    await expect(service.update(apiKey.id, { allowedNetworks: ['::1/129'] })).rejects.toMatchObject({
-      code: 'invalid_input',
-      message: expect.stringContaining('allowedNetworks: "::1/129" has an invalid prefix length') as string,
-    });
+    const badPrefix = service.update(apiKey.id, { allowedNetworks: ['::1/129'] });
+    await expect(badPrefix).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(badPrefix).rejects.toThrow('allowedNetworks: "::1/129" has an invalid prefix length');
     expect((await service.list()).length).toBe(before + 1);
     expect((await service.get(apiKey.id)).allowedNetworks).toBeNull();
   });

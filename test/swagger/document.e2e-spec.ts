@@ -188,7 +188,7 @@ describe.each(cases)('$name on $platform.name', ({ platform, build }) => {
       expect(Object.keys(errors('GET /class-guarded/all'))).toEqual(['401', '403', '503']);
       const all = errors('GET /class-guarded/all');
       expect(schemaOf(all[401])).toBe('#/components/schemas/ApiKeyUnauthorizedError');
-      expect(all[403].content['application/json'].schema).toEqual({
+      expect((all[403] as any).content['application/json'].schema).toEqual({
         oneOf: [
           { $ref: '#/components/schemas/ApiKeyForbiddenError' },
           { $ref: '#/components/schemas/ApiKeyRestrictedError' },
