@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional, type ApiPropertyOptions } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, PartialType, PickType, type ApiPropertyOptions } from '@nestjs/swagger';
 
 /** A stored key as an admin sees it: public id and state, never a secret or a hash. */
 export class ApiKeyView {
@@ -96,23 +96,10 @@ export class CreateKey {
   allowedOrigins?: string[] | null;
 }
 
-/** The body of `PATCH /admin/keys/{id}`: absent fields are kept. */
-export class UpdateKey {
-  @ApiPropertyOptional({ example: 'billing-service' })
-  name?: string;
-
-  @ApiPropertyOptional({ type: [String], example: ['catalogue:read'], description: 'Replaces every scope.' })
-  scopes?: string[];
-
-  @ApiPropertyOptional(EXPIRES_AT)
-  expiresAt?: string | null;
-
-  @ApiPropertyOptional(NETWORKS)
-  allowedNetworks?: string[] | null;
-
-  @ApiPropertyOptional(ORIGINS)
-  allowedOrigins?: string[] | null;
-}
+/** The body of `PATCH /admin/keys/{id}`: absent fields are kept (`scopes` replaces every scope). */
+export class UpdateKey extends PartialType(
+  PickType(CreateKey, ['name', 'scopes', 'expiresAt', 'allowedNetworks', 'allowedOrigins'] as const),
+) {}
 
 /** The lifetime policy keys are created and rotated under. */
 export class KeyLifetimePolicy {
