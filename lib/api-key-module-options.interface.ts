@@ -143,6 +143,24 @@ export interface ApiKeyModuleOptions {
    * Default: no limit.
    */
   maxActiveKeysPerOwner?: number;
+  /**
+   * Lifetime policy of keys that `ApiKeyService` (and the CLI, the admin API) creates and rotates.
+   * Default: none (a key expires only when given an `expiresAt`).
+   */
+  keyLifetime?: ApiKeyLifetimeOptions;
+}
+
+/**
+ * How long new keys live. `create` and `rotate` apply it: a key created without `expiresAt` (or
+ * rotated) expires `defaultMs` from then (or `maxMs` without a default); an `expiresAt` past
+ * `maxMs` from now, or `null` (never) while `maxMs` is set, is refused as `invalid_input`, by
+ * `update` too. Keys that exist already keep their expiry until they are rotated or updated.
+ */
+export interface ApiKeyLifetimeOptions {
+  /** The longest a key may live, in ms (GitHub's fine-grained tokens: 366 days, `366 * 86_400_000`). */
+  maxMs?: number;
+  /** The lifetime of a key created or rotated without an `expiresAt`, in ms; at most `maxMs`. */
+  defaultMs?: number;
 }
 
 /** Settings of the warnings sent before a key stops working (the module's `expiryWarnings`). */

@@ -2,6 +2,7 @@ import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { ApiKeyFailureReason } from './verification/api-key-verification.interface.js';
 import { escapeForLog } from './log-escape.js';
+import type { ApiKeyRestrictionReason } from './guard/api-key.restrictions.js';
 
 /** Names of the events the library emits (the `type` of each {@link ApiKeyEvent}). */
 export const ApiKeyEventType = {
@@ -24,6 +25,8 @@ export const ApiKeyEventType = {
    * each instance, not per request.
    */
   Expiring: 'api-key.expiring',
+  /** A valid key was refused by its restrictions (client network or origin); `reason` says which. */
+  Restricted: 'api-key.restricted',
 } as const;
 
 /** A lifecycle change made through `ApiKeyService` (or the CLI). */
@@ -103,6 +106,21 @@ export interface ApiKeyLeakedEvent {
   readonly at: Date;
 }
 
+/**
+ * A valid key was used from outside its allowed networks (`reason: 'network'`) or from an origin
+ * it is not allowed from (`'origin'`). `address` is the client address the guard resolved (through
+ * the platform's trusted-proxy setting), `origin` the request's `Origin` header; both as the client
+ * sent them, so escape them before logging.
+ */
+export interface ApiKeyRestrictedEvent {
+  readonly type: typeof ApiKeyEventType.Restricted;
+  readonly keyId: string;
+  readonly reason: ApiKeyRestrictionReason;
+  readonly address: string | null;
+  readonly origin: string | null;
+  readonly at: Date;
+}
+
 /** Every event the library emits. Events carry public ids and reasons, never a key or a hash. */
 export type ApiKeyEvent =
   | ApiKeyLifecycleEvent
@@ -110,7 +128,8 @@ export type ApiKeyEvent =
   | ApiKeyExpiringEvent
   | ApiKeyAuthenticatedEvent
   | ApiKeyAuthenticationFailedEvent
-  | ApiKeyLeakedEvent;
+  | ApiKeyLeakedEvent
+  | ApiKeyRestrictedEvent;
 
 /**
  * Where events go, and its injection token. The default ({@link DefaultApiKeyEventSink})
@@ -202,6 +221,13 @@ export class DefaultApiKeyEventSink extends ApiKeyEventSink implements OnModuleI
         `${event.type} keyId=${escapeForLog(event.keyId, 100)} name=${escapeForLog(event.name, 100)} ` +
           `ownerId=${event.ownerId === null ? '-' : escapeForLog(event.ownerId, 100)} action=${event.action} ` +
           `applied=${event.applied} source=${escapeForLog(event.source, 40)} url=${escapeForLog(event.url, 300)}`,
+      );
+      return;
+    }
+    if (event.type === ApiKeyEventType.Restricted) {
+      this.logger.warn(
+        `${event.type} reason=${event.reason} keyId=${escapeForLog(event.keyId, 100)}` +
+          ` address=${escapeForLog(event.address ?? '-', 60)} origin=${escapeForLog(event.origin ?? '-', 200)}`,
       );
       return;
     }

@@ -16,6 +16,8 @@ export const ApiKeyErrorCode = {
   Conflict: 'API_KEY_CONFLICT',
   /** 403: the key lacks a scope the route requires. */
   InsufficientScope: 'API_KEY_INSUFFICIENT_SCOPE',
+  /** 403: the key is valid but may not be used from the client's network or the request's origin. */
+  Restricted: 'API_KEY_RESTRICTED',
   /** 503: the key store failed or timed out. */
   Unavailable: 'API_KEY_STORE_UNAVAILABLE',
 } as const;
@@ -118,6 +120,28 @@ export class ApiKeyInsufficientScopeException extends ForbiddenException impleme
       requiredScopes,
       scopeMode,
     });
+  }
+}
+
+/**
+ * 403: a valid key used from outside its allowed networks, or from an origin it is not allowed
+ * from (not 401: the key is valid, the place is not). The message says which.
+ */
+export class ApiKeyRestrictedException extends ForbiddenException implements ApiKeyHttpException {
+  readonly code = ApiKeyErrorCode.Restricted;
+  readonly headers: Readonly<Record<string, string>> = NO_STORE;
+  /** @param reason what the request did not satisfy: its client `network` or its `origin` */
+  constructor(readonly reason: 'network' | 'origin') {
+    super(
+      body(
+        403,
+        'Forbidden',
+        ApiKeyErrorCode.Restricted,
+        reason === 'network'
+          ? 'The API key may not be used from this network'
+          : 'The API key may not be used from this origin',
+      ),
+    );
   }
 }
 

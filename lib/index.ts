@@ -37,6 +37,7 @@ export {
   ApiKeyInvalidException,
   ApiKeyConflictException,
   ApiKeyInsufficientScopeException,
+  ApiKeyRestrictedException,
   ApiKeyStoreUnavailableException,
 } from './api-key.exceptions.js';
 export type { ApiKeyErrorBody, ApiKeyHttpException } from './api-key.exceptions.js';
@@ -57,6 +58,7 @@ export type {
   ApiKeyAuthenticationFailedEvent,
   ApiKeyLeakedEvent,
   ApiKeyLeakAction,
+  ApiKeyRestrictedEvent,
 } from './api-key.events.js';
 export { ApiKeyLastUsedRecorder } from './verification/api-key-last-used.recorder.js';
 export { ApiKeyService } from './management/api-key.service.js';
@@ -74,9 +76,11 @@ export type { StandaloneApiKeyOptions, StandaloneApiKeyServices } from './manage
 export { ApiKeyGuardHook } from './guard/api-key-guard.hook.js';
 export { rememberWebSocketHandshake } from './guard/contexts/ws.js';
 export type { WebSocketHandshake } from './guard/contexts/ws.js';
-export { clientAddressOf } from './guard/client-address.js';
+export { clientAddressOf, clientIpOf } from './guard/client-address.js';
+export { ApiKeyRestrictions } from './guard/api-key.restrictions.js';
+export type { ApiKeyRestrictionReason } from './guard/api-key.restrictions.js';
 export { apiKeyTracker } from './guard/api-key.tracker.js';
-export type { ApiKeyCacheOptions } from './api-key-module-options.interface.js';
+export type { ApiKeyCacheOptions, ApiKeyLifetimeOptions } from './api-key-module-options.interface.js';
 export type { ApiKeyChangeFeed } from './storage/api-key-change-feed.interface.js';
 export { CachedApiKeyStore } from './storage/cached-api-key.store.js';
 export { createApiKeyStore } from './storage/api-key-store.url.js';

@@ -3,6 +3,7 @@ import { ApiKeyConfigurationError } from './api-key-configuration.error.js';
 import type {
   ApiKeyCacheOptions,
   ApiKeyExpiryWarningsOptions,
+  ApiKeyLifetimeOptions,
   ApiKeyModuleOptions,
   ApiKeySourcesOptions,
   StaticApiKey,
@@ -34,9 +35,13 @@ const MODULE_OPTIONS = optionNames<ApiKeyModuleOptions>({
   cache: true,
   expiryWarnings: true,
   maxActiveKeysPerOwner: true,
+  keyLifetime: true,
 });
 const EXPIRY_WARNING_OPTIONS = optionNames<ApiKeyExpiryWarningsOptions>({ windowMs: true, link: true });
 const DEFAULT_EXPIRY_WARNING_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
+const LIFETIME_OPTIONS = optionNames<ApiKeyLifetimeOptions>({ maxMs: true, defaultMs: true });
+/** The latest instant a `Date` holds, in ms since the epoch: no lifetime can be longer. */
+const MAX_DATE_MS = 8.64e15;
 const SOURCE_OPTIONS = optionNames<ApiKeySourcesOptions>({ header: true, bearer: true, cookie: true, query: true });
 const STATIC_KEY_OPTIONS = optionNames<StaticApiKey>({
   key: true,
@@ -84,6 +89,8 @@ export class ResolvedApiKeyOptions {
   readonly events: Type<ApiKeyEventSink> | ApiKeyEventSink | undefined;
   /** The request property that also holds the principal (`'user'`), or `null` (`request.apiKey` only). */
   readonly userProperty: string | null;
+  /** The lifetime policy of new keys, in ms (`null`: none). */
+  readonly keyLifetime: { readonly maxMs: number | null; readonly defaultMs: number | null };
   /** Cache settings with every default applied, or `null` when the cache is off. */
   readonly cache: Readonly<Required<ApiKeyCacheOptions>> | null;
   /** Expiry warning settings with defaults applied, or `null` when `expiryWarnings: false`. */
@@ -135,6 +142,7 @@ export class ResolvedApiKeyOptions {
       options.maxActiveKeysPerOwner === undefined
         ? null
         : positiveInteger(options.maxActiveKeysPerOwner, 'maxActiveKeysPerOwner');
+    this.keyLifetime = keyLifetimeOf(options.keyLifetime);
   }
 }
 
@@ -229,6 +237,27 @@ function eventsOf(value: unknown): Type<ApiKeyEventSink> | ApiKeyEventSink | und
   if (!isClass && !isInstance)
     throw new ApiKeyConfigurationError('events must be an ApiKeyEventSink class or instance (with an emit method)');
   return value as Type<ApiKeyEventSink> | ApiKeyEventSink;
+}
+
+function keyLifetimeOf(value: unknown): ResolvedApiKeyOptions['keyLifetime'] {
+  if (value === undefined) return { maxMs: null, defaultMs: null };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ApiKeyConfigurationError(`keyLifetime must be an object { maxMs?, defaultMs? }, got ${kindOf(value)}`);
+  rejectUnknownOptions(value, LIFETIME_OPTIONS, 'keyLifetime');
+  const { maxMs, defaultMs } = value as ApiKeyLifetimeOptions;
+  const lifetime = (ms: unknown, field: string) => {
+    if (ms === undefined) return null;
+    const checked = positiveInteger(ms, field);
+    if (checked > MAX_DATE_MS) throw new ApiKeyConfigurationError(`${field} must be at most ${MAX_DATE_MS} ms`);
+    return checked;
+  };
+  const resolved = {
+    maxMs: lifetime(maxMs, 'keyLifetime.maxMs'),
+    defaultMs: lifetime(defaultMs, 'keyLifetime.defaultMs'),
+  };
+  if (resolved.maxMs !== null && resolved.defaultMs !== null && resolved.defaultMs > resolved.maxMs)
+    throw new ApiKeyConfigurationError('keyLifetime.defaultMs must be at most keyLifetime.maxMs');
+  return resolved;
 }
 
 function cacheOf(value: unknown, lookupTimeoutMs: number): Required<ApiKeyCacheOptions> | null {

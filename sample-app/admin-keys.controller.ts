@@ -7,6 +7,7 @@ import {
   HttpCode,
   NotFoundException,
   Param,
+  Patch,
   Post,
   Query,
   ServiceUnavailableException,
@@ -28,9 +29,19 @@ import {
   ApiKeyLifecycleError,
   ApiKeyService,
   RequireScopes,
+  ResolvedApiKeyOptions,
   type StoredApiKey,
 } from 'nestjs-api-key';
-import { ApiKeyView, CreatedKey, CreateKey, RevokedOwnerKeys, RotatedKey, RotateKey } from './admin-keys.dto.js';
+import {
+  ApiKeyView,
+  CreatedKey,
+  CreateKey,
+  KeyLifetimePolicy,
+  RevokedOwnerKeys,
+  RotatedKey,
+  RotateKey,
+  UpdateKey,
+} from './admin-keys.dto.js';
 
 const KEY_ID = { name: 'id', description: 'The key’s public id.', example: 'k7Hq2xPz' };
 
@@ -43,7 +54,10 @@ const KEY_ID = { name: 'id', description: 'The key’s public id.', example: 'k7
 @UseGuards(ApiKeyGuard)
 @RequireScopes('admin')
 export class AdminKeysController {
-  constructor(private readonly keys: ApiKeyService) {}
+  constructor(
+    private readonly keys: ApiKeyService,
+    private readonly options: ResolvedApiKeyOptions,
+  ) {}
 
   @Post()
   @ApiOperation({ summary: 'Create a key', description: 'The answer holds the plaintext key, this once.' })
@@ -51,18 +65,52 @@ export class AdminKeysController {
   @ApiBadRequestResponse({ description: 'The name or scopes are not valid.' })
   @ApiConflictResponse({ description: 'The owner already holds the most active keys allowed.' })
   async create(@Body() body: CreateKey, @ApiKey('id') adminId: string): Promise<CreatedKey> {
-    const expiresAt =
-      body?.expiresAt === undefined || body.expiresAt === null ? null : new Date(String(body.expiresAt));
     const { key, apiKey } = await run(() =>
       this.keys.create({
         name: body?.name as string,
         scopes: (body?.scopes ?? []) as string[],
         metadata: (body?.metadata ?? {}) as Record<string, unknown>,
         ownerId: adminId,
-        expiresAt,
+        expiresAt: dateOf(body?.expiresAt),
+        allowedNetworks: body?.allowedNetworks,
+        allowedOrigins: body?.allowedOrigins,
       }),
     );
     return { key, apiKey: view(apiKey) };
+  }
+
+  @Get('lifetime')
+  @ApiOperation({
+    summary: 'The key lifetime policy',
+    description: 'How long keys created or rotated here live by default, and at most (`null`: no limit).',
+  })
+  @ApiOkResponse({ type: KeyLifetimePolicy })
+  lifetime(): KeyLifetimePolicy {
+    return { ...this.options.keyLifetime };
+  }
+
+  @Patch(':id')
+  @ApiOperation({
+    summary: 'Change a key',
+    description: 'Name, scopes, expiry, allowed networks and origins; absent fields are kept.',
+  })
+  @ApiParam(KEY_ID)
+  @ApiOkResponse({ type: ApiKeyView })
+  @ApiBadRequestResponse({ description: 'A field is not valid (a malformed network or origin, an expiry too far).' })
+  @ApiNotFoundResponse({ description: 'No key with this id.' })
+  @ApiConflictResponse({ description: 'The key is revoked.' })
+  async update(@Param('id') id: string, @Body() body: UpdateKey): Promise<ApiKeyView> {
+    return view(
+      await run(() =>
+        this.keys.update(id, {
+          name: body?.name,
+          scopes: body?.scopes,
+          expiresAt: dateOf(body?.expiresAt),
+          allowedNetworks: body?.allowedNetworks,
+          allowedOrigins: body?.allowedOrigins,
+        }),
+      ),
+    );
   }
 
   @Get()
@@ -121,7 +169,7 @@ export class AdminKeysController {
     const seconds = body?.gracePeriodSeconds ?? 0;
     if (typeof seconds !== 'number') throw new BadRequestException('gracePeriodSeconds must be a number');
     const { key, apiKey, previousSecretsExpireAt } = await run(() =>
-      this.keys.rotate(id, { gracePeriodMs: seconds * 1000 }),
+      this.keys.rotate(id, { gracePeriodMs: seconds * 1000, expiresAt: dateOf(body?.expiresAt) }),
     );
     return { key, apiKey: view(apiKey), previousSecretsExpireAt };
   }
@@ -130,6 +178,11 @@ export class AdminKeysController {
 /** The fields an admin sees: everything but the version counter. */
 function view({ version: _version, ...key }: StoredApiKey) {
   return key;
+}
+
+/** A body's date-time (or `null`, or absent) as the service takes it; the service refuses an invalid one. */
+function dateOf(value: unknown): Date | null | undefined {
+  return value === undefined || value === null ? value : new Date(String(value));
 }
 
 /** Runs a service call, turning its lifecycle errors into HTTP errors. */

@@ -14,11 +14,15 @@ export const DEMO_KEYS = {
 
 const env = (name: keyof typeof DEMO_KEYS): string => process.env[name] ?? DEMO_KEYS[name];
 
+const DAY_MS = 86_400_000;
+
 /** The API key options, read from the environment through `@nestjs/config`. */
 export const apiKeyConfig = registerAs('apiKey', (): ApiKeyModuleOptions => ({
   pepper: process.env.API_KEY_PEPPER ?? 'demo-pepper-change-me-in-production',
   sources: { header: 'X-API-Key', bearer: true },
   keyPrefix: 'sample_live',
+  // Keys made through the admin API live 90 days unless asked otherwise, and never more than 366.
+  keyLifetime: { maxMs: 366 * DAY_MS, defaultMs: 90 * DAY_MS },
   keys: [
     {
       name: 'reader',

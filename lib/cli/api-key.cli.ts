@@ -62,14 +62,19 @@ const USAGE = `Usage: nestjs-api-key <command> [options]
 
 Commands:
   create --name <name> [--scope <s>]... [--owner <id>] [--metadata <json>] [--expires <date|30d>]
+         [--allow-network <cidr>]... [--allow-origin <origin>]...
                                  create a key; prints the key once
+  update <id> [--name <name>] [--scope <s>]... [--expires <date|30d>]
+         [--allow-network <cidr>]... [--allow-origin <origin>]... [--any-network] [--any-origin]
+                                 change a key (--scope replaces every scope, --allow-network every
+                                 network, --allow-origin every origin; --any-* lift a restriction)
   list [--owner <id>] [--limit <n>] [--after <id>]
                                  list keys (never their secrets)
   show <id>                      show one key
   revoke <id>                    revoke a key for good
   revoke --owner <id>            revoke every key of an owner for good, in one write
   disable <id> | enable <id>     refuse a key until it is enabled again
-  rotate <id> [--grace <0|30s|15m|24h|7d>]
+  rotate <id> [--grace <0|30s|15m|24h|7d>] [--expires <date|30d>]
                                  give the key a new secret; prints the new key once; the old
                                  one keeps working for the grace period (default 0: stops now)
   migrate                        create or upgrade the store's tables (SQL stores)
@@ -86,6 +91,9 @@ Options of every command:
   --pepper <secret>  HMAC pepper, current first, repeatable (default: $API_KEY_PEPPER);
                      must be the application's, or its keys will not verify
   --prefix <prefix>  prefix of generated keys (default: $API_KEY_PREFIX or "apikey")
+  --max-lifetime <366d>, --default-lifetime <90d>
+                     the application's keyLifetime policy, applied by create, update and rotate
+                     (default: $API_KEY_MAX_LIFETIME, $API_KEY_DEFAULT_LIFETIME; none)
   --json             machine-readable output; a failure is {"error":{"code":"...","message":"..."}}
                      on stdout
   --version          the package's version
@@ -199,12 +207,33 @@ function operationOf(
         scopes: (values.scope ?? []).flatMap((s) => s.split(',')).filter((s) => s !== ''),
         ownerId: values.owner ?? null,
         metadata: values.metadata === undefined ? {} : json(values.metadata, '--metadata'),
-        expiresAt: values.expires === undefined ? null : instant(values.expires, now),
+        expiresAt: values.expires === undefined ? undefined : instant(values.expires, now),
+        allowedNetworks: listOption(values['allow-network']) ?? null,
+        allowedOrigins: listOption(values['allow-origin']) ?? null,
       };
       return async (service, print) => {
         const issued = await service.create(input);
         print.issued(issued.key, issued.apiKey);
       };
+    }
+    case 'update': {
+      if (values['any-network'] && values['allow-network'])
+        throw new CliUsageError('update takes --allow-network or --any-network, not both');
+      if (values['any-origin'] && values['allow-origin'])
+        throw new CliUsageError('update takes --allow-origin or --any-origin, not both');
+      const input = {
+        name: values.name,
+        scopes: listOption(values.scope),
+        expiresAt: values.expires === undefined ? undefined : instant(values.expires, now),
+        allowedNetworks: values['any-network'] ? null : listOption(values['allow-network']),
+        allowedOrigins: values['any-origin'] ? null : listOption(values['allow-origin']),
+      };
+      if (Object.values(input).every((value) => value === undefined))
+        throw new CliUsageError(
+          'update needs something to change: --name, --scope, --expires, --allow-network, --allow-origin, ' +
+            '--any-network or --any-origin',
+        );
+      return async (service, print) => print.one(await service.update(id!, input));
     }
     case 'list': {
       const limit = values.limit === undefined ? undefined : Number(values.limit);
@@ -226,8 +255,9 @@ function operationOf(
     case 'rotate': {
       const gracePeriod = values.grace === undefined ? 0 : duration(values.grace, '--grace');
       if (Number.isNaN(new Date(now.getTime() + gracePeriod).getTime())) throw new CliUsageError('--grace is too long');
+      const expiresAt = values.expires === undefined ? undefined : instant(values.expires, now);
       return async (service, print) => {
-        const rotated = await service.rotate(id!, { gracePeriodMs: gracePeriod });
+        const rotated = await service.rotate(id!, { gracePeriodMs: gracePeriod, expiresAt });
         print.issued(rotated.key, rotated.apiKey, rotated.previousSecretsExpireAt);
       };
     }
@@ -237,10 +267,17 @@ function operationOf(
 /** The peppers and prefix of `--pepper` and `--prefix` or their variables, checked as the service will. */
 function settingsOf(values: Options, env: Readonly<Record<string, string | undefined>>) {
   const peppers = values.pepper?.length ? values.pepper : env.API_KEY_PEPPER ? [env.API_KEY_PEPPER] : undefined;
-  const settings = { pepper: peppers, keyPrefix: values.prefix ?? env.API_KEY_PREFIX };
+  const settings = {
+    pepper: peppers,
+    keyPrefix: values.prefix ?? env.API_KEY_PREFIX,
+    keyLifetime: lifetimeOf(values, env),
+  };
   checkSettings(settings, {
     pepper: values.pepper?.length ? '--pepper' : 'API_KEY_PEPPER',
     keyPrefix: values.prefix === undefined ? 'API_KEY_PREFIX' : '--prefix',
+    'keyLifetime.maxMs': values['max-lifetime'] === undefined ? 'API_KEY_MAX_LIFETIME' : '--max-lifetime',
+    'keyLifetime.defaultMs':
+      values['default-lifetime'] === undefined ? 'API_KEY_DEFAULT_LIFETIME' : '--default-lifetime',
   });
   return { peppers, settings };
 }
@@ -296,8 +333,8 @@ async function scan(
  * store is opened; `sources` names where each came from, for the message.
  */
 function checkSettings(
-  settings: Pick<ApiKeyModuleOptions, 'pepper' | 'keyPrefix'>,
-  sources: Record<'pepper' | 'keyPrefix', string>,
+  settings: Pick<ApiKeyModuleOptions, 'pepper' | 'keyPrefix' | 'keyLifetime'>,
+  sources: Record<string, string>,
 ): void {
   try {
     new ResolvedApiKeyOptions(settings);
@@ -356,6 +393,8 @@ const OPTION_OF_FIELD: ReadonlyMap<string, string> = new Map([
   ['after', '--after'],
   ['gracePeriod', '--grace'],
   ['gracePeriodMs', '--grace'],
+  ['allowedNetworks', '--allow-network'],
+  ['allowedOrigins', '--allow-origin'],
 ]);
 
 /**
@@ -368,14 +407,25 @@ function inCliTerms(message: string, options: ReadonlyMap<string, string> = OPTI
     .replace(/^scopes must be an array of non-empty strings/, 'each --scope must be a non-empty string')
     .replace(/^ownerId must be a non-empty string or null$/, 'ownerId must not be empty')
     .replace(/^pepper must be a string \(or a non-empty list of strings\) of (.*), or false$/, 'pepper must be $1')
-    .replace(/^\w+/, (field) => options.get(field) ?? field)
+    .replace(/^[\w.]+/, (field) => options.get(field) ?? field)
     .replace(
       'read the key with get() before retrying',
       'check the key with `nestjs-api-key show <id>` before retrying',
     );
 }
 
-const COMMANDS = ['create', 'list', 'show', 'revoke', 'disable', 'enable', 'rotate', 'migrate', 'scan'] as const;
+const COMMANDS = [
+  'create',
+  'update',
+  'list',
+  'show',
+  'revoke',
+  'disable',
+  'enable',
+  'rotate',
+  'migrate',
+  'scan',
+] as const;
 type Command = (typeof COMMANDS)[number];
 const isCommand = (text: string): text is Command => (COMMANDS as readonly string[]).includes(text);
 
@@ -387,17 +437,27 @@ function unknownCommand(command: string): string {
 }
 
 /** Options every command takes. */
-const GLOBAL_OPTIONS: readonly (keyof Options)[] = ['database', 'pepper', 'prefix', 'json', 'help', 'version'];
+const GLOBAL_OPTIONS: readonly (keyof Options)[] = [
+  'database',
+  'pepper',
+  'prefix',
+  'max-lifetime',
+  'default-lifetime',
+  'json',
+  'help',
+  'version',
+];
 
 /** The options of each command besides {@link GLOBAL_OPTIONS}. */
 const COMMAND_OPTIONS: Readonly<Record<Command, readonly (keyof Options)[]>> = {
-  create: ['name', 'scope', 'owner', 'metadata', 'expires'],
+  create: ['name', 'scope', 'owner', 'metadata', 'expires', 'allow-network', 'allow-origin'],
+  update: ['name', 'scope', 'expires', 'allow-network', 'allow-origin', 'any-network', 'any-origin'],
   list: ['owner', 'limit', 'after'],
   show: [],
   revoke: ['owner'],
   disable: [],
   enable: [],
-  rotate: ['grace'],
+  rotate: ['grace', 'expires'],
   migrate: [],
   scan: ['verify'],
 };
@@ -451,6 +511,12 @@ const OPTIONS = {
   metadata: { type: 'string' },
   expires: { type: 'string' },
   grace: { type: 'string' },
+  'allow-network': { type: 'string', multiple: true },
+  'allow-origin': { type: 'string', multiple: true },
+  'any-network': { type: 'boolean' },
+  'any-origin': { type: 'boolean' },
+  'max-lifetime': { type: 'string' },
+  'default-lifetime': { type: 'string' },
   limit: { type: 'string' },
   after: { type: 'string' },
   verify: { type: 'boolean' },
@@ -499,6 +565,29 @@ function instant(text: string, now: Date): Date {
   return date;
 }
 
+/** A repeatable option's values, each of which may be a comma-separated list; `undefined` when absent. */
+function listOption(values: readonly string[] | undefined): string[] | undefined {
+  return values?.flatMap((value) => value.split(',')).filter((value) => value !== '');
+}
+
+/** The `keyLifetime` policy from `--max-lifetime`/`--default-lifetime` or their variables, if any. */
+function lifetimeOf(
+  values: Options,
+  env: Readonly<Record<string, string | undefined>>,
+): ApiKeyModuleOptions['keyLifetime'] {
+  const max = values['max-lifetime'] ?? env.API_KEY_MAX_LIFETIME;
+  const fallback = values['default-lifetime'] ?? env.API_KEY_DEFAULT_LIFETIME;
+  if (max === undefined && fallback === undefined) return undefined;
+  return {
+    maxMs:
+      max === undefined ? undefined : duration(max, values['max-lifetime'] ? '--max-lifetime' : 'API_KEY_MAX_LIFETIME'),
+    defaultMs:
+      fallback === undefined
+        ? undefined
+        : duration(fallback, values['default-lifetime'] ? '--default-lifetime' : 'API_KEY_DEFAULT_LIFETIME'),
+  };
+}
+
 function json(text: string, option: string): Record<string, unknown> {
   try {
     return JSON.parse(text) as Record<string, unknown>;
@@ -541,6 +630,8 @@ function printer({ out, err, asJson, stdoutIsTerminal }: Output, now: Date) {
       updated: date(key.updatedAt),
       revoked: date(key.revokedAt),
       metadata: escapeForLog(JSON.stringify(key.metadata), 200),
+      networks: escapeForLog(key.allowedNetworks?.join(', ') ?? 'any', 400),
+      origins: escapeForLog(key.allowedOrigins?.join(', ') ?? 'any', 400),
     })
       .map(([field, value]) => `${`${field}:`.padEnd(11)} ${value}`)
       .join('\n');
@@ -576,7 +667,8 @@ function printer({ out, err, asJson, stdoutIsTerminal }: Output, now: Date) {
         ? `\nThe previous key stops working at ${previousSecretsExpireAt.toISOString()}.`
         : '';
       const notice = 'Store this key now: it is not kept anywhere and cannot be shown again.';
-      const rest = `${notice}${previous}\n\n${details(key)}`;
+      const expiry = key.expiresAt ? `\nIt expires at ${key.expiresAt.toISOString()}.` : '';
+      const rest = `${notice}${expiry}${previous}\n\n${details(key)}`;
       // Off a terminal the key is the whole output, so that `KEY=$(nestjs-api-key create …)` captures it.
       if (stdoutIsTerminal) return out(`${plaintext}\n\n${rest}`);
       out(plaintext);

@@ -10,6 +10,7 @@ import {
   ApiKeyInsufficientScopeException,
   ApiKeyInvalidException,
   ApiKeyMissingException,
+  ApiKeyRestrictedException,
   withoutStackTrace,
   type ApiKeyHttpException,
 } from '../api-key.exceptions.js';
@@ -22,6 +23,9 @@ import { PublicMetadata } from './public.decorator.js';
 import { transportRefusal } from './contexts/refusal.js';
 import { rpcRequest } from './contexts/rpc.js';
 import { wsRequest } from './contexts/ws.js';
+import { clientIpOf } from './client-address.js';
+import { restrictionsOf } from '../storage/verified-api-key.js';
+import type { ApiKeyRestrictionReason } from './api-key.restrictions.js';
 import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
 
 /**
@@ -36,7 +40,8 @@ import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
  * without copying the rest.
  *
  * Outcomes: 401 (missing or invalid key, with `WWW-Authenticate`), 400 (more than one key),
- * 403 (missing scope), 503 (key store failure). It throws rather than returning `false`, and
+ * 403 (a key used from outside its allowed networks or origins, or a missing scope), 503 (key
+ * store failure). It throws rather than returning `false`, and
  * it denies any execution context it cannot read a request from. On an `@OptionalApiKey()` route
  * a request without a key is admitted as anonymous (`request.apiKey` is `null`); a presented key
  * meets the same outcomes as anywhere.
@@ -53,6 +58,8 @@ export class ApiKeyGuard implements CanActivate {
   /** The 401s, built once: they carry nothing of a request, so every refusal throws the same one. */
   private readonly missing: ApiKeyMissingException;
   private readonly invalid: ApiKeyInvalidException;
+  /** The 403s of a restricted key, built once for the same reason. */
+  private readonly restricted: Readonly<Record<ApiKeyRestrictionReason, ApiKeyRestrictedException>>;
   /**
    * The route metadata, read once per handler and controller class (it is static): reading it
    * through the reflector on every request costs about 5 % of a Fastify request (bench/).
@@ -68,6 +75,10 @@ export class ApiKeyGuard implements CanActivate {
   ) {
     this.missing = withoutStackTrace(() => new ApiKeyMissingException(challengeFor(options, false)));
     this.invalid = withoutStackTrace(() => new ApiKeyInvalidException(challengeFor(options, true)));
+    this.restricted = withoutStackTrace(() => ({
+      network: new ApiKeyRestrictedException('network'),
+      origin: new ApiKeyRestrictedException('origin'),
+    }));
   }
 
   /** Runs the steps below in order; see the class description for the outcomes. */
@@ -158,11 +169,16 @@ export class ApiKeyGuard implements CanActivate {
     return this.hook.authenticate(context, () => this.authenticateRequest(request, response), request);
   }
 
-  /** Reads and verifies the request's key; throws 400, 401 or 503 as it fails. */
+  /**
+   * Reads and verifies the request's key and checks its restrictions; throws 400, 401, 403 or 503
+   * as it fails. A restricted key is refused here, before a rate limit counts the request.
+   */
   protected async authenticateRequest(request: object, response?: object): Promise<ApiKeyPrincipal> {
     const presented = this.readKey(request);
     if (!presented) throw this.missing;
-    return this.authenticate(presented, response);
+    const principal = await this.authenticate(presented, response);
+    this.enforceRestrictions(request, principal);
+    return principal;
   }
 
   /** The one key the request presents, or `null`; throws 400 when it presents more than one. */
@@ -193,6 +209,18 @@ export class ApiKeyGuard implements CanActivate {
     this.setHeader(response, 'Sunset', new Date(expiry.stopsAt).toUTCString());
     const link = this.options.expiryWarnings?.link;
     if (link) this.setHeader(response, 'Link', link);
+  }
+
+  /**
+   * Throws 403 (`API_KEY_RESTRICTED`) when the key may not be used from the request's client
+   * address (as the platform resolves it, honouring only its trusted-proxy setting) or with its
+   * `Origin`. A key without restrictions costs one property read here.
+   */
+  protected enforceRestrictions(request: object, principal: ApiKeyPrincipal): void {
+    if (restrictionsOf(principal) === undefined) return;
+    const origin = rawRequestOf(request).headers?.origin as string | undefined; // Node keeps one
+    const reason = this.authenticator.checkRestrictions(principal, clientIpOf(request), origin);
+    if (reason !== undefined) throw this.restricted[reason];
   }
 
   /** The route's scope requirement: the handler's if it has one, else the controller's. */

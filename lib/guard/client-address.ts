@@ -10,11 +10,7 @@ import { rawRequestOf } from './api-key.request.js';
  * there is no address at all.
  */
 export function clientAddressOf(request: object): string {
-  const ip = (request as { ip?: unknown }).ip;
-  const address =
-    typeof ip === 'string' && ip !== ''
-      ? ip
-      : (rawRequestOf(request) as { socket?: { remoteAddress?: string } }).socket?.remoteAddress;
+  const address = clientIpOf(request);
   if (!address) return 'unknown';
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped) return mapped[1]!;
@@ -27,4 +23,15 @@ function expandIPv6(address: string): string[] {
   const right = tail ? tail.split(':') : [];
   const zeros = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
   return [...left, ...zeros, ...right].map((group) => group.replace(/^0+(?=.)/, ''));
+}
+
+/**
+ * The full IP address of the client that sent `request`, as the platform resolved it: `request.ip`
+ * (which follows `X-Forwarded-For` only as far as the app's trusted-proxy setting allows), else the
+ * socket's peer address; `undefined` when there is none. Never reads `X-Forwarded-For` itself.
+ */
+export function clientIpOf(request: object): string | undefined {
+  const ip = (request as { ip?: unknown }).ip;
+  if (typeof ip === 'string' && ip !== '') return ip;
+  return (rawRequestOf(request) as { socket?: { remoteAddress?: string } }).socket?.remoteAddress || undefined;
 }

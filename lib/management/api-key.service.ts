@@ -18,6 +18,7 @@ import {
   type ApiKeyStore,
   type StoredApiKey,
 } from '../storage/api-key.store.js';
+import { normalizeOrigin, parseNetwork } from '../guard/api-key.restrictions.js';
 
 /** What {@link ApiKeyService.create} needs. */
 export interface CreateApiKeyInput {
@@ -29,8 +30,18 @@ export interface CreateApiKeyInput {
   readonly ownerId?: string | null;
   /** Application data exposed on the principal. Default `{}`. */
   readonly metadata?: Readonly<Record<string, unknown>>;
-  /** The key stops working at this instant (inclusive). Must be in the future. Default: never. */
+  /**
+   * The key stops working at this instant (inclusive). Must be in the future, and within the
+   * module's `keyLifetime.maxMs` when set. Default: `keyLifetime`'s default lifetime, else never.
+   */
   readonly expiresAt?: Date | null;
+  /**
+   * Client networks the key may be used from, in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`;
+   * a bare address is one host). Default `null`: any network. See {@link ApiKeyRestrictions}.
+   */
+  readonly allowedNetworks?: readonly string[] | null;
+  /** Browser origins the key may be used from (`https://app.example.com`). Default `null`: any origin. */
+  readonly allowedOrigins?: readonly string[] | null;
 }
 
 /** Fields {@link ApiKeyService.update} may change; absent fields are kept. */
@@ -40,6 +51,10 @@ export interface UpdateApiKeyInput {
   readonly metadata?: Readonly<Record<string, unknown>>;
   /** A new expiry (`null`: never). */
   readonly expiresAt?: Date | null;
+  /** New allowed networks (`null` or `[]`: any network). */
+  readonly allowedNetworks?: readonly string[] | null;
+  /** New allowed origins (`null` or `[]`: any origin). */
+  readonly allowedOrigins?: readonly string[] | null;
 }
 
 /** Options of {@link ApiKeyService.rotate}. */
@@ -50,6 +65,11 @@ export interface RotateApiKeyOptions {
    * leaked key). The new secret works from the moment `rotate` resolves.
    */
   readonly gracePeriodMs: number;
+  /**
+   * The key's new expiry (`null`: never), within `keyLifetime.maxMs` when set. Default: renewed to
+   * `keyLifetime`'s default lifetime from now when the module has a lifetime policy, else unchanged.
+   */
+  readonly expiresAt?: Date | null;
 }
 
 /** A key as issued: the plaintext, shown exactly once, and the stored record. */
@@ -90,6 +110,7 @@ const OPERATIONS: Record<ApiKeyLifecycleEvent['type'], string> = {
 export class ApiKeyService {
   private readonly format: ApiKeyFormat;
   private readonly maxActiveKeysPerOwner: number | null;
+  private readonly lifetime: ResolvedApiKeyOptions['keyLifetime'];
 
   constructor(
     options: ResolvedApiKeyOptions,
@@ -101,6 +122,7 @@ export class ApiKeyService {
   ) {
     this.format = options.format;
     this.maxActiveKeysPerOwner = options.maxActiveKeysPerOwner;
+    this.lifetime = options.keyLifetime;
   }
 
   /**
@@ -112,8 +134,8 @@ export class ApiKeyService {
     const store = this.store();
     const now = this.clock.now();
     if (input === null || typeof input !== 'object')
-      invalid('create() needs { name, scopes?, ownerId?, metadata?, expiresAt? }');
-    const expiresAt = expiryOf(input.expiresAt, now);
+      invalid('create() needs { name, scopes?, ownerId?, metadata?, expiresAt?, allowedNetworks?, allowedOrigins? }');
+    const expiresAt = this.expiryOf(input.expiresAt, now);
     const { key, id } = this.format.generate();
     const apiKey: StoredApiKey = {
       id,
@@ -128,6 +150,8 @@ export class ApiKeyService {
       disabled: false,
       lastUsedAt: null,
       version: 1,
+      allowedNetworks: networksOf(input.allowedNetworks),
+      allowedOrigins: originsOf(input.allowedOrigins),
     };
     const secret = { hash: this.hasher.hash(key), keyId: id, createdAt: now, expiresAt: null };
     const limit = this.maxActiveKeysPerOwner;
@@ -183,14 +207,16 @@ export class ApiKeyService {
   /** Changes a key's name, scopes, metadata or expiry. Throws `not_found` or `revoked`. */
   async update(id: string, input: UpdateApiKeyInput): Promise<StoredApiKey> {
     if (input === null || typeof input !== 'object')
-      invalid('update() needs { name?, scopes?, metadata?, expiresAt? }');
+      invalid('update() needs { name?, scopes?, metadata?, expiresAt?, allowedNetworks?, allowedOrigins? }');
     return this.change(id, ApiKeyEventType.Updated, (key, now) => {
       refuseRevoked(key);
       return {
         name: input.name === undefined ? undefined : nameOf(input.name),
         scopes: input.scopes === undefined ? undefined : scopesOf(input.scopes),
         metadata: input.metadata === undefined ? undefined : metadataOf(input.metadata),
-        expiresAt: input.expiresAt === undefined ? undefined : expiryOf(input.expiresAt, now),
+        expiresAt: input.expiresAt === undefined ? undefined : this.expiryOf(input.expiresAt, now),
+        allowedNetworks: input.allowedNetworks === undefined ? undefined : networksOf(input.allowedNetworks),
+        allowedOrigins: input.allowedOrigins === undefined ? undefined : originsOf(input.allowedOrigins),
         updatedAt: now,
       };
     });
@@ -258,10 +284,12 @@ export class ApiKeyService {
     const previousSecretsExpireAt = new Date(now.getTime() + grace);
     if (Number.isNaN(previousSecretsExpireAt.getTime()))
       invalid('gracePeriodMs is too long: it would end past the latest date a Date can hold');
+    const renewed = options.expiresAt === undefined && !this.hasLifetimePolicy();
+    const expiresAt = renewed ? undefined : this.expiryOf(options.expiresAt, now);
     const { key } = this.format.generate(id);
     const secret = { hash: this.hasher.hash(key), keyId: id, createdAt: now, expiresAt: null };
     const apiKey = await this.write('rotate', `key "${id}"`, () =>
-      store.rotate(id, current.version, secret, previousSecretsExpireAt),
+      store.rotate(id, current.version, secret, previousSecretsExpireAt, expiresAt),
     );
     if (!apiKey) {
       if (!(await store.findById(id))) notFound(id);
@@ -272,6 +300,34 @@ export class ApiKeyService {
     }
     this.events.emit({ type: ApiKeyEventType.Rotated, keyId: id, at: now, previousSecretsExpireAt });
     return { key, apiKey, previousSecretsExpireAt };
+  }
+
+  /**
+   * The expiry of a key created, rotated or updated at `now` with `requested` as its `expiresAt`
+   * (`undefined`: none asked for), under the module's lifetime policy; throws `invalid_input` for
+   * an expiry that is not a future `Date` or `null`, or that the policy's maximum does not allow.
+   */
+  private expiryOf(requested: unknown, now: Date): Date | null {
+    const { maxMs, defaultMs } = this.lifetime;
+    if (requested === undefined) {
+      const lifetime = defaultMs ?? maxMs;
+      return lifetime === null ? null : new Date(now.getTime() + lifetime);
+    }
+    const expiresAt = expiryOf(requested, now);
+    if (maxMs === null) return expiresAt;
+    const latest = now.getTime() + maxMs;
+    if (expiresAt === null || expiresAt.getTime() > latest) {
+      invalid(
+        `expiresAt must be at most ${describeMs(maxMs)} from now (the maximum lifetime of a key), ` +
+          `at the latest ${new Date(latest).toISOString()}` +
+          (expiresAt === null ? ': a key that never expires is not allowed' : ''),
+      );
+    }
+    return expiresAt;
+  }
+
+  private hasLifetimePolicy(): boolean {
+    return this.lifetime.maxMs !== null || this.lifetime.defaultMs !== null;
   }
 
   /** Applies `build`'s patch with a version-conditional write, retrying on a concurrent change. */
@@ -400,6 +456,44 @@ function storableJson(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return true;
   if (Array.isArray(value)) return value.every(storableJson);
   return Object.entries(value).every(([key, item]) => isStorableText(key) && storableJson(item));
+}
+
+/** The most entries a key's list of networks or of origins may hold. */
+const MAX_RESTRICTIONS = 1000;
+
+/** A validated list of restrictions (each entry through `check`, duplicates dropped); `null` for none. */
+function restrictionListOf(list: unknown, field: string, check: (entry: string) => string): string[] | null {
+  if (list === undefined || list === null) return null;
+  if (!Array.isArray(list) || list.some((entry) => typeof entry !== 'string'))
+    invalid(`${field} must be an array of strings or null`);
+  if (list.length > MAX_RESTRICTIONS) invalid(`${field} must hold at most ${MAX_RESTRICTIONS} entries`);
+  try {
+    const entries = [...new Set((list as string[]).map(check))];
+    return entries.length === 0 ? null : entries;
+  } catch (error) {
+    return invalid(`${field}: ${(error as Error).message}`);
+  }
+}
+
+function networksOf(list: unknown): string[] | null {
+  return restrictionListOf(list, 'allowedNetworks', (entry) => (parseNetwork(entry), entry));
+}
+
+function originsOf(list: unknown): string[] | null {
+  return restrictionListOf(list, 'allowedOrigins', normalizeOrigin);
+}
+
+/** `366 days`, `12 hours`, `90 s`: a lifetime for messages, in the largest whole unit. */
+function describeMs(ms: number): string {
+  for (const [unit, size] of [
+    ['days', 86_400_000],
+    ['hours', 3_600_000],
+    ['minutes', 60_000],
+    ['s', 1000],
+  ] as const) {
+    if (ms % size === 0) return `${ms / size} ${unit}`;
+  }
+  return `${ms} ms`;
 }
 
 function expiryOf(expiresAt: unknown, now: Date): Date | null {

@@ -10,6 +10,7 @@ import { escapeForLog } from '../log-escape.js';
 import {
   assertSchemaCurrent,
   initialised,
+  jsonOrNull,
   keyColumns,
   patchAssignments,
   quoteTables,
@@ -250,8 +251,8 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     await client.query(
       `INSERT INTO ${this.t.keys}
          (id, name, scopes, owner_id, metadata, created_at, updated_at,
-          expires_at, revoked_at, disabled, last_used_at, version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+          expires_at, revoked_at, disabled, last_used_at, version, allowed_networks, allowed_origins)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
       [
         key.id,
         key.name,
@@ -265,6 +266,8 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
         key.disabled,
         key.lastUsedAt,
         key.version,
+        jsonOrNull(key.allowedNetworks),
+        jsonOrNull(key.allowedOrigins),
       ],
     );
     await this.insertSecret(client, secret);
@@ -304,12 +307,14 @@ export class PostgresApiKeyStore extends SqlApiKeyStore implements ApiKeyChangeF
     expectedVersion: number,
     secret: StoredApiKeySecret,
     previousSecretsExpireAt: Date,
+    expiresAt?: Date | null,
   ): Promise<StoredApiKey | null> {
+    const renew = expiresAt === undefined ? '' : ', expires_at = $4';
     return this.transaction(async (client) => {
       const { rows } = await client.query(
-        `UPDATE ${this.t.keys} k SET version = version + 1, updated_at = $3 WHERE id = $1 AND version = $2
+        `UPDATE ${this.t.keys} k SET version = version + 1, updated_at = $3${renew} WHERE id = $1 AND version = $2
          RETURNING ${keyColumns('k.')}`,
-        [id, expectedVersion, secret.createdAt],
+        [id, expectedVersion, secret.createdAt, ...(expiresAt === undefined ? [] : [expiresAt])],
       );
       if (!rows[0]) return null;
       await client.query(

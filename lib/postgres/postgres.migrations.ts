@@ -34,4 +34,13 @@ export const POSTGRES_MIGRATIONS: readonly SqlMigration[] = [
       `CREATE INDEX ${t.index('secrets', 'key_id')} ON ${t.secrets} (key_id)`,
     ],
   },
+  {
+    version: 2,
+    name: 'per-key restrictions',
+    // JSON arrays of text, NULL for none: every key written before stays unrestricted.
+    up: (t) => [
+      `ALTER TABLE ${t.keys} ADD COLUMN allowed_networks jsonb`,
+      `ALTER TABLE ${t.keys} ADD COLUMN allowed_origins jsonb`,
+    ],
+  },
 ];

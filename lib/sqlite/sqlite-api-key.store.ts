@@ -4,6 +4,7 @@ import { optionNames, rejectUnknownOptions, timerDelay } from '../option-checks.
 import {
   assertSchemaCurrent,
   initialised,
+  jsonOrNull,
   keyColumns,
   patchAssignments,
   quoteTables,
@@ -163,8 +164,8 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
     return {
       sql: `INSERT INTO ${this.t.keys}
          (id, name, scopes, owner_id, metadata, created_at, updated_at,
-          expires_at, revoked_at, disabled, last_used_at, version)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          expires_at, revoked_at, disabled, last_used_at, version, allowed_networks, allowed_origins)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       params: [
         key.id,
         key.name,
@@ -178,6 +179,8 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
         key.disabled ? 1 : 0,
         ms(key.lastUsedAt),
         key.version,
+        jsonOrNull(key.allowedNetworks),
+        jsonOrNull(key.allowedOrigins),
       ],
     };
   }
@@ -222,13 +225,15 @@ export class SqliteApiKeyStore extends SqlApiKeyStore {
     expectedVersion: number,
     secret: StoredApiKeySecret,
     previousSecretsExpireAt: Date,
+    expiresAt?: Date | null,
   ): Promise<StoredApiKey | null> {
     const cutoff = ms(previousSecretsExpireAt);
+    const renew = expiresAt === undefined ? '' : ', expires_at = ?';
     const { rows, applied } = await this.connection.write([
       {
-        sql: `UPDATE ${this.t.keys} SET version = version + 1, updated_at = ? WHERE id = ? AND version = ?
+        sql: `UPDATE ${this.t.keys} SET version = version + 1, updated_at = ?${renew} WHERE id = ? AND version = ?
           RETURNING ${keyColumns()}`,
-        params: [ms(secret.createdAt), id, expectedVersion],
+        params: [ms(secret.createdAt), ...(expiresAt === undefined ? [] : [ms(expiresAt)]), id, expectedVersion],
         requireRow: true,
       },
       {

@@ -25,4 +25,14 @@ export interface ApiKeyRecord {
   readonly disabled?: boolean;
   /** This secret alone stops working at this instant (a rotated-out secret's grace end). */
   readonly secretExpiresAt?: Date | null;
+  /**
+   * Client networks the key may be used from (CIDR, IPv4 or IPv6: `10.0.0.0/8`, `2001:db8::/32`);
+   * `null`, absent or empty: any network. Enforced by the guard after the key is verified.
+   */
+  readonly allowedNetworks?: readonly string[] | null;
+  /**
+   * Browser origins the key may be used from (`https://app.example.com`), compared with the
+   * request's `Origin` header; `null`, absent or empty: any origin.
+   */
+  readonly allowedOrigins?: readonly string[] | null;
 }

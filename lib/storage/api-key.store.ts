@@ -23,6 +23,13 @@ export interface StoredApiKey {
   readonly lastUsedAt: Date | null;
   /** Incremented by every write; conditional writes compare it (optimistic concurrency). */
   readonly version: number;
+  /**
+   * Client networks (CIDR) the key may be used from; `null` or absent: any. Optional so that
+   * stores written before it still compile: the conformance suite checks a store keeps it.
+   */
+  readonly allowedNetworks?: readonly string[] | null;
+  /** Browser origins the key may be used from (`Origin` header); `null` or absent: any. */
+  readonly allowedOrigins?: readonly string[] | null;
 }
 
 /** One secret of a key, stored only as its keyed hash. */
@@ -43,6 +50,10 @@ export interface ApiKeyPatch {
   readonly expiresAt?: Date | null;
   readonly revokedAt?: Date;
   readonly disabled?: boolean;
+  /** New allowed networks (`null`: any network). */
+  readonly allowedNetworks?: readonly string[] | null;
+  /** New allowed origins (`null`: any origin). */
+  readonly allowedOrigins?: readonly string[] | null;
   readonly updatedAt: Date;
 }
 
@@ -80,14 +91,16 @@ export abstract class ApiKeyStore extends ApiKeyRepository {
   /**
    * Rotation, atomically and only if the key's version is still `expectedVersion`: every other
    * secret of the key that would outlive `previousSecretsExpireAt` is cut to it, `secret` is
-   * added, and the version is incremented. Of two concurrent rotations, exactly one wins; the
-   * other resolves to `null` and changes nothing.
+   * added, the key's `expiresAt` is set to `expiresAt` when one is given (a lifetime policy renews
+   * the key with its secret; `undefined` leaves it), and the version is incremented. Of two
+   * concurrent rotations, exactly one wins; the other resolves to `null` and changes nothing.
    */
   abstract rotate(
     id: string,
     expectedVersion: number,
     secret: StoredApiKeySecret,
     previousSecretsExpireAt: Date,
+    expiresAt?: Date | null,
   ): Promise<StoredApiKey | null>;
 
   /** Records last use for many keys at once (coalesced by the caller); never moves a time backwards. */

@@ -161,8 +161,9 @@ export class CachedApiKeyStore extends ApiKeyStore implements OnModuleInit, OnAp
     expectedVersion: number,
     secret: StoredApiKeySecret,
     previousSecretsExpireAt: Date,
+    expiresAt?: Date | null,
   ): Promise<StoredApiKey | null> {
-    return this.write(id, (store) => store.rotate(id, expectedVersion, secret, previousSecretsExpireAt));
+    return this.write(id, (store) => store.rotate(id, expectedVersion, secret, previousSecretsExpireAt, expiresAt));
   }
 
   /** @inheritdoc Through the wrapped store's own (atomic) version when it has one. */

@@ -132,6 +132,8 @@ export class InMemoryApiKeyStore extends ApiKeyStore {
         disabled: record.disabled ?? false,
         lastUsedAt: previous?.lastUsedAt ?? null,
         version: (previous?.version ?? 0) + 1,
+        allowedNetworks: record.allowedNetworks ?? null,
+        allowedOrigins: record.allowedOrigins ?? null,
       }),
     );
     this.secrets.set(record.hash, {
@@ -192,6 +194,7 @@ export class InMemoryApiKeyStore extends ApiKeyStore {
     expectedVersion: number,
     secret: StoredApiKeySecret,
     previousSecretsExpireAt: Date,
+    expiresAt?: Date | null,
   ): Promise<StoredApiKey | null> {
     const key = this.keys.get(id);
     if (!key || key.version !== expectedVersion) return Promise.resolve(null);
@@ -203,7 +206,8 @@ export class InMemoryApiKeyStore extends ApiKeyStore {
       }
     }
     this.secrets.set(secret.hash, { ...secret });
-    const updated = stored({ ...key, updatedAt: secret.createdAt, version: key.version + 1 });
+    const renewed = expiresAt === undefined ? {} : { expiresAt };
+    const updated = stored({ ...key, ...renewed, updatedAt: secret.createdAt, version: key.version + 1 });
     this.keys.set(id, updated);
     return Promise.resolve(handedOut(updated));
   }
@@ -251,7 +255,14 @@ export class InMemoryApiKeyStore extends ApiKeyStore {
  * copies of the dates, so no caller's object is the stored one.
  */
 function stored(key: StoredApiKey): StoredApiKey {
-  return Object.freeze({ ...key, scopes: frozenCopy(key.scopes), metadata: frozenCopy(key.metadata), ...datesOf(key) });
+  return Object.freeze({
+    ...key,
+    scopes: frozenCopy(key.scopes),
+    metadata: frozenCopy(key.metadata),
+    allowedNetworks: frozenCopy(key.allowedNetworks ?? null),
+    allowedOrigins: frozenCopy(key.allowedOrigins ?? null),
+    ...datesOf(key),
+  });
 }
 
 /**

@@ -161,6 +161,8 @@ const KEY_COLUMN_NAMES = [
   'disabled',
   'last_used_at',
   'version',
+  'allowed_networks',
+  'allowed_origins',
 ];
 
 /** The key columns every select returns, for {@link rowToKey}, optionally qualified (`k.`). */
@@ -189,6 +191,8 @@ export function rowToKey(row: KeyRow): StoredApiKey {
     disabled: Boolean(row.disabled),
     lastUsedAt: toDate(row.last_used_at),
     version: Number(row.version),
+    allowedNetworks: parseJson<string[] | null>(row.allowed_networks ?? null),
+    allowedOrigins: parseJson<string[] | null>(row.allowed_origins ?? null),
   };
 }
 
@@ -222,10 +226,17 @@ export function patchAssignments(
   if (patch.expiresAt !== undefined) columns.push(['expires_at', patch.expiresAt]);
   if (patch.revokedAt !== undefined) columns.push(['revoked_at', patch.revokedAt]);
   if (patch.disabled !== undefined) columns.push(['disabled', patch.disabled]);
+  if (patch.allowedNetworks !== undefined) columns.push(['allowed_networks', patch.allowedNetworks]);
+  if (patch.allowedOrigins !== undefined) columns.push(['allowed_origins', patch.allowedOrigins]);
   return {
     set: columns.map(([column], index) => `${column} = ${placeholder(index)}`).join(', '),
     values: columns.map(([column, value]) => encode(column, value)),
   };
+}
+
+/** A list column's value: its JSON text, or `null` for none (absent or `null`). */
+export function jsonOrNull(list: readonly string[] | null | undefined): string | null {
+  return list === undefined || list === null ? null : JSON.stringify(list);
 }
 
 function parseJson<T>(value: unknown): T {

@@ -3,6 +3,7 @@ import type { ApiKeyRecord } from './api-key-record.interface.js';
 import type { ApiKeyVerification } from '../verification/api-key-verification.interface.js';
 import { ApiKeyHasher } from '../keys/api-key.hasher.js';
 import { frozenCopy } from './frozen-copy.js';
+import { ApiKeyRestrictions } from '../guard/api-key.restrictions.js';
 
 /**
  * A key record validated once, in the form verification reads on every request: the frozen
@@ -80,6 +81,7 @@ export function verifyRecord(value: unknown, hash: string, issuer: object): Veri
     const expiresAt = instantOf(source.expiresAt);
     const revokedAt = instantOf(source.revokedAt);
     const secretExpiresAt = instantOf(source.secretExpiresAt);
+    const restrictions = recordRestrictions(source);
     const valid =
       typeof id === 'string' &&
       typeof name === 'string' &&
@@ -91,6 +93,7 @@ export function verifyRecord(value: unknown, hash: string, issuer: object): Veri
       expiresAt !== undefined &&
       revokedAt !== undefined &&
       secretExpiresAt !== undefined &&
+      restrictions !== undefined &&
       ApiKeyHasher.equal(source.hash, hash);
     if (!valid) return undefined;
     const limited = expiresAt !== null || revokedAt !== null || secretExpiresAt !== null || disabled === true;
@@ -102,6 +105,7 @@ export function verifyRecord(value: unknown, hash: string, issuer: object): Veri
         scopes,
         ownerId ?? null,
         (metadata as Record<string, unknown>) ?? null,
+        restrictions,
       ),
       state: limited ? { expiresAt, revokedAt, disabled: disabled === true, secretExpiresAt } : null,
     };
@@ -123,16 +127,39 @@ export function issuePrincipal(
   scopes: string[],
   ownerId: string | null,
   metadata: Record<string, unknown> | null,
+  restrictions: ApiKeyRestrictions | null = null,
 ): ApiKeyPrincipal {
-  const principal: ApiKeyPrincipal = Object.freeze({
+  const principal: ApiKeyPrincipal = {
     id,
     name,
     scopes: Object.freeze(scopes),
     ownerId,
     metadata: metadata ? frozenCopy(metadata) : NO_METADATA,
-  });
-  issuers.set(principal, issuer);
+  };
+  // Not enumerable: the principal handlers see (and serialise) is unchanged.
+  if (restrictions) Object.defineProperty(principal, RESTRICTIONS, { value: restrictions });
+  issuers.set(Object.freeze(principal), issuer);
   return principal;
+}
+
+/** Where a principal of a restricted key keeps its {@link ApiKeyRestrictions}. */
+const RESTRICTIONS = Symbol('nestjs-api-key.restrictions');
+
+/**
+ * The restrictions of the key `principal` stands for, `undefined` when it has none (the guard's
+ * whole cost for an unrestricted key is this one property read).
+ */
+export function restrictionsOf(principal: ApiKeyPrincipal): ApiKeyRestrictions | undefined {
+  return (principal as { [RESTRICTIONS]?: ApiKeyRestrictions })[RESTRICTIONS];
+}
+
+/** The restrictions of a record, `null` when it has none, `undefined` when they are malformed. */
+function recordRestrictions(source: ApiKeyRecord): ApiKeyRestrictions | null | undefined {
+  try {
+    return ApiKeyRestrictions.of(source.allowedNetworks, source.allowedOrigins);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -165,6 +192,8 @@ export function recordOf(key: VerifiedApiKey, hash: string): ApiKeyRecord {
     revokedAt: dateOf(state?.revokedAt ?? null),
     disabled: state?.disabled ?? false,
     secretExpiresAt: dateOf(state?.secretExpiresAt ?? null),
+    allowedNetworks: restrictionsOf(principal)?.networks ?? null,
+    allowedOrigins: restrictionsOf(principal)?.origins ?? null,
   };
 }
 

@@ -49,6 +49,27 @@ export class ApiKeyForbiddenError {
   scopeMode!: string;
 }
 
+/**
+ * 403: the key is valid but may not be used from the client's network or the request's origin
+ * (its per-key restrictions). Any guarded operation may answer it.
+ */
+export class ApiKeyRestrictedError {
+  @ApiProperty({ type: 'integer', enum: [403], example: 403 })
+  statusCode!: number;
+
+  @ApiProperty({ enum: ['Forbidden'], example: 'Forbidden' })
+  error!: string;
+
+  @ApiProperty({ enum: [ApiKeyErrorCode.Restricted], example: ApiKeyErrorCode.Restricted })
+  code!: string;
+
+  @ApiProperty({
+    enum: ['The API key may not be used from this network', 'The API key may not be used from this origin'],
+    example: 'The API key may not be used from this network',
+  })
+  message!: string;
+}
+
 /** 503: the key store failed or timed out; the request was refused, never let through. */
 export class ApiKeyUnavailableError {
   @ApiProperty({ type: 'integer', enum: [503], example: 503 })

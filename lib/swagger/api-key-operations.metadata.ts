@@ -1,12 +1,13 @@
 import { RequestMethod, type Type } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { DECORATORS } from '@nestjs/swagger';
+import { DECORATORS, getSchemaPath } from '@nestjs/swagger';
 import type { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
 import type { ScopeRequirement } from '../guard/api-key.scopes.js';
 import { SkipRateLimitMetadata } from '../rate-limit/rate-limit.decorator.js';
 import {
   ApiKeyForbiddenError,
   ApiKeyRateLimitedError,
+  ApiKeyRestrictedError,
   ApiKeyUnauthorizedError,
   ApiKeyUnavailableError,
 } from './api-key-error.schemas.js';
@@ -139,7 +140,20 @@ function documentationOf(route: RouteHandler, { options, rateLimited }: Operatio
       'WWW-Authenticate': { description: `Challenges: ${challenges(options)}.`, schema: { type: 'string' } },
     },
   };
-  if (scopes) responses['403'] ??= { description: 'The API key lacks a required scope.', type: ApiKeyForbiddenError };
+  // Any key may be restricted to networks or origins: every guarded operation may answer 403.
+  responses['403'] ??= scopes
+    ? {
+        description:
+          'The API key lacks a required scope (`API_KEY_INSUFFICIENT_SCOPE`), or may not be used ' +
+          'from the client network or origin (`API_KEY_RESTRICTED`).',
+        schema: {
+          oneOf: [ApiKeyForbiddenError, ApiKeyRestrictedError].map((model) => ({ $ref: getSchemaPath(model) })),
+        },
+      }
+    : {
+        description: 'The API key may not be used from the client network or origin (`API_KEY_RESTRICTED`).',
+        type: ApiKeyRestrictedError,
+      };
   if (rateLimited && !reflector.getAllAndOverride(SkipRateLimitMetadata, [handler, controller])) {
     responses['429'] ??= {
       description: 'A rate limit or quota of the key is exhausted; retry after `Retry-After` seconds.',
@@ -148,7 +162,11 @@ function documentationOf(route: RouteHandler, { options, rateLimited }: Operatio
     };
   }
   responses['503'] ??= { description: 'The key store is unavailable; try again later.', type: ApiKeyUnavailableError };
-  const writes: Write[] = [[handler, DECORATORS.API_RESPONSE, responses]];
+  const extraModels = (Reflect.getMetadata(DECORATORS.API_EXTRA_MODELS, handler) ?? []) as Function[];
+  const writes: Write[] = [
+    [handler, DECORATORS.API_RESPONSE, responses],
+    [handler, DECORATORS.API_EXTRA_MODELS, [...extraModels, ApiKeyForbiddenError, ApiKeyRestrictedError]],
+  ];
   if (scopes) {
     const which = scopes.mode === 'all' ? 'all of' : 'at least one of';
     const line = `**API key scopes:** ${which} ${scopes.scopes.map((scope) => `\`${scope}\``).join(', ')}.`;

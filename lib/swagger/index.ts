@@ -3,6 +3,7 @@ export { ApiKeySecuritySchemeName, API_KEY_SCOPES_EXTENSION } from './api-key-se
 export {
   ApiKeyUnauthorizedError,
   ApiKeyForbiddenError,
+  ApiKeyRestrictedError,
   ApiKeyUnavailableError,
   ApiKeyRateLimitedError,
 } from './api-key-error.schemas.js';

@@ -35,6 +35,8 @@ function key(id: string, overrides: Partial<StoredApiKey> = {}): StoredApiKey {
     disabled: false,
     lastUsedAt: null,
     version: 1,
+    allowedNetworks: ['10.0.0.0/8', '2001:db8::/32', '::ffff:192.0.2.0/120'],
+    allowedOrigins: ['https://app.example.com'],
     ...overrides,
   };
 }
@@ -106,6 +108,8 @@ export function describeApiKeyStoreConformance(
         expiresAt: null,
         disabled: true,
         lastUsedAt: new Date(T0 + 5),
+        allowedNetworks: null,
+        allowedOrigins: null,
       });
       await store.insert(bare, secret('s-2', 'k-2'));
       assert.deepEqual(await store.findById('k-2'), bare);
@@ -179,6 +183,20 @@ export function describeApiKeyStoreConformance(
       assert.deepEqual(await store.findById('k-1'), expected);
     });
 
+    it('update sets and clears the allowed networks and origins, and findByHash returns them', async () => {
+      const first = secret('s-1', 'k-1');
+      await store.insert(key('k-1', { allowedNetworks: null, allowedOrigins: null }), first);
+      const networks = ['192.0.2.0/24', '::1/128'];
+      const restricted = await store.update('k-1', 1, { allowedNetworks: networks, updatedAt: new Date(T0 + 1) });
+      assert.deepEqual([restricted?.allowedNetworks, restricted?.allowedOrigins], [networks, null]);
+      const record = await store.findByHash(first.hash);
+      assert.deepEqual([record?.allowedNetworks, record?.allowedOrigins], [networks, null]);
+      const origins = ['http://localhost:3000'];
+      await store.update('k-1', 2, { allowedNetworks: null, allowedOrigins: origins, updatedAt: new Date(T0 + 2) });
+      const cleared = await store.findById('k-1');
+      assert.deepEqual([cleared?.allowedNetworks, cleared?.allowedOrigins], [null, origins]);
+    });
+
     it('update with a stale version or an unknown id resolves to null and changes nothing', async () => {
       const written = key('k-1');
       await store.insert(written, secret('s-1', 'k-1'));
@@ -229,6 +247,18 @@ export function describeApiKeyStoreConformance(
         assert.equal((await store.findByHash(fresh.hash))?.id, 'k-1');
       },
     );
+
+    it('rotate sets the expiry when given one (null included) and leaves it otherwise', async () => {
+      await store.insert(key('k-1'), secret('s-1', 'k-1'));
+      const kept = await store.rotate('k-1', 1, secret('s-2', 'k-1'), new Date(T0));
+      assert.deepEqual(kept?.expiresAt, new Date(T0 + 86_400_000));
+      const renewed = await store.rotate('k-1', 2, secret('s-3', 'k-1'), new Date(T0), new Date(T0 + 5000));
+      assert.deepEqual(renewed?.expiresAt, new Date(T0 + 5000));
+      assert.deepEqual((await store.findByHash(secret('s-3', 'k-1').hash))?.expiresAt, new Date(T0 + 5000));
+      const endless = await store.rotate('k-1', 3, secret('s-4', 'k-1'), new Date(T0), null);
+      assert.equal(endless?.expiresAt, null);
+      assert.deepEqual(await store.findById('k-1'), endless);
+    });
 
     it('rotate with a stale version resolves to null and adds no secret', async () => {
       const first = secret('s-1', 'k-1');

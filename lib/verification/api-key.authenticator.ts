@@ -12,10 +12,12 @@ import { ApiKeyLastUsedRecorder } from './api-key-last-used.recorder.js';
 import { escapeForLog } from '../log-escape.js';
 import { FixedTimeout } from './fixed-timeout.js';
 import { ApiKeyExpiryNotices } from './api-key-expiry.notices.js';
+import type { ApiKeyRestrictionReason } from '../guard/api-key.restrictions.js';
 import {
   issuePrincipal,
   issuerOf,
   refusalOf,
+  restrictionsOf,
   verifiedLookupOf,
   verifyRecord,
   type VerifiedApiKey,
@@ -124,6 +126,33 @@ export class ApiKeyAuthenticator {
       at: new Date(now),
     });
     return result;
+  }
+
+  /**
+   * Checks a verified key's restrictions (see {@link ApiKeyRestrictions}) against the request's
+   * client `address` (resolved through the platform's trusted-proxy setting, as {@link clientIpOf}
+   * does) and its `Origin` header. Resolves to why the key may not be used from there, after
+   * emitting an `api-key.restricted` event, or to `undefined` when it may (always for a key without
+   * restrictions, at the cost of one property read). The guard calls it; call it yourself where no
+   * guard applies (a WebSocket handshake).
+   */
+  checkRestrictions(
+    principal: ApiKeyPrincipal,
+    address: string | undefined,
+    origin: string | undefined,
+  ): ApiKeyRestrictionReason | undefined {
+    const reason = restrictionsOf(principal)?.refusal(address, origin);
+    if (reason !== undefined) {
+      this.events?.emit({
+        type: ApiKeyEventType.Restricted,
+        keyId: principal.id,
+        reason,
+        address: address ?? null,
+        origin: origin ?? null,
+        at: new Date(this.currentTime()),
+      });
+    }
+    return reason;
   }
 
   /**

@@ -119,7 +119,7 @@ describe('the nestjs-api-key executable', () => {
     expect([far.code, far.stderr]).toEqual([
       2,
       expect.stringContaining(
-        'unknown command "frobnicate": commands: create, list, show, revoke, disable, enable, rotate, migrate',
+        'unknown command "frobnicate": commands: create, update, list, show, revoke, disable, enable, rotate, migrate',
       ),
     ]);
   });
@@ -131,7 +131,7 @@ describe('the nestjs-api-key executable', () => {
       [['list', '--scope', 'a'], 'list does not take --scope; its options: --owner, --limit, --after'],
       [['create', '--name', 'x', '--grace', '1h'], 'create does not take --grace; its options: --name, --scope'],
       [['show', 'k1', '--owner', 'a'], 'show does not take --owner; it takes only the options of every command'],
-      [['rotate', 'k1', '--expires', '30d'], 'rotate does not take --expires; its options: --grace'],
+      [['rotate', 'k1', '--owner', 'a'], 'rotate does not take --owner; its options: --grace, --expires'],
       [['migrate', '--limit', '5'], 'migrate does not take --limit'],
     ];
     for (const [argv, message] of cases) {
@@ -169,7 +169,7 @@ describe('the nestjs-api-key executable', () => {
       [['list', '--scope', 'a', '--json'], 2, 'usage', 'list does not take --scope'],
       [['create', '--name', 'x', '--expires', '2001-01-01', '--json'], 2, 'usage', '--expires must be in the future'],
       [['show', 'nope', '--json'], 1, 'not_found', 'no key with id "nope"'],
-      [['--json'], 2, 'usage', 'no command; commands: create, list'],
+      [['--json'], 2, 'usage', 'no command; commands: create, update, list'],
     ];
     for (const [argv, code, errorCode, message] of failures) {
       const result = await exec([...argv, '--database', 'memory:'], { API_KEY_PEPPER: PEPPER });
@@ -275,7 +275,7 @@ describe.each([
     expect(before.stderr).toContain('npx nestjs-api-key migrate');
     expect(await exec(['migrate', '--database', target.url])).toEqual({
       code: 0,
-      stdout: 'Applied migration(s) 1.\n',
+      stdout: 'Applied migration(s) 1, 2.\n',
       stderr: '',
     });
     expect(await exec(['migrate', '--database', target.url, '--json'])).toEqual({
@@ -350,14 +350,14 @@ describe('exit codes of the executable: 2 for a bad command line, 1 for a store 
     const bare = join(dir.path, 'bare.db');
     writeFileSync(bare, '');
     const missing = await exec(['list', '--database', `sqlite:${bare}`]);
-    const behind = 'schema version 0, this package needs 1: run `npx nestjs-api-key migrate`';
+    const behind = 'schema version 0, this package needs 2: run `npx nestjs-api-key migrate`';
     expect([missing.code, missing.stderr]).toEqual([1, expect.stringContaining(behind)]);
     const newer = join(dir.path, 'newer.db');
     expect((await exec(['migrate', '--database', `sqlite:${newer}`])).code).toBe(0);
     const db = new Database(newer);
     db.prepare('INSERT INTO api_key_migrations (version, name, applied_at) VALUES (99, ?, 0)').run('from the future');
     db.close();
-    const ahead = 'schema version 99, newer than this package supports (1): upgrade nestjs-api-key';
+    const ahead = 'schema version 99, newer than this package supports (2): upgrade nestjs-api-key';
     for (const argv of READS) {
       const result = await exec([...argv, '--database', `sqlite:${newer}`]);
       expect([result.code, result.stderr]).toEqual([1, expect.stringContaining(ahead)]);

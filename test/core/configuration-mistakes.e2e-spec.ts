@@ -69,7 +69,7 @@ describe('unknown option names stop the application, naming the option and the n
       { keys: [READER], database: 'x' },
       'unknown option "database": known options: sources, keys, repository, pepper, realm, maxKeyLength, ' +
         'lookupTimeoutMs, keyPrefix, onlyGeneratedKeys, lastUsedIntervalMs, events, userProperty, cache, ' +
-        'expiryWarnings, maxActiveKeysPerOwner',
+        'expiryWarnings, maxActiveKeysPerOwner, keyLifetime',
     ],
   ])('forRoot: %s', async (_name, options, message) => {
     const error = await failure(bootstrap(options));

@@ -68,6 +68,55 @@ describe.each(['express', 'fastify'])('sample app admin key API on %s', (adapter
     expect((await admin(http().post(`/admin/keys/by-owner/${owner}/revoke`)).expect(200)).body.revoked).toEqual([]);
   });
 
+  it('restricts a key to networks and origins, and changes them with PATCH', async () => {
+    const created = await admin(http().post('/admin/keys'))
+      .send({ name: 'office', scopes: ['catalogue:read'], allowedNetworks: ['192.0.2.0/24'] })
+      .expect(201);
+    const { key, apiKey } = created.body;
+    expect(apiKey).toMatchObject({ allowedNetworks: ['192.0.2.0/24'], allowedOrigins: null });
+    const refused = await http().get('/me').set('X-API-Key', key).expect(403);
+    expect(refused.body).toMatchObject({ code: 'API_KEY_RESTRICTED' });
+    const patched = await admin(http().patch(`/admin/keys/${apiKey.id}`))
+      .send({ allowedNetworks: ['127.0.0.0/8', '::1/128'], allowedOrigins: ['https://shop.example'] })
+      .expect(200);
+    expect(patched.body).toMatchObject({
+      allowedNetworks: ['127.0.0.0/8', '::1/128'],
+      allowedOrigins: ['https://shop.example'],
+    });
+    await http().get('/me').set('X-API-Key', key).set('Origin', 'https://shop.example').expect(200);
+    await http().get('/me').set('X-API-Key', key).set('Origin', 'https://other.example').expect(403);
+    await admin(http().patch(`/admin/keys/${apiKey.id}`))
+      .send({ allowedOrigins: null })
+      .expect(200);
+    await http().get('/me').set('X-API-Key', key).expect(200);
+    const bad = await admin(http().patch(`/admin/keys/${apiKey.id}`)).send({ allowedNetworks: ['10.0.0.0/33'] });
+    expect([bad.status, bad.body.message]).toEqual([400, expect.stringContaining('invalid prefix length')]);
+    await admin(http().post('/admin/keys'))
+      .send({ name: 'x', allowedOrigins: ['shop.example'] })
+      .expect(400);
+  });
+
+  it('reports its lifetime policy and applies it to the keys it creates and rotates', async () => {
+    const DAY = 86_400_000;
+    expect((await admin(http().get('/admin/keys/lifetime')).expect(200)).body).toEqual({
+      maxMs: 366 * DAY,
+      defaultMs: 90 * DAY,
+    });
+    const before = Date.now();
+    const { apiKey } = (await admin(http().post('/admin/keys')).send({ name: 'default life' }).expect(201)).body;
+    const lifetime = Date.parse(apiKey.expiresAt) - before;
+    expect(lifetime).toBeGreaterThanOrEqual(90 * DAY);
+    expect(lifetime).toBeLessThanOrEqual(90 * DAY + 60_000);
+    const tooLong = new Date(Date.now() + 367 * DAY).toISOString();
+    await admin(http().post('/admin/keys')).send({ name: 'x', expiresAt: tooLong }).expect(400);
+    await admin(http().post('/admin/keys')).send({ name: 'x', expiresAt: null }).expect(400);
+    const soon = new Date(Date.now() + 10 * DAY).toISOString();
+    const rotated = await admin(http().post(`/admin/keys/${apiKey.id}/rotate`))
+      .send({ expiresAt: soon })
+      .expect(200);
+    expect(rotated.body.apiKey.expiresAt).toBe(soon);
+  });
+
   it('answers bad input with 400 and unknown ids with 404', async () => {
     await admin(http().post('/admin/keys')).send({ name: '' }).expect(400);
     await admin(http().post('/admin/keys')).send({ name: 'x', expiresAt: '2001-01-01T00:00:00Z' }).expect(400);

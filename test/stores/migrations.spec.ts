@@ -19,7 +19,45 @@ const newSchema = () => {
   schemas.push(schema);
   return schema;
 };
-const LATEST = 1;
+const LATEST = 2;
+
+/** The default table names, quoted as a migration's `up` takes them. */
+const TABLES = {
+  keys: '"api_keys"',
+  secrets: '"api_key_secrets"',
+  migrations: '"api_key_migrations"',
+  label: 'api_keys',
+  index: (table: 'keys' | 'secrets', suffix: string) =>
+    `"${table === 'keys' ? 'api_keys' : 'api_key_secrets'}_${suffix}"`,
+};
+const T0 = Date.UTC(2026, 0, 1);
+/** A key as the schema of version 1 held it: every column of that version set. */
+const V1_KEY = {
+  id: 'old1',
+  name: 'written before restrictions',
+  scopes: ['orders:read'],
+  owner: 'team-1',
+  metadata: { plan: 'pro' },
+  expires: T0 + 86_400_000,
+  lastUsed: T0 + 5,
+};
+/** What the store reads of {@link V1_KEY} after the migration: unrestricted, nothing lost. */
+const V1_KEY_READ = {
+  id: 'old1',
+  name: 'written before restrictions',
+  scopes: ['orders:read'],
+  ownerId: 'team-1',
+  metadata: { plan: 'pro' },
+  createdAt: new Date(T0),
+  updatedAt: new Date(T0 + 1),
+  expiresAt: new Date(T0 + 86_400_000),
+  revokedAt: null,
+  disabled: false,
+  lastUsedAt: new Date(T0 + 5),
+  version: 3,
+  allowedNetworks: null,
+  allowedOrigins: null,
+};
 
 describe('SQLite migrations', () => {
   it('finds a migrations table whatever the case of its name, as SQLite does (migrate() looped for ever)', async () => {
@@ -43,7 +81,7 @@ describe('SQLite migrations', () => {
     const attempt = createSqliteApiKeyStore({ database: join(dir.path, 'empty.db') });
     await expect(attempt).rejects.toThrow(ApiKeyConfigurationError);
     await expect(createSqliteApiKeyStore({ database: join(dir.path, 'empty.db') })).rejects.toThrow(
-      'the api_keys tables are at schema version 0, this package needs 1: run `npx nestjs-api-key migrate`',
+      'the api_keys tables are at schema version 0, this package needs 2: run `npx nestjs-api-key migrate`',
     );
   });
 
@@ -72,6 +110,40 @@ describe('SQLite migrations', () => {
     db.close();
   });
 
+  it('migrates a database of schema version 1 with keys in it: nothing lost, old keys unrestricted', async () => {
+    const path = join(dir.path, 'v1.db');
+    const db = new Database(path);
+    for (const statement of SQLITE_MIGRATIONS[0]!.up(TABLES)) db.exec(statement);
+    db.exec(
+      'CREATE TABLE api_key_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    db.prepare(`INSERT INTO api_key_migrations VALUES (1, 'create keys and secrets', 0)`).run();
+    db.prepare(`INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, 3)`).run(
+      V1_KEY.id,
+      V1_KEY.name,
+      JSON.stringify(V1_KEY.scopes),
+      V1_KEY.owner,
+      JSON.stringify(V1_KEY.metadata),
+      T0,
+      T0 + 1,
+      V1_KEY.expires,
+      V1_KEY.lastUsed,
+    );
+    db.prepare(`INSERT INTO api_key_secrets VALUES ('hash-1', 'old1', ?, NULL)`).run(T0);
+    db.close();
+    await expect(createSqliteApiKeyStore({ database: path })).rejects.toThrow(
+      'at schema version 1, this package needs 2',
+    );
+    const store = new SqliteApiKeyStore({ database: path });
+    expect(await store.migrate()).toEqual([2]);
+    await store.init();
+    expect(await store.findById('old1')).toEqual(V1_KEY_READ);
+    expect(await store.findByHash('hash-1')).toMatchObject({ id: 'old1', allowedNetworks: null, allowedOrigins: null });
+    const restricted = await store.update('old1', 3, { allowedNetworks: ['10.0.0.0/8'], updatedAt: new Date(T0 + 2) });
+    expect(restricted?.allowedNetworks).toEqual(['10.0.0.0/8']);
+    await store.close();
+  });
+
   it('refuses a database written by a newer version of the package', async () => {
     const path = join(dir.path, 'newer.db');
     const store = await createSqliteApiKeyStore({ database: path, migrate: true });
@@ -97,7 +169,7 @@ describe('SQLite migrations', () => {
 describe('PostgreSQL migrations', () => {
   it('refuses to start on an unmigrated schema, naming the command to run', async () => {
     await expect(createPostgresApiKeyStore({ connection: POSTGRES_URL, schema: newSchema() })).rejects.toThrow(
-      /schema version 0, this package needs 1: run `npx nestjs-api-key migrate`/,
+      /schema version 0, this package needs 2: run `npx nestjs-api-key migrate`/,
     );
   });
 
@@ -205,6 +277,56 @@ describe('PostgreSQL migrations', () => {
       expect(await sessionsNamed(schema)).toBe(0);
     },
   );
+
+  it('migrates a schema of version 1 with keys in it: nothing lost, old keys unrestricted', async () => {
+    const schema = newSchema();
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    try {
+      await client.query(`CREATE SCHEMA "${schema}"`);
+      await client.query(`SET search_path TO "${schema}"`);
+      for (const statement of POSTGRES_MIGRATIONS[0]!.up(TABLES)) await client.query(statement);
+      await client.query(
+        'CREATE TABLE api_key_migrations (version integer NOT NULL PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+      );
+      await client.query(`INSERT INTO api_key_migrations (version, name) VALUES (1, 'create keys and secrets')`);
+      await client.query(`INSERT INTO api_keys VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, false, $9, 3)`, [
+        V1_KEY.id,
+        V1_KEY.name,
+        JSON.stringify(V1_KEY.scopes),
+        V1_KEY.owner,
+        JSON.stringify(V1_KEY.metadata),
+        new Date(T0),
+        new Date(T0 + 1),
+        new Date(V1_KEY.expires),
+        new Date(V1_KEY.lastUsed),
+      ]);
+      await client.query(`INSERT INTO api_key_secrets VALUES ('hash-1', 'old1', $1, NULL)`, [new Date(T0)]);
+    } finally {
+      await client.end();
+    }
+    await expect(createPostgresApiKeyStore({ connection: POSTGRES_URL, schema })).rejects.toThrow(
+      'at schema version 1, this package needs 2',
+    );
+    const store = new PostgresApiKeyStore({ connection: POSTGRES_URL, schema });
+    try {
+      expect(await store.migrate()).toEqual([2]);
+      await store.init();
+      expect(await store.findById('old1')).toEqual(V1_KEY_READ);
+      expect(await store.findByHash('hash-1')).toMatchObject({
+        id: 'old1',
+        allowedNetworks: null,
+        allowedOrigins: null,
+      });
+      const restricted = await store.update('old1', 3, {
+        allowedOrigins: ['https://a.example'],
+        updatedAt: new Date(T0 + 2),
+      });
+      expect(restricted?.allowedOrigins).toEqual(['https://a.example']);
+    } finally {
+      await store.close();
+    }
+  });
 
   it('refuses a schema written by a newer version of the package', async () => {
     const schema = newSchema();

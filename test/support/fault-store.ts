@@ -78,6 +78,7 @@ export class FaultStore extends ApiKeyStore {
     expectedVersion: number,
     secret: StoredApiKeySecret,
     previousSecretsExpireAt: Date,
+    expiresAt?: Date | null,
   ): Promise<StoredApiKey | null> {
     this.calls++;
     const fault = this.take('rotate');
@@ -88,7 +89,7 @@ export class FaultStore extends ApiKeyStore {
       if (key) this.inner.save({ ...key, hash: secret.hash, secretExpiresAt: secret.expiresAt });
       throw new Error('rotation failed after adding the new secret');
     }
-    const rotated = await this.inner.rotate(id, expectedVersion, secret, previousSecretsExpireAt);
+    const rotated = await this.inner.rotate(id, expectedVersion, secret, previousSecretsExpireAt, expiresAt);
     if (fault) throw new Error('connection lost after the rotation was written');
     return rotated;
   }

@@ -177,16 +177,23 @@ describe.each(cases)('$name on $platform.name', ({ platform, build }) => {
       expect(ops['GET /class-guarded/all']!['x-team']).toBe('orders');
     });
 
-    it('documents 401 and 503 on guarded operations, 403 where scopes apply, none on public ones; keeps a 401 of the user', () => {
+    it('documents 401, 403 and 503 on guarded operations, none on public ones; keeps a 401 of the user', () => {
       const ops = operations(v30);
       const errors = (name: string) =>
         Object.fromEntries(Object.entries(ops[name]!.responses).filter(([status]) => /^(401|403|503)$/.test(status)));
       const schemaOf = (response: any) => response.content['application/json'].schema.$ref;
-      expect(Object.keys(errors('GET /class-guarded'))).toEqual(['401', '503']);
+      expect(Object.keys(errors('GET /class-guarded'))).toEqual(['401', '403', '503']);
+      // Any key may be restricted to networks or origins; with scopes, the 403 is either refusal.
+      expect(schemaOf(errors('GET /class-guarded')[403])).toBe('#/components/schemas/ApiKeyRestrictedError');
       expect(Object.keys(errors('GET /class-guarded/all'))).toEqual(['401', '403', '503']);
       const all = errors('GET /class-guarded/all');
       expect(schemaOf(all[401])).toBe('#/components/schemas/ApiKeyUnauthorizedError');
-      expect(schemaOf(all[403])).toBe('#/components/schemas/ApiKeyForbiddenError');
+      expect((all[403] as any).content['application/json'].schema).toEqual({
+        oneOf: [
+          { $ref: '#/components/schemas/ApiKeyForbiddenError' },
+          { $ref: '#/components/schemas/ApiKeyRestrictedError' },
+        ],
+      });
       expect(schemaOf(all[503])).toBe('#/components/schemas/ApiKeyUnavailableError');
       expect(all[401]).toMatchObject({
         headers: { 'WWW-Authenticate': { description: 'Challenges: `ApiKey realm="api"`.' } },
@@ -222,6 +229,12 @@ describe.each(cases)('$name on $platform.name', ({ platform, build }) => {
         message: 'The API key lacks a required scope',
         requiredScopes: ['orders:write'],
         scopeMode: 'all',
+      });
+      expect(example('ApiKeyRestrictedError')).toEqual({
+        statusCode: 403,
+        error: 'Forbidden',
+        code: 'API_KEY_RESTRICTED',
+        message: 'The API key may not be used from this network',
       });
       expect(example('ApiKeyUnavailableError')).toEqual({
         statusCode: 503,
@@ -359,10 +372,11 @@ describe.each(cases)('$name on $platform.name', ({ platform, build }) => {
         const { schemas, ...rest } = document.components ?? {};
         const names = propertyNames({ ...document, components: rest });
         expect(['example', 'examples', 'default', 'x-example'].filter((name) => names.has(name))).toEqual([]);
-        expect(Object.keys(schemas ?? {})).toEqual([
+        expect(Object.keys(schemas ?? {}).sort()).toEqual([
+          'ApiKeyForbiddenError',
+          'ApiKeyRestrictedError',
           'ApiKeyUnauthorizedError',
           'ApiKeyUnavailableError',
-          'ApiKeyForbiddenError',
         ]);
         const text = JSON.stringify(document);
         for (const { key } of TEST_KEYS) expect(text.includes(key)).toBe(false);

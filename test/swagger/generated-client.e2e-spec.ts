@@ -111,6 +111,13 @@ describe.each(['express', 'fastify'])('a client generated from the sample app’
     expect((await call('admin.adminKeysControllerList', ADMIN, { limit: 1 })).data).toHaveLength(1);
     const nobody = await call('admin.adminKeysControllerRevokeOwner', ADMIN, 'nobody');
     expect([nobody.status, nobody.data]).toEqual([200, { ownerId: 'nobody', revoked: [] }]);
+    const restricted = await call('admin.adminKeysControllerUpdate', ADMIN, second.data.apiKey.id, {
+      allowedNetworks: ['192.0.2.0/24'],
+    });
+    expect(restricted.data.allowedNetworks).toEqual(['192.0.2.0/24']);
+    const refused = await call('me.accountControllerWhoami', rotated.data.key);
+    expect([refused.status, refused.data.code]).toEqual([403, 'API_KEY_RESTRICTED']);
+    expect((await call('admin.adminKeysControllerLifetime', ADMIN)).data.defaultMs).toBe(90 * 86_400_000);
     const revoked = await call('admin.adminKeysControllerRevoke', ADMIN, created.data.apiKey.id);
     expect(revoked.data.revokedAt).not.toBeNull();
     expect((await call('me.accountControllerWhoami', created.data.key)).status).toBe(401);
