@@ -14,7 +14,9 @@ import { AccountController } from './account.controller.js';
 import { AdminController } from './admin.controller.js';
 import { AdminKeysController } from './admin-keys.controller.js';
 import { apiKeyConfig } from './api-key.config.js';
+import { Catalogue } from './catalogue.js';
 import { CatalogueController } from './catalogue.controller.js';
+import { CatalogueGateway } from './catalogue.gateway.js';
 import { FirstAdminKey } from './first-admin-key.js';
 import { graphqlModule } from './graphql.module.js';
 import { HealthController } from './health.controller.js';
@@ -61,14 +63,22 @@ import { rateLimitConfig, redisFromEnvironment } from './rate-limit.config.js';
     TerminusModule,
   ],
   controllers: [CatalogueController, AccountController, AdminController, AdminKeysController, HealthController],
-  providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }, FirstAdminKey, ApiKeyHealthIndicator],
+  providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }, Catalogue, FirstAdminKey, ApiKeyHealthIndicator],
 })
 export class AppModule implements OnApplicationShutdown {
   constructor(private readonly rateLimit: ResolvedRateLimitOptions) {}
 
-  /** The app with its GraphQL endpoint for `adapter` (Apollo on Express, Mercurius on Fastify). */
+  /**
+   * The app with its GraphQL endpoint for `adapter` (Apollo on Express, Mercurius on Fastify), and
+   * on Express its socket.io gateway. Not on Fastify: Mercurius's subscriptions (@fastify/websocket)
+   * route every upgrade request through Fastify, whose 404 corrupts socket.io's WebSocket connections.
+   */
   static forAdapter(adapter: string): DynamicModule {
-    return { module: AppModule, imports: graphqlModule(adapter) };
+    return {
+      module: AppModule,
+      imports: graphqlModule(adapter),
+      providers: adapter === 'express' ? [CatalogueGateway] : [],
+    };
   }
 
   /** The Redis client is the app's own (the rate limiter never closes it): it goes with the app. */

@@ -9,23 +9,20 @@ import {
 } from '@nestjs/swagger';
 import { ApiKey, Public, RequireScopes, type ApiKeyPrincipal } from 'nestjs-api-key';
 import { RateLimitCost } from 'nestjs-api-key/rate-limit';
+import { Catalogue } from './catalogue.js';
 import { CreateProduct, Product } from './catalogue.dto.js';
 
 /** Public reads, scoped writes. The guard is global (see AppModule), so `@Public()` opens reads. */
 @Controller('products')
 export class CatalogueController {
-  private readonly products = new Map<number, Product>([
-    [1, { id: 1, name: 'Teapot', price: 18, createdBy: 'seed' }],
-    [2, { id: 2, name: 'Kettle', price: 35, createdBy: 'seed' }],
-  ]);
-  private nextId = 3;
+  constructor(private readonly catalogue: Catalogue) {}
 
   @Get()
   @Public()
   @ApiOperation({ summary: 'List the products', description: 'Public: no key needed.' })
   @ApiOkResponse({ type: [Product] })
   list(): Product[] {
-    return [...this.products.values()];
+    return this.catalogue.list();
   }
 
   @Get(':id')
@@ -35,7 +32,7 @@ export class CatalogueController {
   @ApiOkResponse({ type: Product })
   @ApiNotFoundResponse({ description: 'No product with this id.' })
   get(@Param('id') id: string): Product {
-    const product = this.products.get(Number(id));
+    const product = this.catalogue.get(Number(id));
     if (!product) throw new NotFoundException(`No product ${Number(id)}`);
     return product;
   }
@@ -46,14 +43,11 @@ export class CatalogueController {
   @ApiOperation({ summary: 'Add a product', description: 'Counts as five requests against the key’s rate limit.' })
   @ApiCreatedResponse({ type: Product })
   create(@Body() body: CreateProduct, @ApiKey() key: ApiKeyPrincipal): Product {
-    const product = {
-      id: this.nextId++,
+    return this.catalogue.add({
       name: String(body?.name ?? 'unnamed'),
       price: Number(body?.price ?? 0),
       createdBy: key.name,
-    };
-    this.products.set(product.id, product);
-    return product;
+    });
   }
 
   @Delete(':id')
@@ -63,6 +57,6 @@ export class CatalogueController {
   @ApiParam({ name: 'id', description: 'The product id.', example: '3' })
   @ApiNoContentResponse({ description: 'Deleted.' })
   remove(@Param('id') id: string): void {
-    this.products.delete(Number(id));
+    this.catalogue.remove(Number(id));
   }
 }

@@ -2,12 +2,14 @@ import 'reflect-metadata';
 import type { INestApplication, NestApplicationOptions } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { IoAdapter } from '@nestjs/platform-socket.io';
 import { AppModule } from './app.module.js';
 import { setupSwagger } from './swagger.js';
 
 /**
  * Creates the sample app on Express (default) or Fastify (`HTTP_ADAPTER=fastify`), with Swagger UI
- * at /docs, GraphQL at /graphql, and the raw body kept (for the leak receiver's signature check).
+ * at /docs, GraphQL at /graphql, on Express a socket.io gateway (namespace /catalogue), and the raw
+ * body kept (for the leak receiver's signature check).
  */
 export async function createSampleApp(
   adapter = process.env.HTTP_ADAPTER ?? 'express',
@@ -21,6 +23,8 @@ export async function createSampleApp(
     adapter === 'fastify'
       ? await NestFactory.create(AppModule.forAdapter(adapter), new FastifyAdapter(), settings)
       : await NestFactory.create(AppModule.forAdapter(adapter), settings);
+  // socket.io serves the gateway on the same port (on Express only: see AppModule.forAdapter).
+  if (adapter === 'express') app.useWebSocketAdapter(new IoAdapter(app));
   setupSwagger(app);
   return app;
 }
