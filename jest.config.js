@@ -28,7 +28,8 @@ export default {
     '^nestjs-api-key$': '<rootDir>/lib/index.ts',
     '^nestjs-api-key/(.*)$': '<rootDir>/lib/$1/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
-    '^(\\.{1,2}/.*)\\.cjs$': '$1.cts',
+    // Our few CommonJS sources are .cts files imported as .cjs; a package's own .cjs stays itself.
+    '^(\\.{1,2}/.*)\\.cjs$': ['$1.cts', '$1.cjs'],
   },
   testTimeout: 30000,
 };

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import {
   ApiKeyModule,
   ApiKeyService,
@@ -26,7 +27,7 @@ class FlakyStore extends InMemoryApiKeyStore {
 
 /** What a subscription saw: its results, its error, how its connection closed. */
 interface Outcome {
-  readonly results: Array<{ data?: unknown; errors?: Array<{ extensions?: unknown }> }>;
+  readonly results: Array<{ data?: unknown; errors?: Array<{ message?: string; extensions?: unknown }> }>;
   error?: unknown;
   close?: { code: number; reason: string };
   readonly done: Promise<void>;
@@ -201,7 +202,14 @@ describe.each(drivers)('GraphQL subscriptions over graphql-ws on $name', (driver
   });
 });
 
+const manifest = new URL('../../node_modules/@nestjs/core/package.json', import.meta.url);
+const nestMajor = Number((JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version.split('.')[0]);
+
 describe.each(drivers)('GraphQL subscriptions on $name without ApiKeySubscriptions', (driver) => {
+  // NestJS 11's Apollo driver gives a subscription's resolvers a context without the connection's
+  // request: the guard finds no request and denies (returns false), which Nest answers with its
+  // generic 403 "Forbidden resource" instead of our error. Refused either way.
+  const genericRefusal = driver.name === 'apollo' && nestMajor < 12;
   let server: SecurityApp;
   beforeAll(async () => {
     const graphql =
@@ -219,8 +227,12 @@ describe.each(drivers)('GraphQL subscriptions on $name without ApiKeySubscriptio
   it('refuses a subscription without a key', async () => {
     const outcome = subscribeTo(server.url, {});
     await outcome.done;
-    const errors = (outcome.results[0]?.errors ?? outcome.error) as Array<{ extensions?: { code?: string } }>;
-    expect(['UNAUTHENTICATED', 'FORBIDDEN']).toContain(errors[0].extensions?.code);
+    const errors = (outcome.results[0]?.errors ?? outcome.error) as Array<{
+      message: string;
+      extensions?: { code?: string };
+    }>;
+    if (genericRefusal) expect(errors[0].message).toBe('Forbidden resource');
+    else expect(['UNAUTHENTICATED', 'FORBIDDEN']).toContain(errors[0].extensions?.code);
     outcome.stop();
   });
 
@@ -229,6 +241,7 @@ describe.each(drivers)('GraphQL subscriptions on $name without ApiKeySubscriptio
     const results = await ticks(outcome, 1);
     outcome.stop();
     if (driver.name === 'mercurius') expect(results[0]).toEqual({ data: { ticks: 0 } });
+    else if (genericRefusal) expect(results[0]?.errors?.[0]?.message).toBe('Forbidden resource');
     else expect(results[0]?.errors?.[0]?.extensions).toEqual(expect.objectContaining({ code: 'FORBIDDEN' }));
   });
 });
