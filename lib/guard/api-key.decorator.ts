@@ -15,14 +15,25 @@ import { connectionPrincipal } from './contexts/ws.js';
  * @example `find(@ApiKey() key: ApiKeyPrincipal)` or `find(@ApiKey('ownerId') owner: string)`
  */
 export const ApiKey = createParamDecorator((field: keyof ApiKeyPrincipal | undefined, context: ExecutionContext) => {
-  // The request, as switchToHttp().getRequest() reads it, without the closures that call builds;
-  // for a message, what the guard attached (never the payload: the client sends that).
-  const type = context.getType<string>();
-  const principal =
-    type === 'ws'
-      ? connectionPrincipal(context.getArgByIndex(0))
-      : type === 'graphql'
-        ? principalOf(graphqlRequestResponse(context)?.request)
-        : principalOf(type === 'rpc' ? existingMessageRequest(context.getArgByIndex(1)) : context.getArgByIndex(0));
+  const principal = attachedPrincipal(context);
   return field && principal ? principal[field] : principal;
 });
+
+/**
+ * What the guard attached for this handler call: to the request (HTTP, read as
+ * `switchToHttp().getRequest()` does, without the closures that call builds; GraphQL, the
+ * context's request), to the connection (WebSocket) or to the message (RPC) — never the payload,
+ * which the client sends.
+ */
+function attachedPrincipal(context: ExecutionContext): ApiKeyPrincipal | null | undefined {
+  switch (context.getType<string>()) {
+    case 'ws':
+      return connectionPrincipal(context.getArgByIndex(0));
+    case 'rpc':
+      return principalOf(existingMessageRequest(context.getArgByIndex(1)));
+    case 'graphql':
+      return principalOf(graphqlRequestResponse(context)?.request);
+    default:
+      return principalOf(context.getArgByIndex(0));
+  }
+}

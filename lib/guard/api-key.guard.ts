@@ -93,7 +93,7 @@ export class ApiKeyGuard implements CanActivate {
         // A second pass (a global guard plus `@UseGuards`): the first one attached it and ran the hook.
         this.authorize(remembered, this.getScopeRequirement(context));
       } else {
-        const principal = await this.authenticateFirstPass(context, request, response ?? undefined);
+        const principal = await this.authenticateFirstPass(context, request, response);
         this.authorize(principal, this.getScopeRequirement(context));
         this.attachPrincipal(request, principal);
         await this.hook?.authorized(context, principal, response);
@@ -158,12 +158,13 @@ export class ApiKeyGuard implements CanActivate {
 
   /**
    * Reads and verifies the request's key, through the {@link ApiKeyGuardHook} when one is
-   * provided. `response` receives the expiry warnings of a key that stops working soon.
+   * provided. `response` (`null` for a message) receives the expiry warnings of a key that stops
+   * working soon.
    */
   protected authenticateFirstPass(
     context: ExecutionContext,
     request: object,
-    response?: object,
+    response: object | null = null,
   ): Promise<ApiKeyPrincipal> {
     if (!this.hook) return this.authenticateRequest(request, response);
     return this.hook.authenticate(context, () => this.authenticateRequest(request, response), request);
@@ -173,7 +174,7 @@ export class ApiKeyGuard implements CanActivate {
    * Reads and verifies the request's key and checks its restrictions; throws 400, 401, 403 or 503
    * as it fails. A restricted key is refused here, before a rate limit counts the request.
    */
-  protected async authenticateRequest(request: object, response?: object): Promise<ApiKeyPrincipal> {
+  protected async authenticateRequest(request: object, response: object | null = null): Promise<ApiKeyPrincipal> {
     const presented = this.readKey(request);
     if (!presented) throw this.missing;
     const principal = await this.authenticate(presented, response);
@@ -190,7 +191,7 @@ export class ApiKeyGuard implements CanActivate {
    * Verifies the key; throws 401 when it is not valid and 503 when the store fails. A key that
    * stops working soon gets its warnings on `response` (see {@link setExpiryWarnings}).
    */
-  protected async authenticate(presented: PresentedApiKey, response?: object): Promise<ApiKeyPrincipal> {
+  protected async authenticate(presented: PresentedApiKey, response: object | null = null): Promise<ApiKeyPrincipal> {
     const verification = await this.authenticator.verify(presented.value);
     if (!verification.valid) throw this.invalid;
     if (verification.expiry !== undefined && response) this.setExpiryWarnings(response, verification.expiry);
