@@ -7,6 +7,7 @@ import {
   EventPattern,
   GrpcMethod,
   MessagePattern,
+  MqttRecordBuilder,
   NatsRecordBuilder,
   Payload,
   RmqRecordBuilder,
@@ -97,6 +98,8 @@ interface TransportCase {
 }
 
 const RMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
+/** Mosquitto; user properties (the headers) need MQTT 5 on both ends. */
+const MQTT_OPTIONS = { url: 'mqtt://127.0.0.1:1883', protocolVersion: 5 } as const;
 const GRPC_URL = `127.0.0.1:${40000 + (process.pid % 20000)}`;
 
 async function proxyClient(
@@ -148,6 +151,20 @@ const transports: TransportCase[] = [
         // AMQP headers are a table: one value per name.
         (data, headers) =>
           new RmqRecordBuilder(data).setOptions({ headers: headers as Record<string, string> }).build(),
+      ),
+    refusal: bodyRefusal,
+  },
+  {
+    name: 'MQTT',
+    server: () => ({ transport: Transport.MQTT, options: MQTT_OPTIONS }),
+    client: () =>
+      proxyClient(
+        ClientProxyFactory.create({ transport: Transport.MQTT, options: MQTT_OPTIONS }) as ClientProxy,
+        // A request with an empty user-properties list got no reply here: one without headers has none.
+        (data, headers) =>
+          Object.keys(headers).length === 0
+            ? data
+            : new MqttRecordBuilder(data).setProperties({ userProperties: headers }).build(),
       ),
     refusal: bodyRefusal,
   },

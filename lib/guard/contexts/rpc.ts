@@ -15,8 +15,8 @@ interface GrpcMetadata {
 /**
  * The request the guard reads for one RPC message: the configured header and `authorization`
  * from the transport's metadata — NATS message headers, RabbitMQ message headers
- * (`properties.headers`), gRPC metadata. Other transports carry no headers: their messages
- * present no key.
+ * (`properties.headers`), gRPC metadata, MQTT 5 user properties. Other transports (TCP, Redis,
+ * MQTT 3.1.1) carry no headers: their messages present no key.
  */
 export function rpcRequest(context: ExecutionContext, sources: ApiKeySourceSettings): MessageRequest {
   // The transport context (NatsContext, RmqContext, gRPC Metadata): one per message, and the
@@ -40,10 +40,12 @@ function headerReaderOf(transport: unknown): HeaderReader | undefined {
   const context = transport as {
     getHeaders?: () => unknown;
     getMessage?: () => { properties?: { headers?: unknown } } | undefined;
+    getPacket?: () => { properties?: { userProperties?: unknown } } | undefined;
   };
   if (isGrpcMetadata(transport)) return (name) => transport.get(name).filter((value) => typeof value === 'string');
   if (typeof context?.getHeaders === 'function') return natsReader(context.getHeaders());
   if (typeof context?.getMessage === 'function') return recordReader(context.getMessage()?.properties?.headers);
+  if (typeof context?.getPacket === 'function') return recordReader(context.getPacket()?.properties?.userProperties);
   return undefined;
 }
 
@@ -59,12 +61,15 @@ function natsReader(headers: unknown): HeaderReader | undefined {
   return (name) => hdrs.keys!().flatMap((key) => (key.toLowerCase() === name ? hdrs.values!(key) : []));
 }
 
-/** RabbitMQ (AMQP) headers: a record; only string values can be keys. */
+/**
+ * RabbitMQ (AMQP) headers and MQTT 5 user properties: a record whose value is a string, or (a
+ * name MQTT repeats) an array of them; only strings can be keys.
+ */
 function recordReader(headers: unknown): HeaderReader | undefined {
   if (typeof headers !== 'object' || headers === null) return undefined;
   return (name) =>
-    Object.entries(headers).flatMap(([key, value]) =>
-      key.toLowerCase() === name && typeof value === 'string' ? [value] : [],
+    Object.entries(headers).flatMap(([key, value]: [string, unknown]) =>
+      key.toLowerCase() === name ? [value].flat().filter((each) => typeof each === 'string') : [],
     );
 }
 
