@@ -72,14 +72,16 @@ export interface ApiKeyRateLimitOptions {
   redisKeyPrefix?: string;
   /**
    * Longest wait at startup, in ms, for the `redis` client to be ready (connected); past it the
-   * application fails to start. Default 10,000; at most 2^31 − 1.
+   * application fails to start (with `whenUnavailable: 'allow'`, it starts with a warning and
+   * requests pass unlimited until the client connects). Default 10,000; at most 2^31 − 1.
    */
   redisReadyTimeoutMs?: number;
   /** Longest wait for the store, in ms, before its failure mode applies. Default 500; at most 2^31 − 1. */
   timeoutMs?: number;
   /**
    * When the store fails or times out: `'reject'` (default) answers 503; `'allow'` lets the
-   * request through unlimited. **`'allow'` is a risk**: while Redis is down, no limit holds.
+   * request through unlimited, and the application starts while Redis is unreachable.
+   * **`'allow'` is a risk**: while Redis is down, no limit holds.
    */
   whenUnavailable?: RateLimitStoreFailureMode;
   /** Send the `RateLimit` and `RateLimit-Policy` headers on admitted requests. Default `true`. */

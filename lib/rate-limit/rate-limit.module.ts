@@ -14,7 +14,8 @@ import { ResolvedRateLimitOptions } from './rate-limit-options.js';
  * exports the counters (token {@link RateLimitCounters}), for health checks.
  * Always global. `forRoot(options)` or `forRootAsync({ imports, inject, useFactory })`;
  * invalid options (an unknown name included) throw {@link ApiKeyConfigurationError} at bootstrap,
- * and so does a `redis` client that is not ready within `redisReadyTimeoutMs`.
+ * and so does a `redis` client that is not ready within `redisReadyTimeoutMs` (with
+ * `whenUnavailable: 'allow'` the application starts anyway, with a warning, unlimited until it is).
  */
 @Module({
   providers: [
@@ -34,6 +35,12 @@ export class ApiKeyRateLimitModule extends ConfigurableApiKeyRateLimitModule {}
 /** The counters the options ask for: shared in Redis when `redis` is set, else this process's own. */
 function rateLimitCounters(options: ResolvedRateLimitOptions): RateLimitCounters {
   return options.redis
-    ? new RedisCounters(options.redis, options.redisKeyPrefix, options.timeoutMs, options.redisReadyTimeoutMs)
+    ? new RedisCounters(
+        options.redis,
+        options.redisKeyPrefix,
+        options.timeoutMs,
+        options.redisReadyTimeoutMs,
+        options.whenUnavailable === 'allow',
+      )
     : new MemoryCounters();
 }

@@ -14,7 +14,10 @@ const SENTINEL_SCRIPT = "redis.call('SET', KEYS[1], ARGV[1], 'NX') return redis.
  * Counters in Redis on rate-limiter-flexible, atomic across instances (a Lua script per call),
  * one limiter per bucket. Every call fails (rejects) after `timeoutMs`, and at once while Redis
  * is not connected. At startup (`onModuleInit`) they wait for the client to be ready, so the
- * first request is counted rather than refused.
+ * first request is counted rather than refused; a client still not ready by then stops the
+ * application from starting, unless requests may pass unlimited while Redis is unavailable
+ * (`whenUnavailable: 'allow'`): then the application starts with a warning, and the counters
+ * count once the client connects.
  *
  * Counters are as durable as the Redis server's configuration: a server without persistence that
  * restarts comes back empty, and every budget restarts. To make that visible, each connection
@@ -37,6 +40,8 @@ export class RedisCounters implements RateLimitCounters, OnModuleInit, OnModuleD
    * @param keyPrefix prefix of every key the counters write
    * @param timeoutMs longest wait for one call
    * @param readyTimeoutMs longest wait at startup for the client to be ready
+   * @param startUnavailable whether the application may start while Redis is unreachable (the
+   *   `'allow'` failure mode), rather than fail
    * @throws ApiKeyConfigurationError when `rate-limiter-flexible` is not installed
    */
   constructor(
@@ -44,6 +49,7 @@ export class RedisCounters implements RateLimitCounters, OnModuleInit, OnModuleD
     private readonly keyPrefix: string,
     timeoutMs: number,
     private readonly readyTimeoutMs: number,
+    private readonly startUnavailable: boolean,
   ) {
     this.limiterClass = loadOptionalPackage<typeof import('rate-limiter-flexible')>(
       'rate-limiter-flexible',
@@ -78,8 +84,8 @@ export class RedisCounters implements RateLimitCounters, OnModuleInit, OnModuleD
   /**
    * Resolves once the client is ready, connecting it when it was created with `lazyConnect` and
    * not connected yet. Rejects with {@link ApiKeyConfigurationError}, naming Redis, its address
-   * and the client's last error, when it is not ready within `readyTimeoutMs` or has been closed:
-   * the application does not start.
+   * and the client's last error, when it has been closed, or is not ready within `readyTimeoutMs`
+   * (then, with `startUnavailable`, warns instead and resolves): the application does not start.
    */
   onModuleInit(): Promise<void> {
     const redis = this.redis;
@@ -97,10 +103,15 @@ export class RedisCounters implements RateLimitCounters, OnModuleInit, OnModuleD
         if (error) reject(error);
         else resolve();
       };
-      const timer = setTimeout(
-        () => settle(this.notReady(`it was not ready within ${this.readyTimeoutMs} ms${lastError}`)),
-        this.readyTimeoutMs,
-      );
+      const timer = setTimeout(() => {
+        const error = this.notReady(`it was not ready within ${this.readyTimeoutMs} ms${lastError}`);
+        if (!this.startUnavailable) return settle(error);
+        this.logger.warn(
+          `${error.message}. Starting without rate limits (whenUnavailable: 'allow'): requests pass ` +
+            'unlimited until the client connects.',
+        );
+        settle();
+      }, this.readyTimeoutMs);
       redis.on('ready', settle).on('error', onError).on('end', onEnd);
       // A lazyConnect client connects on its first command, which the counters never send while it is not ready.
       if (redis.status === 'wait') redis.connect().catch(() => undefined);

@@ -49,6 +49,30 @@ describe.each(platforms)('Redis counters across a Redis restart on $name', (plat
     return app;
   }
 
+  it("starts without Redis when whenUnavailable is 'allow', unlimited with a warning, and counts once Redis is up", async () => {
+    const logger = new CapturingLogger();
+    server = await startPrivateRedis(false);
+    await server.crash(); // nothing listens on its port until the restart below
+    client = new Redis({ host, port: server.port, retryStrategy: () => 100, maxRetriesPerRequest: 1 });
+    client.on('error', () => undefined);
+    const options = { limit, perAddress: false, redis: client, redisKeyPrefix, redisReadyTimeoutMs: 300 } as const;
+    app = await startRateLimitedApp(platform, { ...options, whenUnavailable: 'allow' }, {}, logger);
+    expect(logger.warnings).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^nestjs-api-key: rate limit store \\(Redis at 127\\.0\\.0\\.1:${server.port}\\) is not usable at startup: ` +
+            "it was not ready within 300 ms.*Starting without rate limits \\(whenUnavailable: 'allow'\\)",
+          's',
+        ),
+      ),
+    ]);
+    expect(count(await burst(app, '/rl', PLAIN.key, 5), 200)).toBe(5);
+    const ready = new Promise((resolve) => client!.once('ready', resolve));
+    await server.restart();
+    await ready;
+    expect(count(await burst(app, '/rl', PLAIN.key, 5), 200)).toBe(3);
+  });
+
   it('warns that the counters were lost when Redis restarts without persistence (and budgets do restart)', async () => {
     const logger = new CapturingLogger();
     const app = await start(false, logger);

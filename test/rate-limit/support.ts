@@ -1,4 +1,11 @@
-import { Controller, Get, UseGuards, type INestApplication, type ModuleMetadata } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  UseGuards,
+  type INestApplication,
+  type LoggerService,
+  type ModuleMetadata,
+} from '@nestjs/common';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -111,11 +118,12 @@ export async function closedPort(): Promise<number> {
   return port;
 }
 
-/** Starts an app with the test keys, the controller above and the given rate-limit options. */
+/** Starts an app with the test keys, the controller above and the given rate-limit options (logging to `logger`). */
 export function startRateLimitedApp(
   platform: Platform,
   options: ApiKeyRateLimitOptions,
   extra: ModuleMetadata = {},
+  logger: LoggerService | false = false,
 ): Promise<INestApplication> {
   return startApp(
     {
@@ -128,6 +136,7 @@ export function startRateLimitedApp(
       providers: extra.providers ?? [],
     },
     platform,
+    logger,
   );
 }
 
