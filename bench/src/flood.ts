@@ -5,7 +5,7 @@ import { BENCH_VALID_KEY } from './keys.js';
 import { load, startServer, type LoadResult } from './processes.js';
 import { fixed, table } from './stats.js';
 
-const script = fileURLToPath(new URL('../flood.lua', import.meta.url));
+const script = fileURLToPath(new URL('../scripts/flood.lua', import.meta.url));
 
 /** Settings of the flood. */
 export interface FloodSettings {

@@ -1,33 +1,22 @@
 // Micro-benchmark: ApiKeyAuthenticator.verify(), the guard's steps and the whole guard
 // against the primitives floor, in CPU time per operation, in one process.
 import 'reflect-metadata';
-import { Controller, Get, type ExecutionContext } from '@nestjs/common';
-import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import { Controller, Get } from '@nestjs/common';
 import { createHmac, hash } from 'node:crypto';
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import {
   ApiKeyAuthenticator,
-  ApiKeyGuard,
   InMemoryApiKeyStore,
   RequireScopes,
   ResolvedApiKeyOptions,
   satisfiesScopes,
   type ApiKeyPrincipal,
 } from 'nestjs-api-key';
+import { httpContextOf, inProcessGuard } from './in-process-guard.js';
 import { benchKey, benchKeySet, BENCH_PEPPER, BENCH_SCOPE, BENCH_VALID_KEY } from './keys.js';
 import { measureCases, type MicroCase } from './measure.js';
 import { fixed, median, table } from './stats.js';
-
-/** The guard's steps that are not public methods, reached as a subclass reaches them. */
-class StepGuard extends ApiKeyGuard {
-  read(request: object) {
-    return this.readKey(request);
-  }
-  remembered(request: object) {
-    return this.getRememberedPrincipal(request);
-  }
-}
 
 @Controller()
 class MicroController {
@@ -54,9 +43,7 @@ export async function runMicro(rounds: number, iterations: number): Promise<stri
     })),
   });
   const staticAuthenticator = new ApiKeyAuthenticator(staticOptions, keys.hasher, new InMemoryApiKeyStore());
-  const adapterHost = new HttpAdapterHost();
-  adapterHost.httpAdapter = { setHeader: () => undefined } as unknown as HttpAdapterHost['httpAdapter'];
-  const guard = new StepGuard(new Reflector(), options, authenticator, adapterHost);
+  const guard = inProcessGuard(options, authenticator);
   const floorMap = new Map(keys.records.map((record) => [record.hash, record]));
   const principal = ((await authenticator.verify(BENCH_VALID_KEY)) as { principal: ApiKeyPrincipal }).principal;
   const requirement = { mode: 'all', scopes: [BENCH_SCOPE] } as const;
@@ -65,14 +52,7 @@ export async function runMicro(rounds: number, iterations: number): Promise<stri
   // Express gives each request its app's request prototype (Object.setPrototypeOf): V8 then builds
   // a new hidden class for every property added to the object.
   const expressRequest = Object.create(IncomingMessage.prototype) as object;
-  const contextFor = (request: object): ExecutionContext =>
-    ({
-      getType: () => 'http',
-      getHandler: () => MicroController.prototype.get,
-      getClass: () => MicroController,
-      switchToHttp: () => ({ getRequest: () => request, getResponse: () => ({}) }),
-      getArgByIndex: (index: number) => [request, {}][index],
-    }) as unknown as ExecutionContext;
+  const contextFor = (request: object) => httpContextOf(MicroController, 'get', request);
   const unknownKeys = Array.from({ length: 4096 }, (_, i) => `${benchKey(i)}x`);
   const malformed = ['bad key', 'a,b', 'x'.repeat(300), 'naïve-key'];
 

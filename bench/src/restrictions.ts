@@ -3,25 +3,18 @@
 // every entry is tried), in CPU time per call, in one process. Run it with
 // `npm run build && npx tsc -p bench/tsconfig.json && node bench/dist/restrictions.js`.
 import 'reflect-metadata';
-import { Controller, Get, type ExecutionContext } from '@nestjs/common';
-import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import { Controller, Get } from '@nestjs/common';
 import {
   ApiKeyAuthenticator,
-  ApiKeyGuard,
   ApiKeyRestrictions,
   InMemoryApiKeyStore,
   ResolvedApiKeyOptions,
   type ApiKeyPrincipal,
 } from 'nestjs-api-key';
+import { httpContextOf, inProcessGuard } from './in-process-guard.js';
 import { benchKey, benchRecord, benchKeySet, BENCH_PEPPER } from './keys.js';
 import { measureCases, type MicroCase } from './measure.js';
 import { fixed, median, table } from './stats.js';
-
-class StepGuard extends ApiKeyGuard {
-  enforce(request: object, principal: ApiKeyPrincipal): void {
-    this.enforceRestrictions(request, principal);
-  }
-}
 
 @Controller()
 class RestrictionsController {
@@ -47,21 +40,12 @@ export async function runRestrictions(rounds: number, iterations: number): Promi
   const repository = new InMemoryApiKeyStore([plain, v4, v6]);
   const options = new ResolvedApiKeyOptions({ pepper: BENCH_PEPPER, repository });
   const authenticator = new ApiKeyAuthenticator(options, hasher, repository);
-  const adapterHost = new HttpAdapterHost();
-  adapterHost.httpAdapter = { setHeader: () => undefined } as unknown as HttpAdapterHost['httpAdapter'];
-  const guard = new StepGuard(new Reflector(), options, authenticator, adapterHost);
+  const guard = inProcessGuard(options, authenticator);
   const principalOf = async (i: number) =>
     ((await authenticator.verify(benchKey(i))) as { principal: ApiKeyPrincipal }).principal;
   const [plainPrincipal, v4Principal, v6Principal] = await Promise.all([0, 1, 2].map(principalOf));
   const v4Restrictions = ApiKeyRestrictions.of(V4_NETWORKS, null)!;
-  const contextFor = (request: object): ExecutionContext =>
-    ({
-      getType: () => 'http',
-      getHandler: () => RestrictionsController.prototype.get,
-      getClass: () => RestrictionsController,
-      switchToHttp: () => ({ getRequest: () => request, getResponse: () => ({}) }),
-      getArgByIndex: (index: number) => [request, {}][index],
-    }) as unknown as ExecutionContext;
+  const contextFor = (request: object) => httpContextOf(RestrictionsController, 'get', request);
   const requestWith = (key: number, ip: string) => ({ headers: { 'x-api-key': benchKey(key) }, ip });
 
   const cases: MicroCase[] = [
