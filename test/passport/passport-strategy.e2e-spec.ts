@@ -1,16 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  Controller,
-  createParamDecorator,
-  Get,
-  Injectable,
-  UseGuards,
-  type ExecutionContext,
-  type INestApplication,
-} from '@nestjs/common';
+import { Controller, Get, Injectable, UseGuards, type INestApplication } from '@nestjs/common';
 import { JwtModule, JwtService } from '@nestjs/jwt';
-import { AuthGuard, PassportStrategy } from '@nestjs/passport';
-import { ExtractJwt, Strategy } from 'passport-jwt';
+import { AuthGuard } from '@nestjs/passport';
 import request from 'supertest';
 import {
   ApiKey,
@@ -28,30 +19,7 @@ import {
 import { ApiKeyStrategy } from 'nestjs-api-key/passport';
 import { READER, WRITER } from '../support/keys.js';
 import { platforms, startApp } from '../support/platforms.js';
-
-const JWT_SECRET = 'test-jwt-secret-not-a-real-one';
-
-/** The app's own login: a bearer JWT whose `sub` names the user. */
-@Injectable()
-class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
-  constructor() {
-    super({ jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(), secretOrKey: JWT_SECRET });
-  }
-
-  validate(payload: Record<string, unknown>): { userId: unknown } {
-    return { userId: payload.sub };
-  }
-}
-
-/** `request.user`, where `AuthGuard` puts what the strategy that succeeded returned. */
-const UserOf = createParamDecorator(
-  (_: unknown, context: ExecutionContext) => context.switchToHttp().getRequest<{ user?: unknown }>().user,
-);
-
-/** What a handler sees of the caller: passport's `request.user` and the key's name (`@ApiKey()`). */
-function caller(user: unknown, key: ApiKeyPrincipal | null | undefined) {
-  return { user, apiKey: key === undefined ? 'undefined' : key && key.name };
-}
+import { caller, JWT_SECRET, JwtStrategy, UserOf } from './jwt-login.js';
 
 @Controller('either')
 @UseGuards(AuthGuard(['api-key', 'jwt']))
