@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Controller, Get, UseGuards, type INestApplication } from '@nestjs/common';
 import { AuthGuard } from '@nestjs/passport';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { ApiKeyGuard, ApiKeyModule, OptionalApiKey, RequireScopes } from 'nestjs-api-key';
+import { ApiKeyGuard, ApiKeyModule, ApiKeyOr, OptionalApiKey, RequireScopes } from 'nestjs-api-key';
 import { ApiKeyAuth, withApiKeySecurity } from 'nestjs-api-key/swagger';
 import { READER } from '../support/keys.js';
 import { platforms, startApp } from '../support/platforms.js';
@@ -35,6 +35,26 @@ class EitherController {
   unmarked() {}
 }
 
+@Controller('key-or-jwt')
+@UseGuards(ApiKeyOr(AuthGuard('jwt')))
+@ApiKeyAuth({ or: ['jwt'] })
+class KeyOrJwtController {
+  @Get()
+  get() {}
+
+  @Get('scoped')
+  @RequireScopes('orders:write')
+  scoped() {}
+}
+
+/** `ApiKeyOr` without `@ApiKeyAuth`: the document cannot know the other guard's scheme. */
+@Controller('unnamed')
+@UseGuards(ApiKeyOr(AuthGuard('jwt')))
+class UnnamedAlternativesController {
+  @Get()
+  get() {}
+}
+
 const config = (openapi = '3.0.0') =>
   new DocumentBuilder()
     .setTitle('test')
@@ -50,7 +70,10 @@ describe.each(platforms)('alternatives in the OpenAPI document on $name', (platf
   let app: INestApplication;
   beforeAll(async () => {
     app = await startApp(
-      { imports: [ApiKeyModule.forRoot({ keys: [READER] })], controllers: [FeedController, EitherController] },
+      {
+        imports: [ApiKeyModule.forRoot({ keys: [READER] })],
+        controllers: [FeedController, EitherController, KeyOrJwtController],
+      },
       platform,
     );
   });
@@ -72,6 +95,16 @@ describe.each(platforms)('alternatives in the OpenAPI document on $name', (platf
     const document = SwaggerModule.createDocument(app, withApiKeySecurity(app, config()));
     expect(securityOf(document, '/either')).toEqual([{ 'api-key': [] }, { jwt: [] }]);
     expect(securityOf(document, '/either/unmarked')).toBe('none'); // AuthGuard is not ApiKeyGuard: mark it
+    await SwaggerParser.validate(structuredClone(document) as never);
+  });
+
+  it('lists the key and the schemes @ApiKeyAuth({ or }) names on routes of ApiKeyOr(...), with the key’s scopes', async () => {
+    const document = SwaggerModule.createDocument(app, withApiKeySecurity(app, config('3.1.0')));
+    expect(securityOf(document, '/key-or-jwt')).toEqual([{ 'api-key': [] }, { jwt: [] }]);
+    expect(securityOf(document, '/key-or-jwt/scoped')).toEqual([{ 'api-key': ['orders:write'] }, { jwt: [] }]);
+    expect(Object.keys(document.paths['/key-or-jwt']!.get!.responses)).toEqual(
+      expect.arrayContaining(['401', '403', '503']),
+    );
     await SwaggerParser.validate(structuredClone(document) as never);
   });
 
@@ -101,6 +134,24 @@ describe('@ApiKeyAuth({ or })', () => {
     expect(() => ApiKeyAuth({ or: [''] })).toThrow(TypeError);
     expect(() => ApiKeyAuth({ or: 'jwt' as never })).toThrow(
       '@ApiKeyAuth({ or }) takes the names of security schemes of the document',
+    );
+  });
+});
+
+describe.each(platforms)('ApiKeyOr(...) without @ApiKeyAuth in the OpenAPI document on $name', (platform) => {
+  let app: INestApplication;
+  beforeAll(async () => {
+    app = await startApp(
+      { imports: [ApiKeyModule.forRoot({ keys: [READER] })], controllers: [UnnamedAlternativesController] },
+      platform,
+    );
+  });
+  afterAll(() => app.close());
+
+  it('refuses to document it as taking a key only', () => {
+    expect(() => withApiKeySecurity(app, config())).toThrow(
+      'UnnamedAlternativesController.get is guarded by ApiKeyOr(...), which admits callers without a key ' +
+        "through other guards: name their security schemes with @ApiKeyAuth({ or: ['jwt'] })",
     );
   });
 });
