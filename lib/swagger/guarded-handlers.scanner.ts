@@ -25,7 +25,7 @@ export interface RouteHandler {
   readonly guarded: boolean;
   /** The route's scope requirement (the handler's, else its controller's), if guarded and any. */
   readonly scopes: ScopeRequirement | undefined;
-  /** Whether a guarded route admits callers without a key (`@OptionalApiKey()`). */
+  /** Whether a guarded route admits callers without a key (`@OptionalApiKey()`, unless `ApiKeyOr(...)` guards it). */
   readonly optional: boolean;
   /** Schemes a guarded route accepts instead of a key (`@ApiKeyAuth({ or })`). */
   readonly or: readonly string[];
@@ -69,9 +69,10 @@ export function scanRouteHandlers(app: INestApplicationContext): RouteHandler[] 
           reflector.getAllAndOverride(PublicMetadata, targets) !== true &&
           (globallyGuarded || marked !== undefined || usesGuard(routeGuards, ApiKeyGuard));
         const scopes = guarded ? reflector.getAllAndOverride(ScopeRequirementMetadata, targets) : undefined;
-        const optional = guarded && reflector.getAllAndOverride(OptionalApiKeyMetadata, targets) === true;
-        const unnamedAlternatives =
-          guarded && marked === undefined && (globallyOr || usesGuard(routeGuards, ApiKeyOrGuard));
+        const orGuarded = guarded && (globallyOr || usesGuard(routeGuards, ApiKeyOrGuard));
+        // `ApiKeyOr(...)` admits no caller without a key or another login, `@OptionalApiKey()` or not.
+        const optional = guarded && !orGuarded && reflector.getAllAndOverride(OptionalApiKeyMetadata, targets) === true;
+        const unnamedAlternatives = orGuarded && marked === undefined;
         handlers.push({
           controller,
           name,

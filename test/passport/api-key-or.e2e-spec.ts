@@ -13,11 +13,14 @@ import { JwtModule, JwtService } from '@nestjs/jwt';
 import { AuthGuard } from '@nestjs/passport';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
+import { APP_GUARD } from '@nestjs/core';
 import {
   ApiKey,
+  ApiKeyGuard,
   ApiKeyHasher,
   ApiKeyModule,
   ApiKeyOr,
+  OptionalApiKey,
   Public,
   RequireScopes,
   type ApiKeyPrincipal,
@@ -198,6 +201,55 @@ describe.each(platforms)('ApiKeyOr(AuthGuard(jwt)) on $name', (platform) => {
       const response = await get('/or-two', { 'X-API-Key': UNKNOWN_KEY, 'X-Internal': 'yes' });
       expect([response.status, response.body.code]).toEqual([401, 'API_KEY_INVALID']);
     });
+  });
+});
+
+/** Under a global `ApiKeyGuard`: `@OptionalApiKey()` lets callers without a key on to `ApiKeyOr`. */
+@Controller('global')
+@OptionalApiKey()
+@UseGuards(ApiKeyOr(AuthGuard('jwt')))
+class UnderGlobalGuardController {
+  @Get()
+  get(@ApiKey() key: ApiKeyPrincipal | null | undefined, @UserOf() user: unknown) {
+    return caller(user, key);
+  }
+}
+
+describe.each(platforms)('ApiKeyOr under a global ApiKeyGuard on $name', (platform) => {
+  const repository = new FaultRepository();
+  let app: INestApplication;
+  let jwt: string;
+  beforeAll(async () => {
+    app = await startApp(
+      {
+        imports: [ApiKeyModule.forRoot({ repository }), JwtModule.register({ secret: JWT_SECRET })],
+        controllers: [UnderGlobalGuardController],
+        providers: [JwtStrategy, { provide: APP_GUARD, useClass: ApiKeyGuard }],
+      },
+      platform,
+    );
+    jwt = app.get(JwtService).sign({ sub: 'user-1' });
+  });
+  afterAll(() => app.close());
+  const get = (headers: Record<string, string>) => {
+    repository.reset();
+    repository.save(record(READER_KEY, 'reader', ['orders:read']));
+    const call = request(app.getHttpServer()).get('/global');
+    for (const [name, value] of Object.entries(headers)) call.set(name, value);
+    return call;
+  };
+
+  it('admits a key read once (the second pass reuses the global guard’s principal), and a JWT', async () => {
+    const byKey = await get({ 'X-API-Key': READER_KEY });
+    expect([byKey.status, byKey.body.apiKey, repository.calls]).toEqual([200, 'reader', 1]);
+    const byJwt = await get({ Authorization: `Bearer ${jwt}` });
+    expect([byJwt.status, byJwt.body]).toEqual([200, { user: { userId: 'user-1' }, apiKey: null }]);
+  });
+
+  it('still refuses a caller with neither (the optional key does not make the route anonymous), and an invalid key', async () => {
+    expect((await get({})).status).toBe(401);
+    const invalid = await get({ 'X-API-Key': UNKNOWN_KEY, Authorization: `Bearer ${jwt}` });
+    expect([invalid.status, invalid.body.code]).toEqual([401, 'API_KEY_INVALID']);
   });
 });
 

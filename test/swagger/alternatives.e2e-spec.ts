@@ -45,6 +45,10 @@ class KeyOrJwtController {
   @Get('scoped')
   @RequireScopes('orders:write')
   scoped() {}
+
+  @Get('optional')
+  @OptionalApiKey()
+  optional() {}
 }
 
 /** `ApiKeyOr` without `@ApiKeyAuth`: the document cannot know the other guard's scheme. */
@@ -102,6 +106,8 @@ describe.each(platforms)('alternatives in the OpenAPI document on $name', (platf
     const document = SwaggerModule.createDocument(app, withApiKeySecurity(app, config('3.1.0')));
     expect(securityOf(document, '/key-or-jwt')).toEqual([{ 'api-key': [] }, { jwt: [] }]);
     expect(securityOf(document, '/key-or-jwt/scoped')).toEqual([{ 'api-key': ['orders:write'] }, { jwt: [] }]);
+    // ApiKeyOr admits no anonymous caller: @OptionalApiKey() (for a global ApiKeyGuard) adds no `{}`.
+    expect(securityOf(document, '/key-or-jwt/optional')).toEqual([{ 'api-key': [] }, { jwt: [] }]);
     expect(Object.keys(document.paths['/key-or-jwt']!.get!.responses)).toEqual(
       expect.arrayContaining(['401', '403', '503']),
     );
