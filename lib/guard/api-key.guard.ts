@@ -44,7 +44,8 @@ import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
  * store failure). It throws rather than returning `false`, and
  * it denies any execution context it cannot read a request from. On an `@OptionalApiKey()` route
  * a request without a key is admitted as anonymous (`request.apiKey` is `null`); a presented key
- * meets the same outcomes as anywhere.
+ * meets the same outcomes as anywhere. For routes that take a key or another login, see
+ * `ApiKeyOr(AuthGuard('jwt'))`: a request without a key goes to the other login's guard.
  *
  * On WebSocket gateways (the key from the connection's handshake) and microservice handlers
  * (the key from NATS or RabbitMQ headers, gRPC metadata) it refuses with a `WsException` or an
