@@ -253,6 +253,48 @@ describe.each(platforms)('ApiKeyOr under a global ApiKeyGuard on $name', (platfo
   });
 });
 
+/** Guarded by nothing of its own: the global guard is `ApiKeyOr`. */
+@Controller('everywhere')
+class GloballyGuardedController {
+  @Get()
+  get(@ApiKey() key: ApiKeyPrincipal | null | undefined, @UserOf() user: unknown) {
+    return caller(user, key);
+  }
+}
+
+describe.each(platforms)('ApiKeyOr as the global guard (APP_GUARD) on $name', (platform) => {
+  let app: INestApplication;
+  let jwt: string;
+  beforeAll(async () => {
+    app = await startApp(
+      {
+        imports: [
+          ApiKeyModule.forRoot({ keys: [{ name: 'global', key: READER_KEY }] }),
+          JwtModule.register({ secret: JWT_SECRET }),
+        ],
+        controllers: [GloballyGuardedController],
+        providers: [JwtStrategy, { provide: APP_GUARD, useClass: ApiKeyOr(AuthGuard('jwt')) }],
+      },
+      platform,
+    );
+    jwt = app.get(JwtService).sign({ sub: 'user-1' });
+  });
+  afterAll(() => app.close());
+
+  it('admits a key or a JWT, and refuses neither and an invalid key beside a JWT', async () => {
+    const server = app.getHttpServer();
+    expect((await request(server).get('/everywhere').set('X-API-Key', READER_KEY)).body.apiKey).toBe('global');
+    const byJwt = await request(server).get('/everywhere').set('Authorization', `Bearer ${jwt}`);
+    expect(byJwt.body).toEqual({ user: { userId: 'user-1' }, apiKey: null });
+    expect((await request(server).get('/everywhere')).status).toBe(401);
+    const invalid = await request(server)
+      .get('/everywhere')
+      .set('X-API-Key', UNKNOWN_KEY)
+      .set('Authorization', `Bearer ${jwt}`);
+    expect([invalid.status, invalid.body.code]).toEqual([401, 'API_KEY_INVALID']);
+  });
+});
+
 describe('ApiKeyOr without guards', () => {
   it('throws a TypeError', () => {
     expect(() => ApiKeyOr()).toThrow(TypeError);

@@ -1,6 +1,7 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Controller, Get, UseGuards, type INestApplication } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { ApiKeyGuard, ApiKeyModule, ApiKeyOr, OptionalApiKey, RequireScopes } from 'nestjs-api-key';
@@ -159,5 +160,42 @@ describe.each(platforms)('ApiKeyOr(...) without @ApiKeyAuth in the OpenAPI docum
       'UnnamedAlternativesController.get is guarded by ApiKeyOr(...), which admits callers without a key ' +
         "through other guards: name their security schemes with @ApiKeyAuth({ or: ['jwt'] })",
     );
+  });
+});
+
+/** Guarded by nothing of its own: the global guard is `ApiKeyOr`. */
+@Controller('everywhere')
+@ApiKeyAuth({ or: ['jwt'] })
+class NamedUnderGlobalOrController {
+  @Get()
+  get() {}
+}
+
+/** Neither guarded nor marked: only the global `ApiKeyOr` guards it. */
+@Controller('bare')
+class BareController {
+  @Get()
+  get() {}
+}
+
+describe.each(platforms)('ApiKeyOr(...) as the global guard in the OpenAPI document on $name', (platform) => {
+  const start = (controller: new () => object) =>
+    startApp(
+      {
+        imports: [ApiKeyModule.forRoot({ keys: [READER] })],
+        controllers: [controller],
+        providers: [{ provide: APP_GUARD, useClass: ApiKeyOr(AuthGuard('jwt')) }],
+      },
+      platform,
+    );
+
+  it('lists the key and the named scheme on every route, and refuses a route that names none', async () => {
+    const named = await start(NamedUnderGlobalOrController);
+    const document = SwaggerModule.createDocument(named, withApiKeySecurity(named, config()));
+    expect(securityOf(document, '/everywhere')).toEqual([{ 'api-key': [] }, { jwt: [] }]);
+    await named.close();
+    const unnamed = await start(BareController);
+    expect(() => withApiKeySecurity(unnamed, config())).toThrow('BareController.get is guarded by ApiKeyOr(...)');
+    await unnamed.close();
   });
 });
