@@ -20,6 +20,8 @@ export { API_KEY_MODULE_OPTIONS } from './api-key.module-definition.js';
 export { ResolvedApiKeyOptions } from './resolved-api-key.options.js';
 export { ApiKeyConfigurationError } from './api-key-configuration.error.js';
 export { ApiKeyGuard } from './guard/api-key.guard.js';
+export { ApiKeyOr } from './guard/api-key-or.guard.js';
+export type { ApiKeyOrGuard } from './guard/api-key-or.guard.js';
 export { ApiKeyAuthenticator } from './verification/api-key.authenticator.js';
 export { ApiKeyHasher } from './keys/api-key.hasher.js';
 export { ApiKeyRepository } from './storage/api-key.repository.js';

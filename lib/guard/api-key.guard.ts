@@ -44,7 +44,8 @@ import { ScopeRequirementMetadata } from './require-scopes.decorator.js';
  * store failure). It throws rather than returning `false`, and
  * it denies any execution context it cannot read a request from. On an `@OptionalApiKey()` route
  * a request without a key is admitted as anonymous (`request.apiKey` is `null`); a presented key
- * meets the same outcomes as anywhere.
+ * meets the same outcomes as anywhere. For routes that take a key or another login, see
+ * `ApiKeyOr(AuthGuard('jwt'))`: a request without a key goes to the other login's guard.
  *
  * On WebSocket gateways (the key from the connection's handshake) and microservice handlers
  * (the key from NATS or RabbitMQ headers, gRPC metadata) it refuses with a `WsException` or an
@@ -98,22 +99,45 @@ export class ApiKeyGuard implements CanActivate {
         this.attachPrincipal(request, principal);
         await this.hook?.authorized(context, principal, response);
       }
-      if (response) this.setHeader(response, 'Cache-Control', 'no-store');
-      return true;
     } catch (error) {
-      if (error === this.missing && this.isOptional(context)) {
-        this.attachAnonymous(request);
-        if (response) this.setHeader(response, 'Cache-Control', 'no-store');
-        return true;
+      if (error !== this.missing) return this.refuse(error, context, response);
+      try {
+        await this.admitWithoutKey(context, request, response, this.missing);
+      } catch (refusal) {
+        return this.refuse(refusal, context, response);
       }
-      if (response) this.setRefusalHeaders(response, error);
-      // A message without a response (WebSocket, RPC, a GraphQL subscription) and any GraphQL
-      // operation are refused in their transport's error class.
-      if (!response || context.getType<string>() === 'graphql') {
-        return this.throwRefusal(await transportRefusal(error, context), context);
-      }
-      return this.throwRefusal(error, context);
     }
+    if (response) this.setHeader(response, 'Cache-Control', 'no-store');
+    return true;
+  }
+
+  /**
+   * Decides a request that presents no key: on an `@OptionalApiKey()` route it is admitted as
+   * anonymous ({@link attachAnonymous}); elsewhere it is refused with `missing` (401). Returning
+   * admits the request, throwing refuses it (the error goes through {@link throwRefusal}).
+   *
+   * @param _response the response the guard sets its headers on (`null` for a message)
+   * @param missing the guard's 401 for a request without a key
+   */
+  protected async admitWithoutKey(
+    context: ExecutionContext,
+    request: object,
+    _response: object | null,
+    missing: ApiKeyMissingException,
+  ): Promise<void> {
+    if (!this.isOptional(context)) throw missing;
+    this.attachAnonymous(request);
+  }
+
+  /** Sets the refusal's headers and throws it, in its transport's error class where it has one. */
+  private async refuse(error: unknown, context: ExecutionContext, response: object | null): Promise<never> {
+    if (response) this.setRefusalHeaders(response, error);
+    // A message without a response (WebSocket, RPC, a GraphQL subscription) and any GraphQL
+    // operation are refused in their transport's error class.
+    if (!response || context.getType<string>() === 'graphql') {
+      return this.throwRefusal(await transportRefusal(error, context), context);
+    }
+    return this.throwRefusal(error, context);
   }
 
   /** Whether the handler or its controller is marked `@Public()`. */

@@ -13,8 +13,8 @@ export const OptionalApiKeyMetadata = Reflector.createDecorator<boolean>({ key: 
  * caller passes them, a key without them is refused with 403. `@Public()` still wins: no key is
  * read on a public route.
  *
- * For routes that take a key or another login (a JWT, a session): run the other login's guard
- * too and check in the handler that one of them authenticated the caller.
+ * For routes that take a key or another login (a JWT, a session), use `ApiKeyOr(AuthGuard('jwt'))`
+ * instead: a request without a key must then pass the other login's guard.
  */
 export function OptionalApiKey(): MethodDecorator & ClassDecorator {
   return applyDecorators(OptionalApiKeyMetadata(true));

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
+import { ServerResponse } from 'node:http';
 import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
-import { ApiKeyInvalidException, withoutStackTrace } from '../api-key.exceptions.js';
+import { ApiKeyInvalidException, withoutStackTrace, type ApiKeyHttpException } from '../api-key.exceptions.js';
 import { readPresentedKey } from '../guard/api-key.credentials.js';
 import { challengeFor } from '../guard/api-key.guard.js';
 import { attachPrincipal, rawRequestOf, rememberedPrincipal } from '../guard/api-key.request.js';
@@ -48,14 +49,28 @@ export class ApiKeyPassportStrategy {
       (principal) => {
         if (!principal) return this.fail(401);
         this.verify(principal, (error, user) => {
-          if (error) return this.error(error);
-          if (!user) return this.error(this.invalid);
+          if (error) return this.refuse(request, error);
+          if (!user) return this.refuse(request, this.invalid);
           attachPrincipal(request, principal, null);
           this.success(user);
         });
       },
-      (error: unknown) => this.error(error),
+      (error: unknown) => this.refuse(request, error),
     );
+  }
+
+  /**
+   * Ends the list with `error`, its headers (`WWW-Authenticate`, `Cache-Control`) set on the
+   * response where the request leads to it: Express's `request.res`. Passport gives a strategy
+   * no response, and Fastify's request has none: there the refusal carries its status and body only.
+   */
+  private refuse(request: object, error: unknown): void {
+    const response = (request as { res?: unknown }).res;
+    const headers = (error as Partial<ApiKeyHttpException> | undefined)?.headers;
+    if (headers && response instanceof ServerResponse && !response.headersSent) {
+      for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
+    }
+    this.error(error);
   }
 
   /**
@@ -79,7 +94,10 @@ export class ApiKeyPassportStrategy {
  * events and last-used tracking as `ApiKeyGuard`. Add it to the providers of a module that sees
  * `ApiKeyModule` (global, or imported) and guard routes with `AuthGuard(['api-key', 'jwt'])`.
  *
- * List `'api-key'` first: passport stops at the first strategy that succeeds, so a key listed
+ * For a route that takes a key or another login, prefer `ApiKeyOr(AuthGuard('jwt'))` from the
+ * main entry point: it needs no strategy, decides any presented key whatever else the request
+ * carries, and applies the route's scopes, rate limits and refusal headers. With the strategy,
+ * list `'api-key'` first: passport stops at the first strategy that succeeds, so a key listed
  * after a JWT that succeeds is never read, and an invalid key beside a valid JWT would be
  * admitted. Listed first, a request without a key goes on to the next strategy, and a presented
  * key that is not valid is refused (401) whatever else the request carries.
@@ -87,6 +105,9 @@ export class ApiKeyPassportStrategy {
  * `request.user` holds what {@link validate} returns (the principal, unless overridden);
  * `request.apiKey` holds the principal, where `@ApiKey()` reads it. The strategy sees no route:
  * add `ApiKeyGuard` after `AuthGuard` on an `@OptionalApiKey()` route to check `@RequireScopes`.
+ * Its refusals carry `WWW-Authenticate` and `Cache-Control: no-store` on Express only (passport
+ * gives a strategy no response; Express's request leads to it), and the rate limits of
+ * `nestjs-api-key/rate-limit` do not apply to the keys it admits.
  */
 @Injectable()
 export class ApiKeyStrategy extends PassportStrategy(ApiKeyPassportStrategy, API_KEY_STRATEGY) {

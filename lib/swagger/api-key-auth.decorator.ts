@@ -5,7 +5,8 @@ import { Reflector } from '@nestjs/core';
 export interface ApiKeyAuthOptions {
   /**
    * Security schemes of the document (`DocumentBuilder.addBearerAuth(..., 'jwt')`) the route
-   * accepts instead of a key, as with `AuthGuard(['api-key', 'jwt'])`: the operation lists the key
+   * accepts instead of a key, as with `ApiKeyOr(AuthGuard('jwt'))` or
+   * `AuthGuard(['api-key', 'jwt'])`: the operation lists the key
    * and each of them as alternatives (`[{ "api-key": [] }, { "jwt": [] }]`), not as requirements
    * that all hold.
    */
@@ -21,7 +22,9 @@ export const ApiKeyAuthMetadata = Reflector.createDecorator<{ readonly or: reado
  * Documents a handler (or every handler of a controller) as protected by an API key, for a
  * guard `withApiKeySecurity` cannot see: `AuthGuard(['api-key', 'jwt'])` of `@nestjs/passport`
  * with `ApiKeyStrategy` (give `{ or: ['jwt'] }` to list the JWT as the other way in), or one that
- * calls `ApiKeyGuard` or `ApiKeyAuthenticator` itself instead of extending `ApiKeyGuard`. It
+ * calls `ApiKeyGuard` or `ApiKeyAuthenticator` itself instead of extending `ApiKeyGuard`; and the
+ * schemes of the other guards of `ApiKeyOr(AuthGuard('jwt'))`, which `withApiKeySecurity`
+ * requires (`{ or: ['jwt'] }`; `@ApiKeyAuth()` when they have no scheme in the document). It
  * changes the document only, never who may call the route; `@Public()` still wins. Guards applied
  * with `@UseGuards(ApiKeyGuard)` or globally need no annotation.
  *

@@ -29,14 +29,16 @@ import { scanRouteHandlers } from './guarded-handlers.scanner.js';
  *   (on the handler, its controller or the document) stay in force, combined with the key's;
  * - lists the alternatives of a route that takes more than a key: an empty requirement `{}` beside
  *   the key's on an `@OptionalApiKey()` route, and each scheme of `@ApiKeyAuth({ or: ['jwt'] })`
- *   (a route of `AuthGuard(['api-key', 'jwt'])`) as a requirement of its own.
+ *   (a route of `ApiKeyOr(AuthGuard('jwt'))` or `AuthGuard(['api-key', 'jwt'])`) as a requirement
+ *   of its own.
  *
  * The handler metadata describes the last application passed here: documenting two applications
  * that share controllers but guard them differently, build one document before the next call.
  *
  * Throws when `config` declares an `apiKey` scheme that no operation uses (Swagger UI's
  * Authorize would store a key that is never sent), when `@ApiKeyAuth({ or })` names a scheme
- * `config` does not declare, or when one handler is inherited by controllers that guard it differently.
+ * `config` does not declare, when a route of `ApiKeyOr(...)` has no `@ApiKeyAuth()` naming the
+ * schemes of its other guards, or when one handler is inherited by controllers that guard it differently.
  *
  * @example
  * const config = withApiKeySecurity(app, new DocumentBuilder().setTitle('Orders').build());
@@ -73,7 +75,14 @@ export function withApiKeySecurity<T extends DocumentConfig>(app: INestApplicati
       );
     }
   }
-  for (const { controller, name, or } of handlers) {
+  for (const { controller, name, or, unnamedAlternatives } of handlers) {
+    if (unnamedAlternatives) {
+      throw new Error(
+        `nestjs-api-key/swagger: ${controller.name}.${name} is guarded by ApiKeyOr(...), which admits callers ` +
+          "without a key through other guards: name their security schemes with @ApiKeyAuth({ or: ['jwt'] }) " +
+          'on the handler or its controller (@ApiKeyAuth() when they have none in the document)',
+      );
+    }
     const unknown = or.filter((scheme) => !(scheme in declared) && !(scheme in schemes));
     if (unknown.length > 0) {
       throw new Error(

@@ -1,5 +1,6 @@
 import type { CanActivate, INestApplicationContext, Type } from '@nestjs/common';
 import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
+import { ApiKeyOrGuard } from '../guard/api-key-or.guard.js';
 import { ApiKeyGuard } from '../guard/api-key.guard.js';
 import type { ScopeRequirement } from '../guard/api-key.scopes.js';
 import { OptionalApiKeyMetadata } from '../guard/optional-api-key.decorator.js';
@@ -24,10 +25,12 @@ export interface RouteHandler {
   readonly guarded: boolean;
   /** The route's scope requirement (the handler's, else its controller's), if guarded and any. */
   readonly scopes: ScopeRequirement | undefined;
-  /** Whether a guarded route admits callers without a key (`@OptionalApiKey()`). */
+  /** Whether a guarded route admits callers without a key (`@OptionalApiKey()`, unless `ApiKeyOr(...)` guards it). */
   readonly optional: boolean;
   /** Schemes a guarded route accepts instead of a key (`@ApiKeyAuth({ or })`). */
   readonly or: readonly string[];
+  /** Whether `ApiKeyOr(...)` guards the route and no `@ApiKeyAuth()` names the schemes of its other guards. */
+  readonly unnamedAlternatives: boolean;
 }
 
 /** The parts of Nest's internal `ApplicationConfig` read here (the same object `@nestjs/swagger` reads). */
@@ -41,11 +44,13 @@ interface GlobalGuards {
  * subclass) protects it, with the same rules as the guard: `@UseGuards` on the handler or its
  * controller, or a global guard (`APP_GUARD` or `app.useGlobalGuards`), or marked
  * `@ApiKeyAuth()`, minus `@Public()` handlers and controllers; and whether the key is optional
- * (`@OptionalApiKey()`) or one of several ways in (`@ApiKeyAuth({ or })`).
+ * (`@OptionalApiKey()`) or one of several ways in (`@ApiKeyAuth({ or })`, `ApiKeyOr(...)`).
  */
 export function scanRouteHandlers(app: INestApplicationContext): RouteHandler[] {
   const reflector = new Reflector();
-  const globallyGuarded = hasGlobalApiKeyGuard(app);
+  const globalGuards = globalGuardsOf(app);
+  const globallyGuarded = usesGuard(globalGuards, ApiKeyGuard);
+  const globallyOr = usesGuard(globalGuards, ApiKeyOrGuard);
   const scanner = new MetadataScanner();
   const handlers: RouteHandler[] = [];
   for (const module of app.get(ModulesContainer).values()) {
@@ -57,38 +62,48 @@ export function scanRouteHandlers(app: INestApplicationContext): RouteHandler[] 
         if (!Reflect.hasMetadata(PATH_METADATA, handler)) continue; // not a route
         const targets = [handler, controller];
         const marked = reflector.getAllAndOverride(ApiKeyAuthMetadata, targets);
+        const routeGuards = targets.flatMap(
+          (target) => reflector.get<unknown[] | undefined>(GUARDS_METADATA, target) ?? [],
+        );
         const guarded =
           reflector.getAllAndOverride(PublicMetadata, targets) !== true &&
-          (globallyGuarded ||
-            marked !== undefined ||
-            targets.some((target) => usesApiKeyGuard(reflector.get<unknown[]>(GUARDS_METADATA, target))));
+          (globallyGuarded || marked !== undefined || usesGuard(routeGuards, ApiKeyGuard));
         const scopes = guarded ? reflector.getAllAndOverride(ScopeRequirementMetadata, targets) : undefined;
-        const optional = guarded && reflector.getAllAndOverride(OptionalApiKeyMetadata, targets) === true;
-        handlers.push({ controller, name, handler, guarded, scopes, optional, or: guarded ? (marked?.or ?? []) : [] });
+        const orGuarded = guarded && (globallyOr || usesGuard(routeGuards, ApiKeyOrGuard));
+        // `ApiKeyOr(...)` admits no caller without a key or another login, `@OptionalApiKey()` or not.
+        const optional = guarded && !orGuarded && reflector.getAllAndOverride(OptionalApiKeyMetadata, targets) === true;
+        const unnamedAlternatives = orGuarded && marked === undefined;
+        handlers.push({
+          controller,
+          name,
+          handler,
+          guarded,
+          scopes,
+          optional,
+          or: guarded ? (marked?.or ?? []) : [],
+          unnamedAlternatives,
+        });
       }
     }
   }
   return handlers;
 }
 
-function hasGlobalApiKeyGuard(app: INestApplicationContext): boolean {
+/** The global guards of `app` (`APP_GUARD` or `app.useGlobalGuards`), as instances or classes. */
+function globalGuardsOf(app: INestApplicationContext): unknown[] {
   const config = (app as unknown as { config?: Partial<GlobalGuards> }).config;
   if (typeof config?.getGlobalGuards !== 'function' || typeof config.getGlobalRequestGuards !== 'function') {
     throw new Error(
       'nestjs-api-key/swagger: pass the INestApplication (from NestFactory.create or createNestApplication)',
     );
   }
-  return (
-    usesApiKeyGuard(config.getGlobalGuards()) ||
-    usesApiKeyGuard(config.getGlobalRequestGuards().map((wrapper) => wrapper.metatype))
-  );
+  return [...config.getGlobalGuards(), ...config.getGlobalRequestGuards().map((wrapper) => wrapper.metatype)];
 }
 
-/** Whether a list of guards (classes or instances) holds {@link ApiKeyGuard} or a subclass. */
-function usesApiKeyGuard(guards: readonly unknown[] | undefined): boolean {
-  return (guards ?? []).some(
+/** Whether a list of guards (classes or instances) holds `base` or a subclass. */
+function usesGuard(guards: readonly unknown[], base: abstract new (...args: never[]) => unknown): boolean {
+  return guards.some(
     (guard) =>
-      guard instanceof ApiKeyGuard ||
-      (typeof guard === 'function' && (guard === ApiKeyGuard || guard.prototype instanceof ApiKeyGuard)),
+      guard instanceof base || (typeof guard === 'function' && (guard === base || guard.prototype instanceof base)),
   );
 }

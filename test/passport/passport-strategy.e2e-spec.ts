@@ -1,16 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  Controller,
-  createParamDecorator,
-  Get,
-  Injectable,
-  UseGuards,
-  type ExecutionContext,
-  type INestApplication,
-} from '@nestjs/common';
+import { Controller, Get, Injectable, UseGuards, type INestApplication } from '@nestjs/common';
 import { JwtModule, JwtService } from '@nestjs/jwt';
-import { AuthGuard, PassportStrategy } from '@nestjs/passport';
-import { ExtractJwt, Strategy } from 'passport-jwt';
+import { AuthGuard } from '@nestjs/passport';
 import request from 'supertest';
 import {
   ApiKey,
@@ -28,30 +19,7 @@ import {
 import { ApiKeyStrategy } from 'nestjs-api-key/passport';
 import { READER, WRITER } from '../support/keys.js';
 import { platforms, startApp } from '../support/platforms.js';
-
-const JWT_SECRET = 'test-jwt-secret-not-a-real-one';
-
-/** The app's own login: a bearer JWT whose `sub` names the user. */
-@Injectable()
-class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
-  constructor() {
-    super({ jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(), secretOrKey: JWT_SECRET });
-  }
-
-  validate(payload: Record<string, unknown>): { userId: unknown } {
-    return { userId: payload.sub };
-  }
-}
-
-/** `request.user`, where `AuthGuard` puts what the strategy that succeeded returned. */
-const UserOf = createParamDecorator(
-  (_: unknown, context: ExecutionContext) => context.switchToHttp().getRequest<{ user?: unknown }>().user,
-);
-
-/** What a handler sees of the caller: passport's `request.user` and the key's name (`@ApiKey()`). */
-function caller(user: unknown, key: ApiKeyPrincipal | null | undefined) {
-  return { user, apiKey: key === undefined ? 'undefined' : key && key.name };
-}
+import { caller, JWT_SECRET, JwtStrategy, UserOf } from './jwt-login.js';
 
 @Controller('either')
 @UseGuards(AuthGuard(['api-key', 'jwt']))
@@ -176,6 +144,23 @@ describe.each(platforms)('ApiKeyStrategy with passport-jwt on $name', (platform)
       expect([badJwt.status, badJwt.body.apiKey]).toEqual([200, 'reader']);
     });
 
+    // Passport gives a strategy no response; Express's request leads to it, Fastify's does not (docs/passport.md).
+    it('sets the refusal headers where the request leads to the response: WWW-Authenticate and no-store on Express', async () => {
+      const invalid = await get('/either', { 'X-API-Key': 'test-unknown-key-000000009', ...bearer() });
+      const two = await get('/either').set('X-API-Key', [READER.key, WRITER.key] as unknown as string);
+      expect([invalid.status, invalid.body.code, two.status]).toEqual([401, 'API_KEY_INVALID', 400]);
+      const headers = [
+        invalid.headers['www-authenticate'],
+        invalid.headers['cache-control'],
+        two.headers['cache-control'],
+      ];
+      expect(headers).toEqual(
+        platform.name === 'express'
+          ? ['ApiKey realm="api"', 'no-store', 'no-store']
+          : [undefined, undefined, undefined],
+      );
+    });
+
     it('verifies a key once per request', async () => {
       expect(await verifications(() => get('/either', { 'X-API-Key': READER.key }))).toEqual([
         ApiKeyEventType.Authenticated,
@@ -196,7 +181,7 @@ describe.each(platforms)('ApiKeyStrategy with passport-jwt on $name', (platform)
       expect([response.status, response.body.code]).toEqual([401, 'API_KEY_INVALID']);
     });
 
-    it('never reads the key when the JWT is valid: list api-key first to refuse an invalid one', async () => {
+    it('never reads the key when the JWT is valid: list api-key first, or use ApiKeyOr, to refuse an invalid one', async () => {
       const run = () => get('/jwt-first', { 'X-API-Key': 'test-unknown-key-000000009', ...bearer() });
       expect(await verifications(async () => expect((await run()).status).toBe(200))).toEqual([]);
     });
@@ -270,6 +255,7 @@ describe.each(platforms)('ApiKeyStrategy with the key store down on $name', (pla
       .set('X-API-Key', 'test-stored-key-0000000001')
       .set('Authorization', `Bearer ${jwt}`);
     expect([response.status, response.body.code]).toEqual([503, 'API_KEY_STORE_UNAVAILABLE']);
+    if (platform.name === 'express') expect(response.headers['cache-control']).toBe('no-store');
   });
 
   it('still admits a JWT alone: no key, no lookup', async () => {

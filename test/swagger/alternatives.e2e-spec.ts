@@ -1,9 +1,10 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Controller, Get, UseGuards, type INestApplication } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { ApiKeyGuard, ApiKeyModule, OptionalApiKey, RequireScopes } from 'nestjs-api-key';
+import { ApiKeyGuard, ApiKeyModule, ApiKeyOr, OptionalApiKey, RequireScopes } from 'nestjs-api-key';
 import { ApiKeyAuth, withApiKeySecurity } from 'nestjs-api-key/swagger';
 import { READER } from '../support/keys.js';
 import { platforms, startApp } from '../support/platforms.js';
@@ -35,6 +36,30 @@ class EitherController {
   unmarked() {}
 }
 
+@Controller('key-or-jwt')
+@UseGuards(ApiKeyOr(AuthGuard('jwt')))
+@ApiKeyAuth({ or: ['jwt'] })
+class KeyOrJwtController {
+  @Get()
+  get() {}
+
+  @Get('scoped')
+  @RequireScopes('orders:write')
+  scoped() {}
+
+  @Get('optional')
+  @OptionalApiKey()
+  optional() {}
+}
+
+/** `ApiKeyOr` without `@ApiKeyAuth`: the document cannot know the other guard's scheme. */
+@Controller('unnamed')
+@UseGuards(ApiKeyOr(AuthGuard('jwt')))
+class UnnamedAlternativesController {
+  @Get()
+  get() {}
+}
+
 const config = (openapi = '3.0.0') =>
   new DocumentBuilder()
     .setTitle('test')
@@ -50,7 +75,10 @@ describe.each(platforms)('alternatives in the OpenAPI document on $name', (platf
   let app: INestApplication;
   beforeAll(async () => {
     app = await startApp(
-      { imports: [ApiKeyModule.forRoot({ keys: [READER] })], controllers: [FeedController, EitherController] },
+      {
+        imports: [ApiKeyModule.forRoot({ keys: [READER] })],
+        controllers: [FeedController, EitherController, KeyOrJwtController],
+      },
       platform,
     );
   });
@@ -72,6 +100,18 @@ describe.each(platforms)('alternatives in the OpenAPI document on $name', (platf
     const document = SwaggerModule.createDocument(app, withApiKeySecurity(app, config()));
     expect(securityOf(document, '/either')).toEqual([{ 'api-key': [] }, { jwt: [] }]);
     expect(securityOf(document, '/either/unmarked')).toBe('none'); // AuthGuard is not ApiKeyGuard: mark it
+    await SwaggerParser.validate(structuredClone(document) as never);
+  });
+
+  it('lists the key and the schemes @ApiKeyAuth({ or }) names on routes of ApiKeyOr(...), with the key’s scopes', async () => {
+    const document = SwaggerModule.createDocument(app, withApiKeySecurity(app, config('3.1.0')));
+    expect(securityOf(document, '/key-or-jwt')).toEqual([{ 'api-key': [] }, { jwt: [] }]);
+    expect(securityOf(document, '/key-or-jwt/scoped')).toEqual([{ 'api-key': ['orders:write'] }, { jwt: [] }]);
+    // ApiKeyOr admits no anonymous caller: @OptionalApiKey() (for a global ApiKeyGuard) adds no `{}`.
+    expect(securityOf(document, '/key-or-jwt/optional')).toEqual([{ 'api-key': [] }, { jwt: [] }]);
+    expect(Object.keys(document.paths['/key-or-jwt']!.get!.responses)).toEqual(
+      expect.arrayContaining(['401', '403', '503']),
+    );
     await SwaggerParser.validate(structuredClone(document) as never);
   });
 
@@ -102,5 +142,60 @@ describe('@ApiKeyAuth({ or })', () => {
     expect(() => ApiKeyAuth({ or: 'jwt' as never })).toThrow(
       '@ApiKeyAuth({ or }) takes the names of security schemes of the document',
     );
+  });
+});
+
+describe.each(platforms)('ApiKeyOr(...) without @ApiKeyAuth in the OpenAPI document on $name', (platform) => {
+  let app: INestApplication;
+  beforeAll(async () => {
+    app = await startApp(
+      { imports: [ApiKeyModule.forRoot({ keys: [READER] })], controllers: [UnnamedAlternativesController] },
+      platform,
+    );
+  });
+  afterAll(() => app.close());
+
+  it('refuses to document it as taking a key only', () => {
+    expect(() => withApiKeySecurity(app, config())).toThrow(
+      'UnnamedAlternativesController.get is guarded by ApiKeyOr(...), which admits callers without a key ' +
+        "through other guards: name their security schemes with @ApiKeyAuth({ or: ['jwt'] })",
+    );
+  });
+});
+
+/** Guarded by nothing of its own: the global guard is `ApiKeyOr`. */
+@Controller('everywhere')
+@ApiKeyAuth({ or: ['jwt'] })
+class NamedUnderGlobalOrController {
+  @Get()
+  get() {}
+}
+
+/** Neither guarded nor marked: only the global `ApiKeyOr` guards it. */
+@Controller('bare')
+class BareController {
+  @Get()
+  get() {}
+}
+
+describe.each(platforms)('ApiKeyOr(...) as the global guard in the OpenAPI document on $name', (platform) => {
+  const start = (controller: new () => object) =>
+    startApp(
+      {
+        imports: [ApiKeyModule.forRoot({ keys: [READER] })],
+        controllers: [controller],
+        providers: [{ provide: APP_GUARD, useClass: ApiKeyOr(AuthGuard('jwt')) }],
+      },
+      platform,
+    );
+
+  it('lists the key and the named scheme on every route, and refuses a route that names none', async () => {
+    const named = await start(NamedUnderGlobalOrController);
+    const document = SwaggerModule.createDocument(named, withApiKeySecurity(named, config()));
+    expect(securityOf(document, '/everywhere')).toEqual([{ 'api-key': [] }, { jwt: [] }]);
+    await named.close();
+    const unnamed = await start(BareController);
+    expect(() => withApiKeySecurity(unnamed, config())).toThrow('BareController.get is guarded by ApiKeyOr(...)');
+    await unnamed.close();
   });
 });
