@@ -7,6 +7,7 @@ import {
   InMemoryApiKeyStore,
   type ApiKeyRecord,
 } from 'nestjs-api-key';
+import { ApiKeyRateLimitModule } from 'nestjs-api-key/rate-limit';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { NO_SCOPES, READER, TEST_KEYS, WRITER } from '../support/keys.js';
@@ -199,6 +200,63 @@ describe.each(drivers)('GraphQL subscriptions over graphql-ws on $name', (driver
     await ticks(outcome, 10);
     expect(outcome.close).toBeUndefined();
     outcome.stop();
+  });
+});
+
+describe.each(drivers)('GraphQL subscriptions on $name: changes through ApiKeyService, rate limits', (driver) => {
+  let server: SecurityApp;
+  let keys: ApiKeyService;
+  beforeAll(async () => {
+    // Far beyond any test: only a change notification can close a connection in time.
+    const options = { recheckIntervalMs: 600_000 };
+    const graphql =
+      driver.name === 'apollo'
+        ? drivers[0].moduleAsync((subscriptions: ApiKeySubscriptions) => ({
+            subscriptions: { 'graphql-ws': subscriptions.graphqlWs(options) },
+          }))
+        : drivers[1].moduleAsync((subscriptions: ApiKeySubscriptions) => ({
+            subscription: subscriptions.mercurius(options),
+          }));
+    server = await startSecurityApp(
+      {
+        imports: [
+          ApiKeyModule.forRoot({ keys: TEST_KEYS, isGlobal: true }),
+          ApiKeyRateLimitModule.forRoot({ limit: { points: 2, durationMs: 60_000 } }),
+          graphql,
+        ],
+        providers: [TicksResolver],
+      },
+      driver.platform,
+      leaks,
+    );
+    keys = server.app.get(ApiKeyService);
+  });
+  afterAll(() => server.app.close());
+
+  it('closes the open subscription of a key revoked through ApiKeyService at once, with 4401 API_KEY_INVALID', async () => {
+    const issued = await keys.create({ name: 'revoked-now', scopes: ['orders:read'] });
+    const outcome = subscribeTo(server.url, { 'x-api-key': issued.key });
+    await ticks(outcome, 1);
+    await keys.revoke(issued.apiKey.id);
+    await outcome.done;
+    expect(outcome.close).toEqual({ code: 4401, reason: 'API_KEY_INVALID' });
+  });
+
+  it("counts each connection once against its key's rate limit, and closes one over it with 4429", async () => {
+    const issued = await keys.create({ name: 'limited' });
+    const outcomes = [];
+    for (let n = 0; n < 3; n++) {
+      const outcome = subscribeTo(server.url, { 'x-api-key': issued.key }, {}, 'subscription { subscriber }');
+      await outcome.done;
+      outcome.stop();
+      outcomes.push({ results: outcome.results, close: outcome.close });
+    }
+    expect(outcomes.map((outcome) => outcome.results)).toEqual([
+      [{ data: { subscriber: 'limited' } }],
+      [{ data: { subscriber: 'limited' } }],
+      [],
+    ]);
+    expect(outcomes[2]!.close).toEqual({ code: 4429, reason: 'API_KEY_RATE_LIMITED' });
   });
 });
 
