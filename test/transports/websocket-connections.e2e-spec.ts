@@ -235,6 +235,15 @@ describe.each(transports)('ApiKeyWebSockets: verification at the handshake on $n
     }
   });
 
+  it('refuses a key used from outside its allowed networks (API_KEY_RESTRICTED)', async () => {
+    const { key } = await service.create({
+      name: 'office',
+      scopes: ['orders:read'],
+      allowedNetworks: ['192.0.2.0/24'],
+    });
+    expect(await refused({ 'x-api-key': key })).toEqual(refusal('API_KEY_RESTRICTED', 403, 4403));
+  });
+
   it("admits a valid key, whose messages reuse the connection's principal without another lookup", async () => {
     const authenticated = () =>
       recorder.sink.events.filter((e) => e.type === ApiKeyEventType.Authenticated && e.keyId === keys.readerId).length;
