@@ -20,6 +20,8 @@ export interface ApiKeyWebSocketOptions {
 /** A socket.io server socket, as far as it is used here. */
 interface SocketIoSocket {
   readonly handshake: object;
+  /** The underlying Engine.IO connection (shared by the sockets of its namespaces). */
+  readonly conn: { once(event: 'close', listener: () => void): unknown };
   emit(event: string, data: unknown): unknown;
   disconnect(close: boolean): unknown;
   once(event: 'disconnect', listener: () => void): unknown;
@@ -27,9 +29,14 @@ interface SocketIoSocket {
 
 /** A native `ws` socket, as far as it is used here. */
 interface NativeSocket {
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
   close(code: number, reason: string): void;
   once(event: 'close', listener: () => void): unknown;
 }
+
+/** A native socket's `readyState` once it is closing. */
+const CLOSING = 2;
 
 /** socket.io's error for a refused connection: the client's `connect_error` receives `message` and `data`. */
 export interface ApiKeyConnectError extends Error {
@@ -79,6 +86,8 @@ export class ApiKeyWebSockets implements OnModuleDestroy {
       this.admit(socket, close).then(
         (untrack) => {
           socket.once('disconnect', untrack);
+          // A client gone during the verification never connects, so its socket never disconnects.
+          socket.conn.once('close', untrack);
           next();
         },
         (refusal: ConnectionRefusal) => {
@@ -92,7 +101,8 @@ export class ApiKeyWebSockets implements OnModuleDestroy {
 
   /**
    * The check for a ws-adapter gateway's `handleConnection(client, request)`: resolves to `true`
-   * once the connection is admitted, to `false` once it is closed with the refusal's close code.
+   * once the connection is admitted, to `false` once it is closed with the refusal's close code
+   * (or when the client left during the verification).
    * It also records the handshake for `ApiKeyGuard` (as {@link rememberWebSocketHandshake}).
    */
   ws(options: ApiKeyWebSocketOptions = {}): (client: NativeSocket, request: WebSocketHandshake) => Promise<boolean> {
@@ -102,7 +112,11 @@ export class ApiKeyWebSockets implements OnModuleDestroy {
       const close = ({ body, closeCode }: ConnectionRefusal) => client.close(closeCode, body.code);
       try {
         const untrack = await this.admit(client, close);
-        if (untrack) client.once('close', untrack);
+        if (client.readyState >= CLOSING) {
+          untrack(); // it closed during the verification
+          return false;
+        }
+        client.once('close', untrack);
         return true;
       } catch (refusal) {
         close(refusal as ConnectionRefusal);
