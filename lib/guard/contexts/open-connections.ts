@@ -97,6 +97,11 @@ export class OpenConnections {
   private intervalMs = DEFAULT_RECHECK_INTERVAL_MS;
   private checking = false;
   private unwatch: (() => void) | undefined;
+  /**
+   * How many changes to its key each connection has been told of: a re-check that began before the
+   * last one is outdated.
+   */
+  private readonly changesSeen = new WeakMap<OpenConnection, number>();
 
   /**
    * @param kind the class that admits connections, named in configuration errors and given to the
@@ -205,7 +210,10 @@ export class OpenConnections {
   private async recheck(keyId: string | null): Promise<void> {
     const connections =
       keyId === null ? [...this.byKey.values()].flatMap((set) => [...set]) : [...(this.byKey.get(keyId) ?? [])];
-    for (const connection of connections) connection.stale = true;
+    for (const connection of connections) {
+      connection.stale = true;
+      this.changesSeen.set(connection, (this.changesSeen.get(connection) ?? 0) + 1);
+    }
     await Promise.all(connections.map((connection) => this.verifyAgain(connection)));
   }
 
@@ -223,6 +231,7 @@ export class OpenConnections {
 
   /** Closes the connection when its key is no longer valid or allowed; else refreshes its principal. */
   private async verifyAgain(connection: OpenConnection): Promise<void> {
+    const changes = this.changesSeen.get(connection);
     let verification;
     try {
       verification = await this.authenticator.verify(connection.key);
@@ -245,6 +254,8 @@ export class OpenConnections {
       connection.close(this.refusalOf(refusal));
       return;
     }
+    // A change told after this re-check began: the re-check it started decides.
+    if (this.changesSeen.get(connection) !== changes) return;
     connection.principal = (verification as { principal: ApiKeyPrincipal }).principal;
     connection.stale = false;
     connection.refreshed?.(connection.principal);
