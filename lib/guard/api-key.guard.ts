@@ -151,9 +151,14 @@ export class ApiKeyGuard implements CanActivate {
     }
   }
 
-  /** The principal an earlier pass of a guard of this module attached to the request, if any. */
+  /**
+   * The principal an earlier pass of a guard of this module attached to the request, if any, while
+   * it is still valid: a GraphQL subscription's connection keeps the principal it was admitted
+   * with, and a subscription that starts once that key has expired is verified afresh (and refused).
+   */
   protected getRememberedPrincipal(request: object): ApiKeyPrincipal | undefined {
-    return rememberedPrincipal(request, this.authenticator);
+    const principal = rememberedPrincipal(request, this.authenticator);
+    return principal && this.authenticator.stillValid(principal) ? principal : undefined;
   }
 
   /**

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import {
+  ApiKeyClock,
   ApiKeyModule,
   ApiKeyService,
   ApiKeySubscriptions,
@@ -11,6 +12,7 @@ import { ApiKeyRateLimitModule } from 'nestjs-api-key/rate-limit';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { NO_SCOPES, READER, TEST_KEYS, WRITER } from '../support/keys.js';
+import { ManualClock } from '../support/clock.js';
 import { LeakRecorder } from '../support/leak-recorder.js';
 import { startSecurityApp, type SecurityApp } from '../support/security-app.js';
 import { drivers } from './drivers.js';
@@ -204,6 +206,7 @@ describe.each(drivers)('GraphQL subscriptions over graphql-ws on $name', (driver
 });
 
 describe.each(drivers)('GraphQL subscriptions on $name: changes through ApiKeyService, rate limits', (driver) => {
+  const clock = new ManualClock();
   let server: SecurityApp;
   let keys: ApiKeyService;
   beforeAll(async () => {
@@ -228,6 +231,7 @@ describe.each(drivers)('GraphQL subscriptions on $name: changes through ApiKeySe
       },
       driver.platform,
       leaks,
+      (builder) => builder.overrideProvider(ApiKeyClock).useValue(clock),
     );
     keys = server.app.get(ApiKeyService);
   });
@@ -240,6 +244,39 @@ describe.each(drivers)('GraphQL subscriptions on $name: changes through ApiKeySe
     await keys.revoke(issued.apiKey.id);
     await outcome.done;
     expect(outcome.close).toEqual({ code: 4401, reason: 'API_KEY_INVALID' });
+  });
+
+  it('refuses a new subscription on an open connection once its key has expired', async () => {
+    const expiresAt = new Date(clock.now().getTime() + 60_000);
+    const issued = await keys.create({ name: 'expiring', scopes: ['orders:read'], expiresAt });
+    const client = createClient({
+      url: `${server.url.replace('http', 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { 'x-api-key': issued.key },
+      retryAttempts: 0,
+    });
+    try {
+      // The first subscription keeps the connection open; the second one starts after the expiry.
+      let ticked!: () => void;
+      const first = new Promise<void>((resolve) => (ticked = resolve));
+      client.subscribe({ query: 'subscription { ticks }' }, { next: ticked, error: () => {}, complete: () => {} });
+      await first;
+      clock.advance(60_000);
+      const second = await new Promise<unknown>((resolve) =>
+        client.subscribe(
+          { query: 'subscription { subscriber }' },
+          { next: resolve, error: resolve, complete: () => resolve('completed') },
+        ),
+      );
+      expect(second).not.toEqual({ data: { subscriber: 'expiring' } });
+      // Apollo sends the refusal as a result with errors; Mercurius as an error message.
+      const errors = ((second as { errors?: unknown }).errors ?? second) as Array<{ extensions?: unknown }>;
+      expect(errors[0]!.extensions).toEqual(
+        expect.objectContaining({ code: 'UNAUTHENTICATED', apiKeyCode: 'API_KEY_INVALID' }),
+      );
+    } finally {
+      await client.dispose();
+    }
   });
 
   it("counts each connection once against its key's rate limit, and closes one over it with 4429", async () => {
