@@ -7,6 +7,7 @@ import {
   ApiKeySubscriptions,
   InMemoryApiKeyStore,
   type ApiKeyRecord,
+  type ApiKeySubscriptionOptions,
 } from 'nestjs-api-key';
 import { ApiKeyRateLimitModule } from 'nestjs-api-key/rate-limit';
 import { createClient } from 'graphql-ws';
@@ -15,7 +16,7 @@ import { NO_SCOPES, READER, TEST_KEYS, WRITER } from '../support/keys.js';
 import { ManualClock } from '../support/clock.js';
 import { LeakRecorder } from '../support/leak-recorder.js';
 import { startSecurityApp, type SecurityApp } from '../support/security-app.js';
-import { drivers } from './drivers.js';
+import { drivers, type Driver } from './drivers.js';
 import { TicksResolver } from './graphql-app.js';
 
 const leaks = new LeakRecorder();
@@ -93,19 +94,22 @@ async function ticks(outcome: Outcome, count: number) {
   return outcome.results;
 }
 
+/** The driver's GraphQL module with `ApiKeySubscriptions` wired in (the ApiKeyModule must be global). */
+function wiredModule(driver: Driver, options: ApiKeySubscriptionOptions) {
+  return driver.name === 'apollo'
+    ? drivers[0].moduleAsync((subscriptions: ApiKeySubscriptions) => ({
+        subscriptions: { 'graphql-ws': subscriptions.graphqlWs(options) },
+      }))
+    : drivers[1].moduleAsync((subscriptions: ApiKeySubscriptions) => ({
+        subscription: subscriptions.mercurius(options),
+      }));
+}
+
 describe.each(drivers)('GraphQL subscriptions over graphql-ws on $name', (driver) => {
   const store = new FlakyStore();
   let server: SecurityApp;
   beforeAll(async () => {
-    const options = { recheckIntervalMs: 50 };
-    const graphql =
-      driver.name === 'apollo'
-        ? drivers[0].moduleAsync((subscriptions: ApiKeySubscriptions) => ({
-            subscriptions: { 'graphql-ws': subscriptions.graphqlWs(options) },
-          }))
-        : drivers[1].moduleAsync((subscriptions: ApiKeySubscriptions) => ({
-            subscription: subscriptions.mercurius(options),
-          }));
+    const graphql = wiredModule(driver, { recheckIntervalMs: 50 });
     server = await startSecurityApp(
       {
         imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, repository: store, isGlobal: true }), graphql],
@@ -211,15 +215,7 @@ describe.each(drivers)('GraphQL subscriptions on $name: changes through ApiKeySe
   let keys: ApiKeyService;
   beforeAll(async () => {
     // Far beyond any test: only a change notification can close a connection in time.
-    const options = { recheckIntervalMs: 600_000 };
-    const graphql =
-      driver.name === 'apollo'
-        ? drivers[0].moduleAsync((subscriptions: ApiKeySubscriptions) => ({
-            subscriptions: { 'graphql-ws': subscriptions.graphqlWs(options) },
-          }))
-        : drivers[1].moduleAsync((subscriptions: ApiKeySubscriptions) => ({
-            subscription: subscriptions.mercurius(options),
-          }));
+    const graphql = wiredModule(driver, { recheckIntervalMs: 600_000 });
     server = await startSecurityApp(
       {
         imports: [
