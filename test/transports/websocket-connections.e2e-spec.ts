@@ -263,6 +263,31 @@ describe.each(transports)('ApiKeyWebSockets: verification at the handshake on $n
     expect(await client.ended()).toEqual(refusal('API_KEY_INVALID', 401, 4401));
   });
 
+  it('closes the open connections of every key of an owner whose keys are revoked', async () => {
+    const issued = await Promise.all(
+      ['first', 'second'].map((name) => service.create({ name, ownerId: 'team-x', scopes: ['orders:read'] })),
+    );
+    const clients = await Promise.all(issued.map(({ key }) => admitted({ 'x-api-key': key })));
+    await service.revokeOwner('team-x');
+    expect(await Promise.all(clients.map((client) => client.ended()))).toEqual([
+      refusal('API_KEY_INVALID', 401, 4401),
+      refusal('API_KEY_INVALID', 401, 4401),
+    ]);
+  });
+
+  refusedMessage('verifies each message while a change cannot be re-checked (store down), failing closed', async () => {
+    const { key, apiKey } = await service.create({ name: 'unsure', scopes: ['orders:read'] });
+    const client = await admitted({ 'x-api-key': key });
+    recorder.store.failing = true;
+    try {
+      await service.update(apiKey.id, { name: 'renamed' });
+      expect((await client.send('orders')).data.code).toBe('API_KEY_STORE_UNAVAILABLE');
+    } finally {
+      recorder.store.failing = false;
+    }
+    expect(await client.send('orders')).toEqual({ event: 'orders', data: { keyId: apiKey.id } });
+  });
+
   refusedMessage('applies a scope change to the next message of an open connection', async () => {
     const { key, apiKey } = await service.create({ name: 'narrowed', scopes: ['orders:read'] });
     const client = await admitted({ 'x-api-key': key });
