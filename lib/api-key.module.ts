@@ -7,6 +7,8 @@ import { ApiKeyClock, SystemApiKeyClock } from './verification/api-key.clock.js'
 import { ApiKeyEventSink, DefaultApiKeyEventSink } from './api-key.events.js';
 import { ApiKeyGuard } from './guard/api-key.guard.js';
 import { ApiKeySubscriptions } from './guard/contexts/graphql-subscriptions.js';
+import { ApiKeyWebSockets } from './guard/contexts/ws-connections.js';
+import { ApiKeyChanges } from './verification/api-key.changes.js';
 import { ApiKeyHasher } from './keys/api-key.hasher.js';
 import { API_KEY_MODULE_OPTIONS, ConfigurableApiKeyModule } from './api-key.module-definition.js';
 import { ApiKeyRepository } from './storage/api-key.repository.js';
@@ -25,7 +27,8 @@ import { checkStartupConfiguration } from './api-key-startup.checks.js';
  * `@UseGuards(ApiKeyGuard)` works in every module. Invalid options, unknown option names included,
  * throw {@link ApiKeyConfigurationError} at bootstrap; valid but doubtful ones (no way to admit a
  * key, no pepper for a persistent store) log a warning. Provides {@link ApiKeyService} for key
- * management, and {@link ApiKeyClock} and {@link ApiKeyEventSink} as replaceable tokens.
+ * management, {@link ApiKeyWebSockets} and {@link ApiKeySubscriptions} for WebSocket connections,
+ * and {@link ApiKeyClock} and {@link ApiKeyEventSink} as replaceable tokens.
  */
 @Module({
   providers: [
@@ -67,8 +70,10 @@ import { checkStartupConfiguration } from './api-key-startup.checks.js';
     ApiKeyLastUsedRecorder,
     ApiKeyAuthenticator,
     ApiKeyGuard,
+    ApiKeyChanges,
     ApiKeyService,
     ApiKeySubscriptions,
+    ApiKeyWebSockets,
   ],
   exports: [
     ResolvedApiKeyOptions,
@@ -81,6 +86,7 @@ import { checkStartupConfiguration } from './api-key-startup.checks.js';
     ApiKeyLastUsedRecorder,
     ApiKeyService,
     ApiKeySubscriptions,
+    ApiKeyWebSockets,
   ],
 })
 export class ApiKeyModule extends ConfigurableApiKeyModule {}

@@ -78,6 +78,8 @@ export type { StandaloneApiKeyOptions, StandaloneApiKeyServices } from './manage
 export { ApiKeyGuardHook } from './guard/api-key-guard.hook.js';
 export { rememberWebSocketHandshake } from './guard/contexts/ws.js';
 export type { WebSocketHandshake } from './guard/contexts/ws.js';
+export { ApiKeyWebSockets } from './guard/contexts/ws-connections.js';
+export type { ApiKeyConnectError, ApiKeyWebSocketOptions } from './guard/contexts/ws-connections.js';
 export { clientAddressOf, clientIpOf } from './guard/client-address.js';
 export { ApiKeyRestrictions } from './guard/api-key.restrictions.js';
 export type { ApiKeyRestrictionReason } from './guard/api-key.restrictions.js';

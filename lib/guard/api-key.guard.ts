@@ -22,7 +22,7 @@ import { graphqlRequestResponse } from './contexts/graphql.js';
 import { PublicMetadata } from './public.decorator.js';
 import { transportRefusal } from './contexts/refusal.js';
 import { rpcRequest } from './contexts/rpc.js';
-import { wsRequest } from './contexts/ws.js';
+import { admittedPrincipal, wsRequest } from './contexts/ws.js';
 import { clientIpOf } from './client-address.js';
 import { restrictionsOf } from '../storage/verified-api-key.js';
 import type { ApiKeyRestrictionReason } from './api-key.restrictions.js';
@@ -175,9 +175,14 @@ export class ApiKeyGuard implements CanActivate {
     }
   }
 
-  /** The principal an earlier pass of a guard of this module attached to the request, if any. */
+  /**
+   * The principal an earlier pass of a guard of this module attached to the request, if any, while
+   * it is still valid: a GraphQL subscription's connection keeps the principal it was admitted
+   * with, and a subscription that starts once that key has expired is verified afresh (and refused).
+   */
   protected getRememberedPrincipal(request: object): ApiKeyPrincipal | undefined {
-    return rememberedPrincipal(request, this.authenticator);
+    const principal = rememberedPrincipal(request, this.authenticator);
+    return principal && this.authenticator.stillValid(principal) ? principal : undefined;
   }
 
   /**
@@ -197,8 +202,12 @@ export class ApiKeyGuard implements CanActivate {
   /**
    * Reads and verifies the request's key and checks its restrictions; throws 400, 401, 403 or 503
    * as it fails. A restricted key is refused here, before a rate limit counts the request.
+   * A message of a WebSocket connection `ApiKeyWebSockets` admitted reuses the connection's
+   * principal while it is still valid and no change to its key awaits a re-check.
    */
   protected async authenticateRequest(request: object, response: object | null = null): Promise<ApiKeyPrincipal> {
+    const admitted = admittedPrincipal(request);
+    if (admitted && this.authenticator.stillValid(admitted)) return admitted;
     const presented = this.readKey(request);
     if (!presented) throw this.missing;
     const principal = await this.authenticate(presented, response);

@@ -1,10 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type { ApiKeyVerification } from '../verification/api-key-verification.interface.js';
 import { ApiKeyLifecycleError } from '../api-key-lifecycle.error.js';
 import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
 import { isApiKeyStore } from '../storage/api-key-store.predicate.js';
 import { ApiKeyAuthenticator } from '../verification/api-key.authenticator.js';
 import { ApiKeyClock } from '../verification/api-key.clock.js';
+import { ApiKeyChanges } from '../verification/api-key.changes.js';
 import { ApiKeyEventSink, ApiKeyEventType, type ApiKeyLifecycleEvent } from '../api-key.events.js';
 import { ApiKeyFormat } from '../keys/api-key.format.js';
 import { ApiKeyHasher } from '../keys/api-key.hasher.js';
@@ -100,7 +101,8 @@ const OPERATIONS: Record<ApiKeyLifecycleEvent['type'], string> = {
  * revokes, disables and enables them, and rotates their secret with a grace period. Writes
  * are version-conditional: a concurrent change is retried (updates) or reported as a
  * `conflict` {@link ApiKeyLifecycleError} (rotations). Every change applies to the next
- * request on this instance (lookups in flight are not reused) and emits an event. A write the
+ * request on this instance (lookups in flight are not reused), has the open WebSocket connections
+ * and GraphQL subscriptions of the key verified again at once, and emits an event. A write the
  * store fails rejects with `store_failed` (it may still have been applied).
  *
  * Management needs the repository to be an {@link ApiKeyStore} (the default in-memory one is);
@@ -119,6 +121,7 @@ export class ApiKeyService {
     private readonly authenticator: ApiKeyAuthenticator,
     private readonly clock: ApiKeyClock,
     private readonly events: ApiKeyEventSink,
+    @Optional() private readonly changes?: ApiKeyChanges,
   ) {
     this.format = options.format;
     this.maxActiveKeysPerOwner = options.maxActiveKeysPerOwner;
@@ -241,7 +244,10 @@ export class ApiKeyService {
     if (!isStorableText(ownerId)) return []; // no store holds such an owner
     const now = this.clock.now();
     const revoked = await this.write('revokeOwner', `owner "${ownerId}"`, () => revokeOwnerOf(store, ownerId, now));
-    for (const id of revoked) this.emit(ApiKeyEventType.Revoked, id, now);
+    for (const id of revoked) {
+      this.changes?.changed(id);
+      this.emit(ApiKeyEventType.Revoked, id, now);
+    }
     return revoked;
   }
 
@@ -298,6 +304,7 @@ export class ApiKeyService {
         `key "${id}" changed during the rotation (another rotation or update won); nothing was rotated`,
       );
     }
+    this.changes?.changed(id);
     this.events.emit({ type: ApiKeyEventType.Rotated, keyId: id, at: now, previousSecretsExpireAt });
     return { key, apiKey, previousSecretsExpireAt };
   }
@@ -344,6 +351,7 @@ export class ApiKeyService {
       if (!patch) return key;
       const updated = await this.write(OPERATIONS[type], `key "${id}"`, () => store.update(id, key.version, patch));
       if (updated) {
+        this.changes?.changed(id);
         this.emit(type, id, now);
         return updated;
       }

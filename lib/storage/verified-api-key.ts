@@ -62,6 +62,17 @@ export function issuerOf(value: unknown): object | undefined {
   return typeof value === 'object' && value !== null ? issuers.get(value) : undefined;
 }
 
+/** The state of the record each principal of a limited key was verified from. */
+const states = new WeakMap<object, ApiKeyState>();
+
+/**
+ * The state of the record `principal` was verified from (`null`: a key without one, or a static
+ * key): what {@link refusalOf} reads to tell whether that principal is still valid at an instant.
+ */
+export function stateOf(principal: ApiKeyPrincipal): ApiKeyState | null {
+  return states.get(principal) ?? null;
+}
+
 /** The shared frozen metadata of principals without any. */
 const NO_METADATA: Readonly<Record<string, unknown>> = Object.freeze({});
 
@@ -97,18 +108,18 @@ export function verifyRecord(value: unknown, hash: string, issuer: object): Veri
       ApiKeyHasher.equal(source.hash, hash);
     if (!valid) return undefined;
     const limited = expiresAt !== null || revokedAt !== null || secretExpiresAt !== null || disabled === true;
-    return {
-      principal: issuePrincipal(
-        issuer,
-        id,
-        name,
-        scopes,
-        ownerId ?? null,
-        (metadata as Record<string, unknown>) ?? null,
-        restrictions,
-      ),
-      state: limited ? { expiresAt, revokedAt, disabled: disabled === true, secretExpiresAt } : null,
-    };
+    const principal = issuePrincipal(
+      issuer,
+      id,
+      name,
+      scopes,
+      ownerId ?? null,
+      (metadata as Record<string, unknown>) ?? null,
+      restrictions,
+    );
+    const state = limited ? { expiresAt, revokedAt, disabled: disabled === true, secretExpiresAt } : null;
+    if (state) states.set(principal, state);
+    return { principal, state };
   } catch {
     return undefined;
   }

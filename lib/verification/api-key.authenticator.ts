@@ -18,6 +18,7 @@ import {
   issuerOf,
   refusalOf,
   restrictionsOf,
+  stateOf,
   verifiedLookupOf,
   verifyRecord,
   type VerifiedApiKey,
@@ -164,6 +165,18 @@ export class ApiKeyAuthenticator {
   issued(value: unknown): value is ApiKeyPrincipal {
     const issuer = issuerOf(value);
     return issuer !== undefined && (issuer === this || issuer === this.repository);
+  }
+
+  /**
+   * Whether `principal` is one it gives out (see {@link issued}) and is still valid at the clock's
+   * time as far as the record it was verified from says (its expiry, a revocation or a secret's end
+   * already set then). A change to the stored key since is not seen: the caller learns of those
+   * through change notifications. Lets an open connection reuse the principal it was admitted with.
+   */
+  stillValid(principal: ApiKeyPrincipal): boolean {
+    if (!this.issued(principal)) return false;
+    const state = stateOf(principal);
+    return state === null || refusalOf({ principal, state }, this.currentTime()) === undefined;
   }
 
   /**

@@ -1,18 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import {
+  ApiKeyClock,
   ApiKeyModule,
   ApiKeyService,
   ApiKeySubscriptions,
   InMemoryApiKeyStore,
   type ApiKeyRecord,
+  type ApiKeySubscriptionOptions,
 } from 'nestjs-api-key';
+import { ApiKeyRateLimitModule } from 'nestjs-api-key/rate-limit';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { NO_SCOPES, READER, TEST_KEYS, WRITER } from '../support/keys.js';
+import { ManualClock } from '../support/clock.js';
 import { LeakRecorder } from '../support/leak-recorder.js';
 import { startSecurityApp, type SecurityApp } from '../support/security-app.js';
-import { drivers } from './drivers.js';
+import { drivers, type Driver } from './drivers.js';
 import { TicksResolver } from './graphql-app.js';
 
 const leaks = new LeakRecorder();
@@ -90,19 +94,22 @@ async function ticks(outcome: Outcome, count: number) {
   return outcome.results;
 }
 
+/** The driver's GraphQL module with `ApiKeySubscriptions` wired in (the ApiKeyModule must be global). */
+function wiredModule(driver: Driver, options: ApiKeySubscriptionOptions) {
+  return driver.name === 'apollo'
+    ? drivers[0].moduleAsync((subscriptions: ApiKeySubscriptions) => ({
+        subscriptions: { 'graphql-ws': subscriptions.graphqlWs(options) },
+      }))
+    : drivers[1].moduleAsync((subscriptions: ApiKeySubscriptions) => ({
+        subscription: subscriptions.mercurius(options),
+      }));
+}
+
 describe.each(drivers)('GraphQL subscriptions over graphql-ws on $name', (driver) => {
   const store = new FlakyStore();
   let server: SecurityApp;
   beforeAll(async () => {
-    const options = { recheckIntervalMs: 50 };
-    const graphql =
-      driver.name === 'apollo'
-        ? drivers[0].moduleAsync((subscriptions: ApiKeySubscriptions) => ({
-            subscriptions: { 'graphql-ws': subscriptions.graphqlWs(options) },
-          }))
-        : drivers[1].moduleAsync((subscriptions: ApiKeySubscriptions) => ({
-            subscription: subscriptions.mercurius(options),
-          }));
+    const graphql = wiredModule(driver, { recheckIntervalMs: 50 });
     server = await startSecurityApp(
       {
         imports: [ApiKeyModule.forRoot({ keys: TEST_KEYS, repository: store, isGlobal: true }), graphql],
@@ -199,6 +206,90 @@ describe.each(drivers)('GraphQL subscriptions over graphql-ws on $name', (driver
     await ticks(outcome, 10);
     expect(outcome.close).toBeUndefined();
     outcome.stop();
+  });
+});
+
+describe.each(drivers)('GraphQL subscriptions on $name: changes through ApiKeyService, rate limits', (driver) => {
+  const clock = new ManualClock();
+  let server: SecurityApp;
+  let keys: ApiKeyService;
+  beforeAll(async () => {
+    // Far beyond any test: only a change notification can close a connection in time.
+    const graphql = wiredModule(driver, { recheckIntervalMs: 600_000 });
+    server = await startSecurityApp(
+      {
+        imports: [
+          ApiKeyModule.forRoot({ keys: TEST_KEYS, isGlobal: true }),
+          ApiKeyRateLimitModule.forRoot({ limit: { points: 2, durationMs: 60_000 } }),
+          graphql,
+        ],
+        providers: [TicksResolver],
+      },
+      driver.platform,
+      leaks,
+      (builder) => builder.overrideProvider(ApiKeyClock).useValue(clock),
+    );
+    keys = server.app.get(ApiKeyService);
+  });
+  afterAll(() => server.app.close());
+
+  it('closes the open subscription of a key revoked through ApiKeyService at once, with 4401 API_KEY_INVALID', async () => {
+    const issued = await keys.create({ name: 'revoked-now', scopes: ['orders:read'] });
+    const outcome = subscribeTo(server.url, { 'x-api-key': issued.key });
+    await ticks(outcome, 1);
+    await keys.revoke(issued.apiKey.id);
+    await outcome.done;
+    expect(outcome.close).toEqual({ code: 4401, reason: 'API_KEY_INVALID' });
+  });
+
+  it('refuses a new subscription on an open connection once its key has expired', async () => {
+    const expiresAt = new Date(clock.now().getTime() + 60_000);
+    const issued = await keys.create({ name: 'expiring', scopes: ['orders:read'], expiresAt });
+    const client = createClient({
+      url: `${server.url.replace('http', 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { 'x-api-key': issued.key },
+      retryAttempts: 0,
+    });
+    try {
+      // The first subscription keeps the connection open; the second one starts after the expiry.
+      let ticked!: () => void;
+      const first = new Promise<void>((resolve) => (ticked = resolve));
+      client.subscribe({ query: 'subscription { ticks }' }, { next: ticked, error: () => {}, complete: () => {} });
+      await first;
+      clock.advance(60_000);
+      const second = await new Promise<unknown>((resolve) =>
+        client.subscribe(
+          { query: 'subscription { subscriber }' },
+          { next: resolve, error: resolve, complete: () => resolve('completed') },
+        ),
+      );
+      expect(second).not.toEqual({ data: { subscriber: 'expiring' } });
+      // Apollo sends the refusal as a result with errors; Mercurius as an error message.
+      const errors = ((second as { errors?: unknown }).errors ?? second) as Array<{ extensions?: unknown }>;
+      expect(errors[0]!.extensions).toEqual(
+        expect.objectContaining({ code: 'UNAUTHENTICATED', apiKeyCode: 'API_KEY_INVALID' }),
+      );
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it("counts each connection once against its key's rate limit, and closes one over it with 4429", async () => {
+    const issued = await keys.create({ name: 'limited' });
+    const outcomes = [];
+    for (let n = 0; n < 3; n++) {
+      const outcome = subscribeTo(server.url, { 'x-api-key': issued.key }, {}, 'subscription { subscriber }');
+      await outcome.done;
+      outcome.stop();
+      outcomes.push({ results: outcome.results, close: outcome.close });
+    }
+    expect(outcomes.map((outcome) => outcome.results)).toEqual([
+      [{ data: { subscriber: 'limited' } }],
+      [{ data: { subscriber: 'limited' } }],
+      [],
+    ]);
+    expect(outcomes[2]!.close).toEqual({ code: 4429, reason: 'API_KEY_RATE_LIMITED' });
   });
 });
 

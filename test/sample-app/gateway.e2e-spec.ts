@@ -16,15 +16,20 @@ describe('sample app socket.io gateway on express', () => {
   let url: string;
   const sockets: Socket[] = [];
 
+  type Options = { auth?: Record<string, string>; extraHeaders?: Record<string, string> };
   /** Connects to the /catalogue namespace with `options` (socket.io's `auth`, `extraHeaders`). */
-  const connect = async (options: { auth?: Record<string, string>; extraHeaders?: Record<string, string> }) => {
+  const attempt = (options: Options) => {
     const socket = io(`${url}/catalogue`, { transports: ['websocket'], reconnection: false, ...options });
     sockets.push(socket);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('connect_error', reject);
+    return new Promise<{ socket: Socket } | { refusal: unknown }>((resolve) => {
+      socket.once('connect', () => resolve({ socket }));
+      socket.once('connect_error', (error: Error & { data?: unknown }) => resolve({ refusal: error.data }));
     });
-    return socket;
+  };
+  const connect = async (options: Options) => {
+    const outcome = await attempt(options);
+    if (!('socket' in outcome)) throw new Error(`refused: ${JSON.stringify(outcome.refusal)}`);
+    return outcome.socket;
   };
   const askProducts = (socket: Socket) =>
     new Promise<Reply>((resolve) => {
@@ -54,21 +59,34 @@ describe('sample app socket.io gateway on express', () => {
     expect(reply.data.caller).toBe('editor');
   });
 
-  it('refuses a connection without a key with API_KEY_MISSING', async () => {
-    expect(await askProducts(await connect({}))).toEqual({
-      event: 'exception',
-      data: expect.objectContaining({ status: 'error', statusCode: 401, code: 'API_KEY_MISSING' }),
+  it('refuses a connection without a key at its handshake with API_KEY_MISSING', async () => {
+    expect(await attempt({})).toEqual({
+      refusal: expect.objectContaining({ status: 'error', statusCode: 401, code: 'API_KEY_MISSING' }),
     });
   });
 
-  it('refuses an unknown key with API_KEY_INVALID and closes the connection', async () => {
-    const socket = await connect({ auth: { apiKey: 'sample_live_not-a-key' } });
-    const closed = new Promise<void>((resolve) => socket.once('disconnect', () => resolve()));
-    expect(await askProducts(socket)).toEqual({
-      event: 'exception',
-      data: expect.objectContaining({ status: 'error', statusCode: 401, code: 'API_KEY_INVALID' }),
+  it('refuses an unknown key at its handshake with API_KEY_INVALID', async () => {
+    expect(await attempt({ auth: { apiKey: 'sample_live_not-a-key' } })).toEqual({
+      refusal: expect.objectContaining({ status: 'error', statusCode: 401, code: 'API_KEY_INVALID' }),
     });
+  });
+
+  it('closes an open connection once its key is revoked through the admin API', async () => {
+    const { body } = await request(app.getHttpServer())
+      .post('/admin/keys')
+      .set('X-API-Key', DEMO_KEYS.DEMO_ADMIN_KEY)
+      .send({ name: 'soon-revoked', scopes: ['catalogue:read'] })
+      .expect(201);
+    const socket = await connect({ auth: { apiKey: body.key } });
+    expect((await askProducts(socket)).event).toBe('products');
+    const refused = new Promise((resolve) => socket.once('exception', resolve));
+    const closed = new Promise<void>((resolve) => socket.once('disconnect', () => resolve()));
+    await request(app.getHttpServer())
+      .post(`/admin/keys/${body.apiKey.id}/revoke`)
+      .set('X-API-Key', DEMO_KEYS.DEMO_ADMIN_KEY)
+      .expect(200);
     await closed;
+    expect(await refused).toEqual(expect.objectContaining({ statusCode: 401, code: 'API_KEY_INVALID' }));
   });
 
   it('refuses a key without catalogue:read with API_KEY_INSUFFICIENT_SCOPE (403)', async () => {

@@ -1,45 +1,27 @@
-import { HttpException, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Optional, type OnModuleDestroy } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { ApiKeyPrincipal } from '../../api-key-principal.interface.js';
-import { ApiKeyConfigurationError } from '../../api-key-configuration.error.js';
-import { ApiKeyErrorCode, ApiKeyInvalidException, ApiKeyMissingException } from '../../api-key.exceptions.js';
 import { ResolvedApiKeyOptions } from '../../resolved-api-key.options.js';
 import { ApiKeyAuthenticator } from '../../verification/api-key.authenticator.js';
-import { readPresentedKey, type RawHttpRequest } from '../api-key.credentials.js';
+import { ApiKeyChanges } from '../../verification/api-key.changes.js';
+import { ApiKeyGuardHook } from '../api-key-guard.hook.js';
+import type { RawHttpRequest } from '../api-key.credentials.js';
 import { attachPrincipal } from '../api-key.request.js';
+import { OpenConnections, type ConnectionRefusal } from './open-connections.js';
 
-/** How often an open connection's key is verified again by default: the bound on closing a revoked key's connection. */
-export const DEFAULT_SUBSCRIPTION_RECHECK_MS = 30_000;
+export { ApiKeySubscriptionCloseCode } from './open-connections.js';
 
 /** Options of {@link ApiKeySubscriptions.graphqlWs} and {@link ApiKeySubscriptions.mercurius}. */
 export interface ApiKeySubscriptionOptions {
   /**
-   * Milliseconds between two verifications of an open connection's key (default 30 000; a positive
-   * integer, or the call throws `ApiKeyConfigurationError`; one interval per application). A key
-   * revoked, disabled or expired meanwhile has its connection closed (code 4401) at the next one;
-   * with a key cache, add its TTL to the bound.
+   * Milliseconds between two verifications of every open connection's key (default 30 000; a
+   * positive integer, or the call throws `ApiKeyConfigurationError`; one interval per
+   * application). A change to a key made through `ApiKeyService`, or heard from the store's change
+   * feed, re-checks its connections at once; this interval bounds the others (a change made on
+   * another instance without a change feed, with a key cache: plus its TTL).
    */
   readonly recheckIntervalMs?: number;
 }
-
-/**
- * WebSocket close codes of a refused or ended connection (graphql-ws's own where it has one);
- * the close reason is the refusal's stable code (`API_KEY_MISSING`, ...).
- */
-export const ApiKeySubscriptionCloseCode = {
-  /** 400: more than one key. */
-  BadRequest: 4400,
-  /** 401: no key, an invalid key, or a key that stopped being valid while connected. */
-  Unauthorized: 4401,
-  /** 503: the key store failed (standard "try again later"). */
-  TryAgainLater: 1013,
-} as const;
-
-const CLOSE_CODES: Readonly<Record<number, number>> = {
-  400: ApiKeySubscriptionCloseCode.BadRequest,
-  401: ApiKeySubscriptionCloseCode.Unauthorized,
-  503: ApiKeySubscriptionCloseCode.TryAgainLater,
-};
 
 /** A WebSocket as both drivers hand it over (the `ws` package's). */
 interface ClosableSocket {
@@ -48,16 +30,13 @@ interface ClosableSocket {
 
 /**
  * The request of a subscription's connection, as the guard reads it from the GraphQL context's
- * `req`: the handshake's headers and URL, plus the connection_init payload's headers, with the
- * principal the connection authenticated with attached (`apiKey`).
+ * `req`: the handshake's headers, URL and peer address, plus the connection_init payload's
+ * headers, with the principal the connection authenticated with attached (`apiKey`).
  */
 interface ConnectionRequest extends RawHttpRequest {
+  readonly headers: Record<string, string | string[] | undefined>;
   readonly url: string | undefined;
-}
-
-interface OpenConnection {
-  readonly key: string;
-  readonly close: (code: number, reason: string) => void;
+  readonly ip: string | undefined;
 }
 
 /**
@@ -65,32 +44,37 @@ interface OpenConnection {
  * connections of keys that stop being valid. The key comes from the connection_init payload
  * (`{ 'x-api-key': key }`, or those headers under `headers`, as HTTP headers of the configured
  * sources) or from the handshake's headers; presenting it in both, or two keys, is refused.
+ * Admission is the guard's: verification, the key's restrictions, and the `ApiKeyGuardHook` (the
+ * rate limiter counts one request per connection).
  * A refused connection is closed with {@link ApiKeySubscriptionCloseCode} and the stable code as
  * reason; an admitted one carries its principal, so `ApiKeyGuard` on a subscription resolver only
- * checks its scopes and `@ApiKey()` reads it. Every open connection's key is verified again every
- * `recheckIntervalMs`; one no longer valid has its connection closed (4401, `API_KEY_INVALID`).
- * A store failure during a re-check leaves connections open until the next one.
+ * checks its scopes and `@ApiKey()` reads it. A change to a connection's key (through
+ * `ApiKeyService`, or heard from the store's change feed) verifies it again at once, and every
+ * open connection's key is verified again every `recheckIntervalMs`; one no longer valid has its
+ * connection closed (4401, `API_KEY_INVALID`). A store failure during a re-check leaves
+ * connections open until the next one.
  *
  * Wire it into the driver's options: `subscriptions: { 'graphql-ws': subscriptions.graphqlWs() }`
  * for Apollo, `subscription: subscriptions.mercurius()` for Mercurius (see docs/graphql.md).
  */
 @Injectable()
 export class ApiKeySubscriptions implements OnModuleDestroy {
-  private readonly open = new Set<OpenConnection>();
-  /** The open connection of each admitted connection's request. */
-  private readonly connections = new WeakMap<object, OpenConnection>();
-  private timer: NodeJS.Timeout | undefined;
-  private intervalMs = DEFAULT_SUBSCRIPTION_RECHECK_MS;
-  private checking = false;
+  private readonly connections: OpenConnections;
+  /** How to stop re-checking each admitted connection's request, once it closes. */
+  private readonly untrack = new WeakMap<object, () => void>();
 
   constructor(
     private readonly options: ResolvedApiKeyOptions,
-    private readonly authenticator: ApiKeyAuthenticator,
-  ) {}
+    authenticator: ApiKeyAuthenticator,
+    @Optional() changes?: ApiKeyChanges,
+    @Optional() hook?: ApiKeyGuardHook,
+  ) {
+    this.connections = new OpenConnections(ApiKeySubscriptions, options, authenticator, changes, hook);
+  }
 
   /** Options for Apollo's `subscriptions['graphql-ws']` (graphql-ws `useServer` hooks). */
   graphqlWs(options: ApiKeySubscriptionOptions = {}) {
-    this.configure(options);
+    this.connections.configure(options.recheckIntervalMs);
     return {
       onConnect: async (ctx: GraphqlWsContext): Promise<boolean> => {
         const extra = ctx.extra as GraphqlWsExtra | undefined;
@@ -109,7 +93,7 @@ export class ApiKeySubscriptions implements OnModuleDestroy {
    * becomes the subscription context's `req`.
    */
   mercurius(options: ApiKeySubscriptionOptions = {}) {
-    this.configure(options);
+    this.connections.configure(options.recheckIntervalMs);
     const connect = (payload: unknown, connection: MercuriusConnection | undefined) =>
       this.connect(payload, connection?.context?.request?.raw, connection?.socket);
     return {
@@ -123,9 +107,7 @@ export class ApiKeySubscriptions implements OnModuleDestroy {
 
   /** Stops re-checking (the application is shutting down). */
   onModuleDestroy(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    this.open.clear();
+    this.connections.stop();
   }
 
   /**
@@ -138,78 +120,35 @@ export class ApiKeySubscriptions implements OnModuleDestroy {
     socket: ClosableSocket | undefined,
   ): Promise<ConnectionRequest | undefined> {
     const request = connectionRequest(payload, handshake);
+    const close = ({ body, closeCode }: ConnectionRefusal) => socket?.close(closeCode, body.code);
     try {
-      const presented = readPresentedKey(request, this.options);
-      if (!presented) throw new ApiKeyMissingException('');
-      const verification = await this.authenticator.verify(presented.value);
-      if (!verification.valid) throw new ApiKeyInvalidException('');
-      attachPrincipal(request, verification.principal as ApiKeyPrincipal, this.options.userProperty);
-      const connection: OpenConnection = {
-        key: presented.value,
-        close: (code, reason) => socket?.close(code, reason),
-      };
-      this.connections.set(request, connection);
-      this.track(connection);
+      const { key, principal, address, origin } = await this.connections.admit(
+        request,
+        socket ?? request,
+        this.connect,
+      );
+      const attach = (current: ApiKeyPrincipal) => attachPrincipal(request, current, this.options.userProperty);
+      attach(principal);
+      const untrack = this.connections.track({
+        key,
+        principal,
+        stale: false,
+        address,
+        origin,
+        close,
+        refreshed: attach,
+      });
+      this.untrack.set(request, untrack);
       return request;
     } catch (error) {
-      if (!(error instanceof HttpException)) throw error;
-      const code = (error.getResponse() as { code?: string }).code ?? ApiKeyErrorCode.Unavailable;
-      socket?.close(CLOSE_CODES[error.getStatus()] ?? ApiKeySubscriptionCloseCode.TryAgainLater, code);
+      close(this.connections.refusalOf(error));
       return undefined;
     }
   }
 
   /** Stops re-checking a connection that closed. */
   private disconnect(request: object | undefined): void {
-    const connection = request && this.connections.get(request);
-    if (connection) this.open.delete(connection);
-  }
-
-  private configure({ recheckIntervalMs = DEFAULT_SUBSCRIPTION_RECHECK_MS }: ApiKeySubscriptionOptions): void {
-    if (!Number.isInteger(recheckIntervalMs) || recheckIntervalMs < 1) {
-      const given =
-        typeof recheckIntervalMs === 'string' ? JSON.stringify(recheckIntervalMs) : String(recheckIntervalMs);
-      throw new ApiKeyConfigurationError(
-        `ApiKeySubscriptions: recheckIntervalMs must be a positive integer (milliseconds), got ${given}`,
-      );
-    }
-    this.intervalMs = recheckIntervalMs;
-  }
-
-  private track(connection: OpenConnection): void {
-    this.open.add(connection);
-    if (this.timer) return;
-    this.timer = setInterval(() => void this.recheck(), this.intervalMs);
-    this.timer.unref();
-  }
-
-  /** Verifies every open connection's key again; closes those no longer valid. One pass at a time. */
-  private async recheck(): Promise<void> {
-    if (this.checking) return;
-    this.checking = true;
-    try {
-      await this.recheckAll();
-    } finally {
-      this.checking = false;
-    }
-  }
-
-  private async recheckAll(): Promise<void> {
-    for (const connection of this.open) {
-      let valid: boolean;
-      try {
-        valid = (await this.authenticator.verify(connection.key)).valid;
-      } catch {
-        continue; // the store failed: the next re-check decides
-      }
-      if (valid) continue;
-      this.open.delete(connection);
-      connection.close(ApiKeySubscriptionCloseCode.Unauthorized, ApiKeyErrorCode.Invalid);
-    }
-    if (this.open.size === 0) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
+    if (request) this.untrack.get(request)?.();
   }
 }
 
@@ -235,7 +174,8 @@ interface MercuriusConnection {
 
 /**
  * A request for the guard's key reading: the handshake's headers, each value of each credential
- * header the payload carries added to them (so a key in both is two keys), and the handshake's URL.
+ * header the payload carries added to them (so a key in both is two keys), and the handshake's
+ * URL and peer address.
  */
 function connectionRequest(payload: unknown, handshake: IncomingMessage | undefined): ConnectionRequest {
   const headers: Record<string, string | string[] | undefined> = { ...handshake?.headers };
@@ -249,5 +189,5 @@ function connectionRequest(payload: unknown, handshake: IncomingMessage | undefi
       headers[lower] = headersDistinct[lower].join(', ');
     }
   }
-  return { headers, headersDistinct, url: handshake?.url };
+  return { headers, headersDistinct, url: handshake?.url, ip: handshake?.socket?.remoteAddress };
 }

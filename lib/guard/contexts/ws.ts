@@ -2,6 +2,7 @@ import type { ExecutionContext } from '@nestjs/common';
 import type { ApiKeyPrincipal } from '../../api-key-principal.interface.js';
 import type { ApiKeySourceSettings } from '../api-key.credentials.js';
 import { messageRequestOf, type MessageRequest } from './message-request.js';
+import type { OpenConnection } from './open-connections.js';
 
 /** The parts of an HTTP upgrade request (Node's `IncomingMessage`) the guard reads. */
 export interface WebSocketHandshake {
@@ -22,6 +23,8 @@ const connections = new WeakMap<object, MessageRequest>();
 const principals = new WeakMap<object, ApiKeyPrincipal | null>();
 /** The upgrade requests of native `ws` connections, as {@link rememberWebSocketHandshake} records them. */
 const upgrades = new WeakMap<object, WebSocketHandshake>();
+/** The connections `ApiKeyWebSockets` admitted at their handshake, while open. */
+const admitted = new WeakMap<object, OpenConnection>();
 
 /**
  * Records the upgrade request of a native `ws` connection (`@nestjs/platform-ws`), whose socket
@@ -50,10 +53,43 @@ export function wsRequest(context: ExecutionContext, sources: ApiKeySourceSettin
   const client = context.switchToWs().getClient<object>();
   // The argument list: shared by the guards of one message (not by its parameter decorators).
   return messageRequestOf(context.getArgs(), () => {
-    let connection = connections.get(client);
-    if (!connection) connections.set(client, (connection = handshakeOf(client, sources)));
-    return new WsMessageRequest(client, connection);
+    return new WsMessageRequest(client, handshakeRequest(client, sources));
   });
+}
+
+/**
+ * The request a WebSocket connection's handshake stands for (headers, URL, peer address, and
+ * socket.io's `auth.apiKey` as one more value of the header source), read once per connection.
+ */
+export function handshakeRequest(client: object, sources: ApiKeySourceSettings): MessageRequest {
+  let connection = connections.get(client);
+  if (!connection) connections.set(client, (connection = handshakeOf(client, sources)));
+  return connection;
+}
+
+/**
+ * Records a connection admitted at its handshake (`null`: it closed): its messages reuse its
+ * principal, which `@ApiKey()` reads on `@Public()` handlers too.
+ */
+export function admitConnection(client: object, connection: OpenConnection | null): void {
+  if (connection) {
+    admitted.set(client, connection);
+    principals.set(client, connection.principal);
+  } else {
+    admitted.delete(client);
+    principals.delete(client);
+  }
+}
+
+/**
+ * The principal the connection of a WebSocket message was admitted with at its handshake (as a
+ * re-check last refreshed it), while no change to its key awaits a re-check; `undefined` for
+ * any other request. The guard reuses it instead of verifying the key again.
+ */
+export function admittedPrincipal(request: object): ApiKeyPrincipal | undefined {
+  if (!(request instanceof WsMessageRequest)) return undefined;
+  const connection = admitted.get(request.client);
+  return connection && !connection.stale ? connection.principal : undefined;
 }
 
 /**
@@ -73,7 +109,7 @@ class WsMessageRequest implements MessageRequest {
   private principal: ApiKeyPrincipal | null | undefined;
 
   constructor(
-    private readonly client: object,
+    readonly client: object,
     connection: MessageRequest,
   ) {
     this.headers = connection.headers;
@@ -93,7 +129,7 @@ class WsMessageRequest implements MessageRequest {
 
 function handshakeOf(client: object, sources: ApiKeySourceSettings): MessageRequest {
   const handshake = (client as Partial<SocketIoSocket>).handshake ?? upgrades.get(client);
-  if (!handshake) return { headers: {} };
+  if (!handshake?.headers) return { headers: {} };
   const { headers, url, auth, address } = handshake as SocketIoSocket['handshake'];
   const ip = address ?? handshake.socket?.remoteAddress;
   const authKey = auth?.apiKey;

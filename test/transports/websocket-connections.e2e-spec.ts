@@ -1,0 +1,354 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Module, UseGuards, type INestApplication, type Type } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import { WsAdapter } from '@nestjs/platform-ws';
+import {
+  OnGatewayConnection,
+  OnGatewayInit,
+  SubscribeMessage,
+  WebSocketGateway,
+  type WsResponse,
+} from '@nestjs/websockets';
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { io } from 'socket.io-client';
+import WebSocket from 'ws';
+import {
+  ApiKey,
+  ApiKeyClock,
+  ApiKeyEventType,
+  ApiKeyGuard,
+  ApiKeyService,
+  ApiKeyWebSockets,
+  RequireScopes,
+  type ApiKeyPrincipal,
+} from 'nestjs-api-key';
+import { ApiKeyRateLimitModule } from 'nestjs-api-key/rate-limit';
+import { ManualClock } from '../support/clock.js';
+import { INVALID_KEY, TransportRecorder } from '../support/transport-app.js';
+
+const manifest = new URL('../../node_modules/@nestjs/websockets/package.json', import.meta.url);
+const nestMajor = Number((JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version.split('.')[0]);
+
+/** Long enough that only a change notification, never the periodic re-check, can close a connection in a test. */
+const RECHECK_MS = 600_000;
+
+/** The handlers both gateways serve. */
+@UseGuards(ApiKeyGuard)
+class OrdersHandlers {
+  @SubscribeMessage('orders')
+  @RequireScopes('orders:read')
+  orders(@ApiKey() key: ApiKeyPrincipal): WsResponse<{ keyId: string }> {
+    return { event: 'orders', data: { keyId: key.id } };
+  }
+}
+
+/** socket.io: the key is verified by a middleware, before the connection exists. */
+@WebSocketGateway()
+class IoGateway extends OrdersHandlers implements OnGatewayInit {
+  constructor(private readonly webSockets: ApiKeyWebSockets) {
+    super();
+  }
+
+  afterInit(server: { use(middleware: ReturnType<ApiKeyWebSockets['socketIo']>): unknown }): void {
+    server.use(this.webSockets.socketIo({ recheckIntervalMs: RECHECK_MS }));
+  }
+}
+
+/** ws: the key is verified in handleConnection, which closes a refused connection; an admitted one is told `ready`. */
+@WebSocketGateway()
+class WsGateway extends OrdersHandlers implements OnGatewayConnection {
+  private readonly verify: ReturnType<ApiKeyWebSockets['ws']>;
+
+  constructor(webSockets: ApiKeyWebSockets) {
+    super();
+    this.verify = webSockets.ws({ recheckIntervalMs: RECHECK_MS });
+  }
+
+  async handleConnection(client: WebSocket, request: IncomingMessage): Promise<void> {
+    if (await this.verify(client, request)) client.send(JSON.stringify({ event: 'ready' }));
+  }
+}
+
+/** How a connection ended or was refused: the refusal's code, the close code (ws), the error body (socket.io). */
+interface Ending {
+  readonly code: string | undefined;
+  readonly closeCode?: number;
+  readonly data?: Record<string, unknown>;
+}
+
+/** An admitted connection. */
+interface Client {
+  send(event: string): Promise<{ event: string; data: any }>;
+  /** Resolves once the server ended the connection, with why. */
+  ended(): Promise<Ending>;
+  close(): void;
+}
+
+interface Transport {
+  readonly name: string;
+  readonly gateway: Type;
+  readonly adapter: (app: INestApplication) => object;
+  /** Connects; resolves to the admitted client, or to the refusal of the handshake. */
+  readonly connect: (port: number, headers: Record<string, string>) => Promise<Client | Ending>;
+}
+
+const transports: Transport[] = [
+  {
+    name: 'socket.io',
+    gateway: IoGateway,
+    adapter: (app) => new IoAdapter(app),
+    connect: (port, headers) =>
+      new Promise((resolve) => {
+        const socket = io(`http://127.0.0.1:${port}`, {
+          transports: ['websocket'],
+          extraHeaders: headers,
+          reconnection: false,
+        });
+        let exception: Record<string, unknown> | undefined;
+        socket.on('exception', (data: Record<string, unknown>) => (exception = data));
+        const ended = new Promise<Ending>((settle) =>
+          socket.once('disconnect', () => settle({ code: exception?.code as string | undefined, data: exception })),
+        );
+        socket.once('connect_error', (error: Error & { data?: Record<string, unknown> }) =>
+          resolve({ code: error.data?.code as string | undefined, data: error.data }),
+        );
+        socket.once('connect', () =>
+          resolve({
+            send: (event) =>
+              new Promise((reply) => {
+                socket.once(event, (data) => reply({ event, data }));
+                socket.once('exception', (data) => reply({ event: 'exception', data }));
+                socket.emit(event);
+              }),
+            ended: () => ended,
+            close: () => socket.close(),
+          }),
+        );
+      }),
+  },
+  {
+    name: 'ws',
+    gateway: WsGateway,
+    adapter: (app) => new WsAdapter(app),
+    connect: (port, headers) =>
+      new Promise((resolve, reject) => {
+        const socket = new WebSocket(`ws://127.0.0.1:${port}`, { headers });
+        const ended = new Promise<Ending>((settle) =>
+          socket.once('close', (closeCode, reason) => settle({ code: String(reason), closeCode })),
+        );
+        socket.once('error', reject);
+        // The server accepts the upgrade, then verifies the key: it closes a refused connection, and
+        // the gateway says `ready` on an admitted one.
+        const client: Client = {
+          send: (event) =>
+            new Promise((reply) => {
+              socket.once('message', (raw) => reply(JSON.parse(String(raw))));
+              socket.send(JSON.stringify({ event }));
+            }),
+          ended: () => ended,
+          close: () => socket.close(),
+        };
+        socket.once('message', () => resolve(client));
+        void ended.then(resolve);
+      }),
+  },
+];
+
+function isClient(outcome: Client | Ending): outcome is Client {
+  return 'send' in outcome;
+}
+
+/** Starts an app serving `transport`'s gateway with `imports`, listening on a loopback port. */
+async function startGatewayApp(
+  transport: Transport,
+  recorder: TransportRecorder,
+  imports: unknown[],
+  clock?: ManualClock,
+) {
+  @Module({ imports: imports as never[], providers: [transport.gateway] })
+  class AppModule {}
+  let builder = Test.createTestingModule({ imports: [AppModule] });
+  if (clock) builder = builder.overrideProvider(ApiKeyClock).useValue(clock);
+  const app = (await builder.compile()).createNestApplication({ logger: recorder.logger });
+  app.useWebSocketAdapter(transport.adapter(app) as never);
+  await app.listen(0, '127.0.0.1');
+  return { app, port: (app.getHttpServer().address() as { port: number }).port };
+}
+
+describe.each(transports)('ApiKeyWebSockets: verification at the handshake on $name', (transport) => {
+  // Nest 11's exception filter never sends a refused message's exception to a native ws client.
+  const refusedMessage = transport.name === 'ws' && nestMajor < 12 ? it.skip : it;
+  const recorder = new TransportRecorder();
+  const clock = new ManualClock();
+  let app: INestApplication;
+  let port: number;
+  let service: ApiKeyService;
+  let keys: Awaited<ReturnType<TransportRecorder['keys']>>;
+  const open: Client[] = [];
+  const connect = async (headers: Record<string, string>) => {
+    const outcome = await transport.connect(port, headers);
+    if (isClient(outcome)) open.push(outcome);
+    return outcome;
+  };
+  const admitted = async (headers: Record<string, string>) => {
+    const outcome = await connect(headers);
+    if (!isClient(outcome)) throw new Error(`refused: ${JSON.stringify(outcome)}`);
+    return outcome;
+  };
+  const refused = async (headers: Record<string, string>) => {
+    const outcome = await connect(headers);
+    if (isClient(outcome)) throw new Error('admitted');
+    return outcome;
+  };
+  /** The refusal each transport reports for `code` with HTTP `status` (and ws close code `closeCode`). */
+  const refusal = (code: string, status: number, closeCode: number): Ending =>
+    transport.name === 'ws'
+      ? { code, closeCode }
+      : { code, data: expect.objectContaining({ status: 'error', statusCode: status, code }) as never };
+
+  beforeAll(async () => {
+    ({ app, port } = await startGatewayApp(transport, recorder, [recorder.module()], clock));
+    service = app.get(ApiKeyService);
+    keys = await recorder.keys(service);
+  });
+  afterAll(async () => {
+    for (const client of open) client.close();
+    await app.close();
+  });
+
+  it('refuses a handshake without a key (API_KEY_MISSING)', async () => {
+    expect(await refused({})).toEqual(refusal('API_KEY_MISSING', 401, 4401));
+  });
+
+  it('refuses a handshake with an invalid key (API_KEY_INVALID)', async () => {
+    expect(await refused({ 'x-api-key': INVALID_KEY })).toEqual(refusal('API_KEY_INVALID', 401, 4401));
+  });
+
+  it('refuses a handshake while the store fails: fails closed (API_KEY_STORE_UNAVAILABLE)', async () => {
+    recorder.store.failing = true;
+    try {
+      expect(await refused({ 'x-api-key': keys.reader })).toEqual(refusal('API_KEY_STORE_UNAVAILABLE', 503, 1013));
+    } finally {
+      recorder.store.failing = false;
+    }
+  });
+
+  it('refuses a key used from outside its allowed networks (API_KEY_RESTRICTED)', async () => {
+    const { key } = await service.create({
+      name: 'office',
+      scopes: ['orders:read'],
+      allowedNetworks: ['192.0.2.0/24'],
+    });
+    expect(await refused({ 'x-api-key': key })).toEqual(refusal('API_KEY_RESTRICTED', 403, 4403));
+  });
+
+  it("admits a valid key, whose messages reuse the connection's principal without another lookup", async () => {
+    const authenticated = () =>
+      recorder.sink.events.filter((e) => e.type === ApiKeyEventType.Authenticated && e.keyId === keys.readerId).length;
+    const [lookups, events] = [recorder.store.lookups, authenticated()];
+    const client = await admitted({ 'x-api-key': keys.reader });
+    for (let n = 0; n < 5; n++)
+      expect(await client.send('orders')).toEqual({ event: 'orders', data: { keyId: keys.readerId } });
+    expect(recorder.store.lookups - lookups).toBe(1);
+    expect(authenticated() - events).toBe(1);
+  });
+
+  it('closes an open connection once its key is revoked through ApiKeyService', async () => {
+    const { key, apiKey } = await service.create({ name: 'revoked-while-open', scopes: ['orders:read'] });
+    const client = await admitted({ 'x-api-key': key });
+    expect((await client.send('orders')).data).toEqual({ keyId: apiKey.id });
+    await service.revoke(apiKey.id);
+    expect(await client.ended()).toEqual(refusal('API_KEY_INVALID', 401, 4401));
+  });
+
+  it('closes the open connections of every key of an owner whose keys are revoked', async () => {
+    const issued = await Promise.all(
+      ['first', 'second'].map((name) => service.create({ name, ownerId: 'team-x', scopes: ['orders:read'] })),
+    );
+    const clients = await Promise.all(issued.map(({ key }) => admitted({ 'x-api-key': key })));
+    await service.revokeOwner('team-x');
+    expect(await Promise.all(clients.map((client) => client.ended()))).toEqual([
+      refusal('API_KEY_INVALID', 401, 4401),
+      refusal('API_KEY_INVALID', 401, 4401),
+    ]);
+  });
+
+  refusedMessage('verifies each message while a change cannot be re-checked (store down), failing closed', async () => {
+    const { key, apiKey } = await service.create({ name: 'unsure', scopes: ['orders:read'] });
+    const client = await admitted({ 'x-api-key': key });
+    recorder.store.failing = true;
+    try {
+      await service.update(apiKey.id, { name: 'renamed' });
+      expect((await client.send('orders')).data.code).toBe('API_KEY_STORE_UNAVAILABLE');
+    } finally {
+      recorder.store.failing = false;
+    }
+    expect(await client.send('orders')).toEqual({ event: 'orders', data: { keyId: apiKey.id } });
+  });
+
+  refusedMessage('applies a scope change to the next message of an open connection', async () => {
+    const { key, apiKey } = await service.create({ name: 'narrowed', scopes: ['orders:read'] });
+    const client = await admitted({ 'x-api-key': key });
+    await service.update(apiKey.id, { scopes: [] });
+    const reply = await client.send('orders');
+    expect(reply.event).toBe('exception');
+    expect(reply.data.code).toBe('API_KEY_INSUFFICIENT_SCOPE');
+  });
+
+  it('does not reuse the principal past the key’s expiry', async () => {
+    const expiresAt = new Date(clock.now().getTime() + 60_000);
+    const { key } = await service.create({ name: 'expiring', scopes: ['orders:read'], expiresAt });
+    const client = await admitted({ 'x-api-key': key });
+    clock.advance(60_000);
+    void client.send('orders');
+    expect(await client.ended()).toEqual(
+      // The guard refuses the message (its exception, on socket.io) and closes the connection.
+      transport.name === 'ws' ? { code: '', closeCode: 1008 } : refusal('API_KEY_INVALID', 401, 4401),
+    );
+  });
+
+  it('emits events and logs without any presented key', () => {
+    recorder.expectNoLeak([keys.reader, keys.noScope, INVALID_KEY]);
+  });
+});
+
+describe.each(transports)('ApiKeyWebSockets with the rate limiter on $name', (transport) => {
+  const recorder = new TransportRecorder();
+  let app: INestApplication;
+  let port: number;
+  let keys: Awaited<ReturnType<TransportRecorder['keys']>>;
+  const open: Client[] = [];
+  beforeAll(async () => {
+    const window = { points: 2, durationMs: 60_000 };
+    ({ app, port } = await startGatewayApp(transport, recorder, [
+      recorder.module({ isGlobal: true }),
+      ApiKeyRateLimitModule.forRoot({ limit: window, perAddress: window }),
+    ]));
+    keys = await recorder.keys(app.get(ApiKeyService));
+  });
+  afterAll(async () => {
+    for (const client of open) client.close();
+    await app.close();
+  });
+  const connect = async (headers: Record<string, string>) => {
+    const outcome = await transport.connect(port, headers);
+    if (isClient(outcome)) open.push(outcome);
+    return outcome;
+  };
+  const codeOf = (outcome: Client | Ending) => (isClient(outcome) ? 'admitted' : outcome.code);
+
+  it("counts each connection against its key's rate limit and refuses one over it (API_KEY_RATE_LIMITED)", async () => {
+    const codes = [];
+    for (let n = 0; n < 3; n++) codes.push(codeOf(await connect({ 'x-api-key': keys.reader })));
+    expect(codes).toEqual(['admitted', 'admitted', 'API_KEY_RATE_LIMITED']);
+  });
+
+  it('counts handshakes with invalid keys against the peer address', async () => {
+    const endings = [];
+    for (let n = 0; n < 3; n++) endings.push(await connect({ 'x-api-key': INVALID_KEY }));
+    expect(endings.map(codeOf)).toEqual(['API_KEY_INVALID', 'API_KEY_INVALID', 'API_KEY_RATE_LIMITED']);
+    if (transport.name === 'ws') expect((endings[2] as Ending).closeCode).toBe(4429);
+  });
+});
