@@ -2,11 +2,17 @@ import { HttpException, Injectable, type OnModuleDestroy } from '@nestjs/common'
 import type { IncomingMessage } from 'node:http';
 import type { ApiKeyPrincipal } from '../../api-key-principal.interface.js';
 import { ApiKeyConfigurationError } from '../../api-key-configuration.error.js';
-import { ApiKeyErrorCode, ApiKeyInvalidException, ApiKeyMissingException } from '../../api-key.exceptions.js';
+import {
+  ApiKeyErrorCode,
+  ApiKeyInvalidException,
+  ApiKeyMissingException,
+  ApiKeyRestrictedException,
+} from '../../api-key.exceptions.js';
 import { ResolvedApiKeyOptions } from '../../resolved-api-key.options.js';
 import { ApiKeyAuthenticator } from '../../verification/api-key.authenticator.js';
 import { readPresentedKey, type RawHttpRequest } from '../api-key.credentials.js';
 import { attachPrincipal } from '../api-key.request.js';
+import { clientIpOf } from '../client-address.js';
 
 /** How often an open connection's key is verified again by default: the bound on closing a revoked key's connection. */
 export const DEFAULT_SUBSCRIPTION_RECHECK_MS = 30_000;
@@ -31,6 +37,8 @@ export const ApiKeySubscriptionCloseCode = {
   BadRequest: 4400,
   /** 401: no key, an invalid key, or a key that stopped being valid while connected. */
   Unauthorized: 4401,
+  /** 403: a key used from outside its allowed networks or origins (`API_KEY_RESTRICTED`). */
+  Forbidden: 4403,
   /** 503: the key store failed (standard "try again later"). */
   TryAgainLater: 1013,
 } as const;
@@ -38,6 +46,7 @@ export const ApiKeySubscriptionCloseCode = {
 const CLOSE_CODES: Readonly<Record<number, number>> = {
   400: ApiKeySubscriptionCloseCode.BadRequest,
   401: ApiKeySubscriptionCloseCode.Unauthorized,
+  403: ApiKeySubscriptionCloseCode.Forbidden,
   503: ApiKeySubscriptionCloseCode.TryAgainLater,
 };
 
@@ -65,7 +74,8 @@ interface OpenConnection {
  * connections of keys that stop being valid. The key comes from the connection_init payload
  * (`{ 'x-api-key': key }`, or those headers under `headers`, as HTTP headers of the configured
  * sources) or from the handshake's headers; presenting it in both, or two keys, is refused.
- * A refused connection is closed with {@link ApiKeySubscriptionCloseCode} and the stable code as
+ * A key's `allowedNetworks` and `allowedOrigins` are checked against the handshake's peer address
+ * and `Origin` header. A refused connection is closed with {@link ApiKeySubscriptionCloseCode} and the stable code as
  * reason; an admitted one carries its principal, so `ApiKeyGuard` on a subscription resolver only
  * checks its scopes and `@ApiKey()` reads it. Every open connection's key is verified again every
  * `recheckIntervalMs`; one no longer valid has its connection closed (4401, `API_KEY_INVALID`).
@@ -143,6 +153,14 @@ export class ApiKeySubscriptions implements OnModuleDestroy {
       if (!presented) throw new ApiKeyMissingException('');
       const verification = await this.authenticator.verify(presented.value);
       if (!verification.valid) throw new ApiKeyInvalidException('');
+      // The handshake's peer and Origin (a browser sets it), never the payload's, which the page writes.
+      const origin = handshake?.headers.origin;
+      const restricted = this.authenticator.checkRestrictions(
+        verification.principal,
+        handshake && clientIpOf(handshake),
+        origin,
+      );
+      if (restricted) throw new ApiKeyRestrictedException(restricted);
       attachPrincipal(request, verification.principal as ApiKeyPrincipal, this.options.userProperty);
       const connection: OpenConnection = {
         key: presented.value,
