@@ -106,6 +106,9 @@ export interface Context {
   start(options: ApiKeyModuleOptions, logger: LoggerService): Promise<RunningContext>;
 }
 
+/** Every alphabet: a JSON payload or an AMQP table carries any string. */
+const ALPHABETS: Alphabet[] = ['tab', 'latin1', 'control', 'line-break', 'unicode'];
+
 /** Unique per run: parallel runs on the shared brokers never answer each other. */
 const RUN = `api-key-contexts-${process.pid}-${Date.now()}`;
 const PROTO = fileURLToPath(new URL('../contexts/contexts.proto', import.meta.url));
@@ -344,7 +347,7 @@ const graphqlWs = (driver: (typeof drivers)[number]): Context => ({
   name: `GraphQL subscriptions over graphql-ws (${driver.name})`,
   kind: 'graphql',
   connectionAuth: true,
-  carries: new Set(['tab', 'latin1', 'control', 'line-break', 'unicode']),
+  carries: new Set(ALPHABETS),
   async start(options, logger) {
     const graphql =
       driver.name === 'apollo'
@@ -417,11 +420,12 @@ const graphqlWs = (driver: (typeof drivers)[number]): Context => ({
 });
 
 /** A gateway on socket.io or ws; each send opens a connection whose handshake carries the credentials. */
-const gateway = (name: 'socket.io' | 'ws'): Context => ({
-  name: `${name} gateway (handshake headers)`,
+const gateway = (name: 'socket.io' | 'ws', carrier: 'handshake headers' | 'auth payload'): Context => ({
+  name: `${name} gateway (${carrier})`,
   kind: 'ws',
   connectionAuth: false,
-  carries: new Set(['tab', 'latin1']),
+  // The auth payload is JSON; the handshake's headers are HTTP's.
+  carries: new Set(carrier === 'auth payload' ? ALPHABETS : ['tab', 'latin1']),
   // Nest 11's exception filter never sends an exception to a native ws client.
   skip: name === 'ws' && nestMajor < 12 ? "Nest 11's ws adapter sends no refusal to the client" : undefined,
   async start(options, logger) {
@@ -433,11 +437,17 @@ const gateway = (name: 'socket.io' | 'ws'): Context => ({
     return {
       app,
       async send(target, credentials, extra = {}) {
-        const headers = headerRecord(credentials, extra) as Record<string, string>;
+        // With the auth payload, the key header's first value goes there (socket.io reads it as one more value).
+        const inAuth = carrier === 'auth payload' ? credentials.find(([header]) => header === 'x-api-key') : undefined;
+        const headers = headerRecord(
+          credentials.filter((credential) => credential !== inAuth),
+          extra,
+        ) as Record<string, string>;
         if (name === 'socket.io') {
           const socket = io(`http://127.0.0.1:${port}`, {
             transports: ['websocket'],
             extraHeaders: headers,
+            auth: inAuth ? { apiKey: inAuth[1] } : {},
             reconnection: false,
           });
           open.add(socket);
@@ -581,7 +591,7 @@ const nats = proxyContext(
 const RMQ_QUEUE = { queue: RUN, queueOptions: { durable: false, autoDelete: true } };
 const rabbitMq = proxyContext(
   'RabbitMQ message headers',
-  ['tab', 'latin1', 'control', 'line-break', 'unicode'],
+  ALPHABETS,
   () => ({ transport: Transport.RMQ, options: { urls: [RMQ_URL], ...RMQ_QUEUE } }),
   async () => ({
     proxy: ClientProxyFactory.create({
@@ -642,8 +652,9 @@ export const contexts: readonly Context[] = [
   graphqlHttp(drivers[1]),
   graphqlWs(drivers[0]),
   graphqlWs(drivers[1]),
-  gateway('socket.io'),
-  gateway('ws'),
+  gateway('socket.io', 'handshake headers'),
+  gateway('socket.io', 'auth payload'),
+  gateway('ws', 'handshake headers'),
   nats,
   rabbitMq,
   grpcContext,
