@@ -17,9 +17,7 @@ import { OnGatewayConnection, SubscribeMessage, WebSocketGateway } from '@nestjs
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { createClient } from 'graphql-ws';
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { firstValueFrom } from 'rxjs';
@@ -38,6 +36,7 @@ import {
 } from 'nestjs-api-key';
 import { drivers } from '../graphql/drivers.js';
 import type { Alphabet, Credential } from './hostile-input.js';
+import { installedMajor, natsPackage, natsSkip } from './nest-version.js';
 import { send as sendRaw } from './raw-http.js';
 
 /**
@@ -48,18 +47,8 @@ import { send as sendRaw } from './raw-http.js';
  * handlers (`@UseGuards`): a message is verified once all the same.
  */
 
-const require = createRequire(import.meta.url);
-const major = (name: string) =>
-  Number(
-    (
-      JSON.parse(readFileSync(new URL(`../../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as {
-        version: string;
-      }
-    ).version.split('.')[0],
-  );
 /** The installed Nest major (CI runs the suites on 12 and 11). */
-export const nestMajor = major('@nestjs/core');
-const natsPackage = nestMajor >= 12 ? '@nats-io/transport-node' : 'nats';
+export const nestMajor = installedMajor('@nestjs/core');
 
 /** The handlers every context serves: guarded, guarded with scope `orders:read`, `@Public()`. */
 export type Target = 'whoami' | 'orders' | 'ping';
@@ -493,15 +482,6 @@ const gateway = (name: 'socket.io' | 'ws', carrier: 'handshake headers' | 'auth 
   },
 });
 
-const natsInstalled = (() => {
-  try {
-    require.resolve(natsPackage);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 async function startMicroservice(
   options: ApiKeyModuleOptions,
   logger: LoggerService,
@@ -585,7 +565,7 @@ const nats = proxyContext(
       },
     };
   },
-  natsInstalled ? undefined : `Nest ${nestMajor}'s NATS transport needs the "${natsPackage}" package`,
+  natsSkip,
 );
 
 const RMQ_QUEUE = { queue: RUN, queueOptions: { durable: false, autoDelete: true } };
