@@ -1,4 +1,13 @@
-import { Controller, Module, UseGuards, type INestApplicationContext, type LoggerService } from '@nestjs/common';
+import {
+  Controller,
+  Module,
+  UseGuards,
+  type INestApplication,
+  type INestApplicationContext,
+  type LoggerService,
+  type ModuleMetadata,
+  type Type,
+} from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { Query, Resolver, Subscription } from '@nestjs/graphql';
@@ -48,7 +57,7 @@ import { send as sendRaw } from './raw-http.js';
  */
 
 /** The installed Nest major (CI runs the suites on 12 and 11). */
-export const nestMajor = installedMajor('@nestjs/core');
+const nestMajor = installedMajor('@nestjs/core');
 
 /** The handlers every context serves: guarded, guarded with scope `orders:read`, `@Public()`. */
 export type Target = 'whoami' | 'orders' | 'ping';
@@ -216,8 +225,8 @@ class ContextsGrpcHandlers {
 /** The module, global (the GraphQL drivers inject `ApiKeySubscriptions`), and the guard as `APP_GUARD`. */
 function appModule(
   options: ApiKeyModuleOptions,
-  metadata: { imports?: never[]; providers?: never[]; controllers?: never[] },
-) {
+  metadata: Pick<ModuleMetadata, 'imports' | 'providers' | 'controllers'>,
+): Type<unknown> {
   @Module({
     imports: [ApiKeyModule.forRoot({ ...options, isGlobal: true }), ...(metadata.imports ?? [])],
     providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }, ...(metadata.providers ?? [])],
@@ -282,12 +291,12 @@ async function freePort(): Promise<number> {
 }
 
 async function startHttpApp(
-  module: object,
+  module: Type<unknown>,
   platform: (typeof drivers)[number]['platform'],
   logger: LoggerService,
-  configure: (app: import('@nestjs/common').INestApplication) => void = () => undefined,
+  configure: (app: INestApplication) => void = () => undefined,
 ) {
-  const moduleRef = await Test.createTestingModule({ imports: [module as never] }).compile();
+  const moduleRef = await Test.createTestingModule({ imports: [module] }).compile();
   const app = moduleRef.createNestApplication(platform.createAdapter(), { logger });
   configure(app);
   await app.listen(0, '127.0.0.1');
@@ -303,8 +312,8 @@ const graphqlHttp = (driver: (typeof drivers)[number]): Context => ({
   carries: new Set(['tab', 'latin1']),
   async start(options, logger) {
     const module = appModule(options, {
-      imports: [driver.module({ typeDefs }) as never],
-      providers: [ContextsResolver as never],
+      imports: [driver.module({ typeDefs })],
+      providers: [ContextsResolver],
     });
     const { app, port } = await startHttpApp(module, driver.platform, logger);
     return {
@@ -348,7 +357,7 @@ const graphqlWs = (driver: (typeof drivers)[number]): Context => ({
             typeDefs,
             subscription: subscriptions.mercurius(),
           }));
-    const module = appModule(options, { imports: [graphql as never], providers: [ContextsResolver as never] });
+    const module = appModule(options, { imports: [graphql], providers: [ContextsResolver] });
     const { app, port } = await startHttpApp(module, driver.platform, logger);
     return {
       app,
@@ -418,7 +427,7 @@ const gateway = (name: 'socket.io' | 'ws', carrier: 'handshake headers' | 'auth 
   // Nest 11's exception filter never sends an exception to a native ws client.
   skip: name === 'ws' && nestMajor < 12 ? "Nest 11's ws adapter sends no refusal to the client" : undefined,
   async start(options, logger) {
-    const module = appModule(options, { providers: [ContextsGateway as never] });
+    const module = appModule(options, { providers: [ContextsGateway] });
     const { app, port } = await startHttpApp(module, drivers[0].platform, logger, (app) =>
       app.useWebSocketAdapter(name === 'socket.io' ? new IoAdapter(app) : new WsAdapter(app)),
     );
@@ -488,8 +497,8 @@ async function startMicroservice(
   server: { transport: Transport; options?: object },
 ) {
   const handlers = server.transport === Transport.GRPC ? ContextsGrpcHandlers : ContextsHandlers;
-  const module = appModule(options, { controllers: [handlers as never] });
-  const moduleRef = await Test.createTestingModule({ imports: [module as never] }).compile();
+  const module = appModule(options, { controllers: [handlers] });
+  const moduleRef = await Test.createTestingModule({ imports: [module] }).compile();
   const app = moduleRef.createNestMicroservice({ ...server, logger } as never);
   await app.listen();
   return app;
