@@ -44,7 +44,7 @@ import {
   type ApiKeyPrincipal,
 } from 'nestjs-api-key';
 import { drivers } from '../graphql/drivers.js';
-import type { Alphabet, Credential } from './hostile-input.js';
+import { KEY_QUERY, type Alphabet, type Credential } from './hostile-input.js';
 import { installedMajor, natsPackage, natsSkip } from './nest-version.js';
 import { send as sendRaw } from './raw-http.js';
 
@@ -89,6 +89,8 @@ export interface Context {
   readonly kind: 'graphql' | 'ws' | 'rpc';
   /** Whether the connection is authenticated before any handler runs (graphql-ws with `ApiKeySubscriptions`). */
   readonly connectionAuth: boolean;
+  /** Whether messages have a cookie and a URL (HTTP requests and handshakes), so the cookie and query sources apply. */
+  readonly readsCookieAndQuery: boolean;
   /** What the transport's client can carry in a credential's value, beyond printable ASCII. */
   readonly carries: ReadonlySet<Alphabet>;
   /**
@@ -96,8 +98,11 @@ export interface Context {
    * over HTTP/2): two keys then look like one malformed key.
    */
   readonly joinsRepeatedHeaders?: boolean;
-  /** Headers the transport's client refuses to send twice. */
-  readonly singleValueHeaders?: ReadonlySet<string>;
+  /**
+   * Credentials the transport's client cannot send twice (grpc-js refuses a second
+   * `authorization`; socket.io-client keeps the last value of a query parameter).
+   */
+  readonly singleValueCredentials?: ReadonlySet<string>;
   /** Why the context cannot run here, if it cannot. */
   readonly skip?: string;
   /** Starts the app with these module options (the module is made global) and this logger. */
@@ -236,6 +241,17 @@ function appModule(
   return ContextsAppModule;
 }
 
+/** The credentials but the query ones, and the query string those make (`?api_key=...`, or empty). */
+function urlParts(credentials: readonly Credential[]): { headers: Credential[]; search: string } {
+  const query = credentials.flatMap(([name, value]) =>
+    name === 'query' ? [`${KEY_QUERY}=${encodeURIComponent(value)}`] : [],
+  );
+  return {
+    headers: credentials.filter(([name]) => name !== 'query'),
+    search: query.length > 0 ? `?${query.join('&')}` : '',
+  };
+}
+
 /** Credential pairs as a header record: a repeated name becomes an array. */
 function headerRecord(credentials: readonly Credential[], extra: ExtraHeaders = {}): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = { ...extra };
@@ -309,6 +325,7 @@ const graphqlHttp = (driver: (typeof drivers)[number]): Context => ({
   name: `GraphQL over HTTP (${driver.name})`,
   kind: 'graphql',
   connectionAuth: false,
+  readsCookieAndQuery: true,
   carries: new Set(['tab', 'latin1']),
   async start(options, logger) {
     const module = appModule(options, {
@@ -319,10 +336,11 @@ const graphqlHttp = (driver: (typeof drivers)[number]): Context => ({
     return {
       app,
       async send(target, credentials, extra = {}) {
+        const { headers, search } = urlParts(credentials);
         const res = await sendRaw(port, {
           method: 'POST',
-          path: '/graphql',
-          headers: [['Content-Type', 'application/json'], ...Object.entries(extra), ...credentials],
+          path: `/graphql${search}`,
+          headers: [['Content-Type', 'application/json'], ...Object.entries(extra), ...headers],
           body: JSON.stringify({ query: `{ ${target} }` }),
         });
         const raw = { status: res.status, head: res.head, body: res.body };
@@ -345,6 +363,7 @@ const graphqlWs = (driver: (typeof drivers)[number]): Context => ({
   name: `GraphQL subscriptions over graphql-ws (${driver.name})`,
   kind: 'graphql',
   connectionAuth: true,
+  readsCookieAndQuery: true,
   carries: new Set(ALPHABETS),
   async start(options, logger) {
     const graphql =
@@ -368,11 +387,12 @@ const graphqlWs = (driver: (typeof drivers)[number]): Context => ({
             super(address, protocols, { headers: extra });
           }
         };
-        const payload = spelledApart(credentials);
+        const { headers, search } = urlParts(credentials);
+        const payload = spelledApart(headers);
         return withTimeout(
           new Promise<ContextReply>((resolve) => {
             const client = createClient({
-              url: `ws://127.0.0.1:${port}/graphql`,
+              url: `ws://127.0.0.1:${port}/graphql${search}`,
               webSocketImpl: Handshake,
               connectionParams: payload,
               retryAttempts: 0,
@@ -422,8 +442,10 @@ const gateway = (name: 'socket.io' | 'ws', carrier: 'handshake headers' | 'auth 
   name: `${name} gateway (${carrier})`,
   kind: 'ws',
   connectionAuth: false,
+  readsCookieAndQuery: true,
   // The auth payload is JSON; the handshake's headers are HTTP's.
   carries: new Set(carrier === 'auth payload' ? ALPHABETS : ['tab', 'latin1']),
+  singleValueCredentials: new Set(name === 'socket.io' ? ['query'] : []),
   // Nest 11's exception filter never sends an exception to a native ws client.
   skip: name === 'ws' && nestMajor < 12 ? "Nest 11's ws adapter sends no refusal to the client" : undefined,
   async start(options, logger) {
@@ -436,13 +458,15 @@ const gateway = (name: 'socket.io' | 'ws', carrier: 'handshake headers' | 'auth 
       app,
       async send(target, credentials, extra = {}) {
         // With the auth payload, the key header's first value goes there (socket.io reads it as one more value).
-        const inAuth = carrier === 'auth payload' ? credentials.find(([header]) => header === 'x-api-key') : undefined;
+        const parts = urlParts(credentials);
+        const inAuth =
+          carrier === 'auth payload' ? parts.headers.find(([header]) => header === 'x-api-key') : undefined;
         const headers = headerRecord(
-          credentials.filter((credential) => credential !== inAuth),
+          parts.headers.filter((credential) => credential !== inAuth),
           extra,
         ) as Record<string, string>;
         if (name === 'socket.io') {
-          const socket = io(`http://127.0.0.1:${port}`, {
+          const socket = io(`http://127.0.0.1:${port}/${parts.search}`, {
             transports: ['websocket'],
             extraHeaders: headers,
             auth: inAuth ? { apiKey: inAuth[1] } : {},
@@ -464,7 +488,7 @@ const gateway = (name: 'socket.io' | 'ws', carrier: 'handshake headers' | 'auth 
             open.delete(socket);
           }
         }
-        const socket = new WebSocket(`ws://127.0.0.1:${port}`, { headers });
+        const socket = new WebSocket(`ws://127.0.0.1:${port}/${parts.search}`, { headers });
         open.add(socket);
         try {
           return await withTimeout(
@@ -519,6 +543,7 @@ function proxyContext(
     name,
     kind: 'rpc',
     connectionAuth: false,
+    readsCookieAndQuery: false,
     carries: new Set(carries),
     skip,
     async start(options, logger) {
@@ -596,9 +621,10 @@ const grpcContext: Context = {
   name: 'gRPC metadata',
   kind: 'rpc',
   connectionAuth: false,
+  readsCookieAndQuery: false,
   carries: new Set(),
   joinsRepeatedHeaders: true,
-  singleValueHeaders: new Set(['authorization']),
+  singleValueCredentials: new Set(['authorization']),
   async start(options, logger) {
     const url = `127.0.0.1:${await freePort()}`;
     const app = await startMicroservice(options, logger, {

@@ -8,8 +8,15 @@
 /** The stable code a hostile credential set is refused with. */
 export type HostileCode = 'API_KEY_MISSING' | 'API_KEY_INVALID' | 'API_KEY_CONFLICT';
 
-/** One credential header: the key's header (`x-api-key`) or `authorization` (its value written as given). */
-export type Credential = readonly [name: 'x-api-key' | 'authorization', value: string];
+/**
+ * One credential: a header (the key's `x-api-key`, `authorization` or `cookie`, its value written
+ * as given), or `query`, the value of the `api_key` query parameter (percent-encoded when sent).
+ */
+export type Credential = readonly [name: 'x-api-key' | 'authorization' | 'cookie' | 'query', value: string];
+
+/** The cookie and query parameter the corpus puts keys in (the apps enable those sources). */
+export const KEY_COOKIE = 'api_key';
+export const KEY_QUERY = 'api_key';
 
 /**
  * The characters beyond printable ASCII a value holds; a transport carries some of them only
@@ -95,6 +102,8 @@ export function hostileCases(key: string, other: string, maxKeyLength: number): 
   const unknown = `unknown-key-of-valid-shape-${'0'.repeat(Math.max(0, key.length - 27))}`;
   const header = (value: string): Credential => ['x-api-key', value];
   const bearer = (value: string): Credential => ['authorization', value];
+  const cookie = (value: string): Credential => ['cookie', value];
+  const query = (value: string): Credential => ['query', value];
   const inside = (text: string) => key.slice(0, 8) + text + key.slice(8);
   const cases: Array<[string, Credential[], HostileCode]> = [
     ['no credential', [], 'API_KEY_MISSING'],
@@ -135,12 +144,24 @@ export function hostileCases(key: string, other: string, maxKeyLength: number): 
       [header(unknown), bearer(`Bearer ${key}`)],
       'API_KEY_CONFLICT',
     ],
+    [
+      'a key in the header and another in a cookie',
+      [header(key), cookie(`${KEY_COOKIE}=${other}`)],
+      'API_KEY_CONFLICT',
+    ],
+    ['a cookie repeated with two keys', [cookie(`${KEY_COOKIE}=${key}; ${KEY_COOKIE}=${other}`)], 'API_KEY_CONFLICT'],
+    ['a quoted cookie with a near miss', [cookie(`theme=dark; ${KEY_COOKIE}="${key}x"`)], 'API_KEY_INVALID'],
+    ['a key in the header and another in the query', [header(key), query(other)], 'API_KEY_CONFLICT'],
+    ['the query parameter twice, with two keys', [query(key), query(other)], 'API_KEY_CONFLICT'],
+    ['a query key with a NUL and a line break', [query(`${key}\u0000\r\n`)], 'API_KEY_INVALID'],
+    ['a non-ASCII query key', [query(`clé-${key}`)], 'API_KEY_INVALID'],
   ];
   return cases.map(([name, credentials, code]) => ({
     name,
     credentials,
     code,
-    alphabet: alphabetOf(credentials.map(([, value]) => value).join('')),
+    // A query value is percent-encoded: any character reaches the server.
+    alphabet: alphabetOf(credentials.flatMap(([name, value]) => (name === 'query' ? [] : [value])).join('')),
   }));
 }
 
