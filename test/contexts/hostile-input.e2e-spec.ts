@@ -1,9 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { LoggerService } from '@nestjs/common';
-import { ApiKeyEventSink, ApiKeyHasher, ApiKeyService, InMemoryApiKeyStore, type ApiKeyEvent } from 'nestjs-api-key';
+import {
+  ApiKeyEventSink,
+  ApiKeyHasher,
+  ApiKeyService,
+  InMemoryApiKeyStore,
+  ResolvedApiKeyOptions,
+  type ApiKeyEvent,
+} from 'nestjs-api-key';
 import type { Server } from 'node:http';
 import { contexts, type RunningContext } from '../support/contexts.js';
-import { hostileCases, KEY_COOKIE, KEY_QUERY } from '../support/hostile-input.js';
+import { hostileCases, KEY_COOKIE, KEY_QUERY, type HostileCase } from '../support/hostile-input.js';
 import { LeakRecorder } from '../support/leak-recorder.js';
 
 const leaks = new LeakRecorder();
@@ -36,7 +43,7 @@ describe.each(contexts)('the hostile-input corpus through $name', (context) => {
   let running: RunningContext;
   let reader: { key: string; id: string };
   let other: string;
-  let cases: ReturnType<typeof hostileCases> = [];
+  let cases: HostileCase[] = [];
 
   beforeAll(async () => {
     if (context.skip) return;
@@ -57,7 +64,8 @@ describe.each(contexts)('the hostile-input corpus through $name', (context) => {
     other = (await service.create({ name: 'other', scopes: ['orders:read'] })).key;
     const hasher = running.app.get(ApiKeyHasher);
     leaks.recordPresented([reader.key, other, ...[reader.key, other].flatMap((key) => hasher.candidates(key))]);
-    cases = hostileCases(reader.key, other, MAX_KEY_LENGTH).filter(
+    const unissued = running.app.get(ResolvedApiKeyOptions).format.generate().key;
+    cases = hostileCases({ key: reader.key, other, unissued, maxKeyLength: MAX_KEY_LENGTH }).filter(
       (c) =>
         [...c.alphabet].every((needed) => context.carries.has(needed)) &&
         (context.readsCookieAndQuery || c.credentials.every(([name]) => name !== 'cookie' && name !== 'query')) &&

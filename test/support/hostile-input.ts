@@ -93,12 +93,23 @@ export function authorizationValues(key: string): ReadonlyArray<readonly [value:
   ];
 }
 
+/** What the corpus is made around. */
+export interface HostileKeys {
+  /** Two valid keys of the app. */
+  readonly key: string;
+  readonly other: string;
+  /** A key of the app's format, checksum right, that was never issued. */
+  readonly unissued: string;
+  /** The app's `maxKeyLength`. */
+  readonly maxKeyLength: number;
+}
+
 /**
- * The corpus around `key` and `other` (two valid keys) for an app whose `maxKeyLength` is
- * `maxKeyLength`: absent and blank keys, near misses, control characters, line breaks, non-ASCII
- * text, oversize and junk values, `Authorization` values, and two credentials in one message.
+ * The corpus around an app's keys: absent and blank keys, near misses, control characters, line
+ * breaks, non-ASCII text, oversize and junk values, `Authorization` values, and two credentials
+ * in one message (in one source or two).
  */
-export function hostileCases(key: string, other: string, maxKeyLength: number): HostileCase[] {
+export function hostileCases({ key, other, unissued, maxKeyLength }: HostileKeys): HostileCase[] {
   const unknown = `unknown-key-of-valid-shape-${'0'.repeat(Math.max(0, key.length - 27))}`;
   const header = (value: string): Credential => ['x-api-key', value];
   const bearer = (value: string): Credential => ['authorization', value];
@@ -110,6 +121,7 @@ export function hostileCases(key: string, other: string, maxKeyLength: number): 
     ['an empty key', [header('')], 'API_KEY_MISSING'],
     ['a blank key', [header('  \t ')], 'API_KEY_MISSING'],
     ['an unknown key of valid shape', [header(unknown)], 'API_KEY_INVALID'],
+    ['a key with a right checksum that was never issued', [header(unissued)], 'API_KEY_INVALID'],
     ...nearMisses(key).map(([name, value]): [string, Credential[], HostileCode] => [
       `a key ${name}`,
       [header(value)],
