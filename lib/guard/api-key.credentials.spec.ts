@@ -30,6 +30,18 @@ describe('readPresentedKey', () => {
     expect(readPresentedKey(req({}, '/x?key=k4'), ALL)).toEqual({ source: 'query', value: 'k4' });
   });
 
+  it("reads every value of a message's repeated header (an array, without Node's distinct view)", () => {
+    const message = (headers: RawHttpRequest['headers']): RawHttpRequest => ({ headers });
+    expect(() => readPresentedKey(message({ authorization: ['Bearer k1', 'Bearer k2'] }), ALL)).toThrow(
+      ApiKeyConflictException,
+    );
+    expect(() => readPresentedKey(message({ 'x-api-key': ['k1', 'k2'] }), ALL)).toThrow(ApiKeyConflictException);
+    expect(readPresentedKey(message({ authorization: ['Basic abc', 'Bearer k1'] }), ALL)).toEqual({
+      source: 'bearer',
+      value: 'k1',
+    });
+  });
+
   it('ignores a disabled source', () => {
     expect(readPresentedKey(req({}, '/x?key=k4'), { ...ALL, query: null })).toBeNull();
   });

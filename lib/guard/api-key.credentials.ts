@@ -116,10 +116,14 @@ function rawValues(rawHeaders: readonly string[] | undefined, name: string): str
 }
 
 function bearerValues(request: RawHttpRequest): readonly string[] {
-  if (request.headers.authorization === undefined) return [];
-  // Node keeps only the first Authorization header; the distinct view shows every one.
-  const values = request.headersDistinct?.authorization ??
-    rawValues(request.rawHeaders, 'authorization') ?? [String(request.headers.authorization)];
+  const header = request.headers.authorization;
+  if (header === undefined) return [];
+  // Node keeps only the first Authorization header; the distinct view shows every one. A message's
+  // headers (NATS, RabbitMQ) hold each value of a repeated one.
+  const values =
+    request.headersDistinct?.authorization ??
+    rawValues(request.rawHeaders, 'authorization') ??
+    (Array.isArray(header) ? header : [header]);
   const keys: string[] = [];
   for (const value of values) {
     const match = BEARER.exec(trimOws(value));

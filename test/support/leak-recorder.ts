@@ -126,6 +126,15 @@ export class LeakRecorder {
     for (const name of CREDENTIAL_HEADERS) values.push(...(request.headersDistinct[name] ?? []));
     const query = request.url?.indexOf('?') ?? -1;
     if (query >= 0) values.push(...new URLSearchParams(request.url!.slice(query + 1)).getAll(CREDENTIAL_QUERY));
+    this.recordPresented(values);
+  }
+
+  /**
+   * Records credential values presented to an app some other way than in an HTTP request (a
+   * message's headers, a WebSocket handshake, a connection_init payload), or secrets derived from
+   * them (a key's hash): none of them may appear in anything said.
+   */
+  recordPresented(values: readonly string[]): void {
     for (const value of values) {
       // A Bearer token without its scheme, each cookie's value, each part of a joined header.
       for (const part of value.replace(/^bearer\s+/i, '').split(/[;,]/)) {
@@ -139,12 +148,14 @@ export class LeakRecorder {
 /**
  * The part of a presented key that must never appear: for a key shaped like a generated one
  * (`<prefix>_<id>_<secret><checksum>`, valid, mistyped or truncated), what follows the id, since
- * the prefix and id are public and logged on purpose (events carry `keyId`); for any other key,
- * all of it.
+ * the prefix and id are public and logged on purpose (events carry `keyId`); for any other value,
+ * all of it but the prefix and id of a generated key inside it (`"<key>"`, `Token <key>`).
  */
 function secretOf(key: string): string {
-  return GENERATED.exec(key)?.[1] ?? key;
+  return GENERATED.exec(key)?.[1] ?? key.replace(PUBLIC_PART, ' ');
 }
+
+const PUBLIC_PART = /[A-Za-z][A-Za-z0-9]*_[0-9A-Za-z]{12}_/g;
 
 const GENERATED = /^(?:[^=\s]+=)?[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*_[0-9A-Za-z]{1,64}_([0-9A-Za-z]*)$/;
 

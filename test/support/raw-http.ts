@@ -5,6 +5,8 @@ export interface RawRequest {
   readonly method?: string;
   readonly path: string;
   readonly headers?: ReadonlyArray<readonly [string, string]>;
+  /** Sent with its `Content-Length` (give the `Content-Type` in `headers`). */
+  readonly body?: string;
 }
 
 /** A parsed response. `head` is the raw status line and headers without the `Date` line. */
@@ -23,7 +25,8 @@ export interface RawResponse {
 export function send(port: number, request: RawRequest): Promise<RawResponse> {
   const lines = [`${request.method ?? 'GET'} ${request.path} HTTP/1.1`, 'Host: 127.0.0.1'];
   for (const [name, value] of request.headers ?? []) lines.push(`${name}: ${value}`);
-  lines.push('Connection: close', '', '');
+  if (request.body !== undefined) lines.push(`Content-Length: ${Buffer.byteLength(request.body)}`);
+  lines.push('Connection: close', '', request.body ?? '');
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];

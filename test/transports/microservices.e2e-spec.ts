@@ -16,26 +16,11 @@ import {
 } from '@nestjs/microservices';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { firstValueFrom } from 'rxjs';
 import { ApiKey, ApiKeyGuard, ApiKeyService, Public, RequireScopes, type ApiKeyPrincipal } from 'nestjs-api-key';
+import { natsPackage, natsSkip } from '../support/nest-version.js';
 import { INVALID_KEY, TransportRecorder } from '../support/transport-app.js';
-
-const require = createRequire(import.meta.url);
-const manifest = new URL('../../node_modules/@nestjs/microservices/package.json', import.meta.url);
-const nestMajor = Number((JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version.split('.')[0]);
-/** Nest 11's NATS transport uses the `nats` package; Nest 12's `@nats-io/transport-node`. */
-const natsPackage = nestMajor >= 12 ? '@nats-io/transport-node' : 'nats';
-const natsInstalled = (() => {
-  try {
-    require.resolve(natsPackage);
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** Unique per run, so parallel runs on the shared brokers never answer each other. */
 const RUN = `api-key-${process.pid}-${Date.now()}`;
@@ -120,7 +105,7 @@ const bodyRefusal = (error: unknown): Refusal => error as Refusal;
 const transports: TransportCase[] = [
   {
     name: 'NATS',
-    skip: natsInstalled ? undefined : `Nest ${nestMajor}'s NATS transport needs the "${natsPackage}" package`,
+    skip: natsSkip,
     server: () => ({ transport: Transport.NATS, options: { servers: ['nats://127.0.0.1:4222'], queue: RUN } }),
     client: async () => {
       const nats = (await import(natsPackage)) as { headers: () => { append(k: string, v: string): void } };

@@ -7,6 +7,8 @@ import type { OpenConnection } from './open-connections.js';
 /** The parts of an HTTP upgrade request (Node's `IncomingMessage`) the guard reads. */
 export interface WebSocketHandshake {
   readonly headers: Record<string, string | string[] | undefined>;
+  /** Every value of each header (Node joins a repeated header in `headers`, or keeps its first value). */
+  readonly headersDistinct?: Record<string, string[] | undefined>;
   readonly url?: string;
   /** The connection's peer, for per-address rate limits. */
   readonly socket?: { readonly remoteAddress?: string };
@@ -15,6 +17,8 @@ export interface WebSocketHandshake {
 /** A socket.io server socket, as far as the guard reads it. */
 interface SocketIoSocket {
   readonly handshake: WebSocketHandshake & { readonly auth?: Record<string, unknown>; readonly address?: string };
+  /** The handshake's HTTP request. */
+  readonly request?: WebSocketHandshake;
 }
 
 /** The handshake each connection presented, read once per connection. */
@@ -39,8 +43,8 @@ const admitted = new WeakMap<object, OpenConnection>();
  */
 export function rememberWebSocketHandshake(client: object, request?: WebSocketHandshake): void {
   if (request?.headers) {
-    const { headers, url, socket } = request;
-    upgrades.set(client, { headers, url, socket: { remoteAddress: socket?.remoteAddress } });
+    const { headers, headersDistinct, url, socket } = request;
+    upgrades.set(client, { headers, headersDistinct, url, socket: { remoteAddress: socket?.remoteAddress } });
   }
 }
 
@@ -104,6 +108,7 @@ export function connectionPrincipal(client: unknown): ApiKeyPrincipal | null | u
 /** One message's request; the principal the guard attaches becomes the connection's. */
 class WsMessageRequest implements MessageRequest {
   readonly headers: MessageRequest['headers'];
+  readonly headersDistinct: MessageRequest['headersDistinct'];
   readonly url: string | undefined;
   readonly ip: string | undefined;
   private principal: ApiKeyPrincipal | null | undefined;
@@ -113,6 +118,7 @@ class WsMessageRequest implements MessageRequest {
     connection: MessageRequest,
   ) {
     this.headers = connection.headers;
+    this.headersDistinct = connection.headersDistinct;
     this.url = connection.url;
     this.ip = connection.ip;
   }
@@ -131,13 +137,19 @@ function handshakeOf(client: object, sources: ApiKeySourceSettings): MessageRequ
   const handshake = (client as Partial<SocketIoSocket>).handshake ?? upgrades.get(client);
   if (!handshake?.headers) return { headers: {} };
   const { headers, url, auth, address } = handshake as SocketIoSocket['handshake'];
+  const headersDistinct = (client as Partial<SocketIoSocket>).request?.headersDistinct ?? handshake.headersDistinct;
   const ip = address ?? handshake.socket?.remoteAddress;
   const authKey = auth?.apiKey;
-  if (typeof authKey !== 'string' || !sources.header) return { headers, url, ip };
+  if (typeof authKey !== 'string' || !sources.header) return { headers, headersDistinct, url, ip };
   const name = sources.header.toLowerCase();
-  const present = headers[name];
-  const values = present === undefined ? [] : Array.isArray(present) ? present : [present];
-  return { headers: { ...headers, [name]: [...values, authKey] }, url, ip };
+  const present = headersDistinct?.[name] ?? headers[name];
+  const values = [...(present === undefined ? [] : Array.isArray(present) ? present : [present]), authKey];
+  return {
+    headers: { ...headers, [name]: values },
+    headersDistinct: headersDistinct && { ...headersDistinct, [name]: values },
+    url,
+    ip,
+  };
 }
 
 type WsExceptionClass = new (error: string | object) => Error;
