@@ -201,6 +201,42 @@ describe.each(drivers)('GraphQL subscriptions over graphql-ws on $name', (driver
     expect(outcome.close).toEqual({ code: 4401, reason: 'API_KEY_INVALID' });
   });
 
+  it('verifies each new subscription of a connection whose revocation could not be re-checked (store down)', async () => {
+    const keys = server.app.get(ApiKeyService);
+    const issued = await keys.create({ name: 'unrechecked', scopes: ['orders:read'] });
+    const client = createClient({
+      url: `${server.url.replace('http', 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { 'x-api-key': issued.key },
+      retryAttempts: 0,
+    });
+    try {
+      // The first subscription keeps the connection open; the second starts after the revocation.
+      let ticked!: () => void;
+      const first = new Promise<void>((resolve) => (ticked = resolve));
+      client.subscribe({ query: 'subscription { ticks }' }, { next: ticked, error: () => {}, complete: () => {} });
+      await first;
+      // The revocation is written (findById, update) but its re-check cannot look the key up.
+      store.failing = true;
+      await keys.revoke(issued.apiKey.id);
+      const second = await new Promise<unknown>((resolve) =>
+        client.subscribe(
+          { query: 'subscription { subscriber }' },
+          { next: resolve, error: resolve, complete: () => resolve('completed') },
+        ),
+      );
+      expect(second).not.toEqual({ data: { subscriber: 'unrechecked' } });
+      // Apollo sends the refusal as a result with errors; Mercurius as an error message.
+      const errors = ((second as { errors?: unknown }).errors ?? second) as Array<{ extensions?: unknown }>;
+      expect(errors[0]!.extensions).toEqual(
+        expect.objectContaining({ code: 'SERVICE_UNAVAILABLE', apiKeyCode: 'API_KEY_STORE_UNAVAILABLE' }),
+      );
+    } finally {
+      store.failing = false;
+      await client.dispose();
+    }
+  });
+
   it('keeps a connection whose key stays valid', async () => {
     const outcome = subscribe({ 'x-api-key': READER.key });
     await ticks(outcome, 10);

@@ -7,7 +7,7 @@ import { ApiKeyChanges } from '../../verification/api-key.changes.js';
 import { ApiKeyGuardHook } from '../api-key-guard.hook.js';
 import type { RawHttpRequest } from '../api-key.credentials.js';
 import { attachPrincipal } from '../api-key.request.js';
-import { OpenConnections, type ConnectionRefusal } from './open-connections.js';
+import { OpenConnections, type ConnectionRefusal, type OpenConnection } from './open-connections.js';
 
 export { ApiKeySubscriptionCloseCode } from './open-connections.js';
 
@@ -21,6 +21,18 @@ export interface ApiKeySubscriptionOptions {
    * another instance without a change feed, with a key cache: plus its TTL).
    */
   readonly recheckIntervalMs?: number;
+}
+
+/** The open connection each admitted connection's request stands for (see {@link awaitsRecheck}). */
+const connectionsByRequest = new WeakMap<object, OpenConnection>();
+
+/**
+ * Whether `request` is the request of a subscription connection whose key changed and has not
+ * been verified again since: the principal it carries may be outdated (revoked, a scope removed),
+ * so the guard verifies the key again instead of reusing it.
+ */
+export function awaitsRecheck(request: object): boolean {
+  return connectionsByRequest.get(request)?.stale === true;
 }
 
 /** A WebSocket as both drivers hand it over (the `ws` package's). */
@@ -129,16 +141,9 @@ export class ApiKeySubscriptions implements OnModuleDestroy {
       );
       const attach = (current: ApiKeyPrincipal) => attachPrincipal(request, current, this.options.userProperty);
       attach(principal);
-      const untrack = this.connections.track({
-        key,
-        principal,
-        stale: false,
-        address,
-        origin,
-        close,
-        refreshed: attach,
-      });
-      this.untrack.set(request, untrack);
+      const connection: OpenConnection = { key, principal, stale: false, address, origin, close, refreshed: attach };
+      connectionsByRequest.set(request, connection);
+      this.untrack.set(request, this.connections.track(connection));
       return request;
     } catch (error) {
       close(this.connections.refusalOf(error));
