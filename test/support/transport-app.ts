@@ -9,14 +9,30 @@ import {
   type ApiKeyRecord,
 } from 'nestjs-api-key';
 
-/** The in-memory store, whose lookups fail while `failing` is set (a store outage), counting lookups. */
+/**
+ * The in-memory store, whose lookups fail while `failing` is set (a store outage) and wait while
+ * {@link hold} holds them (a slow store), counting lookups.
+ */
 export class SwitchableStore extends InMemoryApiKeyStore {
   failing = false;
   /** Lookups asked of the store. */
   lookups = 0;
-  override findByHash(hash: string): Promise<ApiKeyRecord | null> {
+  private held: Promise<void> | undefined;
+
+  /** Makes lookups wait until the returned function is called. */
+  hold(): () => void {
+    let release!: () => void;
+    this.held = new Promise((resolve) => (release = resolve));
+    return () => {
+      this.held = undefined;
+      release();
+    };
+  }
+
+  override async findByHash(hash: string): Promise<ApiKeyRecord | null> {
     this.lookups++;
-    if (this.failing) return Promise.reject(new Error('store is down'));
+    await this.held;
+    if (this.failing) throw new Error('store is down');
     return super.findByHash(hash);
   }
 }

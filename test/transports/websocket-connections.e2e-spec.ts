@@ -297,6 +297,43 @@ describe.each(transports)('ApiKeyWebSockets: verification at the handshake on $n
     expect(reply.data.code).toBe('API_KEY_INSUFFICIENT_SCOPE');
   });
 
+  it('forgets a connection whose client left during the verification', async () => {
+    const { key, apiKey } = await service.create({ name: 'left-early', scopes: ['orders:read'] });
+    const server = app.getHttpServer() as { getConnections(done: (error: Error | null, count: number) => void): void };
+    const connections = () =>
+      new Promise<number>((resolve, reject) =>
+        server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+      );
+    const until = async (condition: () => boolean | Promise<boolean>) => {
+      while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    const before = await connections();
+    const lookups = recorder.store.lookups;
+    const release = recorder.store.hold();
+    try {
+      const client =
+        transport.name === 'ws'
+          ? new WebSocket(`ws://127.0.0.1:${port}`, { headers: { 'x-api-key': key } })
+          : io(`http://127.0.0.1:${port}`, {
+              transports: ['websocket'],
+              extraHeaders: { 'x-api-key': key },
+              reconnection: false,
+            });
+      // The server is verifying the key (its lookup waits); the client leaves, and the server sees it.
+      await until(() => recorder.store.lookups > lookups);
+      client.close();
+      await until(async () => (await connections()) === before);
+    } finally {
+      release();
+    }
+    // The verification ends (valid), after the client left.
+    await new Promise((resolve) => setImmediate(resolve));
+    // A change to the key re-checks its open connections: it has none left.
+    const settled = recorder.store.lookups;
+    await service.update(apiKey.id, { name: 'renamed' });
+    expect(recorder.store.lookups).toBe(settled);
+  });
+
   it('does not reuse the principal past the key’s expiry', async () => {
     const expiresAt = new Date(clock.now().getTime() + 60_000);
     const { key } = await service.create({ name: 'expiring', scopes: ['orders:read'], expiresAt });
