@@ -275,6 +275,29 @@ describe.each(transports)('ApiKeyWebSockets: verification at the handshake on $n
     ]);
   });
 
+  it('re-checks the connections of many changed keys a few keys at a time, with one lookup per key', async () => {
+    const issued = await Promise.all(
+      Array.from({ length: 24 }, (_, n) =>
+        service.create({ name: `many-${n}`, ownerId: 'team-many', scopes: ['orders:read'] }),
+      ),
+    );
+    const keysOfClients = [...issued, issued[0]!].map(({ key }) => key); // the first key twice
+    const clients = await Promise.all(keysOfClients.map((key) => admitted({ 'x-api-key': key })));
+    const lookups = recorder.store.lookups;
+    const release = recorder.store.hold();
+    try {
+      await service.revokeOwner('team-many');
+      // The re-checks have begun and wait for the store: not one lookup per key at once.
+      expect(recorder.store.lookups - lookups).toBeGreaterThan(0);
+      expect(recorder.store.lookups - lookups).toBeLessThan(issued.length);
+    } finally {
+      release();
+    }
+    const endings = await Promise.all(clients.map((client) => client.ended()));
+    expect(endings).toEqual(clients.map(() => refusal('API_KEY_INVALID', 401, 4401)));
+    expect(recorder.store.lookups - lookups).toBe(issued.length);
+  });
+
   refusedMessage('verifies each message while a change cannot be re-checked (store down), failing closed', async () => {
     const { key, apiKey } = await service.create({ name: 'unsure', scopes: ['orders:read'] });
     const client = await admitted({ 'x-api-key': key });
