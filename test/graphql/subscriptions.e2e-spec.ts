@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
 import {
   ApiKeyClock,
   ApiKeyModule,
@@ -21,11 +23,33 @@ import { TicksResolver } from './graphql-app.js';
 
 const leaks = new LeakRecorder();
 
-/** The in-memory store, whose lookups fail while `failing` is set. */
+/**
+ * The in-memory store, whose lookups fail while `failing` is set and wait while {@link hold} holds
+ * them, counting lookups and recording the id of each key found.
+ */
 class FlakyStore extends InMemoryApiKeyStore {
   failing = false;
-  override findByHash(hash: string): Promise<ApiKeyRecord | null> {
-    return this.failing ? Promise.reject(new Error('connection refused')) : super.findByHash(hash);
+  lookups = 0;
+  readonly found: string[] = [];
+  private held: Promise<void> | undefined;
+
+  /** Makes lookups wait until the returned function is called. */
+  hold(): () => void {
+    let release!: () => void;
+    this.held = new Promise((resolve) => (release = resolve));
+    return () => {
+      this.held = undefined;
+      release();
+    };
+  }
+
+  override async findByHash(hash: string): Promise<ApiKeyRecord | null> {
+    this.lookups++;
+    await this.held;
+    if (this.failing) throw new Error('connection refused');
+    const record = await super.findByHash(hash);
+    if (record) this.found.push(record.id);
+    return record;
   }
 }
 
@@ -235,6 +259,39 @@ describe.each(drivers)('GraphQL subscriptions over graphql-ws on $name', (driver
       store.failing = false;
       await client.dispose();
     }
+  });
+
+  it('forgets a connection whose client left during the verification', async () => {
+    const keys = server.app.get(ApiKeyService);
+    const { key, apiKey } = await keys.create({ name: 'left-early', scopes: ['orders:read'] });
+    // The server's end of the next connection (the tests run one at a time): closed once the server saw the client leave.
+    const closed = new Promise((resolve) =>
+      (server.app.getHttpServer() as Server).once('connection', (socket: Socket) => socket.once('close', resolve)),
+    );
+    const until = async (condition: () => boolean) => {
+      while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    const lookups = store.lookups;
+    const release = store.hold();
+    try {
+      const socket = new WebSocket(`${server.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+      await new Promise((resolve) => socket.once('open', resolve));
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { 'x-api-key': key } }));
+      // The server is verifying the key (its lookup waits); the client leaves, and the server sees it.
+      await until(() => store.lookups > lookups);
+      socket.close();
+      await closed;
+    } finally {
+      release();
+    }
+    // The verification ends (valid), after the client left.
+    await new Promise((resolve) => setImmediate(resolve));
+    // A change to the key re-checks its open connections: it has none left.
+    const lookupsOfKey = () => store.found.filter((id) => id === apiKey.id).length;
+    const settled = lookupsOfKey();
+    await keys.update(apiKey.id, { name: 'renamed' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lookupsOfKey()).toBe(settled);
   });
 
   it('keeps a connection whose key stays valid', async () => {

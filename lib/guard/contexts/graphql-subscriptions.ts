@@ -37,8 +37,13 @@ export function awaitsRecheck(request: object): boolean {
 
 /** A WebSocket as both drivers hand it over (the `ws` package's). */
 interface ClosableSocket {
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState?: number;
   close(code?: number, reason?: string): void;
 }
+
+/** A socket's `readyState` once it is closing. */
+const CLOSING = 2;
 
 /**
  * The request of a subscription's connection, as the guard reads it from the GraphQL context's
@@ -124,7 +129,8 @@ export class ApiKeySubscriptions implements OnModuleDestroy {
 
   /**
    * Authenticates a connection: its request with the principal attached, and its registration
-   * for re-checks; or `undefined` once the socket is closed with the refusal's code.
+   * for re-checks; or `undefined` once the socket is closed with the refusal's code (or when the
+   * client left during the verification).
    */
   private async connect(
     payload: unknown,
@@ -139,6 +145,8 @@ export class ApiKeySubscriptions implements OnModuleDestroy {
         socket ?? request,
         this.connect,
       );
+      // A client gone during the verification: the driver's close hook ran before it had the request.
+      if ((socket?.readyState ?? 0) >= CLOSING) return undefined;
       const attach = (current: ApiKeyPrincipal) => attachPrincipal(request, current, this.options.userProperty);
       attach(principal);
       const connection: OpenConnection = { key, principal, stale: false, address, origin, close, refreshed: attach };
