@@ -6,7 +6,9 @@ import {
   ApiKeyService,
   InMemoryApiKeyStore,
   type ApiKeyEvent,
+  type ApiKeyPatch,
   type ApiKeyRecord,
+  type StoredApiKey,
 } from 'nestjs-api-key';
 
 /**
@@ -27,6 +29,15 @@ export class SwitchableStore extends InMemoryApiKeyStore {
       this.held = undefined;
       release();
     };
+  }
+
+  /** While set, a write is applied and then reported failed (its acknowledgement lost). */
+  losingAcknowledgements = false;
+
+  override async update(id: string, expectedVersion: number, patch: ApiKeyPatch): Promise<StoredApiKey | null> {
+    const updated = await super.update(id, expectedVersion, patch);
+    if (this.losingAcknowledgements) throw new Error('connection reset');
+    return updated;
   }
 
   override async findByHash(hash: string): Promise<ApiKeyRecord | null> {

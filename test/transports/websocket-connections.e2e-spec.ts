@@ -312,6 +312,21 @@ describe.each(transports)('ApiKeyWebSockets: verification at the handshake on $n
     expect(await client.send('orders')).toEqual({ event: 'orders', data: { keyId: apiKey.id } });
   });
 
+  refusedMessage('verifies each message after a revocation whose acknowledgement was lost', async () => {
+    const { key, apiKey } = await service.create({ name: 'lost-ack', scopes: ['orders:read'] });
+    const client = await admitted({ 'x-api-key': key });
+    recorder.store.losingAcknowledgements = true;
+    recorder.store.failing = true; // lookups fail: a re-check cannot decide
+    try {
+      await expect(service.revoke(apiKey.id)).rejects.toMatchObject({ code: 'store_failed' });
+      expect((await client.send('orders')).data.code).toBe('API_KEY_STORE_UNAVAILABLE');
+    } finally {
+      recorder.store.losingAcknowledgements = false;
+      recorder.store.failing = false;
+    }
+    expect((await client.send('orders')).data.code).toBe('API_KEY_INVALID');
+  });
+
   refusedMessage('applies a scope change to the next message of an open connection', async () => {
     const { key, apiKey } = await service.create({ name: 'narrowed', scopes: ['orders:read'] });
     const client = await admitted({ 'x-api-key': key });
