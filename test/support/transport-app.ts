@@ -13,12 +13,14 @@ import {
 
 /**
  * The in-memory store, whose lookups fail while `failing` is set (a store outage) and wait while
- * {@link hold} holds them (a slow store), counting lookups.
+ * {@link hold} holds them (a slow store), counting lookups and recording the id of each key found.
  */
 export class SwitchableStore extends InMemoryApiKeyStore {
   failing = false;
   /** Lookups asked of the store. */
   lookups = 0;
+  /** The id of the key each lookup found. */
+  readonly found: string[] = [];
   private held: Promise<void> | undefined;
 
   /** Makes lookups wait until the returned function is called. */
@@ -44,7 +46,9 @@ export class SwitchableStore extends InMemoryApiKeyStore {
     this.lookups++;
     await this.held;
     if (this.failing) throw new Error('store is down');
-    return super.findByHash(hash);
+    const record = await super.findByHash(hash);
+    if (record) this.found.push(record.id);
+    return record;
   }
 }
 
