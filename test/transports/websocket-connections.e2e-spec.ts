@@ -13,7 +13,7 @@ import {
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { io } from 'socket.io-client';
+import { io, Manager } from 'socket.io-client';
 import WebSocket from 'ws';
 import {
   ApiKey,
@@ -424,5 +424,60 @@ describe.each(transports)('ApiKeyWebSockets with the rate limiter on $name', (tr
     for (let n = 0; n < 3; n++) endings.push(await connect({ 'x-api-key': INVALID_KEY }));
     expect(endings.map(codeOf)).toEqual(['API_KEY_INVALID', 'API_KEY_INVALID', 'API_KEY_RATE_LIMITED']);
     if (transport.name === 'ws') expect((endings[2] as Ending).closeCode).toBe(4429);
+  });
+});
+
+/** A second socket.io namespace, verified by the same middleware, that records its server's sockets. */
+@WebSocketGateway({ namespace: 'other' })
+class OtherNamespaceGateway extends OrdersHandlers implements OnGatewayInit {
+  static server: { sockets: Map<string, { conn: { listenerCount(event: string): number } }> };
+
+  constructor(private readonly webSockets: ApiKeyWebSockets) {
+    super();
+  }
+
+  afterInit(server: typeof OtherNamespaceGateway.server & Parameters<IoGateway['afterInit']>[0]): void {
+    OtherNamespaceGateway.server = server;
+    server.use(this.webSockets.socketIo({ recheckIntervalMs: RECHECK_MS }));
+  }
+}
+
+describe('ApiKeyWebSockets on socket.io namespaces sharing one connection', () => {
+  const recorder = new TransportRecorder();
+  let app: INestApplication;
+  let port: number;
+  beforeAll(async () => {
+    const transport = { ...transports[0]!, gateway: OtherNamespaceGateway };
+    ({ app, port } = await startGatewayApp(transport, recorder, [recorder.module()]));
+  });
+  afterAll(() => app.close());
+
+  it('keeps no close listener of a namespace socket that disconnected while its connection stays open', async () => {
+    const { key } = await app.get(ApiKeyService).create({ name: 'namespaces', scopes: ['orders:read'] });
+    const manager = new Manager(`http://127.0.0.1:${port}`, {
+      transports: ['websocket'],
+      extraHeaders: { 'x-api-key': key },
+      reconnection: false,
+    });
+    // The default namespace has no gateway here; its socket keeps the shared connection open.
+    const keeper = manager.socket('/');
+    await new Promise<void>((resolve) => keeper.once('connect', resolve));
+    try {
+      const socket = manager.socket('/other');
+      for (let n = 0; n <= 12; n++) {
+        if (n > 0) {
+          socket.disconnect();
+          // Once the server forgot it: a connect sent with the disconnect in one batch goes unanswered.
+          while (OtherNamespaceGateway.server.sockets.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+          socket.connect();
+        }
+        await new Promise<void>((resolve) => socket.once('connect', resolve));
+      }
+      const [server] = OtherNamespaceGateway.server.sockets.values();
+      // The open socket's own listener (and socket.io's), not one per socket that came and went.
+      expect(server!.conn.listenerCount('close')).toBeLessThan(5);
+    } finally {
+      keeper.disconnect();
+    }
   });
 });
