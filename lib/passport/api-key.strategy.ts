@@ -13,6 +13,7 @@ import { challengeFor } from '../guard/api-key.guard.js';
 import { attachPrincipal, rawRequestOf, rememberedPrincipal } from '../guard/api-key.request.js';
 import { clientIpOf } from '../guard/client-address.js';
 import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
+import { restrictionsOf } from '../storage/verified-api-key.js';
 import { ApiKeyAuthenticator } from '../verification/api-key.authenticator.js';
 
 /** The name {@link ApiKeyStrategy} is registered under: `AuthGuard(['api-key', 'jwt'])`. */
@@ -94,10 +95,12 @@ export class ApiKeyPassportStrategy {
     if (!presented) return null;
     const verification = await this.authenticator.verify(presented.value);
     if (!verification.valid) throw this.invalid;
+    const { principal } = verification;
+    if (restrictionsOf(principal) === undefined) return principal; // no address to resolve
     const origin = raw.headers?.origin as string | undefined; // Node keeps one
-    const reason = this.authenticator.checkRestrictions(verification.principal, clientIpOf(request), origin);
+    const reason = this.authenticator.checkRestrictions(principal, clientIpOf(request), origin);
     if (reason !== undefined) throw new ApiKeyRestrictedException(reason);
-    return verification.principal;
+    return principal;
   }
 }
 
