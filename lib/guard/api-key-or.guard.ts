@@ -94,7 +94,9 @@ export class ApiKeyOrGuard extends ApiKeyGuard {
  * `@ApiKeyAuth({ or: ['jwt'] })` of `nestjs-api-key/swagger`.
  *
  * The guards are resolved through the module that uses the returned guard: its provider when one
- * is registered, else built there once through dependency injection.
+ * is registered, else built there once through dependency injection. A request-scoped guard, or
+ * one that depends on a request-scoped provider, is not supported (a request without a key fails
+ * with a 500).
  *
  * @param guards the guards a request without a key may pass instead, tried in this order
  * @returns a guard class, for `@UseGuards`, `APP_GUARD`, or to extend (every step of

@@ -19,6 +19,7 @@ import { attachAnonymous, attachPrincipal, rawRequestOf, rememberedPrincipal } f
 import { satisfiesScopes, type ScopeRequirement } from './api-key.scopes.js';
 import { OptionalApiKeyMetadata } from './optional-api-key.decorator.js';
 import { graphqlRequestResponse } from './contexts/graphql.js';
+import { awaitsRecheck } from './contexts/graphql-subscriptions.js';
 import { PublicMetadata } from './public.decorator.js';
 import { transportRefusal } from './contexts/refusal.js';
 import { rpcRequest } from './contexts/rpc.js';
@@ -178,11 +179,12 @@ export class ApiKeyGuard implements CanActivate {
   /**
    * The principal an earlier pass of a guard of this module attached to the request, if any, while
    * it is still valid: a GraphQL subscription's connection keeps the principal it was admitted
-   * with, and a subscription that starts once that key has expired is verified afresh (and refused).
+   * with, and a subscription that starts once that key has expired, or while a change to it awaits
+   * its re-check, is verified afresh (and refused when the key is no longer valid or the store fails).
    */
   protected getRememberedPrincipal(request: object): ApiKeyPrincipal | undefined {
     const principal = rememberedPrincipal(request, this.authenticator);
-    return principal && this.authenticator.stillValid(principal) ? principal : undefined;
+    return principal && this.authenticator.stillValid(principal) && !awaitsRecheck(request) ? principal : undefined;
   }
 
   /**

@@ -243,7 +243,12 @@ export class ApiKeyService {
     const store = this.store();
     if (!isStorableText(ownerId)) return []; // no store holds such an owner
     const now = this.clock.now();
-    const revoked = await this.write('revokeOwner', `owner "${ownerId}"`, () => revokeOwnerOf(store, ownerId, now));
+    const revoked = await this.write(
+      'revokeOwner',
+      `owner "${ownerId}"`,
+      () => revokeOwnerOf(store, ownerId, now),
+      null,
+    );
     for (const id of revoked) {
       this.changes?.changed(id);
       this.emit(ApiKeyEventType.Revoked, id, now);
@@ -294,8 +299,11 @@ export class ApiKeyService {
     const expiresAt = renewed ? undefined : this.expiryOf(options.expiresAt, now);
     const { key } = this.format.generate(id);
     const secret = { hash: this.hasher.hash(key), keyId: id, createdAt: now, expiresAt: null };
-    const apiKey = await this.write('rotate', `key "${id}"`, () =>
-      store.rotate(id, current.version, secret, previousSecretsExpireAt, expiresAt),
+    const apiKey = await this.write(
+      'rotate',
+      `key "${id}"`,
+      () => store.rotate(id, current.version, secret, previousSecretsExpireAt, expiresAt),
+      id,
     );
     if (!apiKey) {
       if (!(await store.findById(id))) notFound(id);
@@ -349,7 +357,7 @@ export class ApiKeyService {
       const now = this.clock.now();
       const patch = build(key, now);
       if (!patch) return key;
-      const updated = await this.write(OPERATIONS[type], `key "${id}"`, () => store.update(id, key.version, patch));
+      const updated = await this.write(OPERATIONS[type], `key "${id}"`, () => store.update(id, key.version, patch), id);
       if (updated) {
         this.changes?.changed(id);
         this.emit(type, id, now);
@@ -364,14 +372,23 @@ export class ApiKeyService {
 
   /**
    * Runs one store write. Whatever its outcome, later verifications read the store afresh (a
-   * write that failed may still have been applied, a lost acknowledgement). A failure is
-   * reported as a `store_failed` {@link ApiKeyLifecycleError} naming the operation and its
-   * `subject` (`key "<id>"`), with the store's error as `cause`; no event is emitted for it.
+   * write that failed may still have been applied, a lost acknowledgement), and after a failed
+   * write to existing keys (`changed`: the key's id, `null` for several) their open connections
+   * are verified again, as after a change. A failure is reported as a `store_failed`
+   * {@link ApiKeyLifecycleError} naming the operation and its `subject` (`key "<id>"`), with the
+   * store's error as `cause`; no event is emitted for it.
    */
-  private async write<T>(operation: string, subject: string, call: () => Promise<T>): Promise<T> {
+  private async write<T>(
+    operation: string,
+    subject: string,
+    call: () => Promise<T>,
+    changed?: string | null,
+  ): Promise<T> {
+    let failed = false;
     try {
       return await call();
     } catch (error) {
+      failed = true;
       throw new ApiKeyLifecycleError(
         'store_failed',
         `${operation} of ${subject} failed in the store (` +
@@ -381,6 +398,8 @@ export class ApiKeyService {
       );
     } finally {
       this.authenticator.invalidate();
+      // After the invalidation: the connections' re-checks read the store afresh.
+      if (failed && changed !== undefined) this.changes?.changed(changed);
     }
   }
 

@@ -2,11 +2,18 @@ import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { ServerResponse } from 'node:http';
 import type { ApiKeyPrincipal } from '../api-key-principal.interface.js';
-import { ApiKeyInvalidException, withoutStackTrace, type ApiKeyHttpException } from '../api-key.exceptions.js';
+import {
+  ApiKeyInvalidException,
+  ApiKeyRestrictedException,
+  withoutStackTrace,
+  type ApiKeyHttpException,
+} from '../api-key.exceptions.js';
 import { readPresentedKey } from '../guard/api-key.credentials.js';
 import { challengeFor } from '../guard/api-key.guard.js';
 import { attachPrincipal, rawRequestOf, rememberedPrincipal } from '../guard/api-key.request.js';
+import { clientIpOf } from '../guard/client-address.js';
 import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
+import { restrictionsOf } from '../storage/verified-api-key.js';
 import { ApiKeyAuthenticator } from '../verification/api-key.authenticator.js';
 
 /** The name {@link ApiKeyStrategy} is registered under: `AuthGuard(['api-key', 'jwt'])`. */
@@ -41,8 +48,9 @@ export class ApiKeyPassportStrategy {
    * Called by passport for each request. No key: `fail`, so the next strategy of the list
    * (`'jwt'`) may authenticate the request. A valid key: `success` with what `validate` returns,
    * and the principal on `request.apiKey`. A key that is not valid, two keys, a store failure or
-   * a `validate` that throws or returns nothing: `error`, which ends the list with the guard's
-   * exception (401, 400, 503), so a bad key is never passed over for another login.
+   * a `validate` that throws or returns nothing, or a key used from outside its allowed networks
+   * or origins: `error`, which ends the list with the guard's exception (401, 400, 503, 403), so a
+   * bad key is never passed over for another login.
    */
   authenticate(request: object): void {
     this.principalOf(request).then(
@@ -75,16 +83,24 @@ export class ApiKeyPassportStrategy {
 
   /**
    * The request's principal: the one a guard of this module already attached (no second read), else
-   * its one key verified; `null` without a key. Throws the guard's 400, 401 and 503.
+   * its one key verified and allowed from the request's address and `Origin` (the key's
+   * restrictions, as the guard checks them); `null` without a key. Throws the guard's 400, 401,
+   * 403 and 503.
    */
   private async principalOf(request: object): Promise<ApiKeyPrincipal | null> {
     const remembered = rememberedPrincipal(request, this.authenticator);
     if (remembered) return remembered;
-    const presented = readPresentedKey(rawRequestOf(request), this.options);
+    const raw = rawRequestOf(request);
+    const presented = readPresentedKey(raw, this.options);
     if (!presented) return null;
     const verification = await this.authenticator.verify(presented.value);
     if (!verification.valid) throw this.invalid;
-    return verification.principal;
+    const { principal } = verification;
+    if (restrictionsOf(principal) === undefined) return principal; // no address to resolve
+    const origin = raw.headers?.origin as string | undefined; // Node keeps one
+    const reason = this.authenticator.checkRestrictions(principal, clientIpOf(request), origin);
+    if (reason !== undefined) throw new ApiKeyRestrictedException(reason);
+    return principal;
   }
 }
 

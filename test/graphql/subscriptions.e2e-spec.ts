@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
 import {
   ApiKeyClock,
   ApiKeyModule,
   ApiKeyService,
   ApiKeySubscriptions,
-  InMemoryApiKeyStore,
-  type ApiKeyRecord,
   type ApiKeySubscriptionOptions,
 } from 'nestjs-api-key';
 import { ApiKeyRateLimitModule } from 'nestjs-api-key/rate-limit';
@@ -15,19 +15,12 @@ import WebSocket from 'ws';
 import { NO_SCOPES, READER, TEST_KEYS, WRITER } from '../support/keys.js';
 import { ManualClock } from '../support/clock.js';
 import { LeakRecorder } from '../support/leak-recorder.js';
+import { SwitchableStore } from '../support/transport-app.js';
 import { startSecurityApp, type SecurityApp } from '../support/security-app.js';
 import { drivers, type Driver } from './drivers.js';
 import { TicksResolver } from './graphql-app.js';
 
 const leaks = new LeakRecorder();
-
-/** The in-memory store, whose lookups fail while `failing` is set. */
-class FlakyStore extends InMemoryApiKeyStore {
-  failing = false;
-  override findByHash(hash: string): Promise<ApiKeyRecord | null> {
-    return this.failing ? Promise.reject(new Error('connection refused')) : super.findByHash(hash);
-  }
-}
 
 /** What a subscription saw: its results, its error, how its connection closed. */
 interface Outcome {
@@ -87,6 +80,35 @@ function subscribeTo(
   return outcome;
 }
 
+/**
+ * A graphql-ws connection with `key`, kept open by a first subscription that has ticked;
+ * `subscribe` starts another one on it and resolves to its first result or error.
+ */
+async function openConnection(url: string, key: string) {
+  const client = createClient({
+    url: `${url.replace('http', 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: { 'x-api-key': key },
+    retryAttempts: 0,
+  });
+  await new Promise<void>((ticked) =>
+    client.subscribe(
+      { query: 'subscription { ticks }' },
+      { next: () => ticked(), error: () => {}, complete: () => {} },
+    ),
+  );
+  const subscribe = (query: string) =>
+    new Promise<unknown>((resolve) =>
+      client.subscribe({ query }, { next: resolve, error: resolve, complete: () => resolve('completed') }),
+    );
+  return { subscribe, dispose: () => client.dispose() };
+}
+
+/** The extensions of a refused subscription's first error: Apollo sends it as a result with errors, Mercurius as an error message. */
+function refusalExtensions(outcome: unknown): unknown {
+  return (((outcome as { errors?: unknown }).errors ?? outcome) as Array<{ extensions?: unknown }>)[0]!.extensions;
+}
+
 /** The results once there are `count` of them, or the connection closed. */
 async function ticks(outcome: Outcome, count: number) {
   while (outcome.results.length < count && outcome.close === undefined)
@@ -106,7 +128,7 @@ function wiredModule(driver: Driver, options: ApiKeySubscriptionOptions) {
 }
 
 describe.each(drivers)('GraphQL subscriptions over graphql-ws on $name', (driver) => {
-  const store = new FlakyStore();
+  const store = new SwitchableStore();
   let server: SecurityApp;
   beforeAll(async () => {
     const graphql = wiredModule(driver, { recheckIntervalMs: 50 });
@@ -201,6 +223,58 @@ describe.each(drivers)('GraphQL subscriptions over graphql-ws on $name', (driver
     expect(outcome.close).toEqual({ code: 4401, reason: 'API_KEY_INVALID' });
   });
 
+  it('verifies each new subscription of a connection whose revocation could not be re-checked (store down)', async () => {
+    const keys = server.app.get(ApiKeyService);
+    const issued = await keys.create({ name: 'unrechecked', scopes: ['orders:read'] });
+    const connection = await openConnection(server.url, issued.key);
+    try {
+      // The revocation is written (findById, update) but its re-check cannot look the key up.
+      store.failing = true;
+      await keys.revoke(issued.apiKey.id);
+      const second = await connection.subscribe('subscription { subscriber }');
+      expect(second).not.toEqual({ data: { subscriber: 'unrechecked' } });
+      expect(refusalExtensions(second)).toEqual(
+        expect.objectContaining({ code: 'SERVICE_UNAVAILABLE', apiKeyCode: 'API_KEY_STORE_UNAVAILABLE' }),
+      );
+    } finally {
+      store.failing = false;
+      await connection.dispose();
+    }
+  });
+
+  it('forgets a connection whose client left during the verification', async () => {
+    const keys = server.app.get(ApiKeyService);
+    const { key, apiKey } = await keys.create({ name: 'left-early', scopes: ['orders:read'] });
+    // The server's end of the next connection (the tests run one at a time): closed once the server saw the client leave.
+    const closed = new Promise((resolve) =>
+      (server.app.getHttpServer() as Server).once('connection', (socket: Socket) => socket.once('close', resolve)),
+    );
+    const until = async (condition: () => boolean) => {
+      while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    const lookups = store.lookups;
+    const release = store.hold();
+    try {
+      const socket = new WebSocket(`${server.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+      await new Promise((resolve) => socket.once('open', resolve));
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { 'x-api-key': key } }));
+      // The server is verifying the key (its lookup waits); the client leaves, and the server sees it.
+      await until(() => store.lookups > lookups);
+      socket.close();
+      await closed;
+    } finally {
+      release();
+    }
+    // The verification ends (valid), after the client left.
+    await new Promise((resolve) => setImmediate(resolve));
+    // A change to the key re-checks its open connections: it has none left.
+    const lookupsOfKey = () => store.found.filter((id) => id === apiKey.id).length;
+    const settled = lookupsOfKey();
+    await keys.update(apiKey.id, { name: 'renamed' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lookupsOfKey()).toBe(settled);
+  });
+
   it('keeps a connection whose key stays valid', async () => {
     const outcome = subscribe({ 'x-api-key': READER.key });
     await ticks(outcome, 10);
@@ -245,33 +319,16 @@ describe.each(drivers)('GraphQL subscriptions on $name: changes through ApiKeySe
   it('refuses a new subscription on an open connection once its key has expired', async () => {
     const expiresAt = new Date(clock.now().getTime() + 60_000);
     const issued = await keys.create({ name: 'expiring', scopes: ['orders:read'], expiresAt });
-    const client = createClient({
-      url: `${server.url.replace('http', 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
-      connectionParams: { 'x-api-key': issued.key },
-      retryAttempts: 0,
-    });
+    const connection = await openConnection(server.url, issued.key);
     try {
-      // The first subscription keeps the connection open; the second one starts after the expiry.
-      let ticked!: () => void;
-      const first = new Promise<void>((resolve) => (ticked = resolve));
-      client.subscribe({ query: 'subscription { ticks }' }, { next: ticked, error: () => {}, complete: () => {} });
-      await first;
       clock.advance(60_000);
-      const second = await new Promise<unknown>((resolve) =>
-        client.subscribe(
-          { query: 'subscription { subscriber }' },
-          { next: resolve, error: resolve, complete: () => resolve('completed') },
-        ),
-      );
+      const second = await connection.subscribe('subscription { subscriber }');
       expect(second).not.toEqual({ data: { subscriber: 'expiring' } });
-      // Apollo sends the refusal as a result with errors; Mercurius as an error message.
-      const errors = ((second as { errors?: unknown }).errors ?? second) as Array<{ extensions?: unknown }>;
-      expect(errors[0]!.extensions).toEqual(
+      expect(refusalExtensions(second)).toEqual(
         expect.objectContaining({ code: 'UNAUTHENTICATED', apiKeyCode: 'API_KEY_INVALID' }),
       );
     } finally {
-      await client.dispose();
+      await connection.dispose();
     }
   });
 

@@ -10,6 +10,7 @@ import {
   ApiKeyGuard,
   ApiKeyModule,
   ApiKeyRepository,
+  ApiKeyService,
   OptionalApiKey,
   RequireScopes,
   type ApiKeyEvent,
@@ -294,5 +295,43 @@ describe.each(platforms)('ApiKeyStrategy with its own validate on $name', (platf
   it('refuses the key (401) when validate returns null', async () => {
     const response = await request(app.getHttpServer()).get('/either').set('X-API-Key', WRITER.key);
     expect([response.status, response.body.code]).toEqual([401, 'API_KEY_INVALID']);
+  });
+});
+
+describe.each(platforms)('ApiKeyStrategy with a restricted key on $name', (platform) => {
+  let app: INestApplication;
+  let jwt: string;
+  let elsewhere: string;
+  let here: string;
+  beforeAll(async () => {
+    app = await startApp(
+      {
+        imports: [ApiKeyModule.forRoot({ keys: [READER] }), JwtModule.register({ secret: JWT_SECRET })],
+        controllers: [EitherController, ScopedController],
+        providers: [ApiKeyStrategy, JwtStrategy],
+      },
+      platform,
+    );
+    jwt = app.get(JwtService).sign({ sub: 'user-1' });
+    const keys = app.get(ApiKeyService);
+    const scopes = ['orders:write'];
+    // The test client connects from the loopback address.
+    elsewhere = (await keys.create({ name: 'office', scopes, allowedNetworks: ['192.0.2.0/24'] })).key;
+    here = (await keys.create({ name: 'local', scopes, allowedNetworks: ['127.0.0.0/8', '::1'] })).key;
+  });
+  afterAll(() => app.close());
+
+  it('refuses a key used from outside its allowed networks (403 API_KEY_RESTRICTED), even beside a valid JWT', async () => {
+    for (const path of ['/either', '/scoped']) {
+      for (const headers of [{}, { Authorization: `Bearer ${jwt}` }]) {
+        const response = await request(app.getHttpServer()).get(path).set(headers).set('X-API-Key', elsewhere);
+        expect([path, response.status, response.body.code]).toEqual([path, 403, 'API_KEY_RESTRICTED']);
+      }
+    }
+  });
+
+  it('admits a restricted key used from inside its allowed networks', async () => {
+    const response = await request(app.getHttpServer()).get('/scoped').set('X-API-Key', here);
+    expect([response.status, response.body.apiKey]).toEqual([200, 'local']);
   });
 });

@@ -6,18 +6,49 @@ import {
   ApiKeyService,
   InMemoryApiKeyStore,
   type ApiKeyEvent,
+  type ApiKeyPatch,
   type ApiKeyRecord,
+  type StoredApiKey,
 } from 'nestjs-api-key';
 
-/** The in-memory store, whose lookups fail while `failing` is set (a store outage), counting lookups. */
+/**
+ * The in-memory store, whose lookups fail while `failing` is set (a store outage) and wait while
+ * {@link hold} holds them (a slow store), counting lookups and recording the id of each key found.
+ */
 export class SwitchableStore extends InMemoryApiKeyStore {
   failing = false;
   /** Lookups asked of the store. */
   lookups = 0;
-  override findByHash(hash: string): Promise<ApiKeyRecord | null> {
+  /** The id of the key each lookup found. */
+  readonly found: string[] = [];
+  private held: Promise<void> | undefined;
+
+  /** Makes lookups wait until the returned function is called. */
+  hold(): () => void {
+    let release!: () => void;
+    this.held = new Promise((resolve) => (release = resolve));
+    return () => {
+      this.held = undefined;
+      release();
+    };
+  }
+
+  /** While set, a write is applied and then reported failed (its acknowledgement lost). */
+  losingAcknowledgements = false;
+
+  override async update(id: string, expectedVersion: number, patch: ApiKeyPatch): Promise<StoredApiKey | null> {
+    const updated = await super.update(id, expectedVersion, patch);
+    if (this.losingAcknowledgements) throw new Error('connection reset');
+    return updated;
+  }
+
+  override async findByHash(hash: string): Promise<ApiKeyRecord | null> {
     this.lookups++;
-    if (this.failing) return Promise.reject(new Error('store is down'));
-    return super.findByHash(hash);
+    await this.held;
+    if (this.failing) throw new Error('store is down');
+    const record = await super.findByHash(hash);
+    if (record) this.found.push(record.id);
+    return record;
   }
 }
 

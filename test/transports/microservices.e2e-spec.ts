@@ -256,6 +256,11 @@ describe.each(transports)('ApiKeyGuard on $name message handlers', ({ name, skip
     }
   });
 
+  test('refuses a key with restrictions: a message has no client address nor Origin (API_KEY_RESTRICTED)', async () => {
+    const { key } = await service.create({ name: 'office', scopes: ['orders:read'], allowedNetworks: ['0.0.0.0/0'] });
+    await expectRefused({ 'x-api-key': key }, 'API_KEY_RESTRICTED', 403);
+  });
+
   test('refuses the next message once the key is revoked', async () => {
     const { key, apiKey } = await service.create({ name: 'soon-revoked', scopes: ['orders:read'] });
     expect((await c.send({ 'x-api-key': key })).keyId).toBe(apiKey.id);

@@ -11,8 +11,9 @@ import {
   type WsResponse,
 } from '@nestjs/websockets';
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
-import { io } from 'socket.io-client';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { io, Manager } from 'socket.io-client';
 import WebSocket from 'ws';
 import {
   ApiKey,
@@ -275,6 +276,29 @@ describe.each(transports)('ApiKeyWebSockets: verification at the handshake on $n
     ]);
   });
 
+  it('re-checks the connections of many changed keys a few keys at a time, with one lookup per key', async () => {
+    const issued = await Promise.all(
+      Array.from({ length: 24 }, (_, n) =>
+        service.create({ name: `many-${n}`, ownerId: 'team-many', scopes: ['orders:read'] }),
+      ),
+    );
+    const keysOfClients = [...issued, issued[0]!].map(({ key }) => key); // the first key twice
+    const clients = await Promise.all(keysOfClients.map((key) => admitted({ 'x-api-key': key })));
+    const lookups = recorder.store.lookups;
+    const release = recorder.store.hold();
+    try {
+      await service.revokeOwner('team-many');
+      // The re-checks have begun and wait for the store: not one lookup per key at once.
+      expect(recorder.store.lookups - lookups).toBeGreaterThan(0);
+      expect(recorder.store.lookups - lookups).toBeLessThan(issued.length);
+    } finally {
+      release();
+    }
+    const endings = await Promise.all(clients.map((client) => client.ended()));
+    expect(endings).toEqual(clients.map(() => refusal('API_KEY_INVALID', 401, 4401)));
+    expect(recorder.store.lookups - lookups).toBe(issued.length);
+  });
+
   refusedMessage('verifies each message while a change cannot be re-checked (store down), failing closed', async () => {
     const { key, apiKey } = await service.create({ name: 'unsure', scopes: ['orders:read'] });
     const client = await admitted({ 'x-api-key': key });
@@ -288,6 +312,21 @@ describe.each(transports)('ApiKeyWebSockets: verification at the handshake on $n
     expect(await client.send('orders')).toEqual({ event: 'orders', data: { keyId: apiKey.id } });
   });
 
+  refusedMessage('verifies each message after a revocation whose acknowledgement was lost', async () => {
+    const { key, apiKey } = await service.create({ name: 'lost-ack', scopes: ['orders:read'] });
+    const client = await admitted({ 'x-api-key': key });
+    recorder.store.losingAcknowledgements = true;
+    recorder.store.failing = true; // lookups fail: a re-check cannot decide
+    try {
+      await expect(service.revoke(apiKey.id)).rejects.toMatchObject({ code: 'store_failed' });
+      expect((await client.send('orders')).data.code).toBe('API_KEY_STORE_UNAVAILABLE');
+    } finally {
+      recorder.store.losingAcknowledgements = false;
+      recorder.store.failing = false;
+    }
+    expect((await client.send('orders')).data.code).toBe('API_KEY_INVALID');
+  });
+
   refusedMessage('applies a scope change to the next message of an open connection', async () => {
     const { key, apiKey } = await service.create({ name: 'narrowed', scopes: ['orders:read'] });
     const client = await admitted({ 'x-api-key': key });
@@ -295,6 +334,41 @@ describe.each(transports)('ApiKeyWebSockets: verification at the handshake on $n
     const reply = await client.send('orders');
     expect(reply.event).toBe('exception');
     expect(reply.data.code).toBe('API_KEY_INSUFFICIENT_SCOPE');
+  });
+
+  it('forgets a connection whose client left during the verification', async () => {
+    const { key, apiKey } = await service.create({ name: 'left-early', scopes: ['orders:read'] });
+    // The server's end of the next connection (the tests run one at a time): closed once the server saw the client leave.
+    const closed = new Promise((resolve) =>
+      (app.getHttpServer() as Server).once('connection', (socket: Socket) => socket.once('close', resolve)),
+    );
+    const until = async (condition: () => boolean) => {
+      while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    const lookups = recorder.store.lookups;
+    const release = recorder.store.hold();
+    try {
+      const client =
+        transport.name === 'ws'
+          ? new WebSocket(`ws://127.0.0.1:${port}`, { headers: { 'x-api-key': key } })
+          : io(`http://127.0.0.1:${port}`, {
+              transports: ['websocket'],
+              extraHeaders: { 'x-api-key': key },
+              reconnection: false,
+            });
+      // The server is verifying the key (its lookup waits); the client leaves, and the server sees it.
+      await until(() => recorder.store.lookups > lookups);
+      client.close();
+      await closed;
+    } finally {
+      release();
+    }
+    // The verification ends (valid), after the client left.
+    await new Promise((resolve) => setImmediate(resolve));
+    // A change to the key re-checks its open connections: it has none left.
+    const settled = recorder.store.lookups;
+    await service.update(apiKey.id, { name: 'renamed' });
+    expect(recorder.store.lookups).toBe(settled);
   });
 
   it('does not reuse the principal past the key’s expiry', async () => {
@@ -350,5 +424,60 @@ describe.each(transports)('ApiKeyWebSockets with the rate limiter on $name', (tr
     for (let n = 0; n < 3; n++) endings.push(await connect({ 'x-api-key': INVALID_KEY }));
     expect(endings.map(codeOf)).toEqual(['API_KEY_INVALID', 'API_KEY_INVALID', 'API_KEY_RATE_LIMITED']);
     if (transport.name === 'ws') expect((endings[2] as Ending).closeCode).toBe(4429);
+  });
+});
+
+/** A second socket.io namespace, verified by the same middleware, that records its server's sockets. */
+@WebSocketGateway({ namespace: 'other' })
+class OtherNamespaceGateway extends OrdersHandlers implements OnGatewayInit {
+  static server: { sockets: Map<string, { conn: { listenerCount(event: string): number } }> };
+
+  constructor(private readonly webSockets: ApiKeyWebSockets) {
+    super();
+  }
+
+  afterInit(server: typeof OtherNamespaceGateway.server & Parameters<IoGateway['afterInit']>[0]): void {
+    OtherNamespaceGateway.server = server;
+    server.use(this.webSockets.socketIo({ recheckIntervalMs: RECHECK_MS }));
+  }
+}
+
+describe('ApiKeyWebSockets on socket.io namespaces sharing one connection', () => {
+  const recorder = new TransportRecorder();
+  let app: INestApplication;
+  let port: number;
+  beforeAll(async () => {
+    const transport = { ...transports[0]!, gateway: OtherNamespaceGateway };
+    ({ app, port } = await startGatewayApp(transport, recorder, [recorder.module()]));
+  });
+  afterAll(() => app.close());
+
+  it('keeps no close listener of a namespace socket that disconnected while its connection stays open', async () => {
+    const { key } = await app.get(ApiKeyService).create({ name: 'namespaces', scopes: ['orders:read'] });
+    const manager = new Manager(`http://127.0.0.1:${port}`, {
+      transports: ['websocket'],
+      extraHeaders: { 'x-api-key': key },
+      reconnection: false,
+    });
+    // The default namespace has no gateway here; its socket keeps the shared connection open.
+    const keeper = manager.socket('/');
+    await new Promise<void>((resolve) => keeper.once('connect', resolve));
+    try {
+      const socket = manager.socket('/other');
+      for (let n = 0; n <= 12; n++) {
+        if (n > 0) {
+          socket.disconnect();
+          // Once the server forgot it: a connect sent with the disconnect in one batch goes unanswered.
+          while (OtherNamespaceGateway.server.sockets.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+          socket.connect();
+        }
+        await new Promise<void>((resolve) => socket.once('connect', resolve));
+      }
+      const [server] = OtherNamespaceGateway.server.sockets.values();
+      // The open socket's own listener (and socket.io's), not one per socket that came and went.
+      expect(server!.conn.listenerCount('close')).toBeLessThan(5);
+    } finally {
+      keeper.disconnect();
+    }
   });
 });

@@ -7,7 +7,7 @@ import { ApiKeyChanges } from '../../verification/api-key.changes.js';
 import { ApiKeyGuardHook } from '../api-key-guard.hook.js';
 import type { RawHttpRequest } from '../api-key.credentials.js';
 import { attachPrincipal } from '../api-key.request.js';
-import { OpenConnections, type ConnectionRefusal } from './open-connections.js';
+import { OpenConnections, type ConnectionRefusal, type OpenConnection } from './open-connections.js';
 
 export { ApiKeySubscriptionCloseCode } from './open-connections.js';
 
@@ -23,10 +23,27 @@ export interface ApiKeySubscriptionOptions {
   readonly recheckIntervalMs?: number;
 }
 
+/** The open connection each admitted connection's request stands for (see {@link awaitsRecheck}). */
+const connectionsByRequest = new WeakMap<object, OpenConnection>();
+
+/**
+ * Whether `request` is the request of a subscription connection whose key changed and has not
+ * been verified again since: the principal it carries may be outdated (revoked, a scope removed),
+ * so the guard verifies the key again instead of reusing it.
+ */
+export function awaitsRecheck(request: object): boolean {
+  return connectionsByRequest.get(request)?.stale === true;
+}
+
 /** A WebSocket as both drivers hand it over (the `ws` package's). */
 interface ClosableSocket {
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState?: number;
   close(code?: number, reason?: string): void;
 }
+
+/** A socket's `readyState` once it is closing. */
+const CLOSING = 2;
 
 /**
  * The request of a subscription's connection, as the guard reads it from the GraphQL context's
@@ -112,7 +129,8 @@ export class ApiKeySubscriptions implements OnModuleDestroy {
 
   /**
    * Authenticates a connection: its request with the principal attached, and its registration
-   * for re-checks; or `undefined` once the socket is closed with the refusal's code.
+   * for re-checks; or `undefined` once the socket is closed with the refusal's code (or when the
+   * client left during the verification).
    */
   private async connect(
     payload: unknown,
@@ -127,18 +145,13 @@ export class ApiKeySubscriptions implements OnModuleDestroy {
         socket ?? request,
         this.connect,
       );
+      // A client gone during the verification: the driver's close hook ran before it had the request.
+      if ((socket?.readyState ?? 0) >= CLOSING) return undefined;
       const attach = (current: ApiKeyPrincipal) => attachPrincipal(request, current, this.options.userProperty);
       attach(principal);
-      const untrack = this.connections.track({
-        key,
-        principal,
-        stale: false,
-        address,
-        origin,
-        close,
-        refreshed: attach,
-      });
-      this.untrack.set(request, untrack);
+      const connection: OpenConnection = { key, principal, stale: false, address, origin, close, refreshed: attach };
+      connectionsByRequest.set(request, connection);
+      this.untrack.set(request, this.connections.track(connection));
       return request;
     } catch (error) {
       close(this.connections.refusalOf(error));

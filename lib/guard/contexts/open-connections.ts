@@ -11,6 +11,7 @@ import { escapeForLog } from '../../log-escape.js';
 import type { ResolvedApiKeyOptions } from '../../resolved-api-key.options.js';
 import type { ApiKeyChanges } from '../../verification/api-key.changes.js';
 import type { ApiKeyAuthenticator } from '../../verification/api-key.authenticator.js';
+import type { ApiKeyVerification } from '../../verification/api-key-verification.interface.js';
 import type { ApiKeyGuardHook } from '../api-key-guard.hook.js';
 import { readPresentedKey } from '../api-key.credentials.js';
 import { rawRequestOf } from '../api-key.request.js';
@@ -19,6 +20,13 @@ import type { MessageRequest } from './message-request.js';
 
 /** How often an open connection's key is verified again by default: the bound on closing a revoked key's connection. */
 export const DEFAULT_RECHECK_INTERVAL_MS = 30_000;
+
+/**
+ * How many keys the re-checks of changes verify at once: a change to many keys (an owner's keys
+ * revoked, a change feed's "anything may have changed") must not send a lookup per open
+ * connection to the store at the same moment.
+ */
+const RECHECK_CONCURRENCY = 8;
 
 /**
  * WebSocket close codes of a refused or ended connection (graphql-ws's own where it has one),
@@ -84,10 +92,11 @@ export interface AdmittedConnection {
  * admits a connection by its handshake's key, as `ApiKeyGuard` admits a request (sources,
  * verification, restrictions, the {@link ApiKeyGuardHook}: one rate-limit count per connection),
  * and keeps verifying the keys of the admitted ones: at once for a key {@link ApiKeyChanges}
- * reports changed (through `ApiKeyService` or the store's change feed), and every
- * `recheckIntervalMs` for all. A connection whose key is no longer valid, or no longer allowed
- * from its address or origin, is closed; one whose key still is gets the fresh principal (a
- * scope change applies). A store failure during a re-check leaves connections open until the next.
+ * reports changed (through `ApiKeyService` or the store's change feed: one lookup per key, a few
+ * keys at a time), and every `recheckIntervalMs` for all. A connection whose key is no longer
+ * valid, or no longer allowed from its address or origin, is closed; one whose key still is gets
+ * the fresh principal (a scope change applies). A store failure during a re-check leaves
+ * connections open until the next.
  */
 export class OpenConnections {
   private readonly logger = new Logger('ApiKeyConnections');
@@ -97,6 +106,10 @@ export class OpenConnections {
   private intervalMs = DEFAULT_RECHECK_INTERVAL_MS;
   private checking = false;
   private unwatch: (() => void) | undefined;
+  /** The connections whose key changed, by the key they presented, waiting for their re-check. */
+  private readonly queued = new Map<string, Set<OpenConnection>>();
+  /** How many keys of {@link queued} are being verified. */
+  private running = 0;
   /**
    * How many changes to its key each connection has been told of: a re-check that began before the
    * last one is outdated.
@@ -182,7 +195,7 @@ export class OpenConnections {
     let connections = this.byKey.get(id);
     if (!connections) this.byKey.set(id, (connections = new Set()));
     connections.add(connection);
-    this.unwatch ??= this.changes?.watch((keyId) => void this.recheck(keyId));
+    this.unwatch ??= this.changes?.watch((keyId) => this.recheck(keyId));
     this.timer ??= setInterval(() => void this.recheckAll(), this.intervalMs).unref();
     return () => this.forget(connection);
   }
@@ -194,9 +207,12 @@ export class OpenConnections {
     this.unwatch?.();
     this.unwatch = undefined;
     this.byKey.clear();
+    this.queued.clear();
   }
 
   private forget(connection: OpenConnection): void {
+    const waiting = this.queued.get(connection.key);
+    if (waiting?.delete(connection) && waiting.size === 0) this.queued.delete(connection.key);
     const id = connection.principal.id;
     const connections = this.byKey.get(id);
     if (!connections?.delete(connection) || connections.size > 0) return;
@@ -206,15 +222,37 @@ export class OpenConnections {
     this.timer = undefined;
   }
 
-  /** Verifies again the connections of a changed key (`null`: of every key), marking them stale until then. */
-  private async recheck(keyId: string | null): Promise<void> {
+  /**
+   * Queues the connections of a changed key (`null`: of every key) for a re-check, marking them
+   * stale until then; see {@link drain}.
+   */
+  private recheck(keyId: string | null): void {
     const connections =
       keyId === null ? [...this.byKey.values()].flatMap((set) => [...set]) : [...(this.byKey.get(keyId) ?? [])];
     for (const connection of connections) {
       connection.stale = true;
       this.changesSeen.set(connection, (this.changesSeen.get(connection) ?? 0) + 1);
+      let waiting = this.queued.get(connection.key);
+      if (!waiting) this.queued.set(connection.key, (waiting = new Set()));
+      waiting.add(connection);
     }
-    await Promise.all(connections.map((connection) => this.verifyAgain(connection)));
+    this.drain();
+  }
+
+  /**
+   * Runs the queued re-checks: one verification per key for all its connections,
+   * {@link RECHECK_CONCURRENCY} keys at a time.
+   */
+  private drain(): void {
+    for (const [key, connections] of this.queued) {
+      if (this.running >= RECHECK_CONCURRENCY) return;
+      this.queued.delete(key);
+      this.running++;
+      void this.verifyAgain(key, [...connections]).finally(() => {
+        this.running--;
+        this.drain();
+      });
+    }
   }
 
   /** The periodic pass over every open connection; one at a time. */
@@ -223,21 +261,29 @@ export class OpenConnections {
     this.checking = true;
     try {
       for (const connections of this.byKey.values())
-        for (const connection of connections) await this.verifyAgain(connection);
+        for (const connection of connections) await this.verifyAgain(connection.key, [connection]);
     } finally {
       this.checking = false;
     }
   }
 
-  /** Closes the connection when its key is no longer valid or allowed; else refreshes its principal. */
-  private async verifyAgain(connection: OpenConnection): Promise<void> {
-    const changes = this.changesSeen.get(connection);
-    let verification;
+  /** Verifies `key` once for the open `connections` that presented it, and decides each of them. */
+  private async verifyAgain(key: string, connections: readonly OpenConnection[]): Promise<void> {
+    const changes = connections.map((connection) => this.changesSeen.get(connection));
+    let verification: ApiKeyVerification;
     try {
-      verification = await this.authenticator.verify(connection.key);
+      verification = await this.authenticator.verify(key);
     } catch {
       return; // the store failed: the next re-check decides (a stale connection verifies each message meanwhile)
     }
+    connections.forEach((connection, index) => this.decide(connection, verification, changes[index]));
+  }
+
+  /**
+   * Closes the connection when its key is no longer valid or allowed; else refreshes its principal,
+   * unless a change was told after the re-check began (`changes`: how many it had been told of then).
+   */
+  private decide(connection: OpenConnection, verification: ApiKeyVerification, changes: number | undefined): void {
     if (!this.byKey.get(connection.principal.id)?.has(connection)) return; // closed meanwhile
     let refusal: HttpException | undefined;
     if (!verification.valid) refusal = new ApiKeyInvalidException('');

@@ -21,7 +21,11 @@ export interface ApiKeyWebSocketOptions {
 interface SocketIoSocket {
   readonly handshake: object;
   /** The underlying Engine.IO connection (shared by the sockets of its namespaces). */
-  readonly conn: { once(event: 'close', listener: () => void): unknown };
+  readonly conn: {
+    readonly readyState: string;
+    once(event: 'close', listener: () => void): unknown;
+    off(event: 'close', listener: () => void): unknown;
+  };
   emit(event: string, data: unknown): unknown;
   disconnect(close: boolean): unknown;
   once(event: 'disconnect', listener: () => void): unknown;
@@ -85,9 +89,17 @@ export class ApiKeyWebSockets implements OnModuleDestroy {
       };
       this.admit(socket, close).then(
         (untrack) => {
-          socket.once('disconnect', untrack);
-          // A client gone during the verification never connects, so its socket never disconnects.
-          socket.conn.once('close', untrack);
+          // A client gone during the verification (or a later middleware) never connects, so its
+          // socket never disconnects: its connection's close forgets it, or did already.
+          if (socket.conn.readyState !== 'open') untrack();
+          else {
+            const forget = () => {
+              socket.conn.off('close', forget); // shared with the client's other namespaces
+              untrack();
+            };
+            socket.once('disconnect', forget);
+            socket.conn.once('close', forget);
+          }
           next();
         },
         (refusal: ConnectionRefusal) => {
