@@ -8,7 +8,7 @@ import {
   type ExecutionContext,
   type Type,
 } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { ContextIdFactory, ModuleRef } from '@nestjs/core';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { ApiKeyMissingException } from '../api-key.exceptions.js';
 import { ApiKeyGuard } from './api-key.guard.js';
@@ -22,8 +22,11 @@ export class ApiKeyOrGuard extends ApiKeyGuard {
   declare protected readonly alternatives: readonly Type<CanActivate>[];
 
   @Inject(ModuleRef) private readonly moduleRef!: ModuleRef;
-  /** The instances of {@link alternatives}, resolved on the first request without a key. */
-  private instances: Promise<CanActivate[]> | undefined;
+  /**
+   * The one instance of each other guard, resolved when a request without a key first needs it;
+   * `undefined` for a guard that depends on a request-scoped provider, built for each request.
+   */
+  private readonly shared = new Map<Type<CanActivate>, Promise<CanActivate | undefined>>();
 
   /**
    * Tries the other guards in order: the first that admits the request wins (`request.apiKey` is
@@ -39,9 +42,9 @@ export class ApiKeyOrGuard extends ApiKeyGuard {
     missing: ApiKeyMissingException,
   ): Promise<void> {
     let refusal: unknown;
-    for (const guard of await this.alternativeGuards()) {
+    for (const type of this.alternatives) {
       try {
-        if (await admits(guard, context)) {
+        if (await admits(await this.guardFor(type, request), context)) {
           this.attachAnonymous(request);
           return;
         }
@@ -60,21 +63,35 @@ export class ApiKeyOrGuard extends ApiKeyGuard {
   }
 
   /**
-   * The other guards' instances: the module's provider when the guard is registered as one, else
-   * an instance built once through dependency injection in the module that uses this guard (as
-   * Nest builds a guard named in `@UseGuards`).
+   * The instance of another guard for this request: the route's module's provider when the guard
+   * is registered as one, else an instance built once there through dependency injection (as Nest
+   * builds a guard named in `@UseGuards`); a guard that depends on a request-scoped provider is
+   * built for each request, with the request as Nest's `REQUEST`.
    */
-  private alternativeGuards(): Promise<CanActivate[]> {
-    this.instances ??= Promise.all(
-      this.alternatives.map(async (type) => {
-        try {
-          return this.moduleRef.get(type, { strict: false });
-        } catch {
-          return this.moduleRef.create(type);
-        }
-      }),
-    );
-    return this.instances;
+  private async guardFor(type: Type<CanActivate>, request: object): Promise<CanActivate> {
+    let shared = this.shared.get(type);
+    if (!shared) this.shared.set(type, (shared = this.sharedInstanceOf(type)));
+    const instance = await shared;
+    if (instance) return instance;
+    const contextId = ContextIdFactory.getByRequest(request);
+    this.moduleRef.registerRequestByContextId(request, contextId);
+    return this.moduleRef.create(type, contextId);
+  }
+
+  /** The guard's one instance, or `undefined` when it cannot have one (a request-scoped dependency). */
+  private async sharedInstanceOf(type: Type<CanActivate>): Promise<CanActivate | undefined> {
+    try {
+      return this.moduleRef.get(type, { strict: true });
+    } catch {
+      // Not a provider of the route's module (or a scoped one): built below.
+    }
+    try {
+      return await this.moduleRef.create(type);
+    } catch {
+      // Nest builds a guard with a request-scoped dependency only for a request; any other failure
+      // to build it shows there, on each request without a key.
+      return undefined;
+    }
   }
 }
 
@@ -94,9 +111,8 @@ export class ApiKeyOrGuard extends ApiKeyGuard {
  * `@ApiKeyAuth({ or: ['jwt'] })` of `nestjs-api-key/swagger`.
  *
  * The guards are resolved through the module that uses the returned guard: its provider when one
- * is registered, else built there once through dependency injection. A request-scoped guard, or
- * one that depends on a request-scoped provider, is not supported (a request without a key fails
- * with a 500).
+ * is registered, else built there once through dependency injection; one that depends on a
+ * request-scoped provider is built for each request without a key, as Nest builds such a guard.
  *
  * @param guards the guards a request without a key may pass instead, tried in this order
  * @returns a guard class, for `@UseGuards`, `APP_GUARD`, or to extend (every step of

@@ -3,7 +3,9 @@ import {
   Controller,
   ForbiddenException,
   Get,
+  Inject,
   Injectable,
+  Scope,
   UseGuards,
   type CanActivate,
   type ExecutionContext,
@@ -13,7 +15,7 @@ import { JwtModule, JwtService } from '@nestjs/jwt';
 import { AuthGuard } from '@nestjs/passport';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_GUARD, REQUEST } from '@nestjs/core';
 import {
   ApiKey,
   ApiKeyGuard,
@@ -292,6 +294,61 @@ describe.each(platforms)('ApiKeyOr as the global guard (APP_GUARD) on $name', (p
       .set('X-API-Key', UNKNOWN_KEY)
       .set('Authorization', `Bearer ${jwt}`);
     expect([invalid.status, invalid.body.code]).toEqual([401, 'API_KEY_INVALID']);
+  });
+});
+
+/** A request-scoped provider: the tenant a request names in `X-Tenant`. */
+@Injectable({ scope: Scope.REQUEST })
+class RequestTenant {
+  readonly name: unknown;
+  constructor(@Inject(REQUEST) request: { headers: Record<string, unknown> }) {
+    this.name = request.headers['x-tenant'];
+  }
+}
+
+/** A guard with a request-scoped dependency: admits the `acme` tenant. */
+@Injectable()
+class TenantGuard implements CanActivate {
+  constructor(private readonly tenant: RequestTenant) {}
+  canActivate(): boolean {
+    if (this.tenant.name === 'acme') return true;
+    throw new ForbiddenException('Tenant callers only');
+  }
+}
+
+@Controller('tenant')
+@UseGuards(ApiKeyOr(TenantGuard))
+class TenantController {
+  @Get()
+  get(@ApiKey() key: ApiKeyPrincipal | null | undefined) {
+    return { apiKey: key === null ? null : key?.name };
+  }
+}
+
+describe.each(platforms)('ApiKeyOr with a guard that depends on a request-scoped provider on $name', (platform) => {
+  let app: INestApplication;
+  beforeAll(async () => {
+    app = await startApp(
+      {
+        imports: [ApiKeyModule.forRoot({ keys: [{ name: 'tenant-key', key: READER_KEY }] })],
+        controllers: [TenantController],
+        providers: [RequestTenant],
+      },
+      platform,
+    );
+  });
+  afterAll(() => app.close());
+
+  it('builds the guard for each request without a key, with that request', async () => {
+    const server = app.getHttpServer();
+    for (const round of [1, 2]) {
+      const admitted = await request(server).get('/tenant').set('X-Tenant', 'acme');
+      expect([round, admitted.status, admitted.body]).toEqual([round, 200, { apiKey: null }]);
+      const refused = await request(server).get('/tenant').set('X-Tenant', 'other');
+      expect([round, refused.status, refused.body.message]).toEqual([round, 403, 'Tenant callers only']);
+    }
+    const byKey = await request(server).get('/tenant').set('X-API-Key', READER_KEY);
+    expect([byKey.status, byKey.body]).toEqual([200, { apiKey: 'tenant-key' }]);
   });
 });
 
