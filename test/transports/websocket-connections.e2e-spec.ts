@@ -26,6 +26,7 @@ import {
   type ApiKeyPrincipal,
 } from 'nestjs-api-key';
 import { ApiKeyRateLimitModule } from 'nestjs-api-key/rate-limit';
+import { eventually } from '../rate-limit/support.js';
 import { ManualClock } from '../support/clock.js';
 import { INVALID_KEY, TransportRecorder } from '../support/transport-app.js';
 
@@ -263,6 +264,29 @@ describe.each(transports)('ApiKeyWebSockets: verification at the handshake on $n
     await service.revoke(apiKey.id);
     expect(await client.ended()).toEqual(refusal('API_KEY_INVALID', 401, 4401));
   });
+
+  refusedMessage(
+    'survives an event sink that throws during a re-check: its messages are verified meanwhile',
+    async () => {
+      const { key, apiKey } = await service.create({ name: 'sink-throws', scopes: ['orders:read'] });
+      const client = await admitted({ 'x-api-key': key });
+      const emit = recorder.sink.emit;
+      let thrown = 0;
+      recorder.sink.emit = (event) => {
+        if (event.type !== ApiKeyEventType.Restricted || thrown++ > 0) return emit.call(recorder.sink, event);
+        throw new Error('the sink is broken');
+      };
+      try {
+        await service.update(apiKey.id, { allowedNetworks: ['192.0.2.0/24'] });
+        await eventually(() => thrown > 0, 'the re-check to reach the sink');
+        expect(recorder.said.some((line) => line.includes('A re-check of an open connection failed'))).toBe(true);
+        const reply = await client.send('orders');
+        expect(reply.data).toEqual(expect.objectContaining({ code: 'API_KEY_RESTRICTED' }));
+      } finally {
+        recorder.sink.emit = emit;
+      }
+    },
+  );
 
   it('closes the open connections of every key of an owner whose keys are revoked', async () => {
     const issued = await Promise.all(

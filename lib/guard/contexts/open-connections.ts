@@ -276,7 +276,15 @@ export class OpenConnections {
     } catch {
       return; // the store failed: the next re-check decides (a stale connection verifies each message meanwhile)
     }
-    connections.forEach((connection, index) => this.decide(connection, verification, changes[index]));
+    connections.forEach((connection, index) => {
+      try {
+        this.decide(connection, verification, changes[index]);
+      } catch (error) {
+        // An event sink or a socket that throws: the connection stays stale (its messages are
+        // verified one by one) and the others are still decided.
+        this.logger.error(`A re-check of an open connection failed: ${escapeForLog(String(error))}`);
+      }
+    });
   }
 
   /**
