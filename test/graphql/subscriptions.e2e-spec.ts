@@ -190,6 +190,12 @@ describe.each(drivers)('GraphQL subscriptions over graphql-ws on $name', (driver
     expect(outcome.close).toEqual({ code: 4400, reason: 'API_KEY_CONFLICT' });
   });
 
+  it('closes a connection whose payload lists two keys under one name with 4400 API_KEY_CONFLICT', async () => {
+    const outcome = subscribe({ 'x-api-key': [READER.key, WRITER.key] } as never);
+    await outcome.done;
+    expect(outcome.close).toEqual({ code: 4400, reason: 'API_KEY_CONFLICT' });
+  });
+
   it('refuses a subscription without its scope with FORBIDDEN', async () => {
     const outcome = subscribe({ 'x-api-key': NO_SCOPES.key });
     await outcome.done;

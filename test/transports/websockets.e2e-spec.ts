@@ -282,6 +282,8 @@ describe('ApiKeyGuard on a socket.io gateway: the auth payload', () => {
     expect((await same.send('whoami')).data).toEqual({ name: 'reader' });
     const two = await client({ 'x-api-key': keys.reader }, { apiKey: keys.noScope });
     expect((await two.send('whoami')).data.code).toBe('API_KEY_CONFLICT');
+    const list = await client({}, { apiKey: [keys.reader, keys.noScope] } as never);
+    expect((await list.send('whoami')).data.code).toBe('API_KEY_CONFLICT');
   });
 });
 

@@ -196,9 +196,11 @@ function connectionRequest(payload: unknown, handshake: IncomingMessage | undefi
   const carried = (payload as { headers?: unknown } | null | undefined)?.headers ?? payload;
   if (typeof carried === 'object' && carried !== null) {
     for (const [name, value] of Object.entries(carried)) {
-      if (typeof value !== 'string') continue;
+      // Strings only; an array gives each of its strings, as a repeated header does (two keys conflict).
+      const values = [value].flat().filter((each) => typeof each === 'string');
+      if (values.length === 0) continue;
       const lower = name.toLowerCase();
-      headersDistinct[lower] = [...(headersDistinct[lower] ?? []), value];
+      headersDistinct[lower] = [...(headersDistinct[lower] ?? []), ...values];
       headers[lower] = headersDistinct[lower].join(', ');
     }
   }

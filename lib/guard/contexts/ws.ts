@@ -139,11 +139,12 @@ function handshakeOf(client: object, sources: ApiKeySourceSettings): MessageRequ
   const { headers, url, auth, address } = handshake as SocketIoSocket['handshake'];
   const headersDistinct = (client as Partial<SocketIoSocket>).request?.headersDistinct ?? handshake.headersDistinct;
   const ip = address ?? handshake.socket?.remoteAddress;
-  const authKey = auth?.apiKey;
-  if (typeof authKey !== 'string' || !sources.header) return { headers, headersDistinct, url, ip };
+  // Strings only; an array gives each of its strings, as a repeated header does (two keys conflict).
+  const authKeys = [auth?.apiKey].flat().filter((value) => typeof value === 'string');
+  if (authKeys.length === 0 || !sources.header) return { headers, headersDistinct, url, ip };
   const name = sources.header.toLowerCase();
   const present = headersDistinct?.[name] ?? headers[name];
-  const values = [...(present === undefined ? [] : Array.isArray(present) ? present : [present]), authKey];
+  const values = [...(present === undefined ? [] : Array.isArray(present) ? present : [present]), ...authKeys];
   return {
     headers: { ...headers, [name]: values },
     headersDistinct: headersDistinct && { ...headersDistinct, [name]: values },
