@@ -51,6 +51,7 @@ export function scanRouteHandlers(app: INestApplicationContext): RouteHandler[] 
   const globalGuards = globalGuardsOf(app);
   const globallyGuarded = usesGuard(globalGuards, ApiKeyGuard);
   const globallyOr = usesGuard(globalGuards, ApiKeyOrGuard);
+  const globallyKeyOnly = usesKeyOnlyGuard(globalGuards);
   const scanner = new MetadataScanner();
   const handlers: RouteHandler[] = [];
   for (const module of app.get(ModulesContainer).values()) {
@@ -69,9 +70,13 @@ export function scanRouteHandlers(app: INestApplicationContext): RouteHandler[] 
           reflector.getAllAndOverride(PublicMetadata, targets) !== true &&
           (globallyGuarded || marked !== undefined || usesGuard(routeGuards, ApiKeyGuard));
         const scopes = guarded ? reflector.getAllAndOverride(ScopeRequirementMetadata, targets) : undefined;
-        const orGuarded = guarded && (globallyOr || usesGuard(routeGuards, ApiKeyOrGuard));
+        const optionalKey = reflector.getAllAndOverride(OptionalApiKeyMetadata, targets) === true;
+        // An `ApiKeyGuard` that is not `ApiKeyOr(...)` refuses callers without a key, whatever else
+        // runs, unless the key is optional: no alternative then gets in.
+        const keyOnly = guarded && !optionalKey && (globallyKeyOnly || usesKeyOnlyGuard(routeGuards));
+        const orGuarded = guarded && !keyOnly && (globallyOr || usesGuard(routeGuards, ApiKeyOrGuard));
         // `ApiKeyOr(...)` admits no caller without a key or another login, `@OptionalApiKey()` or not.
-        const optional = guarded && !orGuarded && reflector.getAllAndOverride(OptionalApiKeyMetadata, targets) === true;
+        const optional = guarded && !orGuarded && optionalKey;
         const unnamedAlternatives = orGuarded && marked === undefined;
         handlers.push({
           controller,
@@ -80,7 +85,7 @@ export function scanRouteHandlers(app: INestApplicationContext): RouteHandler[] 
           guarded,
           scopes,
           optional,
-          or: guarded ? (marked?.or ?? []) : [],
+          or: guarded && !keyOnly ? (marked?.or ?? []) : [],
           unnamedAlternatives,
         });
       }
@@ -98,6 +103,11 @@ function globalGuardsOf(app: INestApplicationContext): unknown[] {
     );
   }
   return [...config.getGlobalGuards(), ...config.getGlobalRequestGuards().map((wrapper) => wrapper.metatype)];
+}
+
+/** Whether a list of guards holds an {@link ApiKeyGuard} (or a subclass) that is not `ApiKeyOr(...)`. */
+function usesKeyOnlyGuard(guards: readonly unknown[]): boolean {
+  return guards.some((guard) => usesGuard([guard], ApiKeyGuard) && !usesGuard([guard], ApiKeyOrGuard));
 }
 
 /** Whether a list of guards (classes or instances) holds `base` or a subclass. */

@@ -262,6 +262,13 @@ class GloballyGuardedController {
   get(@ApiKey() key: ApiKeyPrincipal | null | undefined, @UserOf() user: unknown) {
     return caller(user, key);
   }
+
+  /** Its own `ApiKeyGuard`: a key is required here, whatever the global guard admits. */
+  @Get('key-only')
+  @UseGuards(ApiKeyGuard)
+  keyOnly(@ApiKey() key: ApiKeyPrincipal | null | undefined, @UserOf() user: unknown) {
+    return caller(user, key);
+  }
 }
 
 describe.each(platforms)('ApiKeyOr as the global guard (APP_GUARD) on $name', (platform) => {
@@ -294,6 +301,14 @@ describe.each(platforms)('ApiKeyOr as the global guard (APP_GUARD) on $name', (p
       .set('X-API-Key', UNKNOWN_KEY)
       .set('Authorization', `Bearer ${jwt}`);
     expect([invalid.status, invalid.body.code]).toEqual([401, 'API_KEY_INVALID']);
+  });
+
+  it('requires a key on a route of its own ApiKeyGuard: a JWT alone is refused there', async () => {
+    const server = app.getHttpServer();
+    const byJwt = await request(server).get('/everywhere/key-only').set('Authorization', `Bearer ${jwt}`);
+    expect([byJwt.status, byJwt.body.code]).toEqual([401, 'API_KEY_MISSING']);
+    const byKey = await request(server).get('/everywhere/key-only').set('X-API-Key', READER_KEY);
+    expect([byKey.status, byKey.body.apiKey]).toEqual([200, 'global']);
   });
 });
 

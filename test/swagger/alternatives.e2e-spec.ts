@@ -178,6 +178,15 @@ class BareController {
   get() {}
 }
 
+/** Under the global `ApiKeyOr`, a route of its own `ApiKeyGuard`: callers without a key never get in. */
+@Controller('key-only')
+@ApiKeyAuth({ or: ['jwt'] })
+@UseGuards(ApiKeyGuard)
+class KeyOnlyUnderGlobalOrController {
+  @Get()
+  get() {}
+}
+
 describe.each(platforms)('ApiKeyOr(...) as the global guard in the OpenAPI document on $name', (platform) => {
   const start = (controller: new () => object) =>
     startApp(
@@ -197,5 +206,12 @@ describe.each(platforms)('ApiKeyOr(...) as the global guard in the OpenAPI docum
     const unnamed = await start(BareController);
     expect(() => withApiKeySecurity(unnamed, config())).toThrow('BareController.get is guarded by ApiKeyOr(...)');
     await unnamed.close();
+  });
+
+  it('lists only the key on a route whose own ApiKeyGuard refuses callers without a key', async () => {
+    const app = await start(KeyOnlyUnderGlobalOrController);
+    const document = SwaggerModule.createDocument(app, withApiKeySecurity(app, config()));
+    expect(securityOf(document, '/key-only')).toEqual([{ 'api-key': [] }]);
+    await app.close();
   });
 });
