@@ -351,6 +351,11 @@ const CACHED_INSTANCES_NOTICE =
   `(cache: true) may still accept it for up to cache.ttlMs (${API_KEY_CACHE_DEFAULTS.ttlMs / 1000} s by default), ` +
   'or for under a second\nwith the PostgreSQL store, which notifies them of changes.';
 
+/** What `rotate` adds: applications that cache keys learn of the rotation late. */
+const ROTATED_CACHE_NOTICE =
+  `Applications with the cache on (cache: true) learn of the rotation within cache.ttlMs (${API_KEY_CACHE_DEFAULTS.ttlMs / 1000} s by\n` +
+  'default), or under a second with the PostgreSQL store: until then they accept the previous key,\neven past that time.';
+
 /**
  * Reports why the command failed and returns its exit code: 2 for a bad command line (the
  * service's `invalid_input` included), 1 otherwise. Under `--json` (`json` is then standard
@@ -664,7 +669,7 @@ function printer({ out, err, asJson, stdoutIsTerminal }: Output, now: Date) {
           ),
         );
       const previous = previousSecretsExpireAt
-        ? `\nThe previous key stops working at ${previousSecretsExpireAt.toISOString()}.`
+        ? `\nThe previous key stops working at ${previousSecretsExpireAt.toISOString()}.\n${ROTATED_CACHE_NOTICE}`
         : '';
       const notice = 'Store this key now: it is not kept anywhere and cannot be shown again.';
       const expiry = key.expiresAt ? `\nIt expires at ${key.expiresAt.toISOString()}.` : '';

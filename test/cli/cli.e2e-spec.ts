@@ -294,7 +294,14 @@ describe.each([
     const rotated = await exec(['rotate', apiKey.id, '--grace', '1h'], env);
     expect(rotated.code).toBe(0);
     expect(rotated.stdout).toMatch(new RegExp(`^apikey_${apiKey.id}_[0-9A-Za-z]{38}\n$`));
-    expect(rotated.stderr).toMatch(/^Store this key now: .*\nThe previous key stops working at \S+\.\n\nid: /);
+    expect(rotated.stderr).toMatch(
+      new RegExp(
+        '^Store this key now: .*\nThe previous key stops working at \\S+\\.\n' +
+          'Applications with the cache on \\(cache: true\\) learn of the rotation within cache\\.ttlMs \\(10 s by\n' +
+          'default\\), or under a second with the PostgreSQL store: until then they accept the previous key,\n' +
+          'even past that time\\.\n\nid: ',
+      ),
+    );
     const revoked = await exec(['revoke', apiKey.id, '--json'], env);
     expect(JSON.parse(revoked.stdout).revokedAt).not.toBeNull();
     expect(revoked.stderr).toBe('');
