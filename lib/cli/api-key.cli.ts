@@ -353,8 +353,9 @@ const CACHED_INSTANCES_NOTICE =
 
 /** What `rotate` adds: applications that cache keys learn of the rotation late. */
 const ROTATED_CACHE_NOTICE =
-  `Applications with the cache on (cache: true) learn of the rotation within cache.ttlMs (${API_KEY_CACHE_DEFAULTS.ttlMs / 1000} s by\n` +
-  'default), or under a second with the PostgreSQL store: until then they accept the previous key,\neven past that time.';
+  'Applications with the cache on (cache: true) learn of the rotation within cache.ttlMs ' +
+  `(${API_KEY_CACHE_DEFAULTS.ttlMs / 1000} s by\ndefault), or under a second with the PostgreSQL store: ` +
+  'until then they accept the previous key,\neven past that time.';
 
 /**
  * Reports why the command failed and returns its exit code: 2 for a bad command line (the
