@@ -15,7 +15,7 @@ import {
   type ApiKeyHttpException,
 } from '../api-key.exceptions.js';
 import { ResolvedApiKeyOptions } from '../resolved-api-key.options.js';
-import { attachAnonymous, attachPrincipal, rawRequestOf, rememberedPrincipal } from './api-key.request.js';
+import { attachAnonymous, attachPrincipal, principalOf, rawRequestOf } from './api-key.request.js';
 import { satisfiesScopes, type ScopeRequirement } from './api-key.scopes.js';
 import { OptionalApiKeyMetadata } from './optional-api-key.decorator.js';
 import { graphqlRequestResponse } from './contexts/graphql.js';
@@ -183,7 +183,8 @@ export class ApiKeyGuard implements CanActivate {
    * its re-check, is verified afresh (and refused when the key is no longer valid or the store fails).
    */
   protected getRememberedPrincipal(request: object): ApiKeyPrincipal | undefined {
-    const principal = rememberedPrincipal(request, this.authenticator);
+    const principal = principalOf(request);
+    // `stillValid` also checks that this module's authenticator gave it out.
     return principal && this.authenticator.stillValid(principal) && !awaitsRecheck(request) ? principal : undefined;
   }
 

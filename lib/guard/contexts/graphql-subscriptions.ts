@@ -7,6 +7,7 @@ import { ApiKeyChanges } from '../../verification/api-key.changes.js';
 import { ApiKeyGuardHook } from '../api-key-guard.hook.js';
 import type { RawHttpRequest } from '../api-key.credentials.js';
 import { attachPrincipal } from '../api-key.request.js';
+import { carriedStrings } from './message-request.js';
 import { OpenConnections, type ConnectionRefusal, type OpenConnection } from './open-connections.js';
 
 export { ApiKeySubscriptionCloseCode } from './open-connections.js';
@@ -196,8 +197,7 @@ function connectionRequest(payload: unknown, handshake: IncomingMessage | undefi
   const carried = (payload as { headers?: unknown } | null | undefined)?.headers ?? payload;
   if (typeof carried === 'object' && carried !== null) {
     for (const [name, value] of Object.entries(carried)) {
-      // Strings only; an array gives each of its strings, as a repeated header does (two keys conflict).
-      const values = [value].flat().filter((each) => typeof each === 'string');
+      const values = carriedStrings(value); // an array of two keys is a conflict
       if (values.length === 0) continue;
       const lower = name.toLowerCase();
       headersDistinct[lower] = [...(headersDistinct[lower] ?? []), ...values];

@@ -28,3 +28,12 @@ export function messageRequestOf(key: object, build: () => MessageRequest): Mess
 export function existingMessageRequest(key: unknown): MessageRequest | undefined {
   return typeof key === 'object' && key !== null ? requests.get(key) : undefined;
 }
+
+/**
+ * The credential values a carried field holds: the string, or each string of an array (a name
+ * repeated, as a header sent twice); anything else holds none. For fields a transport or a client
+ * payload carries (AMQP headers, MQTT user properties, socket.io's `auth`, a graphql-ws payload).
+ */
+export function carriedStrings(value: unknown): string[] {
+  return [value].flat().filter((each): each is string => typeof each === 'string');
+}

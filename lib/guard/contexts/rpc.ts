@@ -1,6 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { ApiKeySourceSettings } from '../api-key.credentials.js';
-import { messageRequestOf, type MessageRequest } from './message-request.js';
+import { carriedStrings, messageRequestOf, type MessageRequest } from './message-request.js';
 
 /** Reads the values of one header (lower-case name) from a transport's metadata. */
 type HeaderReader = (name: string) => string[];
@@ -69,7 +69,7 @@ function recordReader(headers: unknown): HeaderReader | undefined {
   if (typeof headers !== 'object' || headers === null) return undefined;
   return (name) =>
     Object.entries(headers).flatMap(([key, value]: [string, unknown]) =>
-      key.toLowerCase() === name ? [value].flat().filter((each) => typeof each === 'string') : [],
+      key.toLowerCase() === name ? carriedStrings(value) : [],
     );
 }
 

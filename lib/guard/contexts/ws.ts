@@ -1,7 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { ApiKeyPrincipal } from '../../api-key-principal.interface.js';
 import type { ApiKeySourceSettings } from '../api-key.credentials.js';
-import { messageRequestOf, type MessageRequest } from './message-request.js';
+import { carriedStrings, messageRequestOf, type MessageRequest } from './message-request.js';
 import type { OpenConnection } from './open-connections.js';
 
 /** The parts of an HTTP upgrade request (Node's `IncomingMessage`) the guard reads. */
@@ -139,8 +139,7 @@ function handshakeOf(client: object, sources: ApiKeySourceSettings): MessageRequ
   const { headers, url, auth, address } = handshake as SocketIoSocket['handshake'];
   const headersDistinct = (client as Partial<SocketIoSocket>).request?.headersDistinct ?? handshake.headersDistinct;
   const ip = address ?? handshake.socket?.remoteAddress;
-  // Strings only; an array gives each of its strings, as a repeated header does (two keys conflict).
-  const authKeys = [auth?.apiKey].flat().filter((value) => typeof value === 'string');
+  const authKeys = carriedStrings(auth?.apiKey); // an array of two keys is a conflict
   if (authKeys.length === 0 || !sources.header) return { headers, headersDistinct, url, ip };
   const name = sources.header.toLowerCase();
   const present = headersDistinct?.[name] ?? headers[name];
